@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** Thrown when the environment does not satisfy a service's schema; lists every bad key at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses `env` with `schema`. Empty strings count as unset, so `FOO=` in an env file falls back to the
+ * default instead of failing a number or URL check.
+ */
+export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  throw new ConfigError(
+    result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+  );
+}
+
+/** Field builders shared by every service schema. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  int: (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback),
+  bool: (fallback: boolean) => z.stringbool().default(fallback),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  nodeEnv: () => z.enum(['development', 'production', 'test']).default('production'),
+  /** Comma-separated list of positive integers, e.g. `1000,5000,30000`. */
+  intList: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((s, ctx) => {
+        const parts = s.split(',').map((p) => Number(p.trim()));
+        if (parts.length === 0 || parts.some((n) => !Number.isInteger(n) || n <= 0)) {
+          ctx.addIssue({ code: 'custom', message: 'expected a comma-separated list of positive integers' });
+          return z.NEVER;
+        }
+        return parts;
+      }),
+} as const;
+
+export { z };

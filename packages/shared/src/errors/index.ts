@@ -1,0 +1,70 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from '../logger/index.js';
+
+/**
+ * The one error type services throw on purpose. `code` is stable and machine-readable; `message` is meant
+ * for people and is sent as is, so it must never carry driver or internal detail.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (code: string, message: string) => new AppError(400, code, message);
+export const unauthorized = (message = 'missing credentials', code = 'unauthorized') =>
+  new AppError(401, code, message);
+export const forbidden = (message = 'not authorized', code = 'forbidden') => new AppError(403, code, message);
+export const notFound = (message = 'not found', code = 'not_found') => new AppError(404, code, message);
+export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable') =>
+  new AppError(503, code, message, { 'Retry-After': '5' });
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
+
+/** Express's own errors (body-parser and friends) carry a status; map the common ones to stable codes. */
+function fromHttpError(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { status?: unknown; type?: unknown; expose?: unknown; message?: unknown };
+  if (typeof e.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  const code = typeof e.type === 'string' ? e.type.replace(/\./g, '_') : 'bad_request';
+  const message = e.expose === true && typeof e.message === 'string' ? e.message : 'bad request';
+  return new AppError(e.status, code, message);
+}
+
+/** For `router.all(path, ...)` after a path's real methods: 405 with `Allow`, as JSON. */
+export const methodNotAllowed =
+  (...allowed: string[]): RequestHandler =>
+  (req, _res, next) => {
+    next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed here`, { Allow: allowed.join(', ') }));
+  };
+
+/** Unknown paths answer JSON 404 rather than Express's HTML page. */
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(notFound(`no route for ${req.method} ${req.path}`, 'route_not_found'));
+};
+
+/** The one place an error becomes a response: JSON, the right status, nothing internal on 5xx. */
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = err instanceof AppError ? err : fromHttpError(err);
+    if (known) {
+      if (known.status >= 500) logger.warn({ err, path: req.path, code: known.code }, 'request failed');
+      if (res.headersSent) return res.destroy();
+      res.set(known.headers).status(known.status).json(errorBody(known.code, known.message));
+      return;
+    }
+    logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
+    if (res.headersSent) return res.destroy();
+    res.status(500).json(errorBody('internal', 'internal server error'));
+  };
+}

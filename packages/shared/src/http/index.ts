@@ -1,0 +1,140 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import express, { type Express, type Router } from 'express';
+import type { Logger } from '../logger/index.js';
+
+export interface HttpServerHandle {
+  readonly server: http.Server;
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting connections and resolves once in-flight requests are done. Idle keep-alive sockets are closed. */
+  close(): Promise<void>;
+  /** Ends every remaining connection at once; for when a drain deadline has passed. */
+  forceClose(): void;
+}
+
+export interface HttpServerOptions {
+  host?: string;
+  /** Idle time a request may take before the socket is dropped, in ms; 0 disables (large uploads). */
+  requestTimeoutMs?: number;
+  /** Idle keep-alive time in ms; kept above typical load balancer idle timeouts. */
+  keepAliveTimeoutMs?: number;
+}
+
+export async function startHttpServer(
+  app: Express | http.RequestListener,
+  port: number,
+  { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000 }: HttpServerOptions = {},
+): Promise<HttpServerHandle> {
+  const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, app);
+  server.headersTimeout = 60_000;
+  server.listen(port, host);
+  await once(server, 'listening');
+  const actual = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port: actual,
+    url: `http://127.0.0.1:${actual}`,
+    close() {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING' ? reject(err) : resolve()));
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+    forceClose() {
+      server.closeAllConnections();
+    },
+  };
+}
+
+export type ReadinessCheck = () => Promise<void>;
+
+/**
+ * What `/readyz` reports: each named dependency check must pass within its timeout, and the process must
+ * not be shutting down. `/healthz` only says the event loop answers.
+ */
+export class Readiness {
+  private readonly checks = new Map<string, ReadinessCheck>();
+  private draining = false;
+
+  constructor(private readonly timeoutMs = 2_000) {}
+
+  add(name: string, check: ReadinessCheck): this {
+    this.checks.set(name, check);
+    return this;
+  }
+
+  markShuttingDown(): void {
+    this.draining = true;
+  }
+
+  get shuttingDown(): boolean {
+    return this.draining;
+  }
+
+  async report(): Promise<{ ready: boolean; checks: Record<string, string> }> {
+    const checks: Record<string, string> = {};
+    if (this.draining) return { ready: false, checks: { shutdown: 'shutting down' } };
+    await Promise.all(
+      [...this.checks].map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), this.timeoutMs, `${name} check timed out`);
+          checks[name] = 'ok';
+        } catch (err) {
+          checks[name] = err instanceof Error ? err.message : String(err);
+        }
+      }),
+    );
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  }
+}
+
+/** `/healthz` and `/readyz`. Mounted before request logging so probes do not fill the logs. */
+export function healthRouter(readiness: Readiness): Router {
+  const router = express.Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const report = await readiness.report();
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not ready', checks: report.checks });
+  });
+  return router;
+}
+
+/** A small app with only the probes, for workers that serve no other HTTP. */
+export function probeApp(readiness: Readiness): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(healthRouter(readiness));
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'route_not_found', message: 'not found' } });
+  });
+  return app;
+}
+
+/** One log line per request, with its duration; probes are skipped by mounting this after `healthRouter`. */
+export function requestLogger(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info(
+        { method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,106 @@
+# Shared helpers for the scripts in this folder. Source it; it assumes `set -euo pipefail`.
+# Everything here is idempotent: it checks first and only installs or starts what is missing.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/mp3converter
+FERRETDB_VERSION=v1.24.2
+PNPM_VERSION=10.34.8
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# true when something accepts TCP connections on host:port
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() { # host port seconds what
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do port_open "$1" "$2" && return 0; sleep 0.1; done
+  die "$4 did not start listening on $1:$2 within $3 s"
+}
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+apt_install() { # package...
+  command -v apt-get >/dev/null || die "cannot install $* here: no apt-get; install it with your package manager"
+  say "installing $* from Debian packages"
+  if [ ! -f "$CACHE_DIR/.apt-updated" ]; then
+    as_root apt-get update -qq >/dev/null || die "apt-get update failed (are you root?)"
+    mkdir -p "$CACHE_DIR" && touch "$CACHE_DIR/.apt-updated"
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null || die "could not install $*"
+}
+
+ensure_pnpm() {
+  if ! command -v pnpm >/dev/null || [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
+    command -v npm >/dev/null || die "Node.js with npm is needed to install pnpm (any Node >= 18; the project brings its own Node 24)"
+    say "installing pnpm $PNPM_VERSION"
+    npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null 2>&1 || die "could not install pnpm with npm"
+  fi
+}
+
+ensure_node_modules() {
+  ensure_pnpm
+  say "installing packages (pnpm install)"
+  (cd "$ROOT" && CI=true pnpm install --frozen-lockfile --reporter=silent) || die "pnpm install failed"
+}
+
+ensure_ffmpeg() {
+  command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null && return
+  apt_install ffmpeg
+}
+
+# Prints the path of a FerretDB v1 binary, building it from the Go module proxy when there is none.
+ferretdb_bin() {
+  local bin="$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION"
+  if [ -x "$bin" ]; then echo "$bin"; return; fi
+  if command -v ferretdb >/dev/null; then command -v ferretdb; return; fi
+  command -v go >/dev/null || die "no MongoDB server answers and FerretDB is not installed: install Go (https://go.dev/dl) so it can be built, or start MongoDB and set MONGODB_URI"
+  say "building FerretDB $FERRETDB_VERSION (MongoDB-wire server; once, about a minute)"
+  local src dir
+  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || die "could not download FerretDB $FERRETDB_VERSION from the Go module proxy"
+  src=$(mktemp -d)
+  cp -r "$dir/." "$src" && chmod -R u+w "$src"
+  # release builds read their version from this file, which the module zip does not carry
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  mkdir -p "$CACHE_DIR/bin"
+  (cd "$src" && GOFLAGS=-mod=mod go build -o "$bin" ./cmd/ferretdb) >&2 || die "building FerretDB failed"
+  rm -rf "$src"
+  echo "$bin"
+}
+
+# start_ferretdb PORT DATA_DIR LOG -> starts FerretDB (SQLite backend) in the background, prints its pid
+start_ferretdb() {
+  local bin; bin=$(ferretdb_bin)
+  mkdir -p "$2"
+  "$bin" --handler=sqlite --sqlite-url="file:$2/" --state-dir="$2" --listen-addr="127.0.0.1:$1" \
+    --debug-addr=127.0.0.1:0 --telemetry=disable --log-level=warn >"$3" 2>&1 &
+  echo $!
+  wait_port 127.0.0.1 "$1" 30 FerretDB
+}
+
+ensure_mariadb() { # host port
+  port_open "$1" "$2" && return
+  if [ "$1" = 127.0.0.1 ] || [ "$1" = localhost ]; then
+    if [ -x /usr/sbin/mariadbd ]; then
+      say "starting the installed MariaDB"
+      as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+      wait_port "$1" "$2" 60 MariaDB
+      return
+    fi
+  fi
+  die "no MySQL/MariaDB answers on $1:$2: install MariaDB (apt-get install mariadb-server) or set MYSQL_HOST/MYSQL_PORT"
+}
+
+ensure_rabbitmq() { # host port
+  port_open "$1" "$2" && return
+  if [ "$1" = 127.0.0.1 ] || [ "$1" = localhost ]; then
+    if command -v rabbitmq-server >/dev/null; then
+      say "starting the installed RabbitMQ"
+      as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+      wait_port "$1" "$2" 90 RabbitMQ
+      return
+    fi
+  fi
+  die "no RabbitMQ answers on $1:$2: install it (apt-get install rabbitmq-server) or set RABBITMQ_URL"
+}

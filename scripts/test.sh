@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test: types, unit, integration (real MariaDB, RabbitMQ, MongoDB-wire server, ffmpeg, SMTP)
+# and end to end. Installs what is missing and starts the servers that are not running.
+#
+#   bash scripts/test.sh            everything
+#   bash scripts/test.sh unit       one stage: typecheck | unit | integration | e2e | manifests
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+cd "$ROOT"
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit integration)
+wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+
+ensure_node_modules
+
+needs_servers=false
+wants integration && needs_servers=true
+wants e2e && needs_servers=true
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+if $needs_servers; then
+  ensure_ffmpeg
+  ensure_mariadb 127.0.0.1 3306
+  ensure_rabbitmq 127.0.0.1 5672
+  export TEST_MYSQL_URL=${TEST_MYSQL_URL:-mysql://root:@127.0.0.1:3306}
+  export TEST_RABBITMQ_URL=${TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
+  if [ -z "${TEST_MONGODB_URL:-}" ]; then
+    if port_open 127.0.0.1 27017; then
+      export TEST_MONGODB_URL=mongodb://127.0.0.1:27017
+    else
+      say "starting a throwaway FerretDB for the tests"
+      data=$(mktemp -d)
+      pids+=("$(start_ferretdb 27027 "$data" "$data/ferretdb.log")")
+      export TEST_MONGODB_URL=mongodb://127.0.0.1:27027
+    fi
+  fi
+fi
+
+for stage in "${stages[@]}"; do
+  say "$stage"
+  case "$stage" in
+    typecheck) pnpm -s typecheck ;;
+    unit) pnpm -s exec vitest run --project unit ;;
+    integration) pnpm -s exec vitest run --project integration ;;
+    e2e) pnpm -s exec vitest run --project e2e ;;
+    *) die "unknown stage $stage" ;;
+  esac
+done

@@ -1,0 +1,28 @@
+import mysql from 'mysql2/promise';
+import type { AuthConfig } from '../config.js';
+
+export type Pool = mysql.Pool;
+
+/**
+ * A pool that connects lazily: MySQL may be down when the service starts or go away later, and the pool
+ * opens fresh connections once it is back, with no restart.
+ */
+export function createPool(config: AuthConfig, { selectDatabase = true }: { selectDatabase?: boolean } = {}): Pool {
+  return mysql.createPool({
+    host: config.MYSQL_HOST,
+    port: config.MYSQL_PORT,
+    user: config.MYSQL_USER,
+    password: config.MYSQL_PASSWORD,
+    ...(selectDatabase ? { database: config.MYSQL_DB } : {}),
+    connectionLimit: config.MYSQL_CONNECTION_LIMIT,
+    connectTimeout: config.MYSQL_TIMEOUT_MS,
+    enableKeepAlive: true,
+    idleTimeout: 60_000,
+    maxIdle: 2,
+    charset: 'utf8mb4',
+  });
+}
+
+export async function ping(pool: Pool, timeoutMs: number): Promise<void> {
+  await pool.query({ sql: 'SELECT 1', timeout: timeoutMs });
+}

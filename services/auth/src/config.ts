@@ -1,0 +1,47 @@
+import { env, loadConfig as load, z } from '@mp3converter/shared/config';
+
+const MIN_SECRET_BYTES = 32;
+
+export const authConfigSchema = z
+  .object({
+    NODE_ENV: env.nodeEnv(),
+    LOG_LEVEL: env.logLevel(),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: env.port(5000),
+    MYSQL_HOST: z.string().default('localhost'),
+    MYSQL_PORT: env.port(3306),
+    MYSQL_USER: z.string().default('auth_user'),
+    MYSQL_PASSWORD: z.string().default(''),
+    MYSQL_DB: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only').default('auth'),
+    MYSQL_CONNECTION_LIMIT: env.int(10, 1),
+    MYSQL_TIMEOUT_MS: env.int(5_000, 100),
+    JWT_SECRET: z.string(),
+    JWT_TTL_SECONDS: env.int(86_400, 60),
+    SEED_USER_EMAIL: z.email().optional(),
+    SEED_USER_PASSWORD: z.string().min(1).optional(),
+    SEED_USER_ADMIN: env.bool(true),
+    LOGIN_RATE_LIMIT: env.int(10, 1),
+    LOGIN_RATE_WINDOW_SECONDS: env.int(60, 1),
+    TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
+    SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV !== 'development' && Buffer.byteLength(c.JWT_SECRET) < MIN_SECRET_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: `must be at least ${MIN_SECRET_BYTES} bytes outside development (generate one with: openssl rand -base64 48)`,
+      });
+    }
+    if ((c.SEED_USER_EMAIL === undefined) !== (c.SEED_USER_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SEED_USER_PASSWORD'],
+        message: 'SEED_USER_EMAIL and SEED_USER_PASSWORD go together',
+      });
+    }
+  });
+
+export type AuthConfig = z.output<typeof authConfigSchema>;
+
+export const loadConfig = (source: NodeJS.ProcessEnv = process.env): AuthConfig => load(authConfigSchema, source);

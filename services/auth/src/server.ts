@@ -1,0 +1,64 @@
+import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
+import type { Logger } from '@mp3converter/shared/logger';
+import { Argon2Hasher } from './adapters/argon2.hasher.js';
+import { JwtTokens } from './adapters/jwt.tokens.js';
+import { ensureDatabase, migrate } from './adapters/migrations.js';
+import { createPool, ping } from './adapters/mysql.js';
+import { MysqlUserRepository } from './adapters/user.repository.js';
+import { createApp } from './app.js';
+import { DatabaseBootstrap } from './bootstrap.js';
+import type { AuthConfig } from './config.js';
+import { AuthService } from './domain/auth.service.js';
+
+export interface AuthServer {
+  http: HttpServerHandle;
+  readiness: Readiness;
+  bootstrap: DatabaseBootstrap;
+  /** Stops intake, lets requests finish, closes MySQL. */
+  stop(): Promise<void>;
+}
+
+/** Wires the auth service from its config; used by main.ts and by the tests, which pass port 0. */
+export async function startAuthServer(config: AuthConfig, logger: Logger): Promise<AuthServer> {
+  const serverPool = createPool(config, { selectDatabase: false });
+  const pool = createPool(config);
+  const auth = new AuthService(new MysqlUserRepository(pool, config.MYSQL_TIMEOUT_MS), new Argon2Hasher(), new JwtTokens(config.JWT_SECRET, config.JWT_TTL_SECONDS));
+
+  const bootstrap = new DatabaseBootstrap(async () => {
+    await ensureDatabase(serverPool, config.MYSQL_DB, logger);
+    await migrate(pool, logger);
+    if (config.SEED_USER_EMAIL && config.SEED_USER_PASSWORD) {
+      const created = await auth.addUser(config.SEED_USER_EMAIL, config.SEED_USER_PASSWORD, config.SEED_USER_ADMIN);
+      logger.info({ email: config.SEED_USER_EMAIL, created }, created ? 'seed user created' : 'seed user already exists');
+    }
+  }, logger.child({ component: 'bootstrap' }));
+  void bootstrap.start();
+
+  const readiness = new Readiness().add('mysql', async () => {
+    if (!bootstrap.ready) throw new Error('database not set up yet');
+    await ping(pool, config.MYSQL_TIMEOUT_MS);
+  });
+
+  const app = createApp({
+    auth,
+    readiness,
+    logger,
+    isStoreReady: () => bootstrap.ready,
+    rateLimit: { limit: config.LOGIN_RATE_LIMIT, windowMs: config.LOGIN_RATE_WINDOW_SECONDS * 1000 },
+    trustProxy: config.TRUST_PROXY,
+  });
+  const http = await startHttpServer(app, config.PORT, { host: config.HOST, requestTimeoutMs: 30_000 });
+  logger.info({ port: http.port }, 'auth listening');
+
+  return {
+    http,
+    readiness,
+    bootstrap,
+    async stop() {
+      readiness.markShuttingDown();
+      bootstrap.stop();
+      await http.close();
+      await Promise.allSettled([pool.end(), serverPool.end()]);
+    },
+  };
+}

@@ -9,6 +9,9 @@ export default defineConfig({
     alias: [{ find: /^@mp3converter\/shared\/(.+)$/, replacement: `${root}packages/shared/src/$1/index.ts` }],
   },
   test: {
+    // Integration tests share the fixed GridFS databases (videos, mp3s) and check them for leftovers, so
+    // test files run one at a time; tests inside a file use unique users and queues.
+    fileParallelism: false,
     projects: [
       {
         extends: true,

@@ -20,15 +20,18 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   /** Idle keep-alive time in ms; kept above typical load balancer idle timeouts. */
   keepAliveTimeoutMs?: number;
+  /** A socket with no traffic for this long is dropped (a stalled upload), in ms; 0 disables. */
+  idleTimeoutMs?: number;
 }
 
 export async function startHttpServer(
   app: Express | http.RequestListener,
   port: number,
-  { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000 }: HttpServerOptions = {},
+  { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000, idleTimeoutMs = 120_000 }: HttpServerOptions = {},
 ): Promise<HttpServerHandle> {
   const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, app);
   server.headersTimeout = 60_000;
+  server.setTimeout(idleTimeoutMs);
   server.listen(port, host);
   await once(server, 'listening');
   const actual = (server.address() as AddressInfo).port;

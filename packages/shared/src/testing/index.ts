@@ -99,3 +99,5 @@ export const testLogger = (service = 'test'): Logger =>
 
 /** A response's JSON body, loosely typed for assertions. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();
+
+export { makeVideo, probe, type Probe, type VideoOptions } from './media.js';

@@ -1,0 +1,229 @@
+import { EventEmitter } from 'node:events';
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
+import type { Logger } from '../logger/index.js';
+import { backoffMs, delay } from '../lifecycle/index.js';
+
+/** The broker cannot take the message now (down, reconnecting, or it refused it). Callers answer 503 or retry. */
+export class BrokerUnavailableError extends Error {
+  constructor(message = 'message broker unavailable') {
+    super(message);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
+export interface AmqpOptions {
+  url: string;
+  logger: Logger;
+  /** Shown in the management UI's connection list. */
+  connectionName: string;
+  /** Heartbeat interval in seconds: a dead peer is noticed within about twice this. */
+  heartbeatSeconds?: number;
+  /** Declares queues; run on every (re)connect, before consumers start. */
+  topology?: (channel: Channel) => Promise<void>;
+  /** How long a publish waits for the broker's confirm, in ms. */
+  publishTimeoutMs?: number;
+}
+
+export interface ConsumerSpec {
+  queue: string;
+  /** Unacknowledged messages this consumer holds at most: its concurrency. */
+  prefetch: number;
+  /** Must settle the message (ack/nack) itself; a throw is logged and the message requeued after a pause. */
+  onMessage: (message: ConsumeMessage, channel: Channel) => Promise<void>;
+}
+
+interface ActiveConsumer {
+  channel: Channel;
+  tag: string;
+}
+
+/**
+ * One AMQP connection for the whole process that outlives broker restarts and idle periods: heartbeats,
+ * reconnect with capped exponential backoff, topology asserted and consumers re-registered on every connect.
+ * Publishing goes through one confirm channel, so a resolved publish means the broker has the message.
+ */
+export class AmqpConnection extends EventEmitter {
+  private model: ChannelModel | undefined;
+  private publisher: ConfirmChannel | undefined;
+  private readonly consumers: ConsumerSpec[] = [];
+  private active: ActiveConsumer[] = [];
+  private inFlight = 0;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+
+  constructor(private readonly options: AmqpOptions) {
+    super();
+    this.log = options.logger.child({ component: 'amqp' });
+  }
+
+  get connected(): boolean {
+    return this.publisher !== undefined;
+  }
+
+  /** Starts connecting in the background; resolves once the first connection is up (or stop() is called). */
+  start(): Promise<void> {
+    this.loop ??= this.connectLoop();
+    return new Promise((resolve) => {
+      if (this.connected || this.stopping) return resolve();
+      const done = () => {
+        this.off('connected', done);
+        this.off('stopped', done);
+        resolve();
+      };
+      this.on('connected', done);
+      this.on('stopped', done);
+    });
+  }
+
+  /** Adds a consumer; it starts now if connected, and again after every reconnect. */
+  async consume(spec: ConsumerSpec): Promise<void> {
+    this.consumers.push(spec);
+    if (this.model) await this.startConsumer(this.model, spec);
+  }
+
+  async publish(queue: string, content: Buffer, properties: Options.Publish = {}): Promise<void> {
+    const channel = this.publisher;
+    if (!channel) throw new BrokerUnavailableError();
+    const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BrokerUnavailableError('publish not confirmed in time')), timeoutMs);
+      try {
+        channel.sendToQueue(queue, content, { persistent: true, contentType: 'application/json', ...properties }, (err) => {
+          clearTimeout(timer);
+          if (err) reject(new BrokerUnavailableError('broker refused the message'));
+          else resolve();
+        });
+      } catch {
+        clearTimeout(timer);
+        reject(new BrokerUnavailableError());
+      }
+    });
+  }
+
+  /** Stops taking new messages; in-flight handlers go on and can still ack. */
+  async stopConsuming(): Promise<void> {
+    this.consumers.length = 0;
+    const active = this.active;
+    this.active = [];
+    await Promise.allSettled(active.map(({ channel, tag }) => channel.cancel(tag)));
+  }
+
+  /** Resolves when no handler is running, or after `timeoutMs`; returns whether all finished. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await delay(25);
+    return this.inFlight === 0;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    this.emit('stopped');
+    const model = this.model;
+    this.model = undefined;
+    this.publisher = undefined;
+    if (model) await model.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  private async connectLoop(): Promise<void> {
+    for (let attempt = 1; !this.stopping; ) {
+      try {
+        const model = await this.connect();
+        attempt = 1;
+        await new Promise<void>((resolve) => {
+          model.once('close', () => resolve());
+          this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        if (this.stopping) return;
+        this.log.warn('connection lost, reconnecting');
+      } catch (err) {
+        if (this.stopping) return;
+        const wait = backoffMs(attempt++, 250, 10_000);
+        this.log.warn({ err: errorSummary(err), retryInMs: wait }, 'connect failed');
+        await delay(wait, this.abort.signal);
+      }
+    }
+  }
+
+  private async connect(): Promise<ChannelModel> {
+    const url = new URL(this.options.url);
+    if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(this.options.heartbeatSeconds ?? 30));
+    const model = await amqp.connect(url.toString(), {
+      clientProperties: { connection_name: this.options.connectionName },
+      timeout: 10_000,
+    });
+    model.on('error', (err: unknown) => this.log.warn({ err: errorSummary(err) }, 'connection error'));
+    model.once('close', () => {
+      if (this.model === model) {
+        this.model = undefined;
+        this.publisher = undefined;
+        this.active = [];
+        this.emit('disconnected');
+      }
+    });
+    try {
+      if (this.options.topology) {
+        const setup = await model.createChannel();
+        await this.options.topology(setup);
+        await setup.close();
+      }
+      const publisher = await model.createConfirmChannel();
+      this.watchChannel(model, publisher, 'publisher');
+      for (const spec of this.consumers) await this.startConsumer(model, spec);
+      this.model = model;
+      this.publisher = publisher;
+    } catch (err) {
+      await model.close().catch(() => undefined);
+      throw err;
+    }
+    this.log.info('connected');
+    this.emit('connected');
+    return model;
+  }
+
+  private async startConsumer(model: ChannelModel, spec: ConsumerSpec): Promise<void> {
+    const channel = await model.createChannel();
+    this.watchChannel(model, channel, `consumer ${spec.queue}`);
+    await channel.prefetch(spec.prefetch);
+    const { consumerTag } = await channel.consume(
+      spec.queue,
+      (message) => {
+        if (!message) return; // the broker cancelled us (queue deleted); the channel watch reconnects
+        this.inFlight++;
+        spec
+          .onMessage(message, channel)
+          .catch(async (err: unknown) => {
+            this.log.error({ err, queue: spec.queue }, 'handler failed; requeueing after a pause');
+            await delay(1_000);
+            try {
+              channel.nack(message, false, true);
+            } catch {
+              // the channel is gone: the broker redelivers the message anyway
+            }
+          })
+          .finally(() => this.inFlight--);
+      },
+      { noAck: false },
+    );
+    this.active.push({ channel, tag: consumerTag });
+  }
+
+  /** A channel closed by the broker (an error) takes the connection down with it, so everything is rebuilt. */
+  private watchChannel(model: ChannelModel, channel: Channel, name: string): void {
+    channel.on('error', (err: unknown) => this.log.warn({ err: errorSummary(err), channel: name }, 'channel error'));
+    channel.once('close', () => {
+      if (!this.stopping && this.model === model) {
+        this.log.warn({ channel: name }, 'channel closed; rebuilding the connection');
+        void model.close().catch(() => undefined);
+      }
+    });
+  }
+}
+
+function errorSummary(err: unknown): { message: string; code?: unknown } {
+  if (err instanceof Error) return { message: err.message, code: (err as { code?: unknown }).code };
+  return { message: String(err) };
+}

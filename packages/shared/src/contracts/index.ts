@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** Queue names, the original's defaults; each service can override them by env (VIDEO_QUEUE, MP3_QUEUE). */
+export const DEFAULT_QUEUES = {
+  video: 'video',
+  mp3: 'mp3',
+  /** Conversion failures, for the notification service to tell the user. Not in the original. */
+  failed: 'conversion.failed',
+} as const;
+
+/** GridFS databases (default bucket `fs`) and the job-state collection, as the original names them. */
+export const GRIDFS_DATABASES = { videos: 'videos', mp3s: 'mp3s' } as const;
+export const JOBS = { database: 'videos', collection: 'jobs' } as const;
+
+const objectIdHex = z.string().regex(/^[0-9a-fA-F]{24}$/, 'expected a 24-character hex id');
+
+/**
+ * The message on `video` and `mp3`: the original's three fields. Unknown fields are kept, so messages from
+ * the original's services and ours pass through each other unchanged.
+ */
+export const conversionMessageSchema = z.looseObject({
+  video_fid: objectIdHex,
+  mp3_fid: objectIdHex.nullable(),
+  username: z.string().min(1).max(320),
+});
+export type ConversionMessage = z.infer<typeof conversionMessageSchema>;
+
+/** The `mp3` message: `mp3_fid` set. */
+export const mp3MessageSchema = conversionMessageSchema.extend({ mp3_fid: objectIdHex });
+export type Mp3Message = z.infer<typeof mp3MessageSchema>;
+
+/** What the converter publishes on `conversion.failed` when it gives up on a video. */
+export const failureMessageSchema = z.looseObject({
+  video_fid: objectIdHex,
+  mp3_fid: z.null(),
+  username: z.string().min(1).max(320),
+  status: z.literal('failed'),
+  reason: z.string().min(1),
+  filename: z.string().nullable().optional(),
+});
+export type FailureMessage = z.infer<typeof failureMessageSchema>;
+
+/** Field order as the original's `json.dumps`, then any extra fields. */
+export const encodeMessage = (message: ConversionMessage | FailureMessage): Buffer => {
+  const { video_fid, mp3_fid, username, ...rest } = message;
+  return Buffer.from(JSON.stringify({ video_fid, mp3_fid, username, ...rest }));
+};
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** Parses a message body; never throws, so a bad message becomes a dead letter and not a crash. */
+export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult<T> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'message is not valid JSON' };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    reason: `invalid message: ${result.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ')}`,
+  };
+}
+
+/** A conversion job as the gateway serves it on /status. */
+export type JobState = 'queued' | 'converting' | 'done' | 'failed';
+
+export interface Job {
+  videoFid: string;
+  owner: string;
+  filename: string | null;
+  state: JobState;
+  mp3Fid: string | null;
+  reason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}

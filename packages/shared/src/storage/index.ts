@@ -1,0 +1,179 @@
+import { GridFSBucket, MongoClient, ObjectId, type Collection, type Db } from 'mongodb';
+import { GRIDFS_DATABASES, JOBS, type Job, type JobState } from '../contracts/index.js';
+
+export { GridFSBucket, MongoClient, ObjectId };
+
+/** A client that reconnects on its own; short selection timeout so a dead server fails requests fast. */
+export function createMongoClient(url: string, appName: string): MongoClient {
+  return new MongoClient(url, {
+    appName,
+    serverSelectionTimeoutMS: 5_000,
+    connectTimeoutMS: 5_000,
+    socketTimeoutMS: 120_000,
+    maxPoolSize: 20,
+    retryWrites: false,
+  });
+}
+
+export async function pingMongo(client: MongoClient): Promise<void> {
+  await client.db('admin').command({ ping: 1 });
+}
+
+export const videosBucket = (client: MongoClient): GridFSBucket => new GridFSBucket(client.db(GRIDFS_DATABASES.videos));
+export const mp3sBucket = (client: MongoClient): GridFSBucket => new GridFSBucket(client.db(GRIDFS_DATABASES.mp3s));
+
+/** An ObjectId from the wire's 24-hex form, or undefined for anything else. */
+export function parseObjectId(hex: unknown): ObjectId | undefined {
+  return typeof hex === 'string' && /^[0-9a-fA-F]{24}$/.test(hex) ? new ObjectId(hex) : undefined;
+}
+
+/**
+ * Deletes a GridFS file and its chunks. Unlike `bucket.delete` it does not fail when the files document is
+ * missing, which is exactly the case of an upload cut short: chunks written, no files document yet.
+ */
+export async function deleteGridFsFile(db: Db, id: ObjectId, bucketName = 'fs'): Promise<void> {
+  await db.collection(`${bucketName}.files`).deleteOne({ _id: id });
+  await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: id });
+}
+
+interface JobDocument {
+  _id: ObjectId;
+  owner: string;
+  filename: string | null;
+  state: JobState;
+  mp3_fid: string | null;
+  reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+  /** A converter holds the job until this time; another may take it over after. */
+  lease_until?: Date | null;
+  worker?: string | null;
+}
+
+const toJob = (d: JobDocument): Job => ({
+  videoFid: d._id.toHexString(),
+  owner: d.owner,
+  filename: d.filename,
+  state: d.state,
+  mp3Fid: d.mp3_fid,
+  reason: d.reason,
+  createdAt: d.created_at,
+  updatedAt: d.updated_at,
+});
+
+/** The state of each conversion, keyed by the video's id: written by gateway and converter, read by /status. */
+export class JobStore {
+  private readonly jobs: Collection<JobDocument>;
+
+  constructor(client: MongoClient) {
+    this.jobs = client.db(JOBS.database).collection<JobDocument>(JOBS.collection);
+  }
+
+  async create(videoFid: string, owner: string, filename: string | null): Promise<void> {
+    const now = new Date();
+    await this.jobs.insertOne({
+      _id: new ObjectId(videoFid),
+      owner,
+      filename,
+      state: 'queued',
+      mp3_fid: null,
+      reason: null,
+      created_at: now,
+      updated_at: now,
+    });
+  }
+
+  async get(videoFid: string): Promise<Job | undefined> {
+    const doc = await this.jobs.findOne({ _id: new ObjectId(videoFid) });
+    return doc ? toJob(doc) : undefined;
+  }
+
+  async remove(videoFid: string): Promise<void> {
+    await this.jobs.deleteOne({ _id: new ObjectId(videoFid) });
+  }
+
+  /**
+   * Takes the job for one worker: it must not be done, and no other worker may hold an unexpired lease.
+   * A job the original's gateway queued has no document yet, so one is created. Returns the job as it was
+   * before, or `held` when another worker has it, or `done` when it is finished.
+   */
+  async claim(
+    videoFid: string,
+    owner: string,
+    worker: string,
+    leaseMs: number,
+  ): Promise<{ status: 'claimed'; job: Job } | { status: 'held' } | { status: 'done'; job: Job }> {
+    const _id = new ObjectId(videoFid);
+    const now = new Date();
+    const existing = await this.jobs.findOne({ _id });
+    if (!existing) {
+      try {
+        await this.jobs.insertOne({
+          _id,
+          owner,
+          filename: null,
+          state: 'converting',
+          mp3_fid: null,
+          reason: null,
+          created_at: now,
+          updated_at: now,
+          lease_until: new Date(now.getTime() + leaseMs),
+          worker,
+        });
+        return { status: 'claimed', job: toJob({ _id, owner, filename: null, state: 'queued', mp3_fid: null, reason: null, created_at: now, updated_at: now }) };
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+        return { status: 'held' };
+      }
+    }
+    if (existing.state === 'done') return { status: 'done', job: toJob(existing) };
+    const taken = await this.jobs.findOneAndUpdate(
+      {
+        _id,
+        state: { $ne: 'done' },
+        $or: [{ lease_until: null }, { lease_until: { $exists: false } }, { lease_until: { $lt: now } }, { worker }],
+      },
+      { $set: { state: 'converting', lease_until: new Date(now.getTime() + leaseMs), worker, updated_at: now, reason: null } },
+      { returnDocument: 'before' },
+    );
+    return taken ? { status: 'claimed', job: toJob(taken) } : { status: 'held' };
+  }
+
+  async renewLease(videoFid: string, worker: string, leaseMs: number): Promise<void> {
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), worker },
+      { $set: { lease_until: new Date(Date.now() + leaseMs) } },
+    );
+  }
+
+  async markDone(videoFid: string, mp3Fid: string): Promise<void> {
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid) },
+      { $set: { state: 'done', mp3_fid: mp3Fid, reason: null, lease_until: null, worker: null, updated_at: new Date() } },
+    );
+  }
+
+  async markFailed(videoFid: string, reason: string): Promise<void> {
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), state: { $ne: 'done' } },
+      { $set: { state: 'failed', reason, lease_until: null, worker: null, updated_at: new Date() } },
+    );
+  }
+
+  /** Gives the job back (shutdown or a transient failure): queued again, lease released. */
+  async release(videoFid: string, worker: string, reason: string | null = null): Promise<void> {
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), worker, state: 'converting' },
+      { $set: { state: 'queued', reason, lease_until: null, worker: null, updated_at: new Date() } },
+    );
+  }
+}
+
+/** True for driver errors that mean "MongoDB cannot be reached now" (answer 503 / retry), not a bug. */
+export function isMongoUnavailable(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return (
+    typeof name === 'string' &&
+    ['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoTopologyClosedError', 'MongoPoolClearedError'].includes(name)
+  );
+}

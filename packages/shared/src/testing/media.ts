@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface VideoOptions {
+  seconds: number;
+  /** With a sine tone (default) or without any audio stream. */
+  audio?: boolean;
+  /** mp4 (default), mkv or webm. */
+  container?: 'mp4' | 'mkv' | 'webm';
+  /** For mp4: put the index (moov) at the start (true) or leave it at the end, ffmpeg's default (false). */
+  faststart?: boolean;
+  width?: number;
+  height?: number;
+  fps?: number;
+}
+
+/** A small generated video in a fresh temp folder; `cleanup` removes the folder. */
+export async function makeVideo(options: VideoOptions): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const { seconds, audio = true, container = 'mp4', faststart = true, width = 160, height = 120, fps = 10 } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'mp3c-media-'));
+  const path = join(dir, `video.${container}`);
+  const args = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}:duration=${seconds}`];
+  if (audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`);
+  if (container === 'webm') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '100k', ...(audio ? ['-c:a', 'libopus'] : []));
+  else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...(audio ? ['-c:a', 'aac', '-b:a', '96k'] : []));
+  if (container === 'mp4' && faststart) args.push('-movflags', '+faststart');
+  args.push('-shortest', '-y', path);
+  await run('ffmpeg', args);
+  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface Probe {
+  formatName: string;
+  durationSeconds: number;
+  bitRate: number;
+  streams: { codecType: string; codecName: string }[];
+}
+
+/** ffprobe's view of a file (path or `pipe:0` with `input`). */
+export async function probe(path: string): Promise<Probe> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path]);
+  const json = JSON.parse(stdout) as {
+    format: { format_name: string; duration: string; bit_rate: string };
+    streams: { codec_type: string; codec_name: string }[];
+  };
+  return {
+    formatName: json.format.format_name,
+    durationSeconds: Number(json.format.duration),
+    bitRate: Number(json.format.bit_rate),
+    streams: json.streams.map((s) => ({ codecType: s.codec_type, codecName: s.codec_name })),
+  };
+}

@@ -1,0 +1,14 @@
+import type { AmqpConnection } from '@mp3converter/shared/amqp';
+import { type ConversionMessage, encodeMessage } from '@mp3converter/shared/contracts';
+import type { VideoQueue } from '../domain/ports.js';
+
+export class AmqpVideoQueue implements VideoQueue {
+  constructor(
+    private readonly amqp: AmqpConnection,
+    private readonly queue: string,
+  ) {}
+
+  publish(message: ConversionMessage): Promise<void> {
+    return this.amqp.publish(this.queue, encodeMessage(message), { messageId: message.video_fid });
+  }
+}

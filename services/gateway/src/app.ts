@@ -1,0 +1,45 @@
+import { errorMiddleware, notFoundHandler, unavailable } from '@mp3converter/shared/errors';
+import { healthRouter, type Readiness, requestLogger } from '@mp3converter/shared/http';
+import type { Logger } from '@mp3converter/shared/logger';
+import { isMongoUnavailable } from '@mp3converter/shared/storage';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { StorageEngine } from 'multer';
+import type { GridFsMp3Files } from './adapters/mp3-files.js';
+import type { AuthClient, JobRepository } from './domain/ports.js';
+import type { UploadService } from './domain/upload.service.js';
+import { downloadRouter } from './routes/download.route.js';
+import { loginRouter } from './routes/login.route.js';
+import { statusRouter } from './routes/status.route.js';
+import { uploadRouter } from './routes/upload.route.js';
+
+export interface GatewayDeps {
+  auth: AuthClient;
+  uploads: UploadService;
+  uploadStorage: StorageEngine;
+  mp3s: GridFsMp3Files;
+  jobs: JobRepository;
+  readiness: Readiness;
+  logger: Logger;
+  maxUploadBytes: number;
+  trustProxy: string;
+}
+
+const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
+  next(isMongoUnavailable(err) ? unavailable('storage unavailable, try again later', 'storage_unavailable') : err);
+};
+
+export function createApp(deps: GatewayDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy);
+  app.use(healthRouter(deps.readiness));
+  app.use(requestLogger(deps.logger));
+  app.use(loginRouter(deps.auth));
+  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, storage: deps.uploadStorage, maxUploadBytes: deps.maxUploadBytes }));
+  app.use(downloadRouter(deps.auth, deps.mp3s));
+  app.use(statusRouter(deps.auth, deps.jobs));
+  app.use(notFoundHandler);
+  app.use(storeUnavailable);
+  app.use(errorMiddleware(deps.logger));
+  return app;
+}

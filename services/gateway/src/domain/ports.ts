@@ -1,0 +1,39 @@
+import type { ConversionMessage, Job } from '@mp3converter/shared/contracts';
+
+/** Who made the request, as auth's /validate vouches. */
+export interface User {
+  username: string;
+  admin: boolean;
+}
+
+export type AuthAnswer = { status: number; contentType: string | undefined; retryAfter?: string | undefined; body: Buffer };
+
+export interface AuthClient {
+  /** Forwards a login as is; auth's status and body come back unchanged. */
+  login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer>;
+  /** The user, or auth's refusal to pass through (401/403). Throws AuthUnavailableError when auth cannot answer. */
+  validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }>;
+  ping(): Promise<void>;
+}
+
+export class AuthUnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super('auth service unavailable', { cause });
+    this.name = 'AuthUnavailableError';
+  }
+}
+
+export interface JobRepository {
+  create(videoFid: string, owner: string, filename: string | null): Promise<void>;
+  get(videoFid: string): Promise<Job | undefined>;
+  remove(videoFid: string): Promise<void>;
+}
+
+export interface VideoFiles {
+  delete(videoFid: string): Promise<void>;
+}
+
+export interface VideoQueue {
+  /** Resolves once the broker has confirmed the message; throws BrokerUnavailableError otherwise. */
+  publish(message: ConversionMessage): Promise<void>;
+}

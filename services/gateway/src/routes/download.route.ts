@@ -1,0 +1,46 @@
+import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
+import { parseObjectId } from '@mp3converter/shared/storage';
+import express, { type Router } from 'express';
+import type { GridFsMp3Files } from '../adapters/mp3-files.js';
+import type { AuthClient } from '../domain/ports.js';
+import { parseRange } from '../domain/range.js';
+import { authenticate, userOf } from './authenticate.js';
+
+/** The `fid` query parameter: 400 when missing or not a 24-hex id (the original answered 500). */
+export function requireFid(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw badRequest('fid_required', 'fid is required');
+  if (!parseObjectId(value)) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
+  return value;
+}
+
+export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files): Router {
+  const router = express.Router();
+  router.get('/download', authenticate(auth), async (req, res) => {
+    const fid = requireFid(req.query.fid);
+    const file = await mp3s.find(fid);
+    // Someone else's file is indistinguishable from no file: ids must not be probed.
+    if (!file || file.owner !== userOf(res).username) throw notFound('no such mp3', 'mp3_not_found');
+
+    const range = parseRange(req.get('range'), file.length);
+    if (range === 'unsatisfiable') {
+      throw new AppError(416, 'range_not_satisfiable', 'range not satisfiable', { 'Content-Range': `bytes */${file.length}` });
+    }
+    const { start, end } = range ?? { start: 0, end: file.length - 1 };
+    res.attachment(file.filename);
+    res.set({
+      'Content-Type': 'audio/mpeg',
+      'Accept-Ranges': 'bytes',
+      'Cache-Control': 'private, no-cache',
+      'Last-Modified': file.uploadDate.toUTCString(),
+      'Content-Length': String(file.length === 0 ? 0 : end - start + 1),
+    });
+    if (range) res.status(206).set('Content-Range', `bytes ${start}-${end}/${file.length}`);
+    if (req.method === 'HEAD' || file.length === 0) return void res.end();
+    const stream = mp3s.open(fid, start, end);
+    stream.on('error', () => res.destroy());
+    res.on('close', () => stream.destroy());
+    stream.pipe(res);
+  });
+  router.all('/download', methodNotAllowed('GET'));
+  return router;
+}

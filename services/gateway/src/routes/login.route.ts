@@ -1,0 +1,26 @@
+import { methodNotAllowed, unavailable } from '@mp3converter/shared/errors';
+import express, { type Router } from 'express';
+import { type AuthClient, AuthUnavailableError } from '../domain/ports.js';
+
+/** POST /login goes to auth as it came (Basic header or JSON body); auth's status and body come back unchanged. */
+export function loginRouter(auth: AuthClient): Router {
+  const router = express.Router();
+  router.post('/login', express.raw({ type: () => true, limit: '10kb' }), async (req, res) => {
+    const authorization = req.get('authorization');
+    const contentType = req.get('content-type');
+    const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
+    try {
+      const answer = await auth.login({ ...(authorization ? { authorization } : {}), ...(contentType && body ? { contentType } : {}) }, body);
+      if (answer.contentType) res.type(answer.contentType);
+      const challenge = answer.status === 401 ? 'Basic realm="mp3converter", charset="UTF-8"' : undefined;
+      if (challenge) res.set('WWW-Authenticate', challenge);
+      if (answer.retryAfter) res.set('Retry-After', answer.retryAfter);
+      res.status(answer.status).send(answer.body);
+    } catch (err) {
+      if (err instanceof AuthUnavailableError) throw unavailable('auth service unavailable, try again later', 'auth_unavailable');
+      throw err;
+    }
+  });
+  router.all('/login', methodNotAllowed('POST'));
+  return router;
+}

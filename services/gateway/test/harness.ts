@@ -1,0 +1,133 @@
+import { readFile } from 'node:fs/promises';
+import amqp from 'amqplib';
+import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
+import { testLogger, uniqueName } from '@mp3converter/shared/testing';
+import { inject } from 'vitest';
+import type { AuthConfig } from '../../auth/src/config.js';
+import type { AuthServer } from '../../auth/src/server.js';
+import { addUser, basic, startAuth, testConfig as authTestConfig } from '../../auth/test/helpers.js';
+import { loadConfig } from '../src/config.js';
+import { type GatewayServer, startGatewayServer } from '../src/server.js';
+
+export interface Stack {
+  auth: AuthServer;
+  authConfig: AuthConfig;
+  gateway: GatewayServer;
+  url: string;
+  videoQueue: string;
+  mongo: MongoClient;
+  stop(): Promise<void>;
+}
+
+/** A real auth (own MySQL database) and a gateway on port 0 with its own `video` queue name. */
+export async function startStack(env: Record<string, string> = {}, existingAuth?: { auth: AuthServer; authConfig: AuthConfig }): Promise<Stack> {
+  const servers = inject('servers');
+  const authConfig = existingAuth?.authConfig ?? authTestConfig();
+  const auth = existingAuth?.auth ?? (await startAuth(authConfig));
+  const videoQueue = uniqueName('video');
+  const gateway = await startGatewayServer(
+    loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      AUTH_SVC_ADDRESS: `127.0.0.1:${auth.http.port}`,
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: videoQueue,
+      AUTH_TIMEOUT_MS: '2000',
+      ...env,
+    }),
+    testLogger('gateway'),
+  );
+  await gateway.amqp.start();
+  const mongo = createMongoClient(servers.mongoUrl, 'gateway-test');
+  return {
+    auth,
+    authConfig,
+    gateway,
+    url: gateway.http.url,
+    videoQueue,
+    mongo,
+    async stop() {
+      await gateway.stop(1_000);
+      if (!existingAuth) await auth.stop();
+      await mongo.close();
+      await deleteQueue(videoQueue);
+    },
+  };
+}
+
+/** A new user and their token, through the gateway's own /login. */
+export async function signIn(stack: Stack): Promise<{ email: string; token: string; authorization: string }> {
+  const { email, password } = await addUser(stack.authConfig);
+  const res = await fetch(`${stack.url}/login`, { method: 'POST', headers: { authorization: basic(email, password) } });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status}`);
+  const token = await res.text();
+  return { email, token, authorization: `Bearer ${token}` };
+}
+
+export async function uploadFile(
+  stack: Stack,
+  authorization: string | undefined,
+  files: { field?: string; name: string; type?: string; data: Buffer }[],
+): Promise<Response> {
+  const form = new FormData();
+  for (const f of files) form.append(f.field ?? 'file', new Blob([new Uint8Array(f.data)], { type: f.type ?? 'video/mp4' }), f.name);
+  return fetch(`${stack.url}/upload`, { method: 'POST', body: form, headers: authorization ? { authorization } : {} });
+}
+
+export const readVideo = (path: string) => readFile(path);
+
+/** Takes every message now on `queue` (acking them), parsed as JSON with their properties. */
+export async function drainQueue(queue: string): Promise<{ body: Record<string, unknown>; persistent: boolean }[]> {
+  const conn = await amqp.connect(inject('servers').rabbitUrl);
+  try {
+    const ch = await conn.createChannel();
+    await ch.assertQueue(queue, { durable: true });
+    const out: { body: Record<string, unknown>; persistent: boolean }[] = [];
+    for (;;) {
+      const msg = await ch.get(queue, { noAck: true });
+      if (!msg) return out;
+      out.push({ body: JSON.parse(msg.content.toString()) as Record<string, unknown>, persistent: msg.properties.deliveryMode === 2 });
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+export async function deleteQueue(queue: string): Promise<void> {
+  const conn = await amqp.connect(inject('servers').rabbitUrl);
+  try {
+    const ch = await conn.createChannel();
+    await ch.deleteQueue(queue);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** What a user left in the `videos` database: their files and jobs, and chunks made since `since` with no files document. */
+export async function leftovers(mongo: MongoClient, owner: string, since: Date): Promise<{ files: number; jobs: number; orphanChunks: number }> {
+  const db = mongo.db('videos');
+  const files = await db.collection('fs.files').countDocuments({ 'metadata.owner': owner });
+  const jobs = await db.collection('jobs').countDocuments({ owner });
+  const chunkFileIds: ObjectId[] = await db
+    .collection('fs.chunks')
+    .distinct('files_id', { files_id: { $gte: ObjectId.createFromTime(Math.floor(since.getTime() / 1000) - 1) } });
+  let orphanChunks = 0;
+  for (const id of chunkFileIds) {
+    if (!(await db.collection('fs.files').findOne({ _id: id }, { projection: { _id: 1 } }))) orphanChunks++;
+  }
+  return { files, jobs, orphanChunks };
+}
+
+/** Stores an MP3 the way the converter does (owner in metadata) and returns its id. */
+export async function storeMp3(mongo: MongoClient, owner: string, data: Buffer, filename = 'song.mp3'): Promise<string> {
+  const { GridFSBucket } = await import('mongodb');
+  const bucket = new GridFSBucket(mongo.db('mp3s'));
+  const id = new ObjectId();
+  await new Promise<void>((resolve, reject) => {
+    const up = bucket.openUploadStreamWithId(id, filename, { metadata: { owner, contentType: 'audio/mpeg' } });
+    up.on('finish', () => resolve()).on('error', reject);
+    up.end(data);
+  });
+  return id.toHexString();
+}

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import amqp from 'amqplib';
 import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
-import { testLogger, uniqueName } from '@mp3converter/shared/testing';
+import { deleteQueues, drainQueue as drain, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import type { AuthConfig } from '../../auth/src/config.js';
 import type { AuthServer } from '../../auth/src/server.js';
@@ -51,7 +50,7 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
       await gateway.stop(1_000);
       if (!existingAuth) await auth.stop();
       await mongo.close();
-      await deleteQueue(videoQueue);
+      await deleteQueues(servers.rabbitUrl, videoQueue);
     },
   };
 }
@@ -77,31 +76,8 @@ export async function uploadFile(
 
 export const readVideo = (path: string) => readFile(path);
 
-/** Takes every message now on `queue` (acking them), parsed as JSON with their properties. */
 export async function drainQueue(queue: string): Promise<{ body: Record<string, unknown>; persistent: boolean }[]> {
-  const conn = await amqp.connect(inject('servers').rabbitUrl);
-  try {
-    const ch = await conn.createChannel();
-    await ch.assertQueue(queue, { durable: true });
-    const out: { body: Record<string, unknown>; persistent: boolean }[] = [];
-    for (;;) {
-      const msg = await ch.get(queue, { noAck: true });
-      if (!msg) return out;
-      out.push({ body: JSON.parse(msg.content.toString()) as Record<string, unknown>, persistent: msg.properties.deliveryMode === 2 });
-    }
-  } finally {
-    await conn.close();
-  }
-}
-
-export async function deleteQueue(queue: string): Promise<void> {
-  const conn = await amqp.connect(inject('servers').rabbitUrl);
-  try {
-    const ch = await conn.createChannel();
-    await ch.deleteQueue(queue);
-  } finally {
-    await conn.close();
-  }
+  return (await drain(inject('servers').rabbitUrl, queue)).map(({ body, persistent }) => ({ body, persistent }));
 }
 
 /** What a user left in the `videos` database: their files and jobs, and chunks made since `since` with no files document. */
@@ -120,14 +96,6 @@ export async function leftovers(mongo: MongoClient, owner: string, since: Date):
 }
 
 /** Stores an MP3 the way the converter does (owner in metadata) and returns its id. */
-export async function storeMp3(mongo: MongoClient, owner: string, data: Buffer, filename = 'song.mp3'): Promise<string> {
-  const { GridFSBucket } = await import('mongodb');
-  const bucket = new GridFSBucket(mongo.db('mp3s'));
-  const id = new ObjectId();
-  await new Promise<void>((resolve, reject) => {
-    const up = bucket.openUploadStreamWithId(id, filename, { metadata: { owner, contentType: 'audio/mpeg' } });
-    up.on('finish', () => resolve()).on('error', reject);
-    up.end(data);
-  });
-  return id.toHexString();
+export function storeMp3(mongo: MongoClient, owner: string, data: Buffer, filename = 'song.mp3'): Promise<string> {
+  return storeGridFsFile(mongo, 'mp3s', data, { filename, metadata: { owner, contentType: 'audio/mpeg' } });
 }

@@ -36,6 +36,8 @@ export type Outcome =
   | { kind: 'retry'; reason: string }
   /** Will never succeed (bad input); dead-lettered at once. */
   | { kind: 'dead'; reason: string }
+  /** Someone else is on it: look again after the longest retry delay, without counting a retry. */
+  | { kind: 'defer'; reason: string }
   /** Leave it to another delivery without counting a retry (shutting down mid-job). */
   | { kind: 'requeue' };
 
@@ -68,7 +70,14 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
     correlationId: message.properties.correlationId as string | undefined,
   };
   try {
-    if (outcome.kind === 'retry' && retries < retryDelaysMs.length) {
+    if (outcome.kind === 'defer' && retryDelaysMs.length > 0) {
+      const delayMs = Math.max(...retryDelaysMs);
+      await amqp.publish(retryQueueOf(queue, delayMs), message.content, { ...copy, headers });
+      logger.info({ queue, delayMs, reason: outcome.reason }, 'message deferred');
+    } else if (outcome.kind === 'defer') {
+      channel.nack(message, false, true);
+      return;
+    } else if (outcome.kind === 'retry' && retries < retryDelaysMs.length) {
       const delayMs = retryDelaysMs[retries]!;
       await amqp.publish(retryQueueOf(queue, delayMs), message.content, {
         ...copy,

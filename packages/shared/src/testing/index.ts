@@ -101,3 +101,5 @@ export const testLogger = (service = 'test'): Logger =>
 export const jsonOf = async (res: Response): Promise<any> => res.json();
 
 export { makeVideo, probe, type Probe, type VideoOptions } from './media.js';
+export { deleteQueues, drainQueue, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
+export { readGridFsFile, storeGridFsFile } from './files.js';

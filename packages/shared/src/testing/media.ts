@@ -8,8 +8,11 @@ const run = promisify(execFile);
 
 export interface VideoOptions {
   seconds: number;
-  /** With a sine tone (default) or without any audio stream. */
-  audio?: boolean;
+  /**
+   * A steady sine tone (default), `varied` (noise for the first half, silence after: a VBR encoder's bitrate
+   * swings, so a duration guessed from the bitrate is far off), or false for no audio stream at all.
+   */
+  audio?: boolean | 'varied';
   /** mp4 (default), mkv or webm. */
   container?: 'mp4' | 'mkv' | 'webm';
   /** For mp4: put the index (moov) at the start (true) or leave it at the end, ffmpeg's default (false). */
@@ -25,7 +28,8 @@ export async function makeVideo(options: VideoOptions): Promise<{ path: string; 
   const dir = await mkdtemp(join(tmpdir(), 'mp3c-media-'));
   const path = join(dir, `video.${container}`);
   const args = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `testsrc=size=${width}x${height}:rate=${fps}:duration=${seconds}`];
-  if (audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`);
+  if (audio === 'varied') args.push('-f', 'lavfi', '-i', `aevalsrc=if(lt(t\\,${seconds / 2})\\,random(0)*2-1\\,0):s=44100:d=${seconds}`);
+  else if (audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`);
   if (container === 'webm') args.push('-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '100k', ...(audio ? ['-c:a', 'libopus'] : []));
   else args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...(audio ? ['-c:a', 'aac', '-b:a', '96k'] : []));
   if (container === 'mp4' && faststart) args.push('-movflags', '+faststart');

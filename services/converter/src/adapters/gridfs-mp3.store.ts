@@ -1,0 +1,38 @@
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Db } from 'mongodb';
+import { GridFSBucket, deleteGridFsFile, parseObjectId } from '@mp3converter/shared/storage';
+import type { Mp3Details, Mp3Store } from '../domain/ports.js';
+
+export class GridFsMp3Store implements Mp3Store {
+  private readonly bucket: GridFSBucket;
+
+  constructor(private readonly db: Db) {
+    this.bucket = new GridFSBucket(db);
+  }
+
+  async exists(mp3Fid: string): Promise<boolean> {
+    return (await this.db.collection('fs.files').countDocuments({ _id: parseObjectId(mp3Fid)! }, { limit: 1 })) > 0;
+  }
+
+  async save(mp3Fid: string, path: string, details: Mp3Details): Promise<void> {
+    const id = parseObjectId(mp3Fid)!;
+    // Chunks of an attempt that died mid-write (no files document) would collide with ours.
+    await deleteGridFsFile(this.db, id);
+    const upload = this.bucket.openUploadStreamWithId(id, details.filename, {
+      metadata: {
+        owner: details.owner,
+        videoFid: details.videoFid,
+        contentType: 'audio/mpeg',
+        durationSeconds: details.durationSeconds,
+        bitRate: details.bitRate,
+      },
+    });
+    try {
+      await pipeline(createReadStream(path), upload);
+    } catch (err) {
+      await deleteGridFsFile(this.db, id).catch(() => undefined);
+      throw err;
+    }
+  }
+}

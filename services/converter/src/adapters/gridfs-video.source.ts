@@ -1,0 +1,20 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { type GridFSBucket, parseObjectId } from '@mp3converter/shared/storage';
+import type { VideoInfo, VideoSource } from '../domain/ports.js';
+
+export class GridFsVideoSource implements VideoSource {
+  constructor(private readonly bucket: GridFSBucket) {}
+
+  async info(videoFid: string): Promise<VideoInfo | undefined> {
+    const id = parseObjectId(videoFid);
+    if (!id) return undefined;
+    const doc = await this.bucket.find({ _id: id }, { limit: 1 }).next();
+    // The original's gateway stored no filename: the files document then has none (or an empty one).
+    return doc ? { filename: doc.filename || null, length: doc.length } : undefined;
+  }
+
+  async copyTo(videoFid: string, path: string, signal: AbortSignal): Promise<void> {
+    await pipeline(this.bucket.openDownloadStream(parseObjectId(videoFid)!), createWriteStream(path), { signal });
+  }
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
+
+describe('mp3IdFor', () => {
+  const video = '65f0c0ffee00112233445566';
+
+  it('when asked twice for one video, then the same 24-hex id, different from the video id', () => {
+    expect(mp3IdFor(video)).toBe(mp3IdFor(video));
+    expect(mp3IdFor(video)).toMatch(/^[0-9a-f]{24}$/);
+    expect(mp3IdFor(video)).not.toBe(video);
+  });
+
+  it('when the video id differs, then the mp3 id differs, keeping its timestamp', () => {
+    const other = '65f0c0ffee00112233445567';
+    expect(mp3IdFor(other)).not.toBe(mp3IdFor(video));
+    expect(mp3IdFor(video).slice(0, 8)).toBe(video.slice(0, 8));
+  });
+});
+
+describe('mp3FilenameFor', () => {
+  it.each([
+    ['holiday clip.mp4', 'holiday clip.mp3'],
+    ['a.b.mkv', 'a.b.mp3'],
+    ['noext', 'noext.mp3'],
+    ['../../etc/passwd.mp4', '.._.._etc_passwd.mp3'],
+  ])('when the video is %j, then the mp3 is %j', (name, expected) => {
+    expect(mp3FilenameFor(name, 'x')).toBe(expected);
+  });
+
+  it('when the video has no name, as in the original, then <fid>.mp3', () => {
+    expect(mp3FilenameFor(null, '65f0c0ffee00112233445566')).toBe('65f0c0ffee00112233445566.mp3');
+  });
+});

@@ -1,0 +1,93 @@
+import { hostname } from 'node:os';
+import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
+import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
+import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
+import type { Logger } from '@mp3converter/shared/logger';
+import { JobStore, createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { FfmpegTranscoder } from './adapters/ffmpeg.transcoder.js';
+import { GridFsMp3Store } from './adapters/gridfs-mp3.store.js';
+import { GridFsVideoSource } from './adapters/gridfs-video.source.js';
+import { StoreJobLeases } from './adapters/job-leases.js';
+import { AmqpResultPublisher } from './adapters/result.publisher.js';
+import { TempWorkspace } from './adapters/temp.workspace.js';
+import type { ConverterConfig } from './config.js';
+import { VideoConsumer } from './consumers/video.consumer.js';
+import { ConverterService } from './domain/converter.service.js';
+
+export interface ConverterWorker {
+  http: HttpServerHandle;
+  amqp: AmqpConnection;
+  readiness: Readiness;
+  /** Stops taking messages, lets conversions finish until `drainMs`, then kills the rest (they are redelivered). */
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** Wires the converter from its config; used by main.ts and by the tests. */
+export async function startConverterWorker(config: ConverterConfig, logger: Logger): Promise<ConverterWorker> {
+  const workerId = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const mongo = createMongoClient(config.MONGODB_URI, 'converter');
+  const workspace = new TempWorkspace(config.TMP_DIR);
+  await workspace.sweep(logger);
+
+  const amqp = new AmqpConnection({
+    url: config.RABBITMQ_URL,
+    logger,
+    connectionName: `converter ${workerId}`,
+    heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
+    topology: async (channel) => {
+      await assertWorkQueue(channel, config.VIDEO_QUEUE, config.RETRY_DELAYS_MS);
+      await channel.assertQueue(config.MP3_QUEUE, { durable: true });
+      await channel.assertQueue(config.FAILED_QUEUE, { durable: true });
+    },
+  });
+  const leases = new StoreJobLeases(new JobStore(mongo), workerId, config.JOB_LEASE_MS);
+  const publisher = new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE });
+  const converter = new ConverterService({
+    leases,
+    videos: new GridFsVideoSource(videosBucket(mongo)),
+    mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
+    transcoder: new FfmpegTranscoder({
+      ffmpegPath: config.FFMPEG_PATH,
+      ffprobePath: config.FFPROBE_PATH,
+      timeoutMs: config.FFMPEG_TIMEOUT_MS,
+      vbrQuality: config.MP3_VBR_QUALITY,
+      bitrateKbps: config.MP3_BITRATE_KBPS,
+    }),
+    workspace,
+    publisher,
+    logger,
+    leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
+  });
+  const consumer = new VideoConsumer({ amqp, converter, leases, publisher, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, logger });
+
+  const readiness = new Readiness()
+    .add('mongodb', () => pingMongo(mongo))
+    .add('rabbitmq', async () => {
+      if (!amqp.connected) throw new Error('not connected');
+    });
+  const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
+
+  // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.
+  await pingMongo(mongo).catch((err: unknown) => logger.warn({ err }, 'MongoDB not reachable yet; consuming anyway, failures will retry'));
+  await amqp.consume({ queue: config.VIDEO_QUEUE, prefetch: config.CONCURRENCY, onMessage: consumer.onMessage });
+  void amqp.start();
+  logger.info({ queue: config.VIDEO_QUEUE, concurrency: config.CONCURRENCY, healthPort: http.port }, 'converter started');
+
+  return {
+    http,
+    amqp,
+    readiness,
+    async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
+      readiness.markShuttingDown();
+      await amqp.stopConsuming();
+      if (!(await amqp.drain(drainMs))) {
+        logger.warn('conversions still running at the deadline; stopping them');
+        consumer.abortAll();
+        await amqp.drain(5_000);
+      }
+      await amqp.close();
+      await mongo.close();
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { mkdtemp, readdir, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeMessage } from '@mp3converter/shared/contracts';
+import { JobStore, type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
+import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
+import { inject } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { type ConverterWorker, startConverterWorker } from '../src/worker.js';
+
+export interface Queues {
+  video: string;
+  mp3: string;
+  failed: string;
+}
+
+export const newQueues = (): Queues => ({ video: uniqueName('video'), mp3: uniqueName('mp3'), failed: uniqueName('failed') });
+
+export const allQueues = (q: Queues, retryDelays: number[] = [200, 400]) => [
+  q.video,
+  q.mp3,
+  q.failed,
+  `${q.video}.dead`,
+  ...retryDelays.map((d) => `${q.video}.retry.${d}ms`),
+];
+
+export interface Worker {
+  worker: ConverterWorker;
+  tmpDir: string;
+  lines: () => Record<string, unknown>[];
+}
+
+/** A converter on its own queues and temp folder; retries after 200 and 400 ms unless told otherwise. */
+export async function startWorker(queues: Queues, env: Record<string, string> = {}): Promise<Worker> {
+  const servers = inject('servers');
+  const tmpDir = await mkdtemp(join(tmpdir(), 'converter-test-'));
+  const { logger, lines } = process.env.TEST_LOG_LEVEL ? { logger: testLogger('converter'), lines: () => [] } : captureLogger('converter');
+  const worker = await startConverterWorker(
+    loadConfig({
+      HEALTH_PORT: '0',
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: queues.video,
+      MP3_QUEUE: queues.mp3,
+      FAILED_QUEUE: queues.failed,
+      RETRY_DELAYS_MS: '200,400',
+      JOB_LEASE_MS: '5000',
+      TMP_DIR: tmpDir,
+      ...env,
+    }),
+    logger,
+  );
+  await worker.amqp.start();
+  return { worker, tmpDir, lines };
+}
+
+export const mongoClient = (): MongoClient => createMongoClient(inject('servers').mongoUrl, 'converter-test');
+
+/** Stores a video as our gateway does: filename, owner in metadata, and a queued job. */
+export async function storeVideoAsGateway(mongo: MongoClient, data: Buffer, owner: string, filename = 'clip.mp4'): Promise<string> {
+  const fid = await storeGridFsFile(mongo, 'videos', data, { filename, metadata: { owner, contentType: 'video/mp4' } });
+  await new JobStore(mongo).create(fid, owner, filename);
+  return fid;
+}
+
+/** Stores a video as the original's gateway did: no filename, no metadata, no job. */
+export const storeVideoAsOriginal = (mongo: MongoClient, data: Buffer): Promise<string> => storeGridFsFile(mongo, 'videos', data);
+
+export const rabbitUrl = () => inject('servers').rabbitUrl;
+
+export const publishVideo = (queue: string, videoFid: string, username: string) =>
+  publishRaw(rabbitUrl(), queue, encodeMessage({ video_fid: videoFid, mp3_fid: null, username }));
+
+/** Collects messages from `queue` until `count` have arrived. */
+export async function collect(queue: string, count: number, timeoutMs = 30_000): Promise<QueuedMessage[]> {
+  const got: QueuedMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < count) {
+    if (Date.now() > deadline) throw new Error(`only ${got.length} of ${count} messages on ${queue} after ${timeoutMs} ms`);
+    got.push(...(await drainQueue(rabbitUrl(), queue)));
+    if (got.length < count) await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
+}
+
+export const cleanupQueues = (q: Queues) => deleteQueues(rabbitUrl(), ...allQueues(q));
+
+export const tmpEntries = (dir: string) => readdir(dir);
+
+/** A real ffmpeg that waits `seconds` first: a slow conversion, for timeout and shutdown tests. */
+export async function slowFfmpeg(seconds: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'slow-ffmpeg-'));
+  const path = join(dir, 'ffmpeg');
+  // sleep must not hold ffmpeg's output pipes, or killing the script would not close them
+  await writeFile(path, `#!/bin/sh\nsleep ${seconds} </dev/null >/dev/null 2>&1\nexec ffmpeg "$@"\n`);
+  await chmod(path, 0o755);
+  return path;
+}

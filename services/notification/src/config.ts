@@ -1,0 +1,59 @@
+import { env, loadConfig as load, z } from '@mp3converter/shared/config';
+import { DEFAULT_QUEUES } from '@mp3converter/shared/contracts';
+
+const schema = z
+  .object({
+    NODE_ENV: env.nodeEnv(),
+    LOG_LEVEL: env.logLevel(),
+    HEALTH_PORT: env.port(8082),
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URI').default('mongodb://mongodb:27017'),
+    RABBITMQ_URL: z.string().regex(/^amqps?:\/\//, 'an amqp:// URL').default('amqp://guest:guest@rabbitmq:5672'),
+    AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
+    MP3_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.mp3),
+    FAILED_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.failed),
+    /** Kept from the original's ConfigMap, where it was unused; it is unused here too. */
+    VIDEO_QUEUE: z.string().optional(),
+    CONCURRENCY: env.int(4, 1),
+    SMTP_HOST: z.string().optional(),
+    SMTP_PORT: env.port(587),
+    /** true: TLS from the first byte (port 465); false: plain, upgraded with STARTTLS when offered. */
+    SMTP_SECURE: env.bool(false),
+    /** Refuse to send unless the server offers STARTTLS (always on for Gmail). */
+    SMTP_REQUIRE_TLS: env.bool(false),
+    SMTP_USER: z.string().optional(),
+    SMTP_PASSWORD: z.string().optional(),
+    SMTP_TIMEOUT_MS: env.int(20_000, 100),
+    MAIL_FROM: z.string().optional(),
+    /** The original's names: a Gmail address and app password, a shortcut for smtp.gmail.com:587. */
+    GMAIL_ADDRESS: z.email().optional(),
+    GMAIL_PASSWORD: z.string().optional(),
+    PUBLIC_GATEWAY_URL: z.url().default('http://mp3converter.com'),
+    RETRY_DELAYS_MS: env.intList('5000,30000,120000,600000'),
+    SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.SMTP_HOST && !c.GMAIL_ADDRESS) {
+      ctx.addIssue({ code: 'custom', path: ['SMTP_HOST'], message: 'set SMTP_HOST (or GMAIL_ADDRESS and GMAIL_PASSWORD)' });
+    }
+    if (c.GMAIL_ADDRESS && !c.GMAIL_PASSWORD && !c.SMTP_HOST) {
+      ctx.addIssue({ code: 'custom', path: ['GMAIL_PASSWORD'], message: 'GMAIL_ADDRESS needs GMAIL_PASSWORD (a Google app password)' });
+    }
+    if (!c.MAIL_FROM && !c.GMAIL_ADDRESS && !c.SMTP_USER?.includes('@')) {
+      ctx.addIssue({ code: 'custom', path: ['MAIL_FROM'], message: 'set MAIL_FROM, the sender address' });
+    }
+  })
+  .transform((c) => {
+    const gmail = !c.SMTP_HOST && c.GMAIL_ADDRESS !== undefined;
+    return {
+      ...c,
+      smtp: gmail
+        ? { host: 'smtp.gmail.com', port: 587, secure: false, requireTls: true, user: c.GMAIL_ADDRESS, password: c.GMAIL_PASSWORD }
+        : { host: c.SMTP_HOST!, port: c.SMTP_PORT, secure: c.SMTP_SECURE, requireTls: c.SMTP_REQUIRE_TLS, user: c.SMTP_USER, password: c.SMTP_PASSWORD },
+      mailFrom: c.MAIL_FROM ?? c.GMAIL_ADDRESS ?? c.SMTP_USER!,
+    };
+  });
+
+export const notificationConfigSchema = schema;
+export type NotificationConfig = z.output<typeof schema>;
+
+export const loadConfig = (source: NodeJS.ProcessEnv = process.env): NotificationConfig => load(schema, source);

@@ -1,0 +1,63 @@
+import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
+import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
+import type { Logger } from '@mp3converter/shared/logger';
+import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { MongoSentLog } from './adapters/mongo.sent-log.js';
+import { SmtpMailer } from './adapters/smtp.mailer.js';
+import type { NotificationConfig } from './config.js';
+import { notificationHandler, readFailureMessage, readMp3Message } from './consumers/notification.consumer.js';
+import { NotifierService } from './domain/notifier.service.js';
+
+export interface NotificationWorker {
+  http: HttpServerHandle;
+  amqp: AmqpConnection;
+  stop(drainMs?: number): Promise<void>;
+}
+
+/** Wires the notification worker from its config; used by main.ts and by the tests. */
+export async function startNotificationWorker(config: NotificationConfig, logger: Logger): Promise<NotificationWorker> {
+  const mongo = createMongoClient(config.MONGODB_URI, 'notification');
+  const mailer = new SmtpMailer({ ...config.smtp, from: config.mailFrom, timeoutMs: config.SMTP_TIMEOUT_MS });
+  const amqp = new AmqpConnection({
+    url: config.RABBITMQ_URL,
+    logger,
+    connectionName: 'notification',
+    heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
+    topology: async (channel) => {
+      await assertWorkQueue(channel, config.MP3_QUEUE, config.RETRY_DELAYS_MS);
+      await assertWorkQueue(channel, config.FAILED_QUEUE, config.RETRY_DELAYS_MS);
+    },
+  });
+  const deps = {
+    amqp,
+    notifier: new NotifierService(mailer, new MongoSentLog(mongo)),
+    gatewayUrl: config.PUBLIC_GATEWAY_URL,
+    retryDelaysMs: config.RETRY_DELAYS_MS,
+    logger,
+  };
+  const readiness = new Readiness()
+    .add('mongodb', () => pingMongo(mongo))
+    .add('rabbitmq', async () => {
+      if (!amqp.connected) throw new Error('not connected');
+    });
+  const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
+
+  await amqp.consume({ queue: config.MP3_QUEUE, prefetch: config.CONCURRENCY, onMessage: notificationHandler(config.MP3_QUEUE, readMp3Message(config.PUBLIC_GATEWAY_URL), deps) });
+  await amqp.consume({ queue: config.FAILED_QUEUE, prefetch: config.CONCURRENCY, onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage, deps) });
+  void amqp.start();
+  logger.info({ queues: [config.MP3_QUEUE, config.FAILED_QUEUE], smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port }, 'notification started');
+
+  return {
+    http,
+    amqp,
+    async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
+      readiness.markShuttingDown();
+      await amqp.stopConsuming();
+      await amqp.drain(drainMs);
+      await amqp.close();
+      mailer.close();
+      await mongo.close();
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { createServer } from 'node:net';
+import { encodeMessage } from '@mp3converter/shared/contracts';
+import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, uniqueEmail, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import { ObjectId } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
+import { type TestSmtp, startSmtp } from './smtp.js';
+
+const rabbit = () => inject('servers').rabbitUrl;
+
+interface Harness {
+  worker: NotificationWorker;
+  queues: { mp3: string; failed: string };
+  lines: () => Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+async function startWorker(smtpPort: number): Promise<Harness> {
+  const queues = { mp3: uniqueName('mp3'), failed: uniqueName('failed') };
+  const { logger, lines } = captureLogger('notification');
+  const worker = await startNotificationWorker(
+    loadConfig({
+      HEALTH_PORT: '0',
+      MONGODB_URI: inject('servers').mongoUrl,
+      RABBITMQ_URL: rabbit(),
+      MP3_QUEUE: queues.mp3,
+      FAILED_QUEUE: queues.failed,
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtpPort),
+      SMTP_TIMEOUT_MS: '2000',
+      MAIL_FROM: 'mp3converter <noreply@mp3converter.test>',
+      PUBLIC_GATEWAY_URL: 'http://mp3converter.com',
+      RETRY_DELAYS_MS: '300,600,900',
+    }),
+    logger,
+  );
+  await worker.amqp.start();
+  return {
+    worker,
+    queues,
+    lines,
+    async stop() {
+      await worker.stop(1_000);
+      const all = [queues.mp3, queues.failed].flatMap((q) => [q, `${q}.dead`, `${q}.retry.300ms`, `${q}.retry.600ms`, `${q}.retry.900ms`]);
+      await deleteQueues(rabbit(), ...all);
+    },
+  };
+}
+
+const mp3Message = (username: string, mp3Fid = new ObjectId().toHexString()) => ({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username });
+
+async function collect(queue: string, count: number, timeoutMs = 15_000): Promise<QueuedMessage[]> {
+  const got: QueuedMessage[] = [];
+  await waitFor(async () => {
+    got.push(...(await drainQueue(rabbit(), queue)));
+    return got.length >= count;
+  }, { timeoutMs, what: `${count} message(s) on ${queue}` });
+  return got;
+}
+
+const mailsTo = (smtp: TestSmtp, to: string) => smtp.mails.filter((m) => m.to && !Array.isArray(m.to) && m.to.value[0]?.address === to);
+
+describe('with a mail server', () => {
+  let smtp: TestSmtp;
+  let h: Harness;
+  beforeAll(async () => {
+    smtp = await startSmtp({ reject: (to) => (to.startsWith('rejected') ? 550 : undefined) });
+    h = await startWorker(smtp.port);
+  });
+  afterAll(async () => {
+    await h.stop();
+    await smtp.close();
+  });
+
+  it("when an mp3 message arrives, then one email to username with the original's line, the curl line and an HTML part", async () => {
+    const to = uniqueEmail();
+    const message = mp3Message(to);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the email' });
+    const [mail] = mailsTo(smtp, to);
+    expect(mail!.subject).toBe('MP3 Download');
+    expect(mail!.from?.text).toContain('noreply@mp3converter.test');
+    expect(mail!.text).toContain(`mp3 file_id: ${message.mp3_fid} is now ready!`);
+    expect(mail!.text).toContain(`curl --output audio.mp3 -H "Authorization: Bearer <your token>" "http://mp3converter.com/download?fid=${message.mp3_fid}"`);
+    expect(mail!.html).toContain(message.mp3_fid);
+    expect(mail!.messageId).toBe(`<mp3-${message.mp3_fid}@mp3converter>`);
+  });
+
+  it("when the original's message arrives with extra fields, then it is accepted", async () => {
+    const to = uniqueEmail();
+    const fid = new ObjectId().toHexString();
+    await publishRaw(rabbit(), h.queues.mp3, `{"video_fid": "${new ObjectId().toHexString()}", "mp3_fid": "${fid}", "username": "${to}", "extra": 1}`);
+    await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the email' });
+  });
+
+  it('when a conversion failed, then the user gets an email with the reason', async () => {
+    const to = uniqueEmail();
+    const video = new ObjectId().toHexString();
+    await publishRaw(rabbit(), h.queues.failed, encodeMessage({ video_fid: video, mp3_fid: null, username: to, status: 'failed', reason: 'the video has no audio track' }));
+    await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the failure email' });
+    const [mail] = mailsTo(smtp, to);
+    expect(mail!.subject).toBe('MP3 Download failed');
+    expect(mail!.text).toContain('could not be converted to MP3: the video has no audio track');
+    expect(mail!.text).toContain(video);
+    expect(mail!.html).toContain('the video has no audio track');
+  });
+
+  it('when the same message is delivered twice, then only one email', async () => {
+    const to = uniqueEmail();
+    const message = mp3Message(to);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the first email' });
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await waitFor(() => h.lines().some((l) => l.msg === 'email was already sent' && l.to === to), { what: 'the redelivery to be handled' });
+    expect(mailsTo(smtp, to)).toHaveLength(1);
+  });
+
+  it('when the server rejects the recipient with 550, then the message is dead-lettered at once, not retried', async () => {
+    const to = uniqueEmail('rejected');
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/refused the email.*550/);
+    expect(smtp.attempts.filter((a) => a === to)).toHaveLength(1);
+  });
+
+  it.each([
+    ['not JSON', 'nope'],
+    ['missing mp3_fid', '{"video_fid": "65f0c0ffee00112233445566", "mp3_fid": null, "username": "a@b.c"}'],
+    ['a username that is not an email address', `{"video_fid": "65f0c0ffee00112233445566", "mp3_fid": "65f0c0ffee00112233445567", "username": "georgio"}`],
+  ])('when the message has %s, then it is dead-lettered with the reason and nothing is sent', async (_label, body) => {
+    const before = smtp.mails.length;
+    await publishRaw(rabbit(), h.queues.mp3, body);
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(dead!.raw.toString()).toBe(body);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/invalid message|not valid JSON|not an email address/);
+    expect(smtp.mails.length).toBe(before);
+  });
+
+  it('when the worker runs, then /readyz checks Mongo and RabbitMQ', async () => {
+    const res = await fetch(`${h.worker.http.url}/readyz`);
+    expect(await res.json()).toEqual({ status: 'ready', checks: { mongodb: 'ok', rabbitmq: 'ok' } });
+  });
+});
+
+describe('without a mail server', () => {
+  it('when SMTP is down, then the email is retried with backoff and sent once it is back', async () => {
+    const port = await freePort();
+    const h = await startWorker(port);
+    let smtp: TestSmtp | undefined;
+    try {
+      const to = uniqueEmail();
+      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
+      await waitFor(() => h.lines().some((l) => l.msg === 'message scheduled for retry'), { what: 'a retry' });
+      smtp = await startSmtp({ port });
+      await waitFor(() => mailsTo(smtp!, to).length === 1, { timeoutMs: 10_000, what: 'the email after SMTP is back' });
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(mailsTo(smtp, to)).toHaveLength(1);
+      expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
+    } finally {
+      await h.stop();
+      await smtp?.close();
+    }
+  });
+
+  it('when SMTP stays down, then after the last retry the message is dead-lettered', async () => {
+    const h = await startWorker(await freePort());
+    try {
+      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(uniqueEmail())));
+      const [dead] = await collect(`${h.queues.mp3}.dead`, 1, 20_000);
+      expect(String(dead!.headers['x-dead-reason'])).toMatch(/gave up after 4 attempts: the mail server could not be reached/);
+      expect(dead!.headers['x-retry-count']).toBe(3);
+    } finally {
+      await h.stop();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}

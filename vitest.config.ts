@@ -35,7 +35,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],
-          globalSetup: ['test/setup/servers.ts'],
+          globalSetup: ['test/setup/system.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

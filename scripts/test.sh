@@ -3,13 +3,13 @@
 # and end to end. Installs what is missing and starts the servers that are not running.
 #
 #   bash scripts/test.sh            everything
-#   bash scripts/test.sh unit       one stage: typecheck | unit | integration | e2e | manifests
+#   bash scripts/test.sh unit       one stage: typecheck | unit | integration | e2e
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit integration)
+[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit integration e2e)
 wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 ensure_node_modules

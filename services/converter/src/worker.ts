@@ -58,7 +58,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     logger,
     leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
   });
-  const consumer = new VideoConsumer({ amqp, converter, leases, publisher, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, logger });
+  const consumer = new VideoConsumer({ amqp, converter, leases, publisher, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, leaseMs: config.JOB_LEASE_MS, logger });
 
   const readiness = new Readiness()
     .add('mongodb', () => pingMongo(mongo))

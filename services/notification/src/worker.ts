@@ -5,7 +5,7 @@ import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
 import { MongoSentLog } from './adapters/mongo.sent-log.js';
 import { SmtpMailer } from './adapters/smtp.mailer.js';
 import type { NotificationConfig } from './config.js';
-import { notificationHandler, readFailureMessage, readMp3Message } from './consumers/notification.consumer.js';
+import { CLAIM_TTL_MS, notificationHandler, readFailureMessage, readMp3Message } from './consumers/notification.consumer.js';
 import { NotifierService } from './domain/notifier.service.js';
 
 export interface NotificationWorker {
@@ -30,7 +30,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   });
   const deps = {
     amqp,
-    notifier: new NotifierService(mailer, new MongoSentLog(mongo)),
+    notifier: new NotifierService(mailer, new MongoSentLog(mongo, CLAIM_TTL_MS)),
     gatewayUrl: config.PUBLIC_GATEWAY_URL,
     retryDelaysMs: config.RETRY_DELAYS_MS,
     logger,

@@ -36,8 +36,11 @@ export type Outcome =
   | { kind: 'retry'; reason: string }
   /** Will never succeed (bad input); dead-lettered at once. */
   | { kind: 'dead'; reason: string }
-  /** Someone else is on it: look again after the longest retry delay, without counting a retry. */
-  | { kind: 'defer'; reason: string }
+  /**
+   * Someone else is on it: look again later without counting a retry, after the shortest retry delay of at
+   * least `afterMs` (the longest one when none is that long).
+   */
+  | { kind: 'defer'; reason: string; afterMs: number }
   /** Leave it to another delivery without counting a retry (shutting down mid-job). */
   | { kind: 'requeue' };
 
@@ -71,7 +74,7 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
   };
   try {
     if (outcome.kind === 'defer' && retryDelaysMs.length > 0) {
-      const delayMs = Math.max(...retryDelaysMs);
+      const delayMs = Math.min(...retryDelaysMs.filter((d) => d >= outcome.afterMs), Math.max(...retryDelaysMs));
       await amqp.publish(retryQueueOf(queue, delayMs), message.content, { ...copy, headers });
       logger.info({ queue, delayMs, reason: outcome.reason }, 'message deferred');
     } else if (outcome.kind === 'defer') {

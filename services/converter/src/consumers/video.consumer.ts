@@ -11,6 +11,8 @@ export interface VideoConsumerDeps {
   publisher: ResultPublisher;
   queue: string;
   retryDelaysMs: readonly number[];
+  /** How long a job lease lasts: a job held by a dead worker frees up within it. */
+  leaseMs: number;
   logger: Logger;
 }
 
@@ -52,7 +54,7 @@ export class VideoConsumer {
       const ms = Math.round(performance.now() - started);
       if (result.status === 'held') {
         log.info('job held by another worker; deferred');
-        return { kind: 'defer', reason: 'held by another worker' };
+        return { kind: 'defer', reason: 'held by another worker', afterMs: this.deps.leaseMs / 2 };
       }
       log.info({ ...result, totalMs: ms }, result.status === 'already-done' ? 'job was already done' : 'conversion done');
       return { kind: 'done' };

@@ -13,6 +13,9 @@ export interface NotificationConsumerDeps {
   logger: Logger;
 }
 
+/** A send claimed this long ago by a worker that never finished is taken over. */
+export const CLAIM_TTL_MS = 120_000;
+
 type Reader = (body: Buffer) => { ok: true; key: string; email: Email } | { ok: false; reason: string };
 
 /** `mp3`: the file is ready. */
@@ -41,7 +44,7 @@ export function notificationHandler(queue: string, read: Reader, deps: Notificat
     const log = logger.child({ queue, key: parsed.key, to: parsed.email.to, attempt: retryCountOf(message) + 1 });
     try {
       const result = await notifier.notify(parsed.key, parsed.email);
-      if (result === 'in-progress') return { kind: 'defer', reason: 'another worker is sending it' };
+      if (result === 'in-progress') return { kind: 'defer', reason: 'another worker is sending it', afterMs: CLAIM_TTL_MS / 2 };
       log.info({ result }, result === 'sent' ? 'email sent' : 'email was already sent');
       return { kind: 'done' };
     } catch (err) {

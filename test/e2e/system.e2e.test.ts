@@ -1,0 +1,184 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { jsonOf, makeVideo, probe, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const system = inject('system');
+const gateway = system.gateway;
+
+interface Mail {
+  id: string;
+  subject: string;
+  text: string;
+  html: string;
+  to: { address: string }[];
+}
+
+const mails = async (): Promise<Mail[]> => (await fetch(`${system.mail}/email`)).json() as Promise<Mail[]>;
+const mailsTo = async (to: string) => (await mails()).filter((m) => m.to.some((t) => t.address === to));
+
+/** A user made with the auth CLI, the documented way, then logged in through the gateway with Basic. */
+async function newUser(): Promise<{ email: string; password: string; token: string }> {
+  const email = uniqueEmail('e2e');
+  const password = randomBytes(9).toString('base64');
+  await run(process.execPath, ['services/auth/dist/cli.js', 'add-user', email], {
+    cwd: root,
+    env: {
+      ...process.env,
+      MYSQL_HOST: system.mysql.host,
+      MYSQL_PORT: String(system.mysql.port),
+      MYSQL_USER: system.mysql.user,
+      MYSQL_PASSWORD: system.mysql.password,
+      MYSQL_DB: system.mysql.database,
+      NEW_USER_PASSWORD: password,
+    },
+  });
+  return { email, password, token: await login(email, password) };
+}
+
+async function login(email: string, password: string): Promise<string> {
+  const res = await fetch(`${gateway}/login`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}`, host: 'mp3converter.com' },
+  });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+async function upload(token: string, data: Buffer, name: string): Promise<string> {
+  const form = new FormData();
+  form.append('file', new Blob([new Uint8Array(data)], { type: 'video/mp4' }), name);
+  const res = await fetch(`${gateway}/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${token}`, host: 'mp3converter.com' } });
+  expect(res.status).toBe(202);
+  return (await jsonOf(res)).video_fid as string;
+}
+
+const status = async (token: string, videoFid: string) =>
+  jsonOf(await fetch(`${gateway}/status?fid=${videoFid}`, { headers: { authorization: `Bearer ${token}` } }));
+
+async function untilDone(token: string, videoFid: string, timeoutMs = 60_000): Promise<{ state: string; mp3_fid: string | null; reason: string | null }> {
+  return waitFor(async () => {
+    const s = await status(token, videoFid);
+    return s.state === 'done' || s.state === 'failed' ? s : undefined;
+  }, { timeoutMs, intervalMs: 200, what: `job ${videoFid} to finish` });
+}
+
+const videos: Record<string, Buffer> = {};
+const cleanups: (() => Promise<void>)[] = [];
+let videoSeconds = 0;
+
+beforeAll(async () => {
+  for (const [name, opts] of [
+    ['tone', { seconds: 8 }],
+    ['silent', { seconds: 2, audio: false }],
+    ['long', { seconds: 600, width: 64, height: 48, fps: 1 }],
+  ] as const) {
+    const made = await makeVideo(opts);
+    cleanups.push(made.cleanup);
+    videos[name] = await readFile(made.path);
+    if (name === 'tone') videoSeconds = (await probe(made.path)).durationSeconds;
+  }
+});
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+describe("the original's curl flow, end to end", () => {
+  let token: string;
+  let videoFid: string;
+  let mp3Fid: string;
+
+  it('when georgio logs in with Basic and uploads with Host mp3converter.com, then it is accepted', async () => {
+    token = await login('georgio@email.com', 'Admin123');
+    videoFid = await upload(token, videos.tone!, 'e2e clip.mp4');
+  });
+
+  it('when the job is followed on /status, then it reaches done with an mp3_fid', async () => {
+    const done = await untilDone(token, videoFid);
+    expect(done.state).toBe('done');
+    mp3Fid = done.mp3_fid!;
+  });
+
+  it('when the email arrives at the mail catcher, then it carries the MP3 file id', async () => {
+    const mail = await waitFor(async () => (await mailsTo('georgio@email.com')).find((m) => m.text.includes(mp3Fid)), { what: 'the email' });
+    expect(mail.subject).toBe('MP3 Download');
+    expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
+  });
+
+  it("when /download?fid= is asked, then an MP3 with the video's duration comes back", async () => {
+    const res = await fetch(`${gateway}/download?fid=${mp3Fid}`, { headers: { authorization: `Bearer ${token}`, host: 'mp3converter.com' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/mpeg');
+    const path = join(tmpdir(), `e2e-${mp3Fid}.mp3`);
+    await writeFile(path, Buffer.from(await res.arrayBuffer()));
+    const mp3 = await probe(path);
+    expect(mp3.formatName).toBe('mp3');
+    expect(Math.abs(mp3.durationSeconds - videoSeconds) / videoSeconds).toBeLessThan(0.01);
+  });
+
+  it("when a second user asks for georgio's MP3, then 404", async () => {
+    const other = await newUser();
+    const res = await fetch(`${gateway}/download?fid=${mp3Fid}`, { headers: { authorization: `Bearer ${other.token}` } });
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('under load and failure', () => {
+  it('when 2 users upload 10 videos at once, then each gets exactly one MP3 and one email', async () => {
+    const users = await Promise.all([newUser(), newUser()]);
+    const jobs = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const user = users[i % 2]!;
+        return { user, videoFid: await upload(user.token, videos.tone!, `load-${i}.mp4`) };
+      }),
+    );
+    const results = await Promise.all(jobs.map((j) => untilDone(j.user.token, j.videoFid, 120_000)));
+    expect(results.map((r) => r.state)).toEqual(Array(10).fill('done'));
+    const mp3Fids = results.map((r) => r.mp3_fid!);
+    expect(new Set(mp3Fids).size).toBe(10);
+    for (const user of users) {
+      await waitFor(async () => (await mailsTo(user.email)).length >= 5, { timeoutMs: 30_000, what: `5 emails to ${user.email}` });
+      const received = await mailsTo(user.email);
+      expect(received).toHaveLength(5);
+      const mine = jobs.flatMap((j, i) => (j.user === user ? [mp3Fids[i]!] : []));
+      expect(received.map((m) => mine.find((fid) => m.text.includes(fid))).sort()).toEqual([...mine].sort());
+    }
+  });
+
+  it('when the converter is killed (SIGKILL) in the middle of a job and comes back, then still exactly one MP3 and one email', async () => {
+    const user = await newUser();
+    const videoFid = await upload(user.token, videos.long!, 'long.mp4');
+    await waitFor(async () => (await status(user.token, videoFid)).state === 'converting', { intervalMs: 20, what: 'the conversion to start' });
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = Number(await readFile(join(system.pids, 'converter.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+
+    const done = await untilDone(user.token, videoFid, 180_000);
+    expect(done.state).toBe('done');
+    expect(Number(await readFile(join(system.pids, 'converter.pid'), 'utf8'))).not.toBe(pid);
+    await waitFor(async () => (await mailsTo(user.email)).length >= 1, { timeoutMs: 30_000, what: 'the email' });
+    await new Promise((r) => setTimeout(r, 3_000));
+    const received = await mailsTo(user.email);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.text).toContain(done.mp3_fid!);
+    const download = await fetch(`${gateway}/download?fid=${done.mp3_fid}`, { headers: { authorization: `Bearer ${user.token}`, range: 'bytes=0-1' } });
+    expect(download.status).toBe(206);
+  });
+
+  it('when a video has no audio, then the job fails with the reason and the user gets the failure email', async () => {
+    const user = await newUser();
+    const videoFid = await upload(user.token, videos.silent!, 'silent.mp4');
+    const done = await untilDone(user.token, videoFid);
+    expect(done).toMatchObject({ state: 'failed', reason: 'the video has no audio track', mp3_fid: null });
+    const mail = await waitFor(async () => (await mailsTo(user.email))[0], { what: 'the failure email' });
+    expect(mail.subject).toBe('MP3 Download failed');
+    expect(mail.text).toContain('the video has no audio track');
+  });
+});

@@ -3,13 +3,13 @@
 # and end to end. Installs what is missing and starts the servers that are not running.
 #
 #   bash scripts/test.sh            everything
-#   bash scripts/test.sh unit       one stage: typecheck | unit | integration | e2e
+#   bash scripts/test.sh unit       one stage: typecheck | unit | manifests | integration | e2e
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit integration e2e)
+[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit manifests integration e2e)
 wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 ensure_node_modules
@@ -46,6 +46,13 @@ for stage in "${stages[@]}"; do
     unit) pnpm -s exec vitest run --project unit ;;
     integration) pnpm -s exec vitest run --project integration ;;
     e2e) pnpm -s exec vitest run --project e2e ;;
+    manifests)
+      # Kubernetes: render every variant with kustomize and check it offline (schemas, probes, limits,
+      # non-root, selectors, env coverage). Compose: the file must be accepted by `docker compose config`.
+      KUSTOMIZE_BIN=$(kustomize_bin) pnpm -s exec vitest run --project manifests
+      read -r -a compose <<<"$(compose_cmd)"
+      "${compose[@]}" -f docker-compose.yml config -q && echo "docker-compose.yml: accepted by compose config"
+      ;;
     *) die "unknown stage $stage" ;;
   esac
 done

@@ -49,24 +49,40 @@ ensure_ffmpeg() {
   apt_install ffmpeg
 }
 
-# Prints the path of a FerretDB v1 binary, building it from the Go module proxy when there is none.
-ferretdb_bin() {
-  local bin="$CACHE_DIR/bin/ferretdb-$FERRETDB_VERSION"
+# go_tool NAME MODULE VERSION PACKAGE [VERSION_FILE] -> prints the path of a binary built from the Go module
+# proxy into the cache (once). `go install module@version` cannot be used here: it asks the proxy for the
+# module's version list, which this machine's proxy refuses; downloading the exact version works.
+go_tool() {
+  local name=$1 module=$2 version=$3 pkg=$4 version_file=${5:-}
+  local bin="$CACHE_DIR/bin/$name-$version"
   if [ -x "$bin" ]; then echo "$bin"; return; fi
-  if command -v ferretdb >/dev/null; then command -v ferretdb; return; fi
-  command -v go >/dev/null || die "no MongoDB server answers and FerretDB is not installed: install Go (https://go.dev/dl) so it can be built, or start MongoDB and set MONGODB_URI"
-  say "building FerretDB $FERRETDB_VERSION (MongoDB-wire server; once, about a minute)"
+  command -v go >/dev/null || die "$name is needed and not installed: install Go (https://go.dev/dl) so it can be built"
+  say "building $name $version from the Go module proxy (once)"
   local src dir
-  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || die "could not download FerretDB $FERRETDB_VERSION from the Go module proxy"
+  dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || die "could not download $module@$version from the Go module proxy"
   src=$(mktemp -d)
   cp -r "$dir/." "$src" && chmod -R u+w "$src"
-  # release builds read their version from this file, which the module zip does not carry
-  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  [ -z "$version_file" ] || echo "$version" >"$src/$version_file"
   mkdir -p "$CACHE_DIR/bin"
-  (cd "$src" && GOFLAGS=-mod=mod go build -o "$bin" ./cmd/ferretdb) >&2 || die "building FerretDB failed"
+  (cd "$src" && GOFLAGS=-mod=mod go build -o "$bin.partial" "$pkg") >&2 || die "building $name failed"
+  mv "$bin.partial" "$bin"
   rm -rf "$src"
   echo "$bin"
+}
+
+# FerretDB v1, a MongoDB-wire server; release builds read their version from a file the zip lacks.
+ferretdb_bin() {
+  command -v ferretdb >/dev/null && { command -v ferretdb; return; }
+  go_tool ferretdb github.com/FerretDB/FerretDB "$FERRETDB_VERSION" ./cmd/ferretdb build/version/version.txt
+}
+
+kustomize_bin() { go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 v5.7.1 .; }
+
+# `docker compose` where the plugin exists, else the same code built from the Go module proxy.
+compose_cmd() {
+  if docker compose version >/dev/null 2>&1; then echo "docker compose"; return; fi
+  go_tool docker-compose github.com/docker/compose/v2 v2.29.7 ./cmd
 }
 
 # start_ferretdb PORT DATA_DIR LOG -> starts FerretDB (SQLite backend) in the background, prints its pid

@@ -47,7 +47,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 60_000)))]);
+    clearTimeout(timer);
     child.stdout?.destroy();
     child.stderr?.destroy();
     child.unref();

@@ -69,7 +69,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       await http.close();
       clearTimeout(timer);
       await amqp.close();
-      await auth.close();
+      auth.close();
       await mongo.close();
     },
   };

@@ -1,38 +1,42 @@
-import { Pool } from 'undici';
+import http from 'node:http';
 import { type AuthAnswer, type AuthClient, AuthUnavailableError, type User } from '../domain/ports.js';
 
 /**
- * auth over one pool of keep-alive connections, every call bounded by a timeout: an unreachable or stuck
- * auth becomes AuthUnavailableError (503), never a hanging request.
+ * auth over a pool of keep-alive connections (node:http's Agent), every call bounded by a timeout: an
+ * unreachable or stuck auth becomes AuthUnavailableError (503), never a hanging request.
  */
 export class HttpAuthClient implements AuthClient {
-  private readonly pool: Pool;
+  private readonly agent: http.Agent;
+  private readonly host: string;
+  private readonly port: number;
 
   constructor(
     address: string,
     private readonly timeoutMs: number,
   ) {
-    this.pool = new Pool(`http://${address}`, {
-      connections: 64,
-      keepAliveTimeout: 30_000,
-      connect: { timeout: timeoutMs },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+    const [host = 'auth', port = '80'] = address.split(':');
+    this.host = host;
+    this.port = Number(port);
+    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, maxFreeSockets: 16, timeout: 30_000 });
   }
 
-  async login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer> {
-    return this.call('/login', {
+  login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer> {
+    return this.call('POST', '/login', {
       ...(headers.authorization ? { authorization: headers.authorization } : {}),
       ...(headers.contentType ? { 'content-type': headers.contentType } : {}),
     }, body);
   }
 
   async validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }> {
-    const answer = await this.call('/validate', { authorization });
+    const answer = await this.call('POST', '/validate', { authorization });
     if (answer.status === 401 || answer.status === 403) return { refused: answer };
     if (answer.status !== 200) throw new AuthUnavailableError(`validate answered ${answer.status}`);
-    const claims = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      claims = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new AuthUnavailableError(err);
+    }
     if (typeof claims.username !== 'string' || claims.username.length === 0) {
       throw new AuthUnavailableError('validate answered without a username');
     }
@@ -40,31 +44,41 @@ export class HttpAuthClient implements AuthClient {
   }
 
   async ping(): Promise<void> {
-    const answer = await this.call('/healthz', {}, undefined, 'GET');
+    const answer = await this.call('GET', '/healthz', {});
     if (answer.status !== 200) throw new Error(`auth /healthz answered ${answer.status}`);
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  close(): void {
+    this.agent.destroy();
   }
 
-  private async call(path: string, headers: Record<string, string>, body?: Buffer, method: 'POST' | 'GET' = 'POST'): Promise<AuthAnswer> {
-    try {
-      const res = await this.pool.request({
-        method,
-        path,
-        headers,
-        body: body ?? null,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const content = Buffer.from(await res.body.arrayBuffer());
-      const header = (name: string) => {
-        const value = res.headers[name];
-        return Array.isArray(value) ? value[0] : value;
-      };
-      return { status: res.statusCode, contentType: header('content-type'), retryAfter: header('retry-after'), body: content };
-    } catch (err) {
-      throw new AuthUnavailableError(err);
-    }
+  private call(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer): Promise<AuthAnswer> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          host: this.host,
+          port: this.port,
+          method,
+          path,
+          agent: this.agent,
+          headers: { ...headers, 'content-length': String(body?.length ?? 0) },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const header = (name: string) => {
+              const value = res.headers[name];
+              return Array.isArray(value) ? value[0] : value;
+            };
+            resolve({ status: res.statusCode ?? 502, contentType: header('content-type'), retryAfter: header('retry-after'), body: Buffer.concat(chunks) });
+          });
+          res.on('error', (err) => reject(new AuthUnavailableError(err)));
+        },
+      );
+      req.on('error', (err) => reject(new AuthUnavailableError(err)));
+      req.end(body);
+    });
   }
 }

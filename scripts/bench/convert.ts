@@ -1,0 +1,121 @@
+/**
+ * Converter benchmark: for generated videos of 1, 10 and 60 minutes, the time from publishing the `video`
+ * message to receiving the `mp3` message, next to the unavoidable work done bare in the same run (reading the
+ * video out of GridFS, a plain ffmpeg on a local copy, writing the MP3 into GridFS), their ratio, and the
+ * worker's peak RSS after each size.
+ *
+ *   bash scripts/bench.sh convert [MINUTES...]
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { JobStore, GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
+import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
+import { fmt, mib, servers, startService } from './common.js';
+
+const run = promisify(execFile);
+const minutes = process.argv.slice(2).map(Number);
+const sizes = minutes.length > 0 ? minutes : [1, 10, 60];
+const work = await mkdtemp(join(tmpdir(), 'bench-convert-'));
+const queues = { video: uniqueName('bench_video'), mp3: uniqueName('bench_mp3'), failed: uniqueName('bench_failed') };
+const mongo = new MongoClient(servers.mongoUrl);
+const videos = new GridFSBucket(mongo.db('videos'));
+const mp3s = new GridFSBucket(mongo.db('mp3s'));
+
+/** A 640x360 video with pink-noise audio (what real speech and music cost the encoder, roughly). */
+async function generate(mins: number): Promise<string> {
+  const path = join(work, `${mins}min.mp4`);
+  const seconds = mins * 60;
+  await run('ffmpeg', [
+    '-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', path,
+  ], { maxBuffer: 1 << 24 });
+  return path;
+}
+
+async function store(path: string, owner: string): Promise<string> {
+  const id = new ObjectId();
+  await pipeline(createReadStream(path), videos.openUploadStreamWithId(id, `bench.mp4`, { metadata: { owner } }));
+  await new JobStore(mongo).create(id.toHexString(), owner, 'bench.mp4');
+  return id.toHexString();
+}
+
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+
+const worker = await startService(
+  'converter',
+  { HEALTH_PORT: '8098', MONGODB_URI: servers.mongoUrl, RABBITMQ_URL: servers.rabbitUrl, VIDEO_QUEUE: queues.video, MP3_QUEUE: queues.mp3, FAILED_QUEUE: queues.failed, TMP_DIR: work },
+  'http://127.0.0.1:8098/readyz',
+);
+const conn = await amqp.connect(servers.rabbitUrl);
+const ch = await conn.createConfirmChannel();
+await ch.assertQueue(queues.mp3, { durable: true });
+const arrivals = new Map<string, (value: string) => void>();
+await ch.consume(queues.mp3, (msg) => {
+  if (!msg) return;
+  const body = JSON.parse(msg.content.toString()) as { video_fid: string; mp3_fid: string };
+  arrivals.get(body.video_fid)?.(body.mp3_fid);
+  ch.ack(msg);
+});
+
+const rows: string[] = [];
+try {
+  for (const mins of sizes) {
+    process.stderr.write(`generating a ${mins}-minute video...\n`);
+    const path = await generate(mins);
+    const bytes = (await stat(path)).size;
+
+    // Through the system: video message in, mp3 message out.
+    const fid = await store(path, 'bench@example.test');
+    const arrived = new Promise<string>((resolve) => arrivals.set(fid, resolve));
+    let t = performance.now();
+    ch.sendToQueue(queues.video, Buffer.from(JSON.stringify({ video_fid: fid, mp3_fid: null, username: 'bench@example.test' })), { persistent: true });
+    const mp3Fid = await arrived;
+    const pipelineSeconds = seconds(t);
+    const peak = await worker.peakRssMiB();
+
+    // The same work bare.
+    t = performance.now();
+    await pipeline(videos.openDownloadStream(new ObjectId(fid)), createWriteStream(join(work, 'copy.mp4')));
+    const readSeconds = seconds(t);
+    t = performance.now();
+    await run('ffmpeg', ['-v', 'error', '-i', join(work, 'copy.mp4'), '-vn', '-c:a', 'libmp3lame', '-q:a', '2', '-y', join(work, 'bare.mp3')]);
+    const ffmpegSeconds = seconds(t);
+    t = performance.now();
+    const bareId = new ObjectId();
+    await pipeline(createReadStream(join(work, 'bare.mp3')), mp3s.openUploadStreamWithId(bareId, 'bare.mp3'));
+    const writeSeconds = seconds(t);
+    const bare = readSeconds + ffmpegSeconds + writeSeconds;
+
+    rows.push(
+      `${String(mins).padStart(4)} min  ${fmt(mib(bytes), 0).padStart(6)} MiB  ${fmt(pipelineSeconds, 2).padStart(8)} s  ` +
+        `${fmt(readSeconds, 2).padStart(6)} + ${fmt(ffmpegSeconds, 2).padStart(7)} + ${fmt(writeSeconds, 2).padStart(5)} = ${fmt(bare, 2).padStart(7)} s  ` +
+        `${fmt(pipelineSeconds / bare, 2).padStart(5)}  ${fmt(peak).padStart(7)} MiB`,
+    );
+    process.stderr.write(`${rows.at(-1)}\n`);
+
+    await deleteGridFsFile(mongo.db('videos'), new ObjectId(fid));
+    await deleteGridFsFile(mongo.db('mp3s'), new ObjectId(mp3Fid));
+    await deleteGridFsFile(mongo.db('mp3s'), bareId);
+    await mongo.db('videos').collection('jobs').deleteOne({ _id: new ObjectId(fid) });
+    await rm(path, { force: true });
+  }
+  console.log('\nconverter: video message -> mp3 message, against the bare work (read + ffmpeg + write)');
+  console.log('  size      video    pipeline    read +  ffmpeg + write =    bare   ratio  peak RSS');
+  for (const row of rows) console.log(`  ${row}`);
+  console.log('  targets: ratio < 1.3 on the 60-minute file; peak RSS flat, under 200 MB');
+} finally {
+  await conn.close();
+  await worker.stop();
+  await mongo.close();
+  await deleteQueues(servers.rabbitUrl, queues.video, queues.mp3, queues.failed, `${queues.video}.dead`, ...[5000, 30000, 120000].map((d) => `${queues.video}.retry.${d}ms`));
+  await rm(work, { recursive: true, force: true });
+}
+process.exit(0);

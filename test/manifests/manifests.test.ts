@@ -1,0 +1,184 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '@mp3converter/shared/config';
+import { authConfigSchema } from '../../services/auth/src/config.js';
+import { converterConfigSchema } from '../../services/converter/src/config.js';
+import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
+import { notificationConfigSchema } from '../../services/notification/src/config.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type K8s = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const kustomize = process.env.KUSTOMIZE_BIN ?? 'kustomize';
+
+// Render from a copy in which each overlay's git-ignored secret files are their committed examples.
+const work = mkdtempSync(join(tmpdir(), 'manifests-'));
+cpSync(join(root, 'manifests'), join(work, 'manifests'), { recursive: true });
+const secretsDir = join(work, 'manifests/overlays/minikube/secrets');
+for (const f of readdirSync(secretsDir).filter((f) => f.endsWith('.env.example'))) {
+  cpSync(join(secretsDir, f), join(secretsDir, f.replace(/\.example$/, '')));
+}
+// The optional KEDA component, switched on in a throwaway overlay.
+const kedaOverlay = join(work, 'manifests/overlays/minikube-keda');
+cpSync(join(work, 'manifests/overlays/minikube'), kedaOverlay, { recursive: true });
+writeFileSync(
+  join(kedaOverlay, 'kustomization.yaml'),
+  readFileSync(join(kedaOverlay, 'kustomization.yaml'), 'utf8').replace('# components:\n#   - ../../components/keda', 'components:\n  - ../../components/keda'),
+);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function render(dir: string): K8s[] {
+  const out = execFileSync(kustomize, ['build', join(work, 'manifests', dir)], { encoding: 'utf8' });
+  return parseAllDocuments(out).map((d) => d.toJSON() as K8s).filter(Boolean);
+}
+
+const variants = { base: render('base'), minikube: render('overlays/minikube'), 'minikube + keda': render('overlays/minikube-keda') };
+const minikube = variants.minikube;
+const workloads = (objs: K8s[]) => objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+const named = (objs: K8s[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name);
+
+async function modelFor(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
+  const module = apiVersion.startsWith('keda.sh/')
+    ? await import(`@kubernetes-models/keda/${apiVersion}/${kind}`)
+    : await import(`kubernetes-models/${apiVersion}/${kind}`);
+  return module[kind] ?? module.default;
+}
+
+describe.each(Object.entries(variants))('the %s manifests', (_name, objects) => {
+  it('when every object is checked against the Kubernetes schemas, then all are valid', async () => {
+    expect(objects.length).toBeGreaterThan(10);
+    for (const obj of objects) {
+      const Model = await modelFor(obj.apiVersion, obj.kind);
+      expect(() => new Model(obj).validate(), `${obj.kind}/${obj.metadata.name}`).not.toThrow();
+    }
+  });
+
+  it('when each workload is read, then every container is probed, limited, non-root, read-only with a writable /tmp, and tagged', () => {
+    for (const w of workloads(objects)) {
+      const pod = w.spec.template.spec;
+      const id = `${w.kind}/${w.metadata.name}`;
+      expect(pod.securityContext?.runAsNonRoot, id).toBe(true);
+      expect(pod.automountServiceAccountToken, id).toBe(false);
+      for (const c of pod.containers) {
+        expect(c.readinessProbe, `${id} readiness`).toBeDefined();
+        expect(c.livenessProbe, `${id} liveness`).toBeDefined();
+        expect(Object.keys(c.resources?.requests ?? {}).sort(), `${id} requests`).toEqual(['cpu', 'memory']);
+        expect(Object.keys(c.resources?.limits ?? {}).sort(), `${id} limits`).toEqual(['cpu', 'memory']);
+        expect(c.securityContext, id).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        const tmp = c.volumeMounts?.find((m: any) => m.mountPath === '/tmp');
+        expect(tmp, `${id} /tmp`).toBeDefined();
+        expect(pod.volumes.find((v: any) => v.name === tmp.name)?.emptyDir, `${id} /tmp is an emptyDir`).toBeDefined();
+        const [, tag] = /^[^:]+(?::(.+))?$/.exec(c.image) ?? [];
+        expect(tag, `${id} image ${c.image} has a tag`).toBeDefined();
+        expect(tag, `${id} image ${c.image}`).not.toBe('latest');
+      }
+    }
+  });
+
+  it('when each Service is read, then it selects the pods of a workload and its target ports exist there', () => {
+    for (const svc of objects.filter((o) => o.kind === 'Service')) {
+      const selector = svc.spec.selector as Record<string, string>;
+      const target = workloads(objects).find((w) => Object.entries(selector).every(([k, v]) => w.spec.template.metadata.labels?.[k] === v));
+      expect(target, `Service/${svc.metadata.name} selects nothing`).toBeDefined();
+      const ports = target!.spec.template.spec.containers.flatMap((c: any) => c.ports ?? []);
+      for (const p of svc.spec.ports) {
+        const found = ports.some((cp: any) => cp.name === p.targetPort || cp.containerPort === p.targetPort);
+        expect(found, `Service/${svc.metadata.name} targetPort ${p.targetPort}`).toBe(true);
+      }
+    }
+  });
+
+  it('when each Ingress is read, then every backend is an existing Service port', () => {
+    for (const ing of objects.filter((o) => o.kind === 'Ingress')) {
+      expect(ing.spec.ingressClassName).toBe('nginx');
+      for (const rule of ing.spec.rules) {
+        for (const path of rule.http.paths) {
+          const { name, port } = path.backend.service;
+          const svc = named(objects, 'Service', name);
+          expect(svc, `Ingress/${ing.metadata.name} → Service/${name}`).toBeDefined();
+          expect(svc!.spec.ports.some((p: any) => p.port === port.number), `Ingress/${ing.metadata.name} → ${name}:${port.number}`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+describe('the minikube overlay', () => {
+  const services = {
+    auth: authConfigSchema,
+    gateway: gatewayConfigSchema,
+    converter: converterConfigSchema,
+    notification: notificationConfigSchema,
+  } as const;
+
+  /** The environment a container gets: its envFrom ConfigMaps and Secrets, then its env entries. */
+  function containerEnv(deployment: K8s): Record<string, string> {
+    const container = deployment.spec.template.spec.containers[0];
+    const env: Record<string, string> = {};
+    for (const from of container.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef;
+      const source = named(minikube, from.configMapRef ? 'ConfigMap' : 'Secret', ref.name);
+      expect(source, `${deployment.metadata.name} needs ${ref.name}`).toBeDefined();
+      for (const [k, v] of Object.entries(source!.data ?? {})) env[k] = from.secretRef ? Buffer.from(v, 'base64').toString() : v;
+    }
+    for (const e of container.env ?? []) env[e.name] = e.value;
+    return env;
+  }
+
+  const schemaKeys = (schema: any): string[] => Object.keys((schema.shape ?? schema.in?.shape ?? schema._zod?.def?.in?.shape) as object);
+
+  it.each(Object.keys(services))('when %s starts with its ConfigMap and Secrets, then its config loads and names no unknown key', (name) => {
+    const schema = services[name as keyof typeof services];
+    const deployment = named(minikube, 'Deployment', name)!;
+    const env = containerEnv(deployment);
+    expect(() => loadConfig(schema as any, env)).not.toThrow();
+    const known = schemaKeys(schema);
+    expect(Object.keys(env).filter((k) => !known.includes(k))).toEqual([]);
+    // The pod waits longer than the service drains.
+    const drainSeconds = Number(env.SHUTDOWN_TIMEOUT_MS) / 1000;
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(drainSeconds);
+  });
+
+  it.each(Object.keys(services))("when %s's .env.example is read, then it documents every key of the config", (name) => {
+    const documented = readFileSync(join(root, 'services', name, '.env.example'), 'utf8')
+      .split('\n')
+      .filter((l) => /^[A-Z0-9_]+=/.test(l))
+      .map((l) => l.split('=')[0]);
+    expect(schemaKeys(services[name as keyof typeof services]).filter((k) => !documented.includes(k))).toEqual([]);
+  });
+
+  it("when the replicas are read, then they are the original's: auth 2, gateway 2, converter 4, notification 4", () => {
+    const replicas = Object.fromEntries(['auth', 'gateway', 'converter', 'notification'].map((n) => [n, named(minikube, 'Deployment', n)!.spec.replicas]));
+    expect(replicas).toEqual({ auth: 2, gateway: 2, converter: 4, notification: 4 });
+  });
+
+  it("when the gateway Ingress is read, then its body limit equals the gateway's MAX_UPLOAD_BYTES, with long timeouts", () => {
+    const ingress = named(minikube, 'Ingress', 'gateway')!;
+    const annotations = ingress.metadata.annotations!;
+    const [, amount, unit] = /^(\d+)([kmg]?)$/.exec(annotations['nginx.ingress.kubernetes.io/proxy-body-size']!)!;
+    const bytes = Number(amount) * ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[unit!]!;
+    expect(bytes).toBe(Number(containerEnv(named(minikube, 'Deployment', 'gateway')!).MAX_UPLOAD_BYTES));
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(600);
+    expect(ingress.spec.rules[0].host).toBe('mp3converter.com');
+    expect(named(minikube, 'Ingress', 'rabbitmq')!.spec.rules[0].host).toBe('rabbitmq-manager.com');
+  });
+
+  it('when the stores are read, then MySQL, MongoDB and RabbitMQ run in the cluster on persistent volumes', () => {
+    for (const name of ['mysql', 'mongodb', 'rabbitmq']) {
+      const set = named(minikube, 'StatefulSet', name);
+      expect(set, name).toBeDefined();
+      expect(set!.spec.volumeClaimTemplates?.[0]?.spec.resources.requests.storage, name).toBeDefined();
+    }
+  });
+
+  it('when the committed files are read, then no secret value is in git, only examples', () => {
+    const ignored = execFileSync('git', ['check-ignore', 'manifests/overlays/minikube/secrets/auth.env'], { cwd: root, encoding: 'utf8' });
+    expect(ignored.trim()).toBe('manifests/overlays/minikube/secrets/auth.env');
+  });
+});

@@ -62,9 +62,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
 
   const readiness = new Readiness()
     .add('mongodb', () => pingMongo(mongo))
-    .add('rabbitmq', async () => {
-      if (!amqp.connected) throw new Error('not connected');
-    });
+    .add('rabbitmq', amqp.readinessCheck);
   const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.

@@ -11,8 +11,8 @@ export const gatewayConfigSchema = z.object({
     .regex(/^[A-Za-z0-9.\-_]+(:\d+)?$/, 'host:port, e.g. auth:5000')
     .default('auth:5000'),
   AUTH_TIMEOUT_MS: env.int(5_000, 100),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URI').default('mongodb://mongodb:27017'),
-  RABBITMQ_URL: z.string().regex(/^amqps?:\/\//, 'an amqp:// URL').default('amqp://guest:guest@rabbitmq:5672'),
+  MONGODB_URI: env.mongoUri(),
+  RABBITMQ_URL: env.amqpUrl(),
   AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
   VIDEO_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.video),
   MAX_UPLOAD_BYTES: env.int(2 * 1024 ** 3, 1),

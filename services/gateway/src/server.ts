@@ -40,9 +40,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
 
   const readiness = new Readiness()
     .add('mongodb', () => pingMongo(mongo))
-    .add('rabbitmq', async () => {
-      if (!amqp.connected) throw new Error('not connected');
-    })
+    .add('rabbitmq', amqp.readinessCheck)
     .add('auth', () => auth.ping());
 
   const app = createApp({

@@ -37,9 +37,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   };
   const readiness = new Readiness()
     .add('mongodb', () => pingMongo(mongo))
-    .add('rabbitmq', async () => {
-      if (!amqp.connected) throw new Error('not connected');
-    });
+    .add('rabbitmq', amqp.readinessCheck);
   const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   await amqp.consume({ queue: config.MP3_QUEUE, prefetch: config.CONCURRENCY, onMessage: notificationHandler(config.MP3_QUEUE, readMp3Message(config.PUBLIC_GATEWAY_URL), deps) });

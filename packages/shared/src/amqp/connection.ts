@@ -62,6 +62,11 @@ export class AmqpConnection extends EventEmitter {
     return this.publisher !== undefined;
   }
 
+  /** For /readyz: throws while there is no connection. */
+  readonly readinessCheck = async (): Promise<void> => {
+    if (!this.connected) throw new Error('not connected');
+  };
+
   /** Starts connecting in the background; resolves once the first connection is up (or stop() is called). */
   start(): Promise<void> {
     this.loop ??= this.connectLoop();

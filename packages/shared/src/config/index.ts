@@ -28,6 +28,10 @@ export const env = {
   bool: (fallback: boolean) => z.stringbool().default(fallback),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('production'),
+  /** A MongoDB connection string; the default is the in-cluster Service. */
+  mongoUri: () => z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URI').default('mongodb://mongodb:27017'),
+  /** A RabbitMQ URL; the default is the original's host `rabbitmq` with its guest login. */
+  amqpUrl: () => z.string().regex(/^amqps?:\/\//, 'an amqp:// URL').default('amqp://guest:guest@rabbitmq:5672'),
   /** Comma-separated list of positive integers, e.g. `1000,5000,30000`. */
   intList: (fallback: string) =>
     z

@@ -17,6 +17,28 @@ export class AppError extends Error {
   }
 }
 
+/** A job that will fail the same way every time: no retry; `reason` is shown to users. */
+export class PermanentFailure extends Error {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+    this.name = 'PermanentFailure';
+  }
+}
+
+/** A job that failed because something gave way (a dependency, a killed process): worth another try later. */
+export class TransientFailure extends Error {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(reason, options);
+    this.name = 'TransientFailure';
+  }
+}
+
 export const badRequest = (code: string, message: string) => new AppError(400, code, message);
 export const unauthorized = (message = 'missing credentials', code = 'unauthorized') =>
   new AppError(401, code, message);

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger/index.js';
+import { createLogger, type Logger } from '../logger/index.js';
 
 type Handler = () => Promise<void> | void;
 
@@ -98,8 +98,26 @@ export function backoffMs(attempt: number, baseMs = 500, capMs = 30_000): number
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
-/** Logs one structured line and exits 1: what every `main.ts` does when start-up fails. */
-export function exitOnStartupError(logger: Logger, err: unknown): never {
-  logger.fatal({ err }, 'start-up failed');
-  process.exit(1);
+/**
+ * What every `main.ts` does: load the config, make the logger, install the signal handlers, start the
+ * service and register its stop. A start-up failure (a bad config included) logs one structured line and
+ * exits 1.
+ */
+export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: number }>(
+  service: string,
+  loadConfig: () => C,
+  start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>,
+): Promise<void> {
+  let logger = createLogger({ service, level: process.env.LOG_LEVEL ?? 'info' });
+  try {
+    const config = loadConfig();
+    logger = createLogger({ service, level: config.LOG_LEVEL });
+    const shutdown = new ShutdownRegistry({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
+    shutdown.installSignalHandlers();
+    const running = await start(config, logger);
+    shutdown.register(service, () => running.stop());
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
 }

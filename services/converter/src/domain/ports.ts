@@ -1,20 +1,7 @@
+import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors';
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
 
-/** Will fail the same way every time: no retry, the job fails with `reason`, which users read. */
-export class PermanentFailure extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
-    this.name = 'PermanentFailure';
-  }
-}
-
-/** A dependency or the process gave way; worth another try later. */
-export class TransientFailure extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
-    this.name = 'TransientFailure';
-  }
-}
+export { PermanentFailure, TransientFailure };
 
 export type Claim = { status: 'claimed' } | { status: 'held' } | { status: 'done' };
 

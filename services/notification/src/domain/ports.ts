@@ -1,19 +1,7 @@
+import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors';
 import type { Email } from './emails.js';
 
-/** Will fail the same way again (a 5xx answer, a bad address): dead-letter, do not retry. */
-export class PermanentFailure extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
-    this.name = 'PermanentFailure';
-  }
-}
-
-export class TransientFailure extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
-    this.name = 'TransientFailure';
-  }
-}
+export { PermanentFailure, TransientFailure };
 
 export interface Mailer {
   /** Throws PermanentFailure or TransientFailure. */

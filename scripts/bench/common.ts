@@ -25,7 +25,7 @@ process.on('exit', () => {
 
 /** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production. */
 /** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS). */
-export const SERVICE_NODE_OPTIONS: Record<string, string> = { gateway: '--max-semi-space-size=1' };
+export const SERVICE_NODE_OPTIONS: Record<string, string> = { gateway: '--max-semi-space-size=1', converter: '--max-semi-space-size=1' };
 
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<Service> {
   const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {

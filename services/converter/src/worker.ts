@@ -44,7 +44,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
   const publisher = new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE });
   const converter = new ConverterService({
     leases,
-    videos: new GridFsVideoSource(videosBucket(mongo)),
+    videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
     mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
     transcoder: new FfmpegTranscoder({
       ffmpegPath: config.FFMPEG_PATH,

@@ -47,7 +47,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     auth,
     uploads: new UploadService(jobs, new GridFsVideoFiles(videosDb), new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), logger),
     uploadStorage: new GridFsUploadStorage(videosBucket(mongo), videosDb, (req) => userOf(req.res!).username),
-    mp3s: new GridFsMp3Files(mp3sBucket(mongo)),
+    mp3s: new GridFsMp3Files(mp3sBucket(mongo), mongo.db(GRIDFS_DATABASES.mp3s)),
     jobs,
     readiness,
     logger,

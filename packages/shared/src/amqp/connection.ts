@@ -144,6 +144,8 @@ export class AmqpConnection extends EventEmitter {
         });
         if (this.stopping) return;
         this.log.warn('connection lost, reconnecting');
+        // A connection that drops as soon as it opens must not become a tight reconnect loop.
+        await delay(backoffMs(1, 250, 1_000), this.abort.signal);
       } catch (err) {
         if (this.stopping) return;
         const wait = backoffMs(attempt++, 250, 10_000);
@@ -177,9 +179,11 @@ export class AmqpConnection extends EventEmitter {
       }
       const publisher = await model.createConfirmChannel();
       this.watchChannel(model, publisher, 'publisher');
-      for (const spec of this.consumers) await this.startConsumer(model, spec);
+      // Publishing works before the first delivery arrives: handlers settle messages by publishing.
+      const consumers = [...this.consumers];
       this.model = model;
       this.publisher = publisher;
+      for (const spec of consumers) await this.startConsumer(model, spec);
     } catch (err) {
       await model.close().catch(() => undefined);
       throw err;

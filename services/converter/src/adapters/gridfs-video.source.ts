@@ -1,10 +1,14 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { type GridFSBucket, parseObjectId } from '@mp3converter/shared/storage';
+import { type GridFSBucket, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
+import type { Db } from 'mongodb';
 import type { VideoInfo, VideoSource } from '../domain/ports.js';
 
 export class GridFsVideoSource implements VideoSource {
-  constructor(private readonly bucket: GridFSBucket) {}
+  constructor(
+    private readonly bucket: GridFSBucket,
+    private readonly db: Db,
+  ) {}
 
   async info(videoFid: string): Promise<VideoInfo | undefined> {
     const id = parseObjectId(videoFid);
@@ -15,6 +19,8 @@ export class GridFsVideoSource implements VideoSource {
   }
 
   async copyTo(videoFid: string, path: string, signal: AbortSignal): Promise<void> {
-    await pipeline(this.bucket.openDownloadStream(parseObjectId(videoFid)!), createWriteStream(path), { signal });
+    const file = await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
+    if (!file) throw new Error(`video ${videoFid} disappeared`);
+    await pipeline(openGridFsDownload(this.db, file), createWriteStream(path), { signal });
   }
 }

@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
-import { type GridFSBucket, parseObjectId } from '@mp3converter/shared/storage';
+import { type GridFSBucket, type GridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
+import type { Db } from 'mongodb';
 
 export interface Mp3File {
+  file: GridFsFile;
   length: number;
   filename: string;
   owner: string | undefined;
@@ -9,7 +11,10 @@ export interface Mp3File {
 }
 
 export class GridFsMp3Files {
-  constructor(private readonly bucket: GridFSBucket) {}
+  constructor(
+    private readonly bucket: GridFSBucket,
+    private readonly db: Db,
+  ) {}
 
   async find(fid: string): Promise<Mp3File | undefined> {
     const id = parseObjectId(fid);
@@ -18,6 +23,7 @@ export class GridFsMp3Files {
     if (!doc) return undefined;
     const owner = (doc.metadata as { owner?: unknown } | undefined)?.owner;
     return {
+      file: doc,
       length: doc.length,
       filename: doc.filename || `${fid}.mp3`,
       owner: typeof owner === 'string' ? owner : undefined,
@@ -26,7 +32,7 @@ export class GridFsMp3Files {
   }
 
   /** Bytes `start` to `end` inclusive. */
-  open(fid: string, start: number, end: number): Readable {
-    return this.bucket.openDownloadStream(parseObjectId(fid)!, { start, end: end + 1 });
+  open(mp3: Mp3File, start: number, end: number): Readable {
+    return openGridFsDownload(this.db, mp3.file, { start, end: end + 1 });
   }
 }

@@ -36,7 +36,7 @@ export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files): Router {
     });
     if (range) res.status(206).set('Content-Range', `bytes ${start}-${end}/${file.length}`);
     if (req.method === 'HEAD' || file.length === 0) return void res.end();
-    const stream = mp3s.open(fid, start, end);
+    const stream = mp3s.open(file, start, end);
     stream.on('error', () => res.destroy());
     res.on('close', () => stream.destroy());
     stream.pipe(res);

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { buffer } from 'node:stream/consumers';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { GridFSBucket, ObjectId, createMongoClient, deleteGridFsFile, openGridFsDownload } from '../src/storage/index.js';
+import { storeGridFsFile, uniqueName } from '../src/testing/index.js';
+
+const mongo = createMongoClient(inject('servers').mongoUrl, 'shared-test');
+const database = uniqueName('storage_test');
+const db = mongo.db(database);
+afterAll(async () => {
+  await db.dropDatabase();
+  await mongo.close();
+});
+
+const fileDoc = async (id: string) => (await new GridFSBucket(db).find({ _id: new ObjectId(id) }).next())!;
+
+describe('openGridFsDownload', () => {
+  const data = randomBytes(1_000_000); // four chunks of 255 KiB and a short fifth
+
+  it('when a whole multi-chunk file is read, then every byte comes back in order', async () => {
+    const file = await fileDoc(await storeGridFsFile(mongo, database, data, { filename: 'a' }));
+    expect((await buffer(openGridFsDownload(db, file))).equals(data)).toBe(true);
+  });
+
+  it.each([
+    [0, 1],
+    [261_000, 261_200],
+    [100, 600_000],
+    [999_000, 1_000_000],
+    [261_120, 522_240],
+  ])('when bytes %i to %i are asked, then exactly those', async (start, end) => {
+    const file = await fileDoc(await storeGridFsFile(mongo, database, data, { filename: 'b' }));
+    expect((await buffer(openGridFsDownload(db, file, { start, end }))).equals(data.subarray(start, end))).toBe(true);
+  });
+
+  it('when a chunk is missing, then the stream fails instead of returning a shorter file', async () => {
+    const id = await storeGridFsFile(mongo, database, data, { filename: 'c' });
+    await db.collection('fs.chunks').deleteOne({ files_id: new ObjectId(id), n: 2 });
+    await expect(buffer(openGridFsDownload(db, await fileDoc(id)))).rejects.toThrow(/chunk 2 .* is missing/);
+    await deleteGridFsFile(db, new ObjectId(id));
+    expect(await db.collection('fs.chunks').countDocuments({ files_id: new ObjectId(id) })).toBe(0);
+  });
+});

@@ -39,20 +39,35 @@ if $needs_servers; then
   fi
 fi
 
+results=$ROOT/.local/test-results
+rm -rf "$results" && mkdir -p "$results"
+vitest() { # project
+  pnpm -s exec vitest run --project "$1" --reporter=default --reporter=json --outputFile.json="$results/$1.json"
+}
+
 for stage in "${stages[@]}"; do
   say "$stage"
   case "$stage" in
     typecheck) pnpm -s typecheck ;;
-    unit) pnpm -s exec vitest run --project unit ;;
-    integration) pnpm -s exec vitest run --project integration ;;
-    e2e) pnpm -s exec vitest run --project e2e ;;
+    unit | integration | e2e) vitest "$stage" ;;
     manifests)
       # Kubernetes: render every variant with kustomize and check it offline (schemas, probes, limits,
       # non-root, selectors, env coverage). Compose: the file must be accepted by `docker compose config`.
-      KUSTOMIZE_BIN=$(kustomize_bin) pnpm -s exec vitest run --project manifests
+      KUSTOMIZE_BIN=$(kustomize_bin) vitest manifests
       read -r -a compose <<<"$(compose_cmd)"
       "${compose[@]}" -f docker-compose.yml config -q && echo "docker-compose.yml: accepted by compose config"
       ;;
     *) die "unknown stage $stage" ;;
   esac
 done
+
+# One closing line for all stages together.
+pnpm -s exec node -e '
+  const fs = require("node:fs"), dir = process.argv[1];
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of fs.readdirSync(dir)) {
+    const r = JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results"

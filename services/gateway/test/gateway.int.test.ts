@@ -283,6 +283,46 @@ describe('GET /status', () => {
   });
 });
 
+describe('shutdown', () => {
+  it('when the gateway is told to stop during an upload, then that upload still completes and new requests are refused', async () => {
+    const own = await startStack({}, stack);
+    const user = await signIn(own);
+    const boundary = 'x' + randomBytes(8).toString('hex');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        const part = sent++;
+        if (part === 0) ctrl.enqueue(new Uint8Array(Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`), video])));
+        else if (part === 1) {
+          await gate; // the rest arrives only once shutdown has begun
+          ctrl.enqueue(new Uint8Array(randomBytes(100_000)));
+        } else {
+          ctrl.enqueue(new Uint8Array(Buffer.from(`\r\n--${boundary}--\r\n`)));
+          ctrl.close();
+        }
+      },
+    });
+    const upload = fetch(`${own.url}/upload`, {
+      method: 'POST',
+      headers: { authorization: user.authorization, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    await waitFor(() => sent >= 2, { what: 'the upload to be under way' });
+    const stopping = own.gateway.stop(10_000);
+    await waitFor(async () => (await own.gateway.readiness.report()).ready === false, { what: 'readiness to drop' });
+    release();
+    const res = await upload;
+    expect(res.status).toBe(202);
+    expect((await drainQueue(own.videoQueue)).map((m) => m.body.video_fid)).toEqual([(await jsonOf(res)).video_fid]);
+    await stopping;
+    await expect(fetch(`${own.url}/healthz`)).rejects.toThrow();
+    await own.stop();
+  });
+});
+
 describe('probes and errors', () => {
   it('when everything is up, then /readyz checks Mongo, RabbitMQ and auth', async () => {
     const res = await fetch(`${stack.url}/readyz`);

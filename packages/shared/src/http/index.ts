@@ -42,7 +42,13 @@ export async function startHttpServer(
     url: `http://127.0.0.1:${actual}`,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
-        server.close((err) => (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING' ? reject(err) : resolve()));
+        // Keep-alive connections that finish their last request during the drain go as soon as they are idle.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        server.close((err) => {
+          clearInterval(sweep);
+          if (err && (err as NodeJS.ErrnoException).code !== 'ERR_SERVER_NOT_RUNNING') reject(err);
+          else resolve();
+        });
         server.closeIdleConnections();
       });
       return closing;

@@ -2,14 +2,9 @@
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
 import { createLogger } from '@mp3converter/shared/logger';
-import { Argon2Hasher } from './adapters/argon2.hasher.js';
-import { JwtTokens } from './adapters/jwt.tokens.js';
-import { ensureDatabase, migrate } from './adapters/migrations.js';
-import { createPool } from './adapters/mysql.js';
-import { MysqlUserRepository } from './adapters/user.repository.js';
-import { authConfigSchema } from './config.js';
 import { loadConfig } from '@mp3converter/shared/config';
-import { AuthService } from './domain/auth.service.js';
+import { authConfigSchema } from './config.js';
+import { openAuthStore } from './store.js';
 
 const usage = `usage: mp3converter-auth add-user <email> [--admin] [--password-stdin]
 
@@ -41,17 +36,14 @@ async function main(): Promise<number> {
   // The CLI never signs tokens, so a placeholder secret keeps the schema's JWT_SECRET rule out of its way.
   const config = loadConfig(authConfigSchema, { JWT_SECRET: 'x'.repeat(32), ...process.env, LOG_LEVEL: 'warn' });
   const logger = createLogger({ service: 'auth-cli', level: 'warn' });
-  const serverPool = createPool(config, { selectDatabase: false });
-  const pool = createPool(config);
+  const store = openAuthStore(config, logger);
   try {
-    await ensureDatabase(serverPool, config.MYSQL_DB, logger);
-    await migrate(pool, logger);
-    const auth = new AuthService(new MysqlUserRepository(pool, config.MYSQL_TIMEOUT_MS), new Argon2Hasher(), new JwtTokens(config.JWT_SECRET, 60));
-    const created = await auth.addUser(email, await readPassword(), values.admin);
+    await store.prepare();
+    const created = await store.auth.addUser(email, await readPassword(), values.admin);
     process.stdout.write(created ? `created ${email.trim().toLowerCase()}\n` : `${email} already exists\n`);
     return created ? 0 : 3;
   } finally {
-    await Promise.allSettled([pool.end(), serverPool.end()]);
+    await store.close();
   }
 }
 

@@ -1,14 +1,10 @@
 import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
-import { Argon2Hasher } from './adapters/argon2.hasher.js';
-import { JwtTokens } from './adapters/jwt.tokens.js';
-import { ensureDatabase, migrate } from './adapters/migrations.js';
-import { createPool, ping } from './adapters/mysql.js';
-import { MysqlUserRepository } from './adapters/user.repository.js';
+import { ping } from './adapters/mysql.js';
 import { createApp } from './app.js';
 import { DatabaseBootstrap } from './bootstrap.js';
 import type { AuthConfig } from './config.js';
-import { AuthService } from './domain/auth.service.js';
+import { openAuthStore } from './store.js';
 
 export interface AuthServer {
   http: HttpServerHandle;
@@ -20,13 +16,11 @@ export interface AuthServer {
 
 /** Wires the auth service from its config; used by main.ts and by the tests, which pass port 0. */
 export async function startAuthServer(config: AuthConfig, logger: Logger): Promise<AuthServer> {
-  const serverPool = createPool(config, { selectDatabase: false });
-  const pool = createPool(config);
-  const auth = new AuthService(new MysqlUserRepository(pool, config.MYSQL_TIMEOUT_MS), new Argon2Hasher(), new JwtTokens(config.JWT_SECRET, config.JWT_TTL_SECONDS));
+  const store = openAuthStore(config, logger);
+  const { auth, pool } = store;
 
   const bootstrap = new DatabaseBootstrap(async () => {
-    await ensureDatabase(serverPool, config.MYSQL_DB, logger);
-    await migrate(pool, logger);
+    await store.prepare();
     if (config.SEED_USER_EMAIL && config.SEED_USER_PASSWORD) {
       const created = await auth.addUser(config.SEED_USER_EMAIL, config.SEED_USER_PASSWORD, config.SEED_USER_ADMIN);
       logger.info({ email: config.SEED_USER_EMAIL, created }, created ? 'seed user created' : 'seed user already exists');
@@ -58,7 +52,7 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
       readiness.markShuttingDown();
       bootstrap.stop();
       await http.close();
-      await Promise.allSettled([pool.end(), serverPool.end()]);
+      await store.close();
     },
   };
 }

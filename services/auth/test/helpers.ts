@@ -2,12 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { testLogger, uniqueEmail, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import { type AuthConfig, loadConfig } from '../src/config.js';
-import { Argon2Hasher } from '../src/adapters/argon2.hasher.js';
-import { JwtTokens } from '../src/adapters/jwt.tokens.js';
-import { createPool } from '../src/adapters/mysql.js';
-import { MysqlUserRepository } from '../src/adapters/user.repository.js';
-import { AuthService } from '../src/domain/auth.service.js';
 import { type AuthServer, startAuthServer } from '../src/server.js';
+import { openAuthStore } from '../src/store.js';
 
 export const JWT_SECRET = 'integration-test-secret-of-at-least-32-bytes';
 
@@ -48,12 +44,11 @@ export async function addUser(
   config: AuthConfig,
   { admin = false, email = uniqueEmail(), password = randomBytes(9).toString('base64') }: { admin?: boolean; email?: string; password?: string } = {},
 ): Promise<{ email: string; password: string }> {
-  const pool = createPool(config);
+  const store = openAuthStore(config, testLogger());
   try {
-    const service = new AuthService(new MysqlUserRepository(pool, 5000), new Argon2Hasher(), new JwtTokens(JWT_SECRET, 60));
-    if (!(await service.addUser(email, password, admin))) throw new Error(`user ${email} exists`);
+    if (!(await store.auth.addUser(email, password, admin))) throw new Error(`user ${email} exists`);
   } finally {
-    await pool.end();
+    await store.close();
   }
   return { email, password };
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the four service images and checks that each starts and answers /healthz against the local servers.
-# With a Docker engine it uses docker; without one (as on the CI machine) the workplace's OCI stand-in
+# With a Docker engine it uses docker; without one (as on the CI machine) the OCI stand-in
 # (../shared/tools/oci-standin.sh: buildah, with a local stand-in for the node:24-bookworm-slim base).
 #
 #   bash scripts/images.sh [SERVICE...]      default: auth gateway converter notification

@@ -33,8 +33,9 @@ if $needs_servers; then
     else
       say "starting a throwaway FerretDB for the tests"
       data=$(mktemp -d)
-      pids+=("$(start_ferretdb 27027 "$data" "$data/ferretdb.log")")
-      export TEST_MONGODB_URL=mongodb://127.0.0.1:27027
+      port=$(free_port 27027)
+      pids+=("$(start_ferretdb "$port" "$data" "$data/ferretdb.log")")
+      export TEST_MONGODB_URL=mongodb://127.0.0.1:$port
     fi
   fi
 fi
@@ -49,7 +50,14 @@ for stage in "${stages[@]}"; do
   say "$stage"
   case "$stage" in
     typecheck) pnpm -s typecheck ;;
-    unit | integration | e2e) vitest "$stage" ;;
+    unit | integration) vitest "$stage" ;;
+    e2e)
+      # The system under test listens on fixed ports: one end-to-end run per machine at a time.
+      exec 9>"${TMPDIR:-/tmp}/mp3converter-e2e.lock"
+      flock 9
+      vitest e2e
+      exec 9>&-
+      ;;
     manifests)
       # Kubernetes: render every variant with kustomize and check it offline (schemas, probes, limits,
       # non-root, selectors, env coverage). Compose: the file must be accepted by `docker compose config`.

@@ -12,6 +12,13 @@ die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 # true when something accepts TCP connections on host:port
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
+# free_port FROM -> the first port from FROM up (from a random offset) that nothing listens on
+free_port() {
+  local p=$(($1 + RANDOM % 500))
+  while port_open 127.0.0.1 "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
 wait_port() { # host port seconds what
   local i
   for ((i = 0; i < $3 * 10; i++)); do port_open "$1" "$2" && return 0; sleep 0.1; done

@@ -3,13 +3,13 @@
 # and end to end. Installs what is missing and starts the servers that are not running.
 #
 #   bash scripts/test.sh            everything
-#   bash scripts/test.sh unit       one stage: typecheck | unit | manifests | integration | e2e
+#   bash scripts/test.sh unit       one stage: lint | typecheck | unit | manifests | integration | e2e
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(typecheck unit manifests integration e2e)
+[ ${#stages[@]} -gt 0 ] || stages=(lint typecheck unit manifests integration e2e)
 wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 ensure_node_modules
@@ -49,6 +49,7 @@ vitest() { # project
 for stage in "${stages[@]}"; do
   say "$stage"
   case "$stage" in
+    lint) pnpm -s lint ;;
     typecheck) pnpm -s typecheck ;;
     unit | integration) vitest "$stage" ;;
     e2e)

@@ -32,11 +32,37 @@ const mp3s = new GridFSBucket(mongo.db('mp3s'));
 async function generate(mins: number): Promise<string> {
   const path = join(work, `${mins}min.mp4`);
   const seconds = mins * 60;
-  await run('ffmpeg', [
-    '-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`,
-    '-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', path,
-  ], { maxBuffer: 1 << 24 });
+  await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc=size=640x360:rate=15:duration=${seconds}`,
+      '-f',
+      'lavfi',
+      '-i',
+      `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-crf',
+      '35',
+      '-pix_fmt',
+      'yuv420p',
+      '-c:a',
+      'aac',
+      '-b:a',
+      '128k',
+      '-shortest',
+      '-y',
+      path,
+    ],
+    { maxBuffer: 1 << 24 },
+  );
   return path;
 }
 
@@ -51,7 +77,15 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 const worker = await startService(
   'converter',
-  { HEALTH_PORT: '8098', MONGODB_URI: servers.mongoUrl, RABBITMQ_URL: servers.rabbitUrl, VIDEO_QUEUE: queues.video, MP3_QUEUE: queues.mp3, FAILED_QUEUE: queues.failed, TMP_DIR: work },
+  {
+    HEALTH_PORT: '8098',
+    MONGODB_URI: servers.mongoUrl,
+    RABBITMQ_URL: servers.rabbitUrl,
+    VIDEO_QUEUE: queues.video,
+    MP3_QUEUE: queues.mp3,
+    FAILED_QUEUE: queues.failed,
+    TMP_DIR: work,
+  },
   'http://127.0.0.1:8098/readyz',
 );
 const conn = await amqp.connect(servers.rabbitUrl);
@@ -104,7 +138,10 @@ try {
     await deleteGridFsFile(mongo.db('videos'), new ObjectId(fid));
     await deleteGridFsFile(mongo.db('mp3s'), new ObjectId(mp3Fid));
     await deleteGridFsFile(mongo.db('mp3s'), bareId);
-    await mongo.db('videos').collection('jobs').deleteOne({ _id: new ObjectId(fid) });
+    await mongo
+      .db('videos')
+      .collection('jobs')
+      .deleteOne({ _id: new ObjectId(fid) });
     await rm(path, { force: true });
   }
   console.log('\nconverter: video message -> mp3 message, against the bare work (read + ffmpeg + write)');
@@ -115,7 +152,14 @@ try {
   await conn.close();
   await worker.stop();
   await mongo.close();
-  await deleteQueues(servers.rabbitUrl, queues.video, queues.mp3, queues.failed, `${queues.video}.dead`, ...[5000, 30000, 120000].map((d) => `${queues.video}.retry.${d}ms`));
+  await deleteQueues(
+    servers.rabbitUrl,
+    queues.video,
+    queues.mp3,
+    queues.failed,
+    `${queues.video}.dead`,
+    ...[5000, 30000, 120000].map((d) => `${queues.video}.retry.${d}ms`),
+  );
   await rm(work, { recursive: true, force: true });
 }
 process.exit(0);

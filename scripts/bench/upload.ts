@@ -38,20 +38,40 @@ const secret = randomBytes(32).toString('hex');
 const auth = await startService(
   'auth',
   {
-    PORT: '5099', HOST: '127.0.0.1', MYSQL_HOST: mysql.hostname, MYSQL_PORT: mysql.port || '3306', MYSQL_USER: decodeURIComponent(mysql.username),
-    MYSQL_PASSWORD: decodeURIComponent(mysql.password), MYSQL_DB: database, JWT_SECRET: secret, SEED_USER_EMAIL: 'bench@example.test', SEED_USER_PASSWORD: 'bench',
+    PORT: '5099',
+    HOST: '127.0.0.1',
+    MYSQL_HOST: mysql.hostname,
+    MYSQL_PORT: mysql.port || '3306',
+    MYSQL_USER: decodeURIComponent(mysql.username),
+    MYSQL_PASSWORD: decodeURIComponent(mysql.password),
+    MYSQL_DB: database,
+    JWT_SECRET: secret,
+    SEED_USER_EMAIL: 'bench@example.test',
+    SEED_USER_PASSWORD: 'bench',
   },
   'http://127.0.0.1:5099/readyz',
 );
 const gateway = await startService(
   'gateway',
-  { PORT: '8099', HOST: '127.0.0.1', AUTH_SVC_ADDRESS: '127.0.0.1:5099', MONGODB_URI: servers.mongoUrl, RABBITMQ_URL: servers.rabbitUrl, VIDEO_QUEUE: videoQueue },
+  {
+    PORT: '8099',
+    HOST: '127.0.0.1',
+    AUTH_SVC_ADDRESS: '127.0.0.1:5099',
+    MONGODB_URI: servers.mongoUrl,
+    RABBITMQ_URL: servers.rabbitUrl,
+    VIDEO_QUEUE: videoQueue,
+  },
   'http://127.0.0.1:8099/readyz',
 );
 const mongo = new MongoClient(servers.mongoUrl);
 
 try {
-  const token = await (await fetch('http://127.0.0.1:5099/login', { method: 'POST', headers: { authorization: `Basic ${Buffer.from('bench@example.test:bench').toString('base64')}` } })).text();
+  const token = await (
+    await fetch('http://127.0.0.1:5099/login', {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from('bench@example.test:bench').toString('base64')}` },
+    })
+  ).text();
   const baseline = await gateway.peakRssMiB();
 
   // Through the gateway: a streamed multipart body, never held in memory by the client either.
@@ -89,7 +109,10 @@ try {
 
   await deleteGridFsFile(mongo.db('videos'), rawId);
   await deleteGridFsFile(mongo.db('videos'), new ObjectId(answer.video_fid));
-  await mongo.db('videos').collection('jobs').deleteOne({ _id: new ObjectId(answer.video_fid) });
+  await mongo
+    .db('videos')
+    .collection('jobs')
+    .deleteOne({ _id: new ObjectId(answer.video_fid) });
 } finally {
   await gateway.stop();
   await auth.stop();

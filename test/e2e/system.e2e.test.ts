@@ -64,10 +64,13 @@ const status = async (token: string, videoFid: string) =>
   jsonOf(await fetch(`${gateway}/status?fid=${videoFid}`, { headers: { authorization: `Bearer ${token}` } }));
 
 async function untilDone(token: string, videoFid: string, timeoutMs = 60_000): Promise<{ state: string; mp3_fid: string | null; reason: string | null }> {
-  return waitFor(async () => {
-    const s = await status(token, videoFid);
-    return s.state === 'done' || s.state === 'failed' ? s : undefined;
-  }, { timeoutMs, intervalMs: 200, what: `job ${videoFid} to finish` });
+  return waitFor(
+    async () => {
+      const s = await status(token, videoFid);
+      return s.state === 'done' || s.state === 'failed' ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 200, what: `job ${videoFid} to finish` },
+  );
 }
 
 /**

@@ -12,7 +12,13 @@ import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
 import { notificationConfigSchema } from '../../services/notification/src/config.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-type K8s = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+type K8s = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const kustomize = process.env.KUSTOMIZE_BIN ?? 'kustomize';
@@ -35,7 +41,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function render(dir: string): K8s[] {
   const out = execFileSync(kustomize, ['build', join(work, 'manifests', dir)], { encoding: 'utf8' });
-  return parseAllDocuments(out).map((d) => d.toJSON() as K8s).filter(Boolean);
+  return parseAllDocuments(out)
+    .map((d) => d.toJSON() as K8s)
+    .filter(Boolean);
 }
 
 const variants = { base: render('base'), minikube: render('overlays/minikube'), 'minikube + keda': render('overlays/minikube-keda') };
@@ -102,7 +110,10 @@ describe.each(Object.entries(variants))('the %s manifests', (_name, objects) => 
           const { name, port } = path.backend.service;
           const svc = named(objects, 'Service', name);
           expect(svc, `Ingress/${ing.metadata.name} → Service/${name}`).toBeDefined();
-          expect(svc!.spec.ports.some((p: any) => p.port === port.number), `Ingress/${ing.metadata.name} → ${name}:${port.number}`).toBe(true);
+          expect(
+            svc!.spec.ports.some((p: any) => p.port === port.number),
+            `Ingress/${ing.metadata.name} → ${name}:${port.number}`,
+          ).toBe(true);
         }
       }
     }

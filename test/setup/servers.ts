@@ -36,7 +36,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mongoUrl: process.env.TEST_MONGODB_URL,
     rabbitUrl: process.env.TEST_RABBITMQ_URL,
   };
-  const missing = Object.entries(fromEnv).filter(([, v]) => !v).map(([k]) => k);
+  const missing = Object.entries(fromEnv)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
   if (missing.length > 0 && !(await dockerAnswers())) {
     throw new Error(
       `no test server for ${missing.join(', ')}: set TEST_MYSQL_URL, TEST_MONGODB_URL and TEST_RABBITMQ_URL ` +

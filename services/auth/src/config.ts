@@ -12,7 +12,10 @@ export const authConfigSchema = z
     MYSQL_PORT: env.port(3306),
     MYSQL_USER: z.string().default('auth_user'),
     MYSQL_PASSWORD: z.string().default(''),
-    MYSQL_DB: z.string().regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only').default('auth'),
+    MYSQL_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_]+$/, 'letters, digits and _ only')
+      .default('auth'),
     MYSQL_CONNECTION_LIMIT: env.int(10, 1),
     MYSQL_TIMEOUT_MS: env.int(5_000, 100),
     JWT_SECRET: z.string(),

@@ -19,13 +19,16 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
   const store = openAuthStore(config, logger);
   const { auth, pool } = store;
 
-  const bootstrap = new DatabaseBootstrap(async () => {
-    await store.prepare();
-    if (config.SEED_USER_EMAIL && config.SEED_USER_PASSWORD) {
-      const created = await auth.addUser(config.SEED_USER_EMAIL, config.SEED_USER_PASSWORD, config.SEED_USER_ADMIN);
-      logger.info({ email: config.SEED_USER_EMAIL, created }, created ? 'seed user created' : 'seed user already exists');
-    }
-  }, logger.child({ component: 'bootstrap' }));
+  const bootstrap = new DatabaseBootstrap(
+    async () => {
+      await store.prepare();
+      if (config.SEED_USER_EMAIL && config.SEED_USER_PASSWORD) {
+        const created = await auth.addUser(config.SEED_USER_EMAIL, config.SEED_USER_PASSWORD, config.SEED_USER_ADMIN);
+        logger.info({ email: config.SEED_USER_EMAIL, created }, created ? 'seed user created' : 'seed user already exists');
+      }
+    },
+    logger.child({ component: 'bootstrap' }),
+  );
   void bootstrap.start();
 
   const readiness = new Readiness().add('mysql', async () => {

@@ -20,11 +20,9 @@ afterAll(() => auth.stop());
 
 const newUser = (opts: Parameters<typeof addUser>[1] = {}) => addUser(config, opts);
 
-const login = (headers: Record<string, string>, body?: string) =>
-  fetch(`${url}/login`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) });
+const login = (headers: Record<string, string>, body?: string) => fetch(`${url}/login`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) });
 
-const validate = (authorization?: string) =>
-  fetch(`${url}/validate`, { method: 'POST', headers: authorization === undefined ? {} : { authorization } });
+const validate = (authorization?: string) => fetch(`${url}/validate`, { method: 'POST', headers: authorization === undefined ? {} : { authorization } });
 
 describe('POST /login', () => {
   it('when Basic credentials are right, then 200 with the raw JWT as text/plain', async () => {
@@ -104,17 +102,15 @@ describe('POST /login', () => {
     expect((await jsonOf(res)).error.code).toBe('invalid_credentials');
   });
 
-  it.each([
-    `' OR '1'='1' -- @x.y`,
-    `x@y.z'; DROP TABLE user; --`,
-    'jürgen@exämple.de',
-    '用户@例子.广告',
-  ])('when the email is %j and unknown, then 401 and the table is intact', async (email) => {
-    const res = await login({ authorization: basic(email, 'whatever') });
-    expect(res.status).toBe(401);
-    const { email: known, password } = await newUser();
-    expect((await login({ authorization: basic(known, password) })).status).toBe(200);
-  });
+  it.each([`' OR '1'='1' -- @x.y`, `x@y.z'; DROP TABLE user; --`, 'jürgen@exämple.de', '用户@例子.广告'])(
+    'when the email is %j and unknown, then 401 and the table is intact',
+    async (email) => {
+      const res = await login({ authorization: basic(email, 'whatever') });
+      expect(res.status).toBe(401);
+      const { email: known, password } = await newUser();
+      expect((await login({ authorization: basic(known, password) })).status).toBe(200);
+    },
+  );
 
   it('when a user has a non-ASCII email, then they can log in', async () => {
     const { email, password } = await newUser({ email: `${randomBytes(4).toString('hex')}-jürgen@exämple.de`, password: 'pässwörd' });
@@ -166,7 +162,6 @@ describe('POST /login', () => {
     expect((await jsonOf(res)).error.code).toBe('method_not_allowed');
   });
 });
-
 
 describe('POST /validate', () => {
   const tokenFor = async () => {

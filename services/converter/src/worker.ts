@@ -58,11 +58,18 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     logger,
     leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
   });
-  const consumer = new VideoConsumer({ amqp, converter, leases, publisher, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, leaseMs: config.JOB_LEASE_MS, logger });
+  const consumer = new VideoConsumer({
+    amqp,
+    converter,
+    leases,
+    publisher,
+    queue: config.VIDEO_QUEUE,
+    retryDelaysMs: config.RETRY_DELAYS_MS,
+    leaseMs: config.JOB_LEASE_MS,
+    logger,
+  });
 
-  const readiness = new Readiness()
-    .add('mongodb', () => pingMongo(mongo))
-    .add('rabbitmq', amqp.readinessCheck);
+  const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);
   const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.

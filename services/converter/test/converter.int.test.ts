@@ -85,7 +85,10 @@ describe('one worker', () => {
     expect(message!.body).toEqual({ video_fid: fid, mp3_fid: mp3Fid, username: owner });
     expect(message!.persistent).toBe(true);
 
-    const file = await mongo.db('mp3s').collection('fs.files').findOne({ _id: new ObjectId(mp3Fid) });
+    const file = await mongo
+      .db('mp3s')
+      .collection('fs.files')
+      .findOne({ _id: new ObjectId(mp3Fid) });
     expect(file).toMatchObject({ filename: 'holiday clip.mp3', metadata: { owner, videoFid: fid, contentType: 'audio/mpeg' } });
     expect(file!.metadata.durationSeconds).toBeGreaterThan(9.9);
     expect(file!.metadata.bitRate).toBeGreaterThan(0);
@@ -123,7 +126,10 @@ describe('one worker', () => {
     await publishRaw(rabbitUrl(), q.video, `{"video_fid": "${fid}", "mp3_fid": null, "username": "${owner}"}`);
     const [message] = await collect(q.mp3, 1);
     expect(message!.body).toEqual({ video_fid: fid, mp3_fid: mp3IdFor(fid), username: owner });
-    const file = await mongo.db('mp3s').collection('fs.files').findOne({ _id: new ObjectId(mp3IdFor(fid)) });
+    const file = await mongo
+      .db('mp3s')
+      .collection('fs.files')
+      .findOne({ _id: new ObjectId(mp3IdFor(fid)) });
     expect(file).toMatchObject({ filename: `${fid}.mp3`, metadata: { owner, videoFid: fid } });
     expect(await jobOf(fid)).toMatchObject({ state: 'done', owner });
   });
@@ -148,7 +154,12 @@ describe('one worker', () => {
     expect(await queueDepth(rabbitUrl(), q.video)).toBe(0);
     expect(await drainQueue(rabbitUrl(), `${q.video}.dead`)).toEqual([]);
     expect(await drainQueue(rabbitUrl(), q.mp3)).toEqual([]);
-    expect(await mongo.db('mp3s').collection('fs.files').countDocuments({ _id: new ObjectId(mp3IdFor(fid)) })).toBe(0);
+    expect(
+      await mongo
+        .db('mp3s')
+        .collection('fs.files')
+        .countDocuments({ _id: new ObjectId(mp3IdFor(fid)) }),
+    ).toBe(0);
   });
 
   it.each([

@@ -34,7 +34,11 @@ describe('POST /login', () => {
   });
 
   it('when a JSON body carries the credentials, then it is forwarded', async () => {
-    const res = await fetch(`${stack.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"x@y.z","password":"p"}' });
+    const res = await fetch(`${stack.url}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"email":"x@y.z","password":"p"}',
+    });
     expect(res.status).toBe(401);
     expect((await jsonOf(res)).error.code).toBe('invalid_credentials');
   });
@@ -49,8 +53,15 @@ describe('POST /upload', () => {
     expect(body).toMatchObject({ state: 'queued', filename: 'holiday clip.mp4', size: video.length, status_url: `/status?fid=${body.video_fid}` });
     expect(res.headers.get('location')).toBe(body.status_url);
 
-    const file = await stack.mongo.db('videos').collection('fs.files').findOne({ _id: new (await import('mongodb')).ObjectId(body.video_fid) });
-    expect(file).toMatchObject({ filename: 'holiday clip.mp4', length: video.length, metadata: { owner: user.email, contentType: 'video/mp4', detectedType: 'video/mp4' } });
+    const file = await stack.mongo
+      .db('videos')
+      .collection('fs.files')
+      .findOne({ _id: new (await import('mongodb')).ObjectId(body.video_fid) });
+    expect(file).toMatchObject({
+      filename: 'holiday clip.mp4',
+      length: video.length,
+      metadata: { owner: user.email, contentType: 'video/mp4', detectedType: 'video/mp4' },
+    });
 
     const messages = await drainQueue(stack.videoQueue);
     expect(messages).toEqual([{ body: { video_fid: body.video_fid, mp3_fid: null, username: user.email }, persistent: true }]);
@@ -79,7 +90,11 @@ describe('POST /upload', () => {
       { field: 'f', name: 'a.mp4', data: video },
       { field: 'f', name: 'b.mp4', data: video },
     ]);
-    const json = await fetch(`${stack.url}/upload`, { method: 'POST', headers: { authorization: user.authorization, 'content-type': 'application/json' }, body: '{}' });
+    const json = await fetch(`${stack.url}/upload`, {
+      method: 'POST',
+      headers: { authorization: user.authorization, 'content-type': 'application/json' },
+      body: '{}',
+    });
     for (const res of [none, two, sameField, json]) {
       expect(res.status).toBe(400);
       expect(await jsonOf(res)).toEqual({ error: { code: 'exactly_one_file_required', message: 'exactly 1 file required' } });
@@ -188,10 +203,13 @@ describe('POST /upload', () => {
       signal: controller.signal,
       duplex: 'half',
     } as RequestInit).catch(() => undefined);
-    await waitFor(async () => {
-      const left = await leftovers(stack.mongo, user.email, started);
-      return left.files === 0 && left.jobs === 0 && left.orphanChunks === 0;
-    }, { what: 'the cut upload to be cleaned up' });
+    await waitFor(
+      async () => {
+        const left = await leftovers(stack.mongo, user.email, started);
+        return left.files === 0 && left.jobs === 0 && left.orphanChunks === 0;
+      },
+      { what: 'the cut upload to be cleaned up' },
+    );
     expect(await drainQueue(stack.videoQueue)).toEqual([]);
   });
 
@@ -294,7 +312,15 @@ describe('shutdown', () => {
     const body = new ReadableStream<Uint8Array>({
       async pull(ctrl) {
         const part = sent++;
-        if (part === 0) ctrl.enqueue(new Uint8Array(Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`), video])));
+        if (part === 0)
+          ctrl.enqueue(
+            new Uint8Array(
+              Buffer.concat([
+                Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.mp4"\r\nContent-Type: video/mp4\r\n\r\n`),
+                video,
+              ]),
+            ),
+          );
         else if (part === 1) {
           await gate; // the rest arrives only once shutdown has begun
           ctrl.enqueue(new Uint8Array(randomBytes(100_000)));

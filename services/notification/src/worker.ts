@@ -35,15 +35,24 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     retryDelaysMs: config.RETRY_DELAYS_MS,
     logger,
   };
-  const readiness = new Readiness()
-    .add('mongodb', () => pingMongo(mongo))
-    .add('rabbitmq', amqp.readinessCheck);
+  const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);
   const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
 
-  await amqp.consume({ queue: config.MP3_QUEUE, prefetch: config.CONCURRENCY, onMessage: notificationHandler(config.MP3_QUEUE, readMp3Message(config.PUBLIC_GATEWAY_URL), deps) });
-  await amqp.consume({ queue: config.FAILED_QUEUE, prefetch: config.CONCURRENCY, onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage, deps) });
+  await amqp.consume({
+    queue: config.MP3_QUEUE,
+    prefetch: config.CONCURRENCY,
+    onMessage: notificationHandler(config.MP3_QUEUE, readMp3Message(config.PUBLIC_GATEWAY_URL), deps),
+  });
+  await amqp.consume({
+    queue: config.FAILED_QUEUE,
+    prefetch: config.CONCURRENCY,
+    onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage, deps),
+  });
   void amqp.start();
-  logger.info({ queues: [config.MP3_QUEUE, config.FAILED_QUEUE], smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port }, 'notification started');
+  logger.info(
+    { queues: [config.MP3_QUEUE, config.FAILED_QUEUE], smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port },
+    'notification started',
+  );
 
   return {
     http,

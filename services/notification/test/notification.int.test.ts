@@ -52,10 +52,13 @@ const mp3Message = (username: string, mp3Fid = new ObjectId().toHexString()) => 
 
 async function collect(queue: string, count: number, timeoutMs = 15_000): Promise<QueuedMessage[]> {
   const got: QueuedMessage[] = [];
-  await waitFor(async () => {
-    got.push(...(await drainQueue(rabbit(), queue)));
-    return got.length >= count;
-  }, { timeoutMs, what: `${count} message(s) on ${queue}` });
+  await waitFor(
+    async () => {
+      got.push(...(await drainQueue(rabbit(), queue)));
+      return got.length >= count;
+    },
+    { timeoutMs, what: `${count} message(s) on ${queue}` },
+  );
   return got;
 }
 
@@ -97,7 +100,11 @@ describe('with a mail server', () => {
   it('when a conversion failed, then the user gets an email with the reason', async () => {
     const to = uniqueEmail();
     const video = new ObjectId().toHexString();
-    await publishRaw(rabbit(), h.queues.failed, encodeMessage({ video_fid: video, mp3_fid: null, username: to, status: 'failed', reason: 'the video has no audio track' }));
+    await publishRaw(
+      rabbit(),
+      h.queues.failed,
+      encodeMessage({ video_fid: video, mp3_fid: null, username: to, status: 'failed', reason: 'the video has no audio track' }),
+    );
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the failure email' });
     const [mail] = mailsTo(smtp, to);
     expect(mail!.subject).toBe('MP3 Download failed');

@@ -45,7 +45,7 @@ export type Outcome =
   | { kind: 'requeue' };
 
 export const retryCountOf = (message: ConsumeMessage): number => {
-  const value = (message.properties.headers ?? {})[RETRY_COUNT_HEADER] as unknown;
+  const value = message.properties.headers?.[RETRY_COUNT_HEADER] as unknown;
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
 };
 
@@ -88,8 +88,7 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
       });
       logger.warn({ queue, retry: retries + 1, delayMs, reason: outcome.reason }, 'message scheduled for retry');
     } else if (outcome.kind === 'retry' || outcome.kind === 'dead') {
-      const reason =
-        outcome.kind === 'retry' ? `gave up after ${retries + 1} attempts: ${outcome.reason}` : outcome.reason;
+      const reason = outcome.kind === 'retry' ? `gave up after ${retries + 1} attempts: ${outcome.reason}` : outcome.reason;
       await amqp.publish(deadLetterQueueOf(queue), message.content, {
         ...copy,
         headers: { ...headers, [DEAD_REASON_HEADER]: reason, 'x-dead-at': new Date().toISOString(), 'x-original-queue': queue },

@@ -16,9 +16,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
-  throw new ConfigError(
-    result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-  );
+  throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
 }
 
 /** Field builders shared by every service schema. */
@@ -29,9 +27,17 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('production'),
   /** A MongoDB connection string; the default is the in-cluster Service. */
-  mongoUri: () => z.string().regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URI').default('mongodb://mongodb:27017'),
+  mongoUri: () =>
+    z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'a mongodb:// URI')
+      .default('mongodb://mongodb:27017'),
   /** A RabbitMQ URL; the default is the original's host `rabbitmq` with its guest login. */
-  amqpUrl: () => z.string().regex(/^amqps?:\/\//, 'an amqp:// URL').default('amqp://guest:guest@rabbitmq:5672'),
+  amqpUrl: () =>
+    z
+      .string()
+      .regex(/^amqps?:\/\//, 'an amqp:// URL')
+      .default('amqp://guest:guest@rabbitmq:5672'),
   /** Comma-separated list of positive integers, e.g. `1000,5000,30000`. */
   intList: (fallback: string) =>
     z

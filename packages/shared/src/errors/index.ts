@@ -40,12 +40,10 @@ export class TransientFailure extends Error {
 }
 
 export const badRequest = (code: string, message: string) => new AppError(400, code, message);
-export const unauthorized = (message = 'missing credentials', code = 'unauthorized') =>
-  new AppError(401, code, message);
+export const unauthorized = (message = 'missing credentials', code = 'unauthorized') => new AppError(401, code, message);
 export const forbidden = (message = 'not authorized', code = 'forbidden') => new AppError(403, code, message);
 export const notFound = (message = 'not found', code = 'not_found') => new AppError(404, code, message);
-export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable') =>
-  new AppError(503, code, message, { 'Retry-After': '5' });
+export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable') => new AppError(503, code, message, { 'Retry-After': '5' });
 
 export interface ErrorBody {
   error: { code: string; message: string };

@@ -53,7 +53,12 @@ const CHUNKS_PER_BATCH = 8;
  * came back whole in memory; here a few chunks travel at a time and memory stays flat whatever the size.
  * A missing chunk fails the stream instead of yielding a shorter file.
  */
-export function openGridFsDownload(db: Db, file: GridFsFile, { start = 0, end = file.length }: { start?: number; end?: number } = {}, bucketName = 'fs'): Readable {
+export function openGridFsDownload(
+  db: Db,
+  file: GridFsFile,
+  { start = 0, end = file.length }: { start?: number; end?: number } = {},
+  bucketName = 'fs',
+): Readable {
   async function* read(): AsyncGenerator<Buffer> {
     if (end <= start) return;
     const first = Math.floor(start / file.chunkSize);
@@ -163,7 +168,10 @@ export class JobStore {
           lease_until: new Date(now.getTime() + leaseMs),
           worker,
         });
-        return { status: 'claimed', job: toJob({ _id, owner, filename: null, state: 'queued', mp3_fid: null, reason: null, created_at: now, updated_at: now }) };
+        return {
+          status: 'claimed',
+          job: toJob({ _id, owner, filename: null, state: 'queued', mp3_fid: null, reason: null, created_at: now, updated_at: now }),
+        };
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
         return { status: 'held' };
@@ -183,10 +191,7 @@ export class JobStore {
   }
 
   async renewLease(videoFid: string, worker: string, leaseMs: number): Promise<void> {
-    await this.jobs.updateOne(
-      { _id: new ObjectId(videoFid), worker },
-      { $set: { lease_until: new Date(Date.now() + leaseMs) } },
-    );
+    await this.jobs.updateOne({ _id: new ObjectId(videoFid), worker }, { $set: { lease_until: new Date(Date.now() + leaseMs) } });
   }
 
   async markDone(videoFid: string, mp3Fid: string): Promise<void> {

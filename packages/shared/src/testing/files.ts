@@ -16,7 +16,11 @@ export async function storeGridFsFile(
     up.on('finish', () => resolve()).on('error', reject);
     up.end(data);
   });
-  if (filename === undefined) await mongo.db(database).collection('fs.files').updateOne({ _id: id }, { $unset: { filename: '' } });
+  if (filename === undefined)
+    await mongo
+      .db(database)
+      .collection('fs.files')
+      .updateOne({ _id: id }, { $unset: { filename: '' } });
   return id.toHexString();
 }
 

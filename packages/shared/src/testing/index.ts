@@ -94,8 +94,7 @@ export function captureLogger(service = 'test'): { logger: Logger; lines: () => 
 }
 
 /** A logger for tests that prints nothing unless TEST_LOG_LEVEL asks. */
-export const testLogger = (service = 'test'): Logger =>
-  createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+export const testLogger = (service = 'test'): Logger => createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 /** A response's JSON body, loosely typed for assertions. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();

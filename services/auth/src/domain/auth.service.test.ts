@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { AuthService, type Claims, InvalidCredentialsError, type PasswordHasher, type TokenIssuer, type UserRecord, type UserRepository } from './auth.service.js';
+import {
+  AuthService,
+  type Claims,
+  InvalidCredentialsError,
+  type PasswordHasher,
+  type TokenIssuer,
+  type UserRecord,
+  type UserRepository,
+} from './auth.service.js';
 
 class MemoryUsers implements UserRepository {
   readonly rows: UserRecord[] = [];

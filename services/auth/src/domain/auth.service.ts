@@ -68,10 +68,7 @@ export class AuthService {
   async login({ email, password }: Credentials): Promise<string> {
     const normalized = normalizeEmail(email);
     const plausible =
-      normalized.length > 0 &&
-      normalized.length <= MAX_EMAIL_LENGTH &&
-      password.length > 0 &&
-      Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
+      normalized.length > 0 && normalized.length <= MAX_EMAIL_LENGTH && password.length > 0 && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES;
     const user = plausible ? await this.users.findByEmail(normalized) : undefined;
     if (!user) {
       await this.hasher.verify(await this.decoyHash, plausible ? password : 'x');

@@ -37,8 +37,7 @@ export function loginRouter({ auth, isStoreReady, rateLimit: limits }: LoginRout
     skipSuccessfulRequests: true,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (req, res) =>
-      `${ipKeyGenerator(req.ip ?? 'unknown')}|${normalizeEmail((res.locals.credentials as Credentials).email)}`,
+    keyGenerator: (req, res) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${normalizeEmail((res.locals.credentials as Credentials).email)}`,
     handler: (_req, _res, next, options) =>
       next(
         new AppError(429, 'too_many_attempts', 'too many login attempts, try again later', {

@@ -2,15 +2,7 @@ import { join } from 'node:path';
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
-import {
-  type JobLeases,
-  type Mp3Store,
-  PermanentFailure,
-  type ResultPublisher,
-  type Transcoder,
-  type VideoSource,
-  type Workspace,
-} from './ports.js';
+import { type JobLeases, type Mp3Store, PermanentFailure, type ResultPublisher, type Transcoder, type VideoSource, type Workspace } from './ports.js';
 
 export interface ConverterDeps {
   leases: JobLeases;

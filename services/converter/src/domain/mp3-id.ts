@@ -12,6 +12,9 @@ export function mp3IdFor(videoFid: string): string {
 
 /** `holiday clip.mp4` → `holiday clip.mp3`; no name → `<videoFid>.mp3` as the original's download name. */
 export function mp3FilenameFor(videoFilename: string | null, videoFid: string): string {
-  const base = (videoFilename ?? '').replace(/[/\\]/g, '_').replace(/\.[^.]{1,8}$/, '').trim();
+  const base = (videoFilename ?? '')
+    .replace(/[/\\]/g, '_')
+    .replace(/\.[^.]{1,8}$/, '')
+    .trim();
   return `${base || videoFid}.mp3`;
 }

@@ -21,10 +21,15 @@ export class HttpAuthClient implements AuthClient {
   }
 
   login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer> {
-    return this.call('POST', '/login', {
-      ...(headers.authorization ? { authorization: headers.authorization } : {}),
-      ...(headers.contentType ? { 'content-type': headers.contentType } : {}),
-    }, body);
+    return this.call(
+      'POST',
+      '/login',
+      {
+        ...(headers.authorization ? { authorization: headers.authorization } : {}),
+        ...(headers.contentType ? { 'content-type': headers.contentType } : {}),
+      },
+      body,
+    );
   }
 
   async validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }> {

@@ -41,12 +41,21 @@ export class GridFsUploadStorage implements StorageEngine {
   ) {}
 
   _handleFile(req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<Express.Multer.File> & Partial<StoredUpload>) => void): void {
-    this.store(req, file).then((info) => callback(null, info), (err: unknown) => callback(err));
+    this.store(req, file).then(
+      (info) => callback(null, info),
+      (err: unknown) => callback(err),
+    );
   }
 
   _removeFile(_req: Request, file: Express.Multer.File & Partial<StoredUpload>, callback: (error: Error | null) => void): void {
-    if (!file.id) return callback(null);
-    deleteGridFsFile(this.db, file.id).then(() => callback(null), (err: Error) => callback(err));
+    if (!file.id) {
+      callback(null);
+      return;
+    }
+    deleteGridFsFile(this.db, file.id).then(
+      () => callback(null),
+      (err: Error) => callback(err),
+    );
   }
 
   private async store(req: Request, file: Express.Multer.File): Promise<StoredUpload> {

@@ -57,14 +57,17 @@ export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadR
         throw err;
       }
       const statusUrl = `/status?fid=${videoFid}`;
-      res.status(202).location(statusUrl).json({
-        video_fid: videoFid,
-        state: 'queued',
-        filename: file.originalname || null,
-        size: file.size,
-        content_type: file.contentType,
-        status_url: statusUrl,
-      });
+      res
+        .status(202)
+        .location(statusUrl)
+        .json({
+          video_fid: videoFid,
+          state: 'queued',
+          filename: file.originalname || null,
+          size: file.size,
+          content_type: file.contentType,
+          status_url: statusUrl,
+        });
     },
   );
   router.all('/upload', methodNotAllowed('POST'));

@@ -9,8 +9,7 @@ export interface Email {
   messageId: string;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The original's email, with how to download added. The first line is the original's, word for word. */
 export function mp3ReadyEmail(message: Mp3Message, gatewayUrl: string): Email {
@@ -22,15 +21,7 @@ export function mp3ReadyEmail(message: Mp3Message, gatewayUrl: string): Email {
     to: message.username,
     subject: 'MP3 Download',
     messageId: `<mp3-${message.mp3_fid}@mp3converter>`,
-    text: [
-      `mp3 file_id: ${message.mp3_fid} is now ready!`,
-      '',
-      'Download it with a token from /login:',
-      '',
-      `  ${login}`,
-      `  ${curl}`,
-      '',
-    ].join('\n'),
+    text: [`mp3 file_id: ${message.mp3_fid} is now ready!`, '', 'Download it with a token from /login:', '', `  ${login}`, `  ${curl}`, ''].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
       `<p>mp3 file_id: <b>${escapeHtml(message.mp3_fid)}</b> is now ready!</p>`,
@@ -47,12 +38,7 @@ export function conversionFailedEmail(message: FailureMessage): Email {
     to: message.username,
     subject: 'MP3 Download failed',
     messageId: `<failed-${message.video_fid}@mp3converter>`,
-    text: [
-      `Your upload ${name} could not be converted to MP3: ${message.reason}.`,
-      '',
-      `video file_id: ${message.video_fid}`,
-      '',
-    ].join('\n'),
+    text: [`Your upload ${name} could not be converted to MP3: ${message.reason}.`, '', `video file_id: ${message.video_fid}`, ''].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
       `<p>Your upload ${escapeHtml(name)} could not be converted to MP3: <b>${escapeHtml(message.reason)}</b>.</p>`,

@@ -31,12 +31,15 @@ export const uniqueName = (prefix: string): string => `${prefix}_${randomBytes(6
 export const uniqueEmail = (prefix = 'user'): string => `${uniqueName(prefix)}@example.test`;
 
 /**
- * A TCP proxy in front of a real server, so a test can take the server "away" (refuse and cut connections)
- * and bring it back without touching the server other tests share.
+ * A TCP proxy in front of a real server, so a test can take the server "away" without touching the server
+ * other tests share: `stop()` refuses connections and cuts the open ones (a crashed server), `hang()` keeps
+ * accepting connections but lets no byte through either way (a black hole: a frozen server or a network
+ * partition), and `start()` / `heal()` bring it back.
  */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private hanging = false;
   port = 0;
 
   constructor(
@@ -45,18 +48,11 @@ export class TcpProxy {
   ) {}
 
   async start(port = this.port): Promise<this> {
-    this.server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
+    if (this.server) {
+      this.heal();
+      return this;
+    }
+    this.server = net.createServer((client) => this.accept(client));
     this.server.listen(port, '127.0.0.1');
     await once(this.server, 'listening');
     this.port = (this.server.address() as net.AddressInfo).port;
@@ -67,10 +63,70 @@ export class TcpProxy {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    this.hanging = false;
     for (const s of this.sockets) s.destroy();
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }
+
+  /**
+   * From now on nothing passes, in either direction, on open connections and on new ones, which are still
+   * accepted: whoever waits for an answer waits until its own timeout.
+   */
+  hang(): void {
+    this.hanging = true;
+  }
+
+  /** Ends a `hang()`: the connections held in it are cut (as after a long partition), new ones pass again. */
+  heal(): void {
+    this.hanging = false;
+    for (const s of this.sockets) if ((s as HeldSocket).held) s.destroy();
+  }
+
+  private accept(client: net.Socket): void {
+    this.track(client);
+    if (this.hanging) {
+      this.hold(client);
+      return;
+    }
+    const upstream = net.connect(this.targetPort, this.targetHost);
+    this.track(upstream);
+    const cut = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', cut).on('close', cut);
+    upstream.on('error', cut).on('close', cut);
+    // Bytes that arrive while hanging are dropped, as a black hole would; the connection is marked held so
+    // that `heal()` cuts it rather than letting a half-delivered exchange resume.
+    const forward = (from: net.Socket, to: net.Socket) =>
+      from.on('data', (data: Buffer) => {
+        if (this.hanging) {
+          (client as HeldSocket).held = true;
+          (upstream as HeldSocket).held = true;
+          return;
+        }
+        if (!to.write(data)) {
+          from.pause();
+          to.once('drain', () => from.resume());
+        }
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+  }
+
+  private hold(socket: net.Socket): void {
+    (socket as HeldSocket).held = true;
+    socket.on('error', () => socket.destroy());
+    socket.on('data', () => undefined);
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
 }
+
+type HeldSocket = net.Socket & { held?: boolean };
 
 /** A logger whose lines a test can read back; silent on the console. */
 export function captureLogger(service = 'test'): { logger: Logger; lines: () => Record<string, unknown>[] } {

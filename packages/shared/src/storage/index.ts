@@ -51,12 +51,13 @@ const CHUNKS_PER_BATCH = 8;
  * Bytes `start` (inclusive) to `end` (exclusive) of a GridFS file, as a stream. The driver's download stream
  * leaves the batch size to the server, and FerretDB answers with everything that is left, so a large file
  * came back whole in memory; here a few chunks travel at a time and memory stays flat whatever the size.
- * A missing chunk fails the stream instead of yielding a shorter file.
+ * A missing chunk fails the stream instead of yielding a shorter file. With `batchTimeoutMs`, a fetch from
+ * the server that takes longer fails the stream with a StorageTimeoutError (a hanging server).
  */
 export function openGridFsDownload(
   db: Db,
   file: GridFsFile,
-  { start = 0, end = file.length }: { start?: number; end?: number } = {},
+  { start = 0, end = file.length, batchTimeoutMs }: { start?: number; end?: number; batchTimeoutMs?: number } = {},
   bucketName = 'fs',
 ): Readable {
   async function* read(): AsyncGenerator<Buffer> {
@@ -66,9 +67,11 @@ export function openGridFsDownload(
     const cursor = db
       .collection<{ files_id: ObjectId; n: number; data: Binary }>(`${bucketName}.chunks`)
       .find({ files_id: file._id, n: { $gte: first, $lte: last } }, { sort: { n: 1 }, batchSize: CHUNKS_PER_BATCH, projection: { n: 1, data: 1 } });
+    // Each fetch races a deadline; a cursor left waiting on a hanging server is then closed unawaited below.
+    const next = () => (batchTimeoutMs ? withDeadline(batchTimeoutMs, () => cursor.next(), 'reading a GridFS chunk') : cursor.next());
     let expected = first;
     try {
-      for await (const chunk of cursor) {
+      for (let chunk = await next(); chunk; chunk = await next()) {
         if (chunk.n !== expected) throw new Error(`chunk ${expected} of GridFS file ${file._id.toHexString()} is missing`);
         const bytes = chunk.data.buffer;
         const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -77,7 +80,8 @@ export function openGridFsDownload(
         expected++;
       }
     } finally {
-      await cursor.close();
+      // Not awaited: after a timeout the close itself would wait on the server that does not answer.
+      cursor.close().catch(() => undefined);
     }
     if (expected !== last + 1) throw new Error(`GridFS file ${file._id.toHexString()} ends at chunk ${expected}, expected ${last + 1}`);
   }
@@ -131,8 +135,8 @@ export class JobStore {
     });
   }
 
-  async get(videoFid: string): Promise<Job | undefined> {
-    const doc = await this.jobs.findOne({ _id: new ObjectId(videoFid) });
+  async get(videoFid: string, { signal }: { signal?: AbortSignal } = {}): Promise<Job | undefined> {
+    const doc = await this.jobs.findOne({ _id: new ObjectId(videoFid) }, signal ? { signal } : {});
     return doc ? toJob(doc) : undefined;
   }
 
@@ -217,11 +221,65 @@ export class JobStore {
   }
 }
 
-/** True for driver errors that mean "MongoDB cannot be reached now" (answer 503 / retry), not a bug. */
+/** A MongoDB operation that did not answer within its deadline: the server hangs or the network drops packets. */
+export class StorageTimeoutError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    what = 'MongoDB operation',
+  ) {
+    super(`${what} did not answer within ${timeoutMs} ms`);
+    this.name = 'StorageTimeoutError';
+  }
+}
+
+/**
+ * Runs a MongoDB operation with a deadline. The driver gives none that fits: its client-side operation
+ * timeout (`timeoutMS`) is a no-op in mongodb 6.x, `socketTimeoutMS` is minutes, and a silent server is
+ * otherwise noticed only when the driver's monitor gives up on it (heartbeat + connect timeout, 5 to 20 s).
+ * Reads get the signal, so the driver closes the connection they hang on; a write (which takes no signal) is
+ * abandoned at the deadline and ends with its connection once the monitor gives the server up.
+ */
+export async function withDeadline<T>(ms: number, op: (signal: AbortSignal) => Promise<T>, what?: string): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new StorageTimeoutError(ms, what);
+      controller.abort(error);
+      reject(error);
+    }, ms);
+  });
+  try {
+    return await Promise.race([op(controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Server error codes that mean "not now" (no primary, shutting down, network), as the driver's retry rules have them. */
+const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
+
+/** Socket errors the driver lets through unwrapped (e.g. EPIPE when it writes to a connection the server closed). */
+const SOCKET_CODES = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN']);
+
+/**
+ * True for errors of a MongoDB call that mean "MongoDB cannot be reached now" (answer 503 / retry), not a
+ * bug. Only for errors that came out of the driver: a bare socket error means nothing more than that.
+ */
 export function isMongoUnavailable(err: unknown): boolean {
-  const name = (err as { name?: unknown } | null)?.name;
-  return (
-    typeof name === 'string' &&
-    ['MongoServerSelectionError', 'MongoNetworkError', 'MongoNetworkTimeoutError', 'MongoTopologyClosedError', 'MongoPoolClearedError'].includes(name)
-  );
+  const { name, code } = (err ?? {}) as { name?: unknown; code?: unknown };
+  if (typeof name !== 'string') return false;
+  if (name === 'Error' && typeof code === 'string') return SOCKET_CODES.has(code);
+  if (name === 'MongoServerError' || name === 'MongoWriteConcernError') return typeof code === 'number' && UNAVAILABLE_CODES.has(code);
+  return [
+    'MongoServerSelectionError',
+    'MongoNetworkError',
+    'MongoNetworkTimeoutError',
+    'MongoTopologyClosedError',
+    'MongoPoolClearedError',
+    'PoolClearedOnNetworkError',
+    'MongoOperationTimeoutError',
+    'MongoNotConnectedError',
+    'StorageTimeoutError',
+  ].includes(name);
 }

@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type Express, type Router } from 'express';
+import { errorBody } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
 
 export interface HttpServerHandle {
@@ -32,6 +34,7 @@ export async function startHttpServer(
   const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, app);
   server.headersTimeout = 60_000;
   server.setTimeout(idleTimeoutMs);
+  server.on('clientError', answerClientError);
   server.listen(port, host);
   await once(server, 'listening');
   const actual = (server.address() as AddressInfo).port;
@@ -57,6 +60,30 @@ export async function startHttpServer(
       server.closeAllConnections();
     },
   };
+}
+
+const CLIENT_ERRORS: Record<string, [status: number, code: string, message: string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'request headers too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'request timeout'],
+};
+
+/**
+ * A request Node's HTTP parser cannot read (broken chunk framing, a body that ends before its declared
+ * length, oversized headers) gets our JSON error body instead of Node's empty 400, when nothing of a
+ * response has gone out on the connection yet; the connection is closed either way, as Node does.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // Node keeps the response in flight on the socket; past its headers, another status would corrupt it.
+  const inFlight = (socket as Duplex & { _httpMessage?: http.ServerResponse })._httpMessage;
+  if (err.code !== 'ECONNRESET' && socket.writable && !inFlight?.headersSent) {
+    const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'malformed HTTP request'];
+    const body = JSON.stringify(errorBody(code, message));
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
 }
 
 export type ReadinessCheck = () => Promise<void>;

@@ -36,7 +36,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(requestLogger(deps.logger));
   app.use(loginRouter(deps.auth));
   app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, storage: deps.uploadStorage, maxUploadBytes: deps.maxUploadBytes }));
-  app.use(downloadRouter(deps.auth, deps.mp3s));
+  app.use(downloadRouter(deps.auth, deps.mp3s, deps.logger));
   app.use(statusRouter(deps.auth, deps.jobs));
   app.use(notFoundHandler);
   app.use(storeUnavailable);

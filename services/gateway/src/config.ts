@@ -1,4 +1,4 @@
-import { env, loadConfig as load, z } from '@mp3converter/shared/config';
+import { ConfigError, env, loadConfig as load, z } from '@mp3converter/shared/config';
 import { DEFAULT_QUEUES } from '@mp3converter/shared/contracts';
 
 export const gatewayConfigSchema = z.object({
@@ -12,15 +12,26 @@ export const gatewayConfigSchema = z.object({
     .default('auth:5000'),
   AUTH_TIMEOUT_MS: env.int(5_000, 100),
   MONGODB_URI: env.mongoUri(),
+  MONGODB_TIMEOUT_MS: env.int(5_000, 100),
+  MONGODB_WRITE_TIMEOUT_MS: env.int(30_000, 100),
   RABBITMQ_URL: env.amqpUrl(),
   AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
   VIDEO_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.video),
   MAX_UPLOAD_BYTES: env.int(2 * 1024 ** 3, 1),
   UPLOAD_IDLE_TIMEOUT_MS: env.int(120_000, 1_000),
+  UPLOAD_LEASE_MS: env.int(300_000, 1_000),
+  ORPHAN_SWEEP_INTERVAL_MS: env.int(300_000, 100),
   TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
   SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
 });
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 
-export const loadConfig = (source: NodeJS.ProcessEnv = process.env): GatewayConfig => load(gatewayConfigSchema, source);
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const config = load(gatewayConfigSchema, source);
+  // A stalled write must be noticed while the client still waits: past the idle timeout its socket is gone.
+  if (config.MONGODB_WRITE_TIMEOUT_MS >= config.UPLOAD_IDLE_TIMEOUT_MS) {
+    throw new ConfigError(['MONGODB_WRITE_TIMEOUT_MS: must be below UPLOAD_IDLE_TIMEOUT_MS']);
+  }
+  return config;
+}

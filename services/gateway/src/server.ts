@@ -2,21 +2,25 @@ import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
-import { JobStore, createMongoClient, pingMongo, mp3sBucket, videosBucket } from '@mp3converter/shared/storage';
+import { JobStore, createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
+import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
+import { MongoUploadLeases } from './adapters/upload-lease.store.js';
 import { GridFsVideoFiles } from './adapters/video-files.js';
 import { AmqpVideoQueue } from './adapters/video.queue.js';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { userOf } from './routes/authenticate.js';
+import { LeftoverCleaner } from './domain/leftover-cleaner.js';
 import { UploadService } from './domain/upload.service.js';
 
 export interface GatewayServer {
   http: HttpServerHandle;
   readiness: Readiness;
   amqp: AmqpConnection;
+  cleaner: LeftoverCleaner;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -35,8 +39,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   });
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
-  const jobs = new JobStore(mongo);
+  const jobs = new BoundedJobRepository(new JobStore(mongo), config.MONGODB_TIMEOUT_MS);
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
+  const leases = new MongoUploadLeases(videosDb, config.MONGODB_TIMEOUT_MS);
+  const cleaner = new LeftoverCleaner(new GridFsVideoFiles(videosDb), jobs, leases, logger, { waitMs: config.MONGODB_TIMEOUT_MS });
+  cleaner.start(config.ORPHAN_SWEEP_INTERVAL_MS);
 
   const readiness = new Readiness()
     .add('mongodb', () => pingMongo(mongo))
@@ -45,9 +52,16 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
 
   const app = createApp({
     auth,
-    uploads: new UploadService(jobs, new GridFsVideoFiles(videosDb), new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), logger),
-    uploadStorage: new GridFsUploadStorage(videosBucket(mongo), videosDb, (req) => userOf(req.res!).username),
-    mp3s: new GridFsMp3Files(mp3sBucket(mongo), mongo.db(GRIDFS_DATABASES.mp3s)),
+    uploads: new UploadService(jobs, new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), leases, cleaner, logger),
+    uploadStorage: new GridFsUploadStorage(
+      videosBucket(mongo),
+      leases,
+      cleaner,
+      (req) => userOf(req.res!).username,
+      { writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS, leaseMs: config.UPLOAD_LEASE_MS },
+      logger,
+    ),
+    mp3s: new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS),
     jobs,
     readiness,
     logger,
@@ -61,11 +75,13 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     http,
     readiness,
     amqp,
+    cleaner,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       const timer = setTimeout(() => http.forceClose(), Math.max(0, drainMs));
       await http.close();
       clearTimeout(timer);
+      cleaner.stop();
       await amqp.close();
       auth.close();
       await mongo.close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TcpProxy, jsonOf, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic } from '../../auth/test/helpers.js';
-import { type Stack, drainQueue, leftovers, readVideo, signIn, startStack, storeMp3, uploadFile } from './harness.js';
+import { NOTHING_LEFT, type Stack, drainQueue, leftovers, readVideo, signIn, startStack, storeMp3, uploadFile } from './harness.js';
 import { inject } from 'vitest';
 
 let stack: Stack;
@@ -99,7 +99,7 @@ describe('POST /upload', () => {
       expect(res.status).toBe(400);
       expect(await jsonOf(res)).toEqual({ error: { code: 'exactly_one_file_required', message: 'exactly 1 file required' } });
     }
-    expect(await leftovers(stack.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+    expect(await leftovers(stack.mongo, user.email, started)).toEqual(NOTHING_LEFT);
     expect(await drainQueue(stack.videoQueue)).toEqual([]);
   });
 
@@ -110,7 +110,7 @@ describe('POST /upload', () => {
     expect((await jsonOf(res)).error.code).toBe('unsupported_media_type');
     const text = await uploadFile(stack, user.authorization, [{ name: 'x.txt', type: 'text/plain', data: Buffer.from('hello world') }]);
     expect(text.status).toBe(415);
-    expect(await leftovers(stack.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+    expect(await leftovers(stack.mongo, user.email, started)).toEqual(NOTHING_LEFT);
     expect(await drainQueue(stack.videoQueue)).toEqual([]);
   });
 
@@ -131,7 +131,7 @@ describe('POST /upload', () => {
       const ready = await jsonOf(await fetch(`${viaProxy.url}/readyz`));
       expect(ready.status).toBe('not ready');
       expect(ready.checks.auth).not.toBe('ok');
-      expect(await leftovers(viaProxy.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+      expect(await leftovers(viaProxy.mongo, user.email, started)).toEqual(NOTHING_LEFT);
     } finally {
       await viaProxy.stop();
     }
@@ -149,7 +149,7 @@ describe('POST /upload', () => {
       const res = await uploadFile(viaProxy, user.authorization, [{ name: 'a.mp4', data: video }]);
       expect(res.status).toBe(503);
       expect((await jsonOf(res)).error.code).toBe('queue_unavailable');
-      expect(await leftovers(viaProxy.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+      expect(await leftovers(viaProxy.mongo, user.email, started)).toEqual(NOTHING_LEFT);
 
       // The connection comes back by itself, with no restart (the original's gateway needed one).
       await proxy.start(proxy.port);
@@ -171,7 +171,7 @@ describe('POST /upload', () => {
       const res = await uploadFile(small, user.authorization, [{ name: 'big.mp4', data: big }]);
       expect(res.status).toBe(413);
       expect((await jsonOf(res)).error.code).toBe('upload_too_large');
-      expect(await leftovers(small.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+      expect(await leftovers(small.mongo, user.email, started)).toEqual(NOTHING_LEFT);
       expect(await drainQueue(small.videoQueue)).toEqual([]);
     } finally {
       await small.stop();
@@ -206,7 +206,7 @@ describe('POST /upload', () => {
     await waitFor(
       async () => {
         const left = await leftovers(stack.mongo, user.email, started);
-        return left.files === 0 && left.jobs === 0 && left.orphanChunks === 0;
+        return left.files === 0 && left.jobs === 0 && left.leases === 0 && left.orphanChunks === 0;
       },
       { what: 'the cut upload to be cleaned up' },
     );

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
 import { deleteQueues, drainQueue as drain, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
@@ -80,11 +81,19 @@ export async function drainQueue(queue: string): Promise<{ body: Record<string, 
   return (await drain(inject('servers').rabbitUrl, queue)).map(({ body, persistent }) => ({ body, persistent }));
 }
 
-/** What a user left in the `videos` database: their files and jobs, and chunks made since `since` with no files document. */
-export async function leftovers(mongo: MongoClient, owner: string, since: Date): Promise<{ files: number; jobs: number; orphanChunks: number }> {
+/**
+ * What a user left in the `videos` database: their files, jobs and upload leases, and chunks made since
+ * `since` with no files document.
+ */
+export async function leftovers(
+  mongo: MongoClient,
+  owner: string,
+  since: Date,
+): Promise<{ files: number; jobs: number; leases: number; orphanChunks: number }> {
   const db = mongo.db('videos');
   const files = await db.collection('fs.files').countDocuments({ 'metadata.owner': owner });
   const jobs = await db.collection('jobs').countDocuments({ owner });
+  const leases = await db.collection('uploads').countDocuments({ owner });
   const chunkFileIds: ObjectId[] = await db
     .collection('fs.chunks')
     .distinct('files_id', { files_id: { $gte: ObjectId.createFromTime(Math.floor(since.getTime() / 1000) - 1) } });
@@ -92,8 +101,70 @@ export async function leftovers(mongo: MongoClient, owner: string, since: Date):
   for (const id of chunkFileIds) {
     if (!(await db.collection('fs.files').findOne({ _id: id }, { projection: { _id: 1 } }))) orphanChunks++;
   }
-  return { files, jobs, orphanChunks };
+  return { files, jobs, leases, orphanChunks };
 }
+
+export const NOTHING_LEFT = { files: 0, jobs: 0, leases: 0, orphanChunks: 0 } as const;
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The parsed body when it is JSON. */
+  json: any;
+}
+
+/**
+ * Sends `request` byte for byte over a plain TCP connection (no client library tidying it up) and reads the
+ * answer until the server closes. With `cut`, the socket is ended after the bytes instead of waiting for the
+ * server to finish: a client that goes away half-way. Resolves to undefined when no answer came.
+ */
+export function rawHttp(port: number, request: Buffer, { cut = false, timeoutMs = 20_000 } = {}): Promise<RawResponse | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no end of the answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(received).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      if (split < 0) return resolve(undefined);
+      const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as [string, string]));
+      const body = text.slice(split + 4);
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body, json });
+    });
+    socket.write(request, () => {
+      if (cut) socket.end();
+    });
+  });
+}
+
+/** A POST /upload as raw bytes: the given headers (Content-Length unless `headers` sets its own) and body. */
+export function rawUpload(headers: Record<string, string>, body: Buffer): Buffer {
+  const all = { host: '127.0.0.1', connection: 'close', 'content-length': String(body.length), ...headers };
+  const head = Object.entries(all)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  return Buffer.concat([Buffer.from(`POST /upload HTTP/1.1\r\n${head}\r\n`, 'latin1'), body]);
+}
+
+/** One multipart part: its header lines as given, then its body. */
+export const part = (boundary: string, headerLines: string[], content: Buffer | string = ''): Buffer =>
+  Buffer.concat([Buffer.from(`--${boundary}\r\n${headerLines.map((l) => `${l}\r\n`).join('')}\r\n`), Buffer.from(content), Buffer.from('\r\n')]);
+
+export const closing = (boundary: string): Buffer => Buffer.from(`--${boundary}--\r\n`);
 
 /** Stores an MP3 the way the converter does (owner in metadata) and returns its id. */
 export function storeMp3(mongo: MongoClient, owner: string, data: Buffer, filename = 'song.mp3'): Promise<string> {

@@ -3,9 +3,11 @@ import type { StorageEngine } from 'multer';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { AppError } from '@mp3converter/shared/errors';
-import { type GridFSBucket, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
-import type { Db } from 'mongodb';
+import type { Logger } from '@mp3converter/shared/logger';
+import { type GridFSBucket, ObjectId, StorageTimeoutError } from '@mp3converter/shared/storage';
+import type { LeftoverCleaner } from '../domain/leftover-cleaner.js';
 import { SNIFF_BYTES, detectMediaType } from '../domain/media-type.js';
+import type { UploadLeases } from '../domain/ports.js';
 
 /** What multer adds to `req.file` once this engine has stored an upload. */
 export interface StoredUpload {
@@ -27,38 +29,65 @@ async function readHead(iterator: AsyncIterator<Buffer>, bytes: number): Promise
   return { head: Buffer.concat(chunks), ended: false };
 }
 
+export interface UploadStorageOptions {
+  /** A chunk write (or the closing files document) that takes longer fails the upload (503), ms. */
+  writeTimeoutMs: number;
+  /** How long an upload's lease lasts; it is renewed every third of it while the upload is written, ms. */
+  leaseMs: number;
+}
+
 /**
  * A multer storage engine that streams each upload straight into GridFS as it arrives: never whole in memory,
- * never on disk. The first bytes decide whether it is media at all (415 otherwise, nothing written). A failed
- * or cut-off upload deletes whatever chunks it wrote; multer calls `_removeFile` for files it gives up on
- * (size limit, second file), which deletes them too.
+ * never on disk. The first bytes decide whether it is media at all (415 otherwise, nothing written). The
+ * upload holds a lease while it is written, so no sweep takes it for a leftover. A failed or cut-off upload
+ * is discarded (its chunks, files document and lease, retried until MongoDB answers); multer calls
+ * `_removeFile` for files it gives up on (size limit, second file, a bad part after the file), which
+ * discards them too.
  */
 export class GridFsUploadStorage implements StorageEngine {
+  /** Each file multer handed over: its id, and whether it ended stored (true) or failed and discarded (false). */
+  private readonly handled = new WeakMap<object, { id: ObjectId; stored: Promise<boolean> }>();
+
   constructor(
     private readonly bucket: GridFSBucket,
-    private readonly db: Db,
+    private readonly leases: UploadLeases,
+    private readonly cleaner: LeftoverCleaner,
     private readonly ownerOf: (req: Request) => string,
+    private readonly options: UploadStorageOptions,
+    private readonly logger: Logger,
   ) {}
 
   _handleFile(req: Request, file: Express.Multer.File, callback: (error?: unknown, info?: Partial<Express.Multer.File> & Partial<StoredUpload>) => void): void {
-    this.store(req, file).then(
+    const id = new ObjectId();
+    // When the file's stream fails (the body cut short), multer answers without waiting for the engine and
+    // removes only files that have a `path`: with one, it calls `_removeFile`, which waits for this upload
+    // to settle, so the answer leaves after the cleanup.
+    file.path = `gridfs:videos/${id.toHexString()}`;
+    const stored = this.store(req, file, id);
+    this.handled.set(file, {
+      id,
+      stored: stored.then(
+        () => true,
+        () => false,
+      ),
+    });
+    stored.then(
       (info) => callback(null, info),
       (err: unknown) => callback(err),
     );
   }
 
   _removeFile(_req: Request, file: Express.Multer.File & Partial<StoredUpload>, callback: (error: Error | null) => void): void {
-    if (!file.id) {
+    const handled = this.handled.get(file) ?? (file.id ? { id: file.id, stored: Promise.resolve(true) } : undefined);
+    if (!handled) {
       callback(null);
       return;
     }
-    deleteGridFsFile(this.db, file.id).then(
-      () => callback(null),
-      (err: Error) => callback(err),
-    );
+    // A failed upload has already discarded itself; a stored one multer gives up on is discarded here.
+    void handled.stored.then((stored) => (stored ? this.cleaner.discard(handled.id.toHexString()) : undefined)).then(() => callback(null));
   }
 
-  private async store(req: Request, file: Express.Multer.File): Promise<StoredUpload> {
+  private async store(req: Request, file: Express.Multer.File, id: ObjectId): Promise<StoredUpload> {
     const source = file.stream as Readable;
     const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const { head, ended } = await readHead(iterator, SNIFF_BYTES);
@@ -68,27 +97,55 @@ export class GridFsUploadStorage implements StorageEngine {
     }
     const declared = file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : undefined;
     const contentType = declared ?? detected;
-    const id = new ObjectId();
+    const videoFid = id.toHexString();
+    const owner = this.ownerOf(req);
+    const { writeTimeoutMs, leaseMs } = this.options;
+    // Before the first chunk: a store that cannot take the lease gets no chunk either.
+    await this.leases.hold(videoFid, owner, new Date(Date.now() + leaseMs));
+    const written = this.cleaner.writing(videoFid);
+    const renewal = setInterval(() => {
+      this.leases.renew(videoFid, new Date(Date.now() + leaseMs)).catch((err: unknown) => {
+        this.logger.warn({ err, videoFid }, 'could not renew an upload lease');
+      });
+    }, leaseMs / 3);
+    renewal.unref();
     let size = 0;
     const upload = this.bucket.openUploadStreamWithId(id, file.originalname, {
-      metadata: { owner: this.ownerOf(req), contentType, detectedType: detected, fieldname: file.fieldname },
+      metadata: { owner, contentType, detectedType: detected, fieldname: file.fieldname },
     });
+    // Armed only while the store holds the upload up (a chunk not yet taken, the closing files document):
+    // a slow client is the idle timeout's business, a store that hangs is this one's.
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = () => {
+      watchdog = setTimeout(() => upload.destroy(new StorageTimeoutError(writeTimeoutMs, 'writing a video')), writeTimeoutMs);
+    };
+    const disarm = () => clearTimeout(watchdog);
     async function* body() {
       size += head.length;
+      arm();
       yield head;
-      if (ended) return;
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        size += next.value.length;
-        yield next.value;
+      disarm();
+      if (!ended) {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) break;
+          size += next.value.length;
+          arm();
+          yield next.value;
+          disarm();
+        }
       }
+      arm();
     }
     try {
       await pipeline(body, upload);
     } catch (err) {
-      await deleteGridFsFile(this.db, id).catch(() => undefined);
+      await this.cleaner.discard(videoFid);
       throw err;
+    } finally {
+      disarm();
+      clearInterval(renewal);
+      written();
     }
     return { id, size, contentType };
   }

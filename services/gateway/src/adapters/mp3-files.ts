@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
-import { type GridFSBucket, type GridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
-import type { Db } from 'mongodb';
+import { type GridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
+import type { Db, GridFSFile } from 'mongodb';
 
 export interface Mp3File {
   file: GridFsFile;
@@ -10,16 +10,17 @@ export interface Mp3File {
   uploadDate: Date;
 }
 
+/** MP3s in GridFS `mp3s`; every read has a deadline (`timeoutMs`), so a hanging MongoDB fails it instead of hanging it. */
 export class GridFsMp3Files {
   constructor(
-    private readonly bucket: GridFSBucket,
     private readonly db: Db,
+    private readonly timeoutMs: number,
   ) {}
 
   async find(fid: string): Promise<Mp3File | undefined> {
     const id = parseObjectId(fid);
     if (!id) return undefined;
-    const doc = await this.bucket.find({ _id: id }, { limit: 1 }).next();
+    const doc = await withDeadline(this.timeoutMs, (signal) => this.db.collection<GridFSFile>('fs.files').findOne({ _id: id }, { signal }), 'reading an mp3');
     if (!doc) return undefined;
     const owner = (doc.metadata as { owner?: unknown } | undefined)?.owner;
     return {
@@ -33,6 +34,6 @@ export class GridFsMp3Files {
 
   /** Bytes `start` to `end` inclusive. */
   open(mp3: Mp3File, start: number, end: number): Readable {
-    return openGridFsDownload(this.db, mp3.file, { start, end: end + 1 });
+    return openGridFsDownload(this.db, mp3.file, { start, end: end + 1, batchTimeoutMs: this.timeoutMs });
   }
 }

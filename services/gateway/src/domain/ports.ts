@@ -30,7 +30,20 @@ export interface JobRepository {
 }
 
 export interface VideoFiles {
+  /** Removes the video's files document and chunks; done when there is neither (also when there was none). */
   delete(videoFid: string): Promise<void>;
+}
+
+/**
+ * Which uploads are being written, across every gateway: each holds a lease until its upload is accepted or
+ * removed, renewed while its bytes arrive, so an expired lease means no gateway writes that upload any more.
+ */
+export interface UploadLeases {
+  hold(videoFid: string, owner: string, until: Date): Promise<void>;
+  renew(videoFid: string, until: Date): Promise<void>;
+  release(videoFid: string): Promise<void>;
+  /** Uploads whose lease ended before `now`, at most `limit`. */
+  expired(now: Date, limit: number): Promise<string[]>;
 }
 
 export interface VideoQueue {

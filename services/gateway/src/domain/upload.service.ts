@@ -1,5 +1,6 @@
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobRepository, VideoFiles, VideoQueue } from './ports.js';
+import type { LeftoverCleaner } from './leftover-cleaner.js';
+import type { JobRepository, UploadLeases, VideoQueue } from './ports.js';
 
 export interface StoredVideo {
   videoFid: string;
@@ -14,29 +15,23 @@ export interface StoredVideo {
 export class UploadService {
   constructor(
     private readonly jobs: JobRepository,
-    private readonly videos: VideoFiles,
     private readonly queue: VideoQueue,
+    private readonly leases: UploadLeases,
+    private readonly cleaner: LeftoverCleaner,
     private readonly logger: Logger,
   ) {}
 
   async enqueue(video: StoredVideo, username: string): Promise<void> {
-    let jobCreated = false;
     try {
       await this.jobs.create(video.videoFid, username, video.filename);
-      jobCreated = true;
       await this.queue.publish({ video_fid: video.videoFid, mp3_fid: null, username });
     } catch (err) {
-      await this.compensate(video.videoFid, jobCreated);
+      await this.cleaner.discard(video.videoFid);
       throw err;
     }
-  }
-
-  async compensate(videoFid: string, jobCreated = true): Promise<void> {
-    const steps = [this.videos.delete(videoFid), ...(jobCreated ? [this.jobs.remove(videoFid)] : [])];
-    for (const result of await Promise.allSettled(steps)) {
-      if (result.status === 'rejected') {
-        this.logger.error({ err: result.reason, videoFid }, 'could not remove the video of a failed upload');
-      }
-    }
+    // Accepted: a lease left behind would only be dropped by a later sweep, which finds the job.
+    await this.leases.release(video.videoFid).catch((err: unknown) => {
+      this.logger.warn({ err, videoFid: video.videoFid }, 'could not release the lease of an accepted upload');
+    });
   }
 }

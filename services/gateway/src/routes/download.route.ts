@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
+import type { Logger } from '@mp3converter/shared/logger';
 import { parseObjectId } from '@mp3converter/shared/storage';
 import express, { type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
@@ -13,7 +16,7 @@ export function requireFid(value: unknown): string {
   return value;
 }
 
-export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files): Router {
+export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files, logger: Logger): Router {
   const router = express.Router();
   router.get('/download', authenticate(auth), async (req, res) => {
     const fid = requireFid(req.query.fid);
@@ -26,6 +29,9 @@ export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files): Router {
       throw new AppError(416, 'range_not_satisfiable', 'range not satisfiable', { 'Content-Range': `bytes */${file.length}` });
     }
     const { start, end } = range ?? { start: 0, end: file.length - 1 };
+    // The first bytes are read before the status goes out: a store that fails or hangs now is still a 503.
+    const chunks = file.length === 0 || req.method === 'HEAD' ? undefined : mp3s.open(file, start, end)[Symbol.asyncIterator]();
+    const first = await chunks?.next();
     res.attachment(file.filename);
     res.set({
       'Content-Type': 'audio/mpeg',
@@ -35,11 +41,18 @@ export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files): Router {
       'Content-Length': String(file.length === 0 ? 0 : end - start + 1),
     });
     if (range) res.status(206).set('Content-Range', `bytes ${start}-${end}/${file.length}`);
-    if (req.method === 'HEAD' || file.length === 0) return void res.end();
-    const stream = mp3s.open(file, start, end);
-    stream.on('error', () => res.destroy());
-    res.on('close', () => stream.destroy());
-    stream.pipe(res);
+    if (!chunks || !first || first.done) return void res.end();
+    async function* rest() {
+      yield first!.value as Buffer;
+      for (let next = await chunks!.next(); !next.done; next = await chunks!.next()) yield next.value as Buffer;
+    }
+    try {
+      await pipeline(Readable.from(rest()), res);
+    } catch (err) {
+      // Past the headers there is no status left to give: the client sees the body cut short of Content-Length.
+      if (!res.writableFinished && !req.destroyed) logger.warn({ err, fid }, 'download cut short');
+      res.destroy();
+    }
   });
   router.all('/download', methodNotAllowed('GET'));
   return router;

@@ -15,38 +15,82 @@ export interface UploadRouteDeps {
 }
 
 const exactlyOneFile = () => badRequest('exactly_one_file_required', 'exactly 1 file required');
+const malformed = (detail: string) => badRequest('malformed_multipart', `malformed multipart body: ${detail}`);
 
-/** multer's errors as our JSON errors; every file it had stored is already removed by then. */
-function multerErrors(maxUploadBytes: number) {
+/**
+ * busboy's errors and multer's for a broken request body, by their text (they carry nothing else), and
+ * what they mean in words for the client. The tests send each of them.
+ */
+const PARSER_ERRORS: Record<string, string> = {
+  'Multipart: Boundary not found': 'the content type has no boundary',
+  'Malformed content type': 'the content type cannot be read',
+  'Malformed part header': 'a part has malformed headers',
+  'Unexpected end of form': 'the body ends before its closing boundary',
+  'Unexpected end of file': 'the body ends in the middle of the file',
+  'Request aborted': 'the body was cut short',
+  'Request closed': 'the body was cut short',
+};
+
+/**
+ * Every error the body parser can raise, as our JSON errors: whatever the client sent wrong is a 400, never
+ * a 500; every file stored by then is already discarded. Anything else goes on unchanged: our own errors,
+ * store failures (503, and the driver's socket errors are plain `Error`s too, so text decides, not type),
+ * and bugs (500).
+ */
+function uploadErrors(maxUploadBytes: number) {
   return (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
-    if (!(err instanceof MulterError)) return next(err);
-    switch (err.code) {
-      case 'LIMIT_FILE_SIZE':
-        return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`));
-      case 'LIMIT_FILE_COUNT':
-        return next(exactlyOneFile());
-      default:
-        return next(badRequest('malformed_multipart', `malformed multipart body: ${err.message}`));
+    if (err instanceof MulterError) {
+      switch (err.code) {
+        case 'LIMIT_FILE_SIZE':
+          return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`));
+        case 'LIMIT_FILE_COUNT':
+          return next(exactlyOneFile());
+        default:
+          return next(malformed(err.message.toLowerCase()));
+      }
     }
+    if (!(err instanceof Error)) return next(err);
+    const meaning = Object.getPrototypeOf(err) === Error.prototype ? PARSER_ERRORS[err.message] : undefined;
+    if (meaning) return next(malformed(meaning));
+    // Node's own "aborted" when the client goes away mid-body; nobody reads the answer, but the log says 400.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' && err.message === 'aborted') return next(malformed('the body was cut short'));
+    next(err);
   };
 }
+
+/** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
+const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
 export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadRouteDeps): Router {
   const upload = multer({
     storage,
-    limits: { fileSize: maxUploadBytes, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30, headerPairs: 100 },
+    limits: {
+      fileSize: maxUploadBytes,
+      files: 1,
+      fields: 20,
+      fieldSize: 64 * 1024,
+      fieldNameSize: 200,
+      fieldNestingDepth: 4,
+      fieldArrayIndexLimit: 100,
+      parts: 30,
+      headerPairs: 100,
+    },
   });
   const router = express.Router();
   router.post(
     '/upload',
     authenticate(auth),
     (req: Request, res: Response, next: NextFunction) => {
-      if (!req.is('multipart/form-data')) return next(exactlyOneFile());
+      if (!req.is('multipart/form-data')) {
+        return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
+      }
       upload.any()(req, res, next);
     },
-    multerErrors(maxUploadBytes),
+    uploadErrors(maxUploadBytes),
     async (req: Request, res: Response) => {
-      const files = (req.files ?? []) as (Express.Multer.File & StoredUpload)[];
+      // multer leaves `req.files` unset for a content type it cannot read, where the check above saw multipart.
+      if (req.files === undefined) throw malformed('the content type cannot be read');
+      const files = req.files as (Express.Multer.File & StoredUpload)[];
       const file = files[0];
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();

@@ -23,8 +23,24 @@ describe('mp3FilenameFor', () => {
     ['a.b.mkv', 'a.b.mp3'],
     ['noext', 'noext.mp3'],
     ['../../etc/passwd.mp4', '.._.._etc_passwd.mp3'],
+    ['видео – тест ✓.mp4', 'видео – тест ✓.mp3'],
+    ['影片 🎬 «final».MKV', '影片 🎬 «final».mp3'],
+    ['it\'s "live".mov', 'it\'s "live".mp3'],
+    ['line\r\nbreak\t.mp4', 'linebreak.mp3'],
+    ['clip\u202e4pm.exe.mp4', 'clip4pm.exe.mp3'],
+    ['C:\\Videos\\x.avi', 'C:_Videos_x.mp3'],
   ])('when the video is %j, then the mp3 is %j', (name, expected) => {
     expect(mp3FilenameFor(name, 'x')).toBe(expected);
+  });
+
+  it('when the name is longer than a file system takes, then it is cut between characters to 255 bytes with .mp3', () => {
+    const name = mp3FilenameFor(`${'ж'.repeat(300)}.mp4`, 'x');
+    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
+    expect(name).toBe(`${'ж'.repeat(125)}.mp3`);
+  });
+
+  it('when the name is only what is taken out, then <fid>.mp3', () => {
+    expect(mp3FilenameFor('\u0000\u202e.mp4', '65f0c0ffee00112233445566')).toBe('65f0c0ffee00112233445566.mp3');
   });
 
   it('when the video has no name, as in the original, then <fid>.mp3', () => {

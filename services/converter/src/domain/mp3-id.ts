@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { MAX_FILENAME_BYTES, safeFilename } from '@mp3converter/shared/filenames';
 
 /**
  * The MP3's GridFS id, derived from the video's: the same video always gives the same MP3 id, so a
@@ -10,11 +11,12 @@ export function mp3IdFor(videoFid: string): string {
   return `${videoFid.slice(0, 8).toLowerCase()}${tail}`;
 }
 
-/** `holiday clip.mp4` → `holiday clip.mp3`; no name → `<videoFid>.mp3` as the original's download name. */
+/**
+ * `holiday clip.mp4` → `holiday clip.mp3`, `видео – тест ✓.mp4` → `видео – тест ✓.mp3`: UTF-8 kept, only
+ * path separators and invisible controls taken out, and short enough for any file system. No name →
+ * `<videoFid>.mp3`, the original's download name.
+ */
 export function mp3FilenameFor(videoFilename: string | null, videoFid: string): string {
-  const base = (videoFilename ?? '')
-    .replace(/[/\\]/g, '_')
-    .replace(/\.[^.]{1,8}$/, '')
-    .trim();
-  return `${base || videoFid}.mp3`;
+  const stem = (videoFilename ?? '').replace(/\.[^./\\]{1,8}$/, '');
+  return `${safeFilename(stem, MAX_FILENAME_BYTES - '.mp3'.length) || videoFid}.mp3`;
 }

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
+import { asciiFilename, safeFilename } from '@mp3converter/shared/filenames';
 import type { Logger } from '@mp3converter/shared/logger';
 import { parseObjectId } from '@mp3converter/shared/storage';
+import { create as contentDisposition } from 'content-disposition';
 import express, { type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
 import type { AuthClient } from '../domain/ports.js';
@@ -14,6 +16,12 @@ export function requireFid(value: unknown): string {
   if (typeof value !== 'string' || value === '') throw badRequest('fid_required', 'fid is required');
   if (!parseObjectId(value)) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
   return value;
+}
+
+/** `attachment` with the UTF-8 name in RFC 6266's `filename*` and a plain-ASCII `filename` for older clients. */
+export function attachment(name: string): string {
+  const filename = safeFilename(name) || 'audio.mp3';
+  return contentDisposition(filename, { fallback: asciiFilename(filename, 'audio.mp3') });
 }
 
 export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files, logger: Logger): Router {
@@ -32,9 +40,9 @@ export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files, logger: L
     // The first bytes are read before the status goes out: a store that fails or hangs now is still a 503.
     const chunks = file.length === 0 || req.method === 'HEAD' ? undefined : mp3s.open(file, start, end)[Symbol.asyncIterator]();
     const first = await chunks?.next();
-    res.attachment(file.filename);
     res.set({
       'Content-Type': 'audio/mpeg',
+      'Content-Disposition': attachment(file.filename),
       'Accept-Ranges': 'bytes',
       'Cache-Control': 'private, no-cache',
       'Last-Modified': file.uploadDate.toUTCString(),

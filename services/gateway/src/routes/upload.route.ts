@@ -75,6 +75,8 @@ export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadR
       parts: 30,
       headerPairs: 100,
     },
+    // Browsers, curl and fetch send the filename as raw UTF-8; multer would read it as latin1 (mojibake).
+    defParamCharset: 'utf8',
   });
   const router = express.Router();
   router.post(

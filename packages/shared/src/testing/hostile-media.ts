@@ -92,3 +92,31 @@ export async function hostileCorpus(local: { ts: string; mp4: string }): Promise
     { name: 'an ffconcat list of a local file, behind a RIFF header', data: behindRiff(concat) },
   ];
 }
+
+/**
+ * A raw ADTS AAC stream of `seconds` whose first two seconds are loud noise and the rest silence: ffprobe
+ * estimates its length from the early bitrate, so it says a few seconds where there are `seconds`.
+ */
+export async function understatedAac(seconds: number): Promise<Buffer> {
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `aevalsrc=if(lt(t\\,2)\\,random(0)*2-1\\,0):s=44100:d=${seconds}`,
+      '-c:a',
+      'aac',
+      '-b:a',
+      '256k',
+      '-f',
+      'adts',
+      'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 << 20 },
+  );
+  return stdout;
+}

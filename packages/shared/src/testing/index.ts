@@ -102,4 +102,14 @@ export const jsonOf = async (res: Response): Promise<any> => res.json();
 export { makeMp3, makeVideo, probe, type Probe, type VideoOptions } from './media.js';
 export { deleteQueues, drainQueue, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
 export { readGridFsFile, storeGridFsFile } from './files.js';
-export { type HostileFile, behindId3, behindRiff, dashManifest, ffconcatList, hlsPlaylist, hostileCorpus, partialTsDataUri } from './hostile-media.js';
+export {
+  type HostileFile,
+  behindId3,
+  behindRiff,
+  dashManifest,
+  ffconcatList,
+  hlsPlaylist,
+  hostileCorpus,
+  partialTsDataUri,
+  understatedAac,
+} from './hostile-media.js';

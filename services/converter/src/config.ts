@@ -22,6 +22,12 @@ export const converterConfigSchema = z.object({
   FFMPEG_PATH: z.string().default('ffmpeg'),
   FFPROBE_PATH: z.string().default('ffprobe'),
   FFMPEG_TIMEOUT_MS: env.int(30 * 60_000, 100),
+  /** An ffprobe run longer than this is killed. */
+  FFPROBE_TIMEOUT_MS: env.int(60_000, 100),
+  /** Longer sources are refused. */
+  MAX_DURATION_SECONDS: env.int(4 * 3600, 1),
+  /** Cap on one MP3's size; by default what 320 kbit/s gives over MAX_DURATION_SECONDS, plus 1 MiB. */
+  MAX_OUTPUT_BYTES: z.coerce.number().int().min(1024).optional(),
   TMP_DIR: z.string().default(tmpdir()),
   RETRY_DELAYS_MS: env.intList('5000,30000,120000'),
   JOB_LEASE_MS: env.int(60_000, 1_000),

@@ -13,6 +13,7 @@ import { TempWorkspace } from './adapters/temp.workspace.js';
 import type { ConverterConfig } from './config.js';
 import { VideoConsumer } from './consumers/video.consumer.js';
 import { ConverterService } from './domain/converter.service.js';
+import { mediaLimits } from './domain/media-limits.js';
 
 export interface ConverterWorker {
   http: HttpServerHandle;
@@ -42,6 +43,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
   });
   const leases = new StoreJobLeases(new JobStore(mongo), workerId, config.JOB_LEASE_MS);
   const publisher = new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE });
+  const limits = mediaLimits(config.MAX_DURATION_SECONDS, config.MAX_OUTPUT_BYTES);
   const converter = new ConverterService({
     leases,
     videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
@@ -50,13 +52,16 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       ffmpegPath: config.FFMPEG_PATH,
       ffprobePath: config.FFPROBE_PATH,
       timeoutMs: config.FFMPEG_TIMEOUT_MS,
+      probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
       vbrQuality: config.MP3_VBR_QUALITY,
       bitrateKbps: config.MP3_BITRATE_KBPS,
+      limits,
     }),
     workspace,
     publisher,
     logger,
     leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
+    limits,
   });
   const consumer = new VideoConsumer({
     amqp,

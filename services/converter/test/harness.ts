@@ -1,6 +1,8 @@
-import { mkdtemp, readdir, writeFile, chmod } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { JobStore, type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
 import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
@@ -95,4 +97,36 @@ export async function slowFfmpeg(seconds: number): Promise<string> {
   await writeFile(path, `#!/bin/sh\nsleep ${seconds} </dev/null >/dev/null 2>&1\nexec ffmpeg "$@"\n`);
   await chmod(path, 0o755);
   return path;
+}
+
+const run = promisify(execFile);
+
+/** Command lines of the running processes that mention `text` (a worker's temp folder, a wrapper's folder). */
+export async function processesMentioning(text: string): Promise<string[]> {
+  const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+  return stdout.split('\n').filter((line) => line.includes(text) && !/\bps -eo\b/.test(line));
+}
+
+/**
+ * A wrapper around the real `tool` (ffmpeg or ffprobe) that first sleeps `seconds`, through a `nap` link in
+ * its own folder, so a test sees from the process list whether anything of it is still running.
+ */
+export async function slowTool(tool: 'ffmpeg' | 'ffprobe', seconds: number): Promise<{ path: string; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `slow-${tool}-`));
+  const { stdout } = await run('sh', ['-c', 'command -v sleep']);
+  await symlink(stdout.trim(), join(dir, 'nap'));
+  const path = join(dir, tool);
+  await writeFile(path, `#!/bin/sh\n"${dir}/nap" ${seconds} </dev/null >/dev/null 2>&1\nexec ${tool} "$@"\n`);
+  await chmod(path, 0o755);
+  return { path, dir };
+}
+
+/** A wrapper around the real `tool` that appends the environment it was given to `envFile`, then runs the tool. */
+export async function envRecordingTool(tool: 'ffmpeg' | 'ffprobe'): Promise<{ path: string; envFile: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `env-${tool}-`));
+  const path = join(dir, tool);
+  const envFile = join(dir, 'env');
+  await writeFile(path, `#!/bin/sh\nenv >> "${envFile}"\necho --- >> "${envFile}"\nexec ${tool} "$@"\n`);
+  await chmod(path, 0o755);
+  return { path, envFile };
 }

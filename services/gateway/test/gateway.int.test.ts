@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TcpProxy, jsonOf, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import { TcpProxy, behindId3, hostileCorpus, jsonOf, makeMp3, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { basic } from '../../auth/test/helpers.js';
 import { NOTHING_LEFT, type Stack, drainQueue, leftovers, readVideo, signIn, startStack, storeMp3, uploadFile } from './harness.js';
@@ -112,6 +112,36 @@ describe('POST /upload', () => {
     expect(text.status).toBe(415);
     expect(await leftovers(stack.mongo, user.email, started)).toEqual(NOTHING_LEFT);
     expect(await drainQueue(stack.videoQueue)).toEqual([]);
+  });
+
+  it('when the file is a playlist, manifest or concat list, bare or behind an ID3 tag or a RIFF header, then 415 and nothing is kept', async () => {
+    const user = await signIn(stack);
+    const corpus = await hostileCorpus({ ts: '/tmp/local.ts', mp4: '/tmp/local.mp4' });
+    for (const { name, data } of corpus) {
+      const res = await uploadFile(stack, user.authorization, [{ name: 'song.mp3', type: 'audio/mpeg', data }]);
+      expect(res.status, name).toBe(415);
+      const { error } = await jsonOf(res);
+      expect(error.code, name).toBe('unsupported_media_type');
+      expect(error.message, name).toMatch(/playlist|manifest|list|text behind/);
+    }
+    expect(await leftovers(stack.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+    expect(await drainQueue(stack.videoQueue)).toEqual([]);
+  });
+
+  it('when an MP3 carries a 300 KiB ID3 tag (cover art), then it is accepted and stored whole', async () => {
+    const user = await signIn(stack);
+    const mp3 = behindId3(await makeMp3(1), 300 * 1024);
+    const res = await uploadFile(stack, user.authorization, [{ name: 'song.mp3', type: 'audio/mpeg', data: mp3 }]);
+    expect(res.status).toBe(202);
+    const body = await jsonOf(res);
+    expect(body.size).toBe(mp3.length);
+    const [message] = await drainQueue(stack.videoQueue);
+    expect(message!.body.video_fid).toBe(body.video_fid);
+    const stored = await stack.mongo
+      .db('videos')
+      .collection('fs.files')
+      .findOne({ _id: new (await import('mongodb')).ObjectId(body.video_fid) });
+    expect(stored).toMatchObject({ length: mp3.length, metadata: { detectedType: 'audio/mpeg' } });
   });
 
   it('when the token is missing, bad or auth is away, then 401, 403 and 503', async () => {

@@ -155,6 +155,17 @@ export const testLogger = (service = 'test'): Logger => createLogger({ service, 
 /** A response's JSON body, loosely typed for assertions. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();
 
-export { makeVideo, probe, type Probe, type VideoOptions } from './media.js';
+export { makeMp3, makeVideo, probe, type Probe, type VideoOptions } from './media.js';
 export { deleteQueues, drainQueue, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
 export { readGridFsFile, storeGridFsFile } from './files.js';
+export {
+  type HostileFile,
+  behindId3,
+  behindRiff,
+  dashManifest,
+  ffconcatList,
+  hlsPlaylist,
+  hostileCorpus,
+  partialTsDataUri,
+  understatedAac,
+} from './hostile-media.js';

@@ -59,3 +59,13 @@ export async function probe(path: string): Promise<Probe> {
     streams: json.streams.map((s) => ({ codecType: s.codec_type, codecName: s.codec_name })),
   };
 }
+
+/** An MP3 of a sine tone, `seconds` long, as bytes. */
+export async function makeMp3(seconds: number): Promise<Buffer> {
+  const { stdout } = await run(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`, '-c:a', 'libmp3lame', '-f', 'mp3', 'pipe:1'],
+    { encoding: 'buffer', maxBuffer: 64 << 20 },
+  );
+  return stdout;
+}

@@ -1,20 +1,46 @@
 import ffmpeg from 'fluent-ffmpeg';
+import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
 import { type MediaProbe, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
+import { ChildGroup, OutputTooLarge, ProcessTimedOut, confine, runProcess } from './process-group.js';
 
 export interface FfmpegOptions {
   ffmpegPath: string;
   ffprobePath: string;
   timeoutMs: number;
+  probeTimeoutMs: number;
   /** LAME VBR quality (0–9) unless a constant bitrate is given. */
   vbrQuality: number;
   bitrateKbps?: number | undefined;
+  limits: MediaLimits;
 }
+
+/**
+ * The demuxers ffmpeg and ffprobe may use, by name (`mov` is also mp4, m4a, 3gp, 3g2 and mj2; `matroska`
+ * also webm; `mp3` also MP2). None of them opens another file or URL: playlists, manifests and lists (hls,
+ * dash, concat, imf), image sequences, devices and the rest are refused however the input is wrapped, since
+ * the demuxer ffmpeg detects must be on the list.
+ */
+export const ALLOWED_DEMUXERS = ['mov', 'matroska', 'avi', 'flv', 'mpegts', 'mpeg', 'ogg', 'wav', 'mp3', 'aac', 'flac', 'asf', 'aiff', 'ac3'];
+
+/** Input options of every ffmpeg and ffprobe run: local files only, whitelisted containers only. */
+export const INPUT_GUARDS = ['-protocol_whitelist', 'file', '-format_whitelist', ALLOWED_DEMUXERS.join(',')];
+
+/** Demuxers that would read other files or URLs, named in the reason when ffmpeg refuses one. */
+const PLAYLISTS = new Set(['hls', 'dash', 'concat', 'imf', 'webm_dash_manifest', 'sdp', 'vobsub']);
+const NOT_ON_WHITELIST = /\[([\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist/;
+
+/** ffprobe's JSON stays small: a few fields, no tags. */
+const PROBE_ENTRIES = 'format=format_name,duration,bit_rate,size:stream=codec_type,duration';
+const PROBE_MAX_STDOUT_BYTES = 1 << 20;
 
 const TRUNCATED = /moov atom not found|partial file|truncat|end of file|premature/i;
 const UNREADABLE = /Invalid data found|could not find codec parameters|no such file|does not contain any stream/i;
 
 /** A user-readable reason for what ffmpeg/ffprobe said about bad input. */
 function inputProblem(stderr: string): string {
+  const refused = NOT_ON_WHITELIST.exec(stderr)?.[1];
+  if (refused && PLAYLISTS.has(refused)) return `the file is a playlist or manifest (${refused}), which is not accepted`;
+  if (refused) return `the file's format (${refused}) is not supported`;
   if (TRUNCATED.test(stderr)) return 'the file is truncated or damaged';
   if (UNREADABLE.test(stderr)) return 'the file is not a video or audio file that can be read';
   return 'the file could not be converted';
@@ -28,45 +54,61 @@ function inputProblem(stderr: string): string {
 export class FfmpegTranscoder implements Transcoder {
   constructor(private readonly options: FfmpegOptions) {}
 
-  probe(path: string): Promise<MediaProbe> {
-    return new Promise((resolve, reject) => {
-      const command = ffmpeg(path).setFfprobePath(this.options.ffprobePath);
-      command.ffprobe((err: Error | null, data: ffmpeg.FfprobeData) => {
-        if (err) {
-          if (/ENOENT|spawn/.test(err.message) && !/No such file or directory/.test(err.message)) {
-            return reject(new TransientFailure('ffprobe could not be started', { cause: err }));
-          }
-          return reject(new PermanentFailure(inputProblem(err.message), { cause: err }));
-        }
-        const audio = data.streams.find((s) => s.codec_type === 'audio');
-        const video = data.streams.find((s) => s.codec_type === 'video');
-        const duration = Number(audio?.duration ?? data.format.duration ?? 0);
-        resolve({
-          durationSeconds: Number.isFinite(duration) ? duration : 0,
-          bitRate: Number(data.format.bit_rate ?? 0) || 0,
-          hasAudio: audio !== undefined,
-          hasVideo: video !== undefined,
-        });
-      });
-    });
+  /** ffprobe, run directly: fluent-ffmpeg's own ffprobe has no time limit, ignores abort and passes the whole environment. */
+  async probe(path: string, signal: AbortSignal): Promise<MediaProbe> {
+    const { ffprobePath, probeTimeoutMs } = this.options;
+    const args = ['-hide_banner', '-v', 'error', ...INPUT_GUARDS, '-show_entries', PROBE_ENTRIES, '-of', 'json', '-i', path];
+    let result: Awaited<ReturnType<typeof runProcess>>;
+    try {
+      result = await runProcess(ffprobePath, args, { timeoutMs: probeTimeoutMs, signal, maxStdoutBytes: PROBE_MAX_STDOUT_BYTES });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (err instanceof ProcessTimedOut)
+        throw new TransientFailure(`reading the file took longer than ${Math.round(probeTimeoutMs / 1000)} s and was stopped`);
+      if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
+      throw new TransientFailure('ffprobe could not be started', { cause: err });
+    }
+    if (result.code !== 0) throw new PermanentFailure(inputProblem(result.stderr), { cause: new Error(result.stderr.slice(-2000)) });
+    let data: FfprobeJson;
+    try {
+      data = JSON.parse(result.stdout) as FfprobeJson;
+    } catch (err) {
+      throw new PermanentFailure('the file could not be converted', { cause: err });
+    }
+    const streams = data.streams ?? [];
+    const audio = streams.find((s) => s.codec_type === 'audio');
+    const video = streams.find((s) => s.codec_type === 'video');
+    const duration = Number(audio?.duration ?? data.format?.duration ?? 0);
+    return {
+      durationSeconds: Number.isFinite(duration) ? duration : 0,
+      bitRate: Number(data.format?.bit_rate ?? 0) || 0,
+      sizeBytes: Number(data.format?.size ?? 0) || 0,
+      hasAudio: audio !== undefined,
+      hasVideo: video !== undefined,
+    };
   }
 
   toMp3(input: string, output: string, signal: AbortSignal): Promise<void> {
-    const { ffmpegPath, timeoutMs, vbrQuality, bitrateKbps } = this.options;
+    const { ffmpegPath, timeoutMs, vbrQuality, bitrateKbps, limits } = this.options;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       let timedOut = false;
       const command = ffmpeg(input, { stdoutLines: 20 })
         .setFfmpegPath(ffmpegPath)
-        .inputOptions(['-hide_banner', '-nostdin'])
+        .inputOptions(['-hide_banner', '-nostdin', ...INPUT_GUARDS])
         .noVideo()
         .outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-v', 'error'])
+        // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.
+        .outputOptions(['-t', String(outputSecondsCap(limits)), '-fs', String(limits.maxOutputBytes)])
         .audioCodec('libmp3lame')
         .format('mp3');
       if (bitrateKbps) command.audioBitrate(bitrateKbps);
       else command.outputOptions(['-q:a', String(vbrQuality)]);
 
-      const kill = () => command.kill('SIGKILL');
+      // No 'progress' listener here: fluent-ffmpeg would start its own unguarded ffprobe for it.
+      const children = new ChildGroup();
+      confine(command, children);
+      const kill = () => children.killAll();
       const timer = setTimeout(() => {
         timedOut = true;
         kill();
@@ -95,4 +137,9 @@ export class FfmpegTranscoder implements Transcoder {
         .save(output);
     });
   }
+}
+
+interface FfprobeJson {
+  format?: { format_name?: string; duration?: string; bit_rate?: string; size?: string };
+  streams?: { codec_type?: string; duration?: string }[];
 }

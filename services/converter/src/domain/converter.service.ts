@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import { type JobLeases, type Mp3Store, PermanentFailure, type ResultPublisher, type Transcoder, type VideoSource, type Workspace } from './ports.js';
 
@@ -14,6 +15,7 @@ export interface ConverterDeps {
   logger: Logger;
   /** How often a running job renews its lease, ms. */
   leaseRenewMs: number;
+  limits: MediaLimits;
 }
 
 export type ConversionResult =
@@ -55,7 +57,7 @@ export class ConverterService {
   }
 
   private async transcode(videoFid: string, mp3Fid: string, owner: string, signal: AbortSignal): Promise<ConversionResult> {
-    const { videos, mp3s, transcoder, workspace } = this.deps;
+    const { videos, mp3s, transcoder, workspace, limits } = this.deps;
     const info = await videos.info(videoFid);
     if (!info) throw new PermanentFailure('the uploaded video could not be found');
     const space = await workspace.create(videoFid);
@@ -65,10 +67,12 @@ export class ConverterService {
       const t0 = performance.now();
       await videos.copyTo(videoFid, input, signal);
       const t1 = performance.now();
-      const source = await transcoder.probe(input);
+      const source = await transcoder.probe(input, signal);
       if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
+      checkSource(source, limits);
       await transcoder.toMp3(input, output, signal);
-      const mp3 = await transcoder.probe(output);
+      const mp3 = await transcoder.probe(output, signal);
+      checkMp3(mp3, limits);
       if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
         throw new PermanentFailure('the file is truncated or damaged: its audio ends early');
       }

@@ -42,13 +42,14 @@ export interface Mp3Store {
 export interface MediaProbe {
   durationSeconds: number;
   bitRate: number;
+  sizeBytes: number;
   hasAudio: boolean;
   hasVideo: boolean;
 }
 
 export interface Transcoder {
-  /** Throws PermanentFailure when the file is not media ffprobe can read. */
-  probe(path: string): Promise<MediaProbe>;
+  /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
+  probe(path: string, signal: AbortSignal): Promise<MediaProbe>;
   /** Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed. */
   toMp3(input: string, output: string, signal: AbortSignal): Promise<void>;
 }

@@ -4,9 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { AppError } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
+import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
 import { type GridFSBucket, ObjectId, StorageTimeoutError } from '@mp3converter/shared/storage';
 import type { LeftoverCleaner } from '../domain/leftover-cleaner.js';
-import { SNIFF_BYTES, detectMediaType } from '../domain/media-type.js';
 import type { UploadLeases } from '../domain/ports.js';
 
 /** What multer adds to `req.file` once this engine has stored an upload. */
@@ -16,10 +16,10 @@ export interface StoredUpload {
   contentType: string;
 }
 
-/** Reads up to `bytes` from the stream's start; the iterator goes on from there. */
-async function readHead(iterator: AsyncIterator<Buffer>, bytes: number): Promise<{ head: Buffer; ended: boolean }> {
-  const chunks: Buffer[] = [];
-  let length = 0;
+/** Reads on until `head` holds at least `bytes` bytes or the stream ends; the iterator goes on from there. */
+async function readHead(iterator: AsyncIterator<Buffer>, bytes: number, head: Buffer = Buffer.alloc(0)): Promise<{ head: Buffer; ended: boolean }> {
+  const chunks: Buffer[] = [head];
+  let length = head.length;
   while (length < bytes) {
     const next = await iterator.next();
     if (next.done) return { head: Buffer.concat(chunks), ended: true };
@@ -27,6 +27,17 @@ async function readHead(iterator: AsyncIterator<Buffer>, bytes: number): Promise
     length += next.value.length;
   }
   return { head: Buffer.concat(chunks), ended: false };
+}
+
+/** The upload's first bytes and its detected type; 415 when they show it is no video or audio file. */
+async function sniff(iterator: AsyncIterator<Buffer>): Promise<{ head: Buffer; ended: boolean; detected: string }> {
+  let { head, ended } = await readHead(iterator, MEDIA_SNIFF_BYTES);
+  for (;;) {
+    const verdict = await inspectMediaHead(head, ended);
+    if (verdict.kind === 'media') return { head, ended, detected: verdict.mimeType };
+    if (verdict.kind === 'not-media') throw new AppError(415, 'unsupported_media_type', `the file is ${verdict.reason}`);
+    ({ head, ended } = await readHead(iterator, verdict.bytes, head));
+  }
 }
 
 export interface UploadStorageOptions {
@@ -38,7 +49,8 @@ export interface UploadStorageOptions {
 
 /**
  * A multer storage engine that streams each upload straight into GridFS as it arrives: never whole in memory,
- * never on disk. The first bytes decide whether it is media at all (415 otherwise, nothing written). The
+ * never on disk. The first bytes decide whether it is media at all (415 otherwise, nothing written): behind
+ * ID3 tags too, up to MEDIA_HEAD_MAX_BYTES, where playlists hide from a first-bytes check. The
  * upload holds a lease while it is written, so no sweep takes it for a leftover. A failed or cut-off upload
  * is discarded (its chunks, files document and lease, retried until MongoDB answers); multer calls
  * `_removeFile` for files it gives up on (size limit, second file, a bad part after the file), which
@@ -90,11 +102,7 @@ export class GridFsUploadStorage implements StorageEngine {
   private async store(req: Request, file: Express.Multer.File, id: ObjectId): Promise<StoredUpload> {
     const source = file.stream as Readable;
     const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-    const { head, ended } = await readHead(iterator, SNIFF_BYTES);
-    const detected = await detectMediaType(head);
-    if (!detected) {
-      throw new AppError(415, 'unsupported_media_type', 'the file is neither a video nor an audio container');
-    }
+    const { head, ended, detected } = await sniff(iterator);
     const declared = file.mimetype && file.mimetype !== 'application/octet-stream' ? file.mimetype : undefined;
     const contentType = declared ?? detected;
     const videoFid = id.toHexString();

@@ -1,0 +1,122 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** An ID3v2.4 tag of `tagBytes` bytes in all (padding), then `body`: ffmpeg and first-bytes checks skip the tag. */
+export function behindId3(body: Buffer | string, tagBytes = 256 * 1024): Buffer {
+  const size = tagBytes - 10;
+  const header = Buffer.from([0x49, 0x44, 0x33, 4, 0, 0, (size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]);
+  return Buffer.concat([header, Buffer.alloc(size), Buffer.from(body)]);
+}
+
+/** `RIFF`, a size without a NUL byte, `WAVE`, then `body`: the start of a WAV to a first-bytes check. */
+export const behindRiff = (body: Buffer | string): Buffer => Buffer.concat([Buffer.from('RIFF\x01\x01\x01\x01WAVE', 'latin1'), Buffer.from(body)]);
+
+/**
+ * An HLS media playlist. Live (no `#EXT-X-ENDLIST`) with a long target duration, ffmpeg waits that long for
+ * the next segment once it has read the first.
+ */
+export function hlsPlaylist(segments: string[], { live = false, targetSeconds = 10 } = {}): string {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${targetSeconds}`, '#EXT-X-MEDIA-SEQUENCE:0'];
+  for (const s of segments) lines.push(`#EXTINF:${targetSeconds}.0,`, s);
+  if (!live) lines.push('#EXT-X-ENDLIST');
+  return `${lines.join('\n')}\n`;
+}
+
+/** A static DASH manifest whose only representation is `mediaUrl`. */
+export const dashManifest = (mediaUrl: string): string =>
+  `<?xml version="1.0" encoding="UTF-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011" type="static" mediaPresentationDuration="PT3S" minBufferTime="PT1S">
+  <Period><AdaptationSet mimeType="audio/mp4"><Representation id="a" bandwidth="64000" codecs="mp4a.40.2"><BaseURL>${mediaUrl}</BaseURL></Representation></AdaptationSet></Period>
+</MPD>
+`;
+
+/** An ffconcat list of `files`. */
+export const ffconcatList = (files: string[]): string => `ffconcat version 1.0\n${files.map((f) => `file '${f}'`).join('\n')}\n`;
+
+/**
+ * The start of an MPEG-TS stream (tables and the first audio packets, not enough for ffmpeg to know the
+ * stream), inline as a `data:` URI that ends in `.ts`.
+ */
+export async function partialTsDataUri(): Promise<string> {
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=duration=1:sample_rate=8000',
+      '-ac',
+      '1',
+      '-c:a',
+      'mp2',
+      '-b:a',
+      '32k',
+      '-f',
+      'mpegts',
+      'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 1 << 20 },
+  );
+  return `data:video/mp2t;base64,${stdout.subarray(0, 188 * 4).toString('base64')}#.ts`;
+}
+
+export interface HostileFile {
+  name: string;
+  data: Buffer;
+}
+
+/**
+ * Uploads that would make ffmpeg fetch something other than themselves: HLS, DASH and ffconcat behind an ID3
+ * tag and behind a RIFF header, pointing at local media files (`local.ts`, `local.mp4`: absolute paths on
+ * the converter's machine that no upload may reach), and a live HLS playlist whose only segment is an
+ * inline `data:` URI, bare and behind an ID3 tag.
+ */
+export async function hostileCorpus(local: { ts: string; mp4: string }): Promise<HostileFile[]> {
+  const liveData = hlsPlaylist([await partialTsDataUri()], { live: true, targetSeconds: 86_400 });
+  const hls = hlsPlaylist([local.ts]);
+  const dash = dashManifest(`file://${local.mp4}`);
+  const concat = ffconcatList([local.mp4]);
+  return [
+    { name: 'a live HLS playlist with an inline data: segment, behind an ID3 tag', data: behindId3(liveData) },
+    { name: 'a live HLS playlist with an inline data: segment', data: Buffer.from(liveData) },
+    { name: 'an HLS playlist of a local file, behind an ID3 tag', data: behindId3(hls) },
+    { name: 'an HLS playlist of a local file, behind a RIFF header', data: behindRiff(hls) },
+    { name: 'a DASH manifest of a local file, behind an ID3 tag', data: behindId3(dash) },
+    { name: 'a DASH manifest of a local file, behind a RIFF header', data: behindRiff(dash) },
+    { name: 'an ffconcat list of a local file, behind an ID3 tag', data: behindId3(concat) },
+    { name: 'an ffconcat list of a local file, behind a RIFF header', data: behindRiff(concat) },
+  ];
+}
+
+/**
+ * A raw ADTS AAC stream of `seconds` whose first two seconds are loud noise and the rest silence: ffprobe
+ * estimates its length from the early bitrate, so it says a few seconds where there are `seconds`.
+ */
+export async function understatedAac(seconds: number): Promise<Buffer> {
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `aevalsrc=if(lt(t\\,2)\\,random(0)*2-1\\,0):s=44100:d=${seconds}`,
+      '-c:a',
+      'aac',
+      '-b:a',
+      '256k',
+      '-f',
+      'adts',
+      'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 << 20 },
+  );
+  return stdout;
+}

@@ -1,0 +1,157 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { FfmpegCommand } from 'fluent-ffmpeg';
+
+/**
+ * The environment of every child: PATH alone, to find ffmpeg and whatever a wrapper script in FFMPEG_PATH
+ * calls. Nothing else of the worker's environment (the broker and database URLs with their credentials, or
+ * ffmpeg's own variables such as FFREPORT) reaches a process that reads untrusted files.
+ */
+export function childEnvironment(parent: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { PATH: parent.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
+}
+
+const alive = new Set<ChildProcess>();
+
+/**
+ * Children are spawned detached, so each leads a process group of its own, and SIGKILL goes to the whole
+ * group: a wrapper script's children die with it and no pipe stays open. Only a child not yet reaped is
+ * signalled, so its group id cannot belong to anyone else.
+ */
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // gone between the check and the signal
+  }
+}
+
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // Detached children would outlive a worker that exits without stopping them (a crash, process.exit).
+    process.once('exit', () => {
+      for (const c of alive) killGroup(c);
+    });
+  }
+  if (child.pid === undefined) return;
+  alive.add(child);
+  child.once('exit', () => alive.delete(child));
+}
+
+/** The children of one job, killed together; one that starts after `killAll` is killed at once. */
+export class ChildGroup {
+  private readonly children = new Set<ChildProcess>();
+  private stopped = false;
+
+  add(child: ChildProcess): void {
+    track(child);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    if (this.stopped) killGroup(child);
+  }
+
+  killAll(): void {
+    this.stopped = true;
+    for (const child of this.children) killGroup(child);
+  }
+}
+
+type SpawnStep = (this: FfmpegCommand, args: string[], options: object, processCB?: unknown, endCB?: unknown) => void;
+type ProcessCallback = (child: ChildProcess, ...rings: unknown[]) => void;
+
+/**
+ * fluent-ffmpeg passes no environment to spawn (ffmpeg inherits the worker's whole one) and its `kill`
+ * reaches only the process it started. Every process it starts (the conversion and its capability queries)
+ * goes through its private `_spawnFfmpeg`; 2.1.3 is the library's last release, so this one hook is stable.
+ * It adds the minimal environment and a process group, and hands each child to `group`.
+ */
+export function confine(command: FfmpegCommand, group: ChildGroup): void {
+  const target = command as unknown as { _spawnFfmpeg: SpawnStep };
+  const spawnStep = target._spawnFfmpeg;
+  target._spawnFfmpeg = function (args, options, processCB, endCB) {
+    // The same optional arguments as the original: (args, options?, processCB?, endCB).
+    if (typeof options === 'function') [options, processCB, endCB] = [{}, options, processCB];
+    if (endCB === undefined) [processCB, endCB] = [undefined, processCB];
+    const onProcess: ProcessCallback = (child, ...rings) => {
+      group.add(child);
+      if (typeof processCB === 'function') (processCB as ProcessCallback)(child, ...rings);
+    };
+    spawnStep.call(this, args, { ...options, env: childEnvironment(), detached: true }, onProcess, endCB);
+  };
+}
+
+export class ProcessTimedOut extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`still running after ${timeoutMs} ms`);
+    this.name = 'ProcessTimedOut';
+  }
+}
+
+export class OutputTooLarge extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`wrote more than ${maxBytes} bytes to stdout`);
+    this.name = 'OutputTooLarge';
+  }
+}
+
+export interface RunOptions {
+  /** Wall-clock limit; past it the process group is killed and the run rejects with ProcessTimedOut. */
+  timeoutMs: number;
+  /** Aborting kills the process group and rejects with the signal's reason. */
+  signal: AbortSignal;
+  /** Standard output beyond this kills the process group (OutputTooLarge). */
+  maxStdoutBytes: number;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  /** The last 64 KiB of standard error. */
+  stderr: string;
+}
+
+const STDERR_KEPT = 64 * 1024;
+
+/** Runs a program to its end with the minimal environment, a wall-clock limit and abort, in its own process group. */
+export function runProcess(file: string, args: readonly string[], { timeoutMs, signal, maxStdoutBytes }: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const group = new ChildGroup();
+    let failure: unknown;
+    const stop = (reason: unknown) => {
+      failure ??= reason;
+      group.killAll();
+    };
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = '';
+
+    const child = spawn(file, args, { env: childEnvironment(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    group.add(child);
+    const timer = setTimeout(() => stop(new ProcessTimedOut(timeoutMs)), timeoutMs);
+    const onAbort = () => stop(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > maxStdoutBytes) stop(new OutputTooLarge(maxStdoutBytes));
+      else stdout.push(chunk);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-STDERR_KEPT);
+    });
+    child.on('error', (err) => {
+      failure ??= err;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      if (failure !== undefined) reject(failure);
+      else resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
+    });
+  });
+}

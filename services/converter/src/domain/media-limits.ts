@@ -1,0 +1,66 @@
+import { type MediaProbe, PermanentFailure } from './ports.js';
+
+/** LAME's highest bitrate, 320 kbit/s, in bytes per second: no MP3 frame carries more. */
+const MP3_MAX_BYTES_PER_SECOND = 320_000 / 8;
+/** Room for the VBR header and rounding on top of the bitrate bound. */
+const OUTPUT_SLACK_BYTES = 1 << 20;
+/** An MP3 runs a little past its source (encoder delay and padding, frame rounding). */
+const DURATION_TOLERANCE_SECONDS = 0.5;
+
+/** What one job may cost. */
+export interface MediaLimits {
+  maxDurationSeconds: number;
+  maxOutputBytes: number;
+}
+
+/** The limits; without an explicit output cap, the largest MP3 a source of the longest duration can give. */
+export function mediaLimits(maxDurationSeconds: number, maxOutputBytes?: number): MediaLimits {
+  return { maxDurationSeconds, maxOutputBytes: maxOutputBytes ?? Math.ceil(maxDurationSeconds * MP3_MAX_BYTES_PER_SECOND) + OUTPUT_SLACK_BYTES };
+}
+
+/**
+ * How much audio the encoder may write: a second past the limit, so that a source whose header understated
+ * its length is cut there and still caught by `checkMp3`.
+ */
+export const outputSecondsCap = (limits: MediaLimits): number => limits.maxDurationSeconds + 1;
+
+/** "4 h", "1 h 30 min", "45 s". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  const parts = [
+    [Math.floor(s / 3600), 'h'],
+    [Math.floor((s % 3600) / 60), 'min'],
+    [s % 60, 's'],
+  ] as const;
+  const shown = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n} ${unit}`);
+  return shown.length > 0 ? shown.join(' ') : '0 s';
+}
+
+/** "550 MiB", "1.5 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const rounded = unit === 0 ? String(value) : String(Math.round(value * 10) / 10);
+  return `${rounded} ${units[unit]}`;
+}
+
+const tooLong = (limits: MediaLimits) => new PermanentFailure(`the video is longer than the limit of ${formatDuration(limits.maxDurationSeconds)}`);
+
+/** Before converting: a source that says it is longer than the limit is refused at once. */
+export function checkSource(source: MediaProbe, limits: MediaLimits): void {
+  if (source.durationSeconds > limits.maxDurationSeconds) throw tooLong(limits);
+}
+
+/**
+ * After converting: the encoder stops at the output caps (`outputSecondsCap`, `maxOutputBytes`) whatever
+ * the source claimed, so an MP3 that reached either is refused rather than stored cut short.
+ */
+export function checkMp3(mp3: MediaProbe, limits: MediaLimits): void {
+  if (mp3.sizeBytes >= limits.maxOutputBytes) throw new PermanentFailure(`the MP3 would be larger than the limit of ${formatBytes(limits.maxOutputBytes)}`);
+  if (mp3.durationSeconds > limits.maxDurationSeconds + DURATION_TOLERANCE_SECONDS) throw tooLong(limits);
+}

@@ -124,7 +124,7 @@ describe('POST /upload', () => {
       expect(error.code, name).toBe('unsupported_media_type');
       expect(error.message, name).toMatch(/playlist|manifest|list|text behind/);
     }
-    expect(await leftovers(stack.mongo, user.email, started)).toEqual({ files: 0, jobs: 0, orphanChunks: 0 });
+    expect(await leftovers(stack.mongo, user.email, started)).toEqual(NOTHING_LEFT);
     expect(await drainQueue(stack.videoQueue)).toEqual([]);
   });
 

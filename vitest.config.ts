@@ -6,7 +6,10 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources of the shared package, never a stale build of it.
-    alias: [{ find: /^@mp3converter\/shared\/(.+)$/, replacement: `${root}packages/shared/src/$1/index.ts` }],
+    alias: [
+      { find: /^@mp3converter\/shared\/amqp\/outcome-policy$/, replacement: `${root}packages/shared/src/amqp/outcome-policy.ts` },
+      { find: /^@mp3converter\/shared\/(.+)$/, replacement: `${root}packages/shared/src/$1/index.ts` },
+    ],
   },
   test: {
     // Integration tests share the fixed GridFS databases (videos, mp3s) and check them for leftovers, so

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { JobStore, GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
+import { JobStore } from '@mp3converter/shared/jobs';
+import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { fmt, mib, servers, startService } from './common.js';
 
@@ -69,7 +70,7 @@ async function generate(mins: number): Promise<string> {
 async function store(path: string, owner: string): Promise<string> {
   const id = new ObjectId();
   await pipeline(createReadStream(path), videos.openUploadStreamWithId(id, `bench.mp4`, { metadata: { owner } }));
-  await new JobStore(mongo).create(id.toHexString(), owner, 'bench.mp4');
+  await new JobStore(mongo).create({ videoFid: id.toHexString(), owner, filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
   return id.toHexString();
 }
 

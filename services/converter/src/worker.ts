@@ -2,23 +2,26 @@ import { hostname } from 'node:os';
 import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
+import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
-import { JobStore, createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { FfmpegTranscoder } from './adapters/ffmpeg.transcoder.js';
 import { GridFsMp3Store } from './adapters/gridfs-mp3.store.js';
 import { GridFsVideoSource } from './adapters/gridfs-video.source.js';
-import { StoreJobLeases } from './adapters/job-leases.js';
+import { AmqpJobEvents } from './adapters/job-events.publisher.js';
+import { MongoJobLeases } from './adapters/job-leases.js';
 import { AmqpResultPublisher } from './adapters/result.publisher.js';
 import { TempWorkspace } from './adapters/temp.workspace.js';
 import type { ConverterConfig } from './config.js';
-import { VideoConsumer } from './consumers/video.consumer.js';
-import { ConverterService } from './domain/converter.service.js';
+import { controlHandler, videoHandler } from './consumers/video.consumer.js';
+import { JobRunner } from './domain/job-runner.js';
 import { mediaLimits } from './domain/media-limits.js';
 
 export interface ConverterWorker {
   http: HttpServerHandle;
   amqp: AmqpConnection;
   readiness: Readiness;
+  runner: JobRunner;
   /** Stops taking messages, lets conversions finish until `drainMs`, then kills the rest (they are redelivered). */
   stop(drainMs?: number): Promise<void>;
 }
@@ -35,17 +38,21 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     logger,
     connectionName: `converter ${workerId}`,
     heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
-    topology: async (channel) => {
-      await assertWorkQueue(channel, config.VIDEO_QUEUE, config.RETRY_DELAYS_MS);
+    topology: async (channel, connection) => {
+      await assertWorkQueue(channel, connection, config.VIDEO_QUEUE, {
+        retryDelaysMs: config.RETRY_DELAYS_MS,
+        deadLetters: { maxLength: config.DEAD_LETTER_MAX_LENGTH, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS },
+        logger,
+      });
       await channel.assertQueue(config.MP3_QUEUE, { durable: true });
       await channel.assertQueue(config.FAILED_QUEUE, { durable: true });
+      await channel.assertExchange(JOB_EVENTS_EXCHANGE, 'topic', { durable: true });
+      await channel.assertExchange(JOB_CONTROL_EXCHANGE, 'topic', { durable: true });
     },
   });
-  const leases = new StoreJobLeases(new JobStore(mongo), workerId, config.JOB_LEASE_MS);
-  const publisher = new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE });
   const limits = mediaLimits(config.MAX_DURATION_SECONDS, config.MAX_OUTPUT_BYTES);
-  const converter = new ConverterService({
-    leases,
+  const runner = new JobRunner({
+    leases: new MongoJobLeases(mongo, workerId, config.JOB_LEASE_MS),
     videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
     mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
     transcoder: new FfmpegTranscoder({
@@ -58,28 +65,35 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       limits,
     }),
     workspace,
-    publisher,
+    publisher: new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE }),
+    events: new AmqpJobEvents(amqp, logger),
     logger,
-    leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
     limits,
-  });
-  const consumer = new VideoConsumer({
-    amqp,
-    converter,
-    leases,
-    publisher,
-    queue: config.VIDEO_QUEUE,
-    retryDelaysMs: config.RETRY_DELAYS_MS,
-    leaseMs: config.JOB_LEASE_MS,
-    logger,
+    maxAttempts: config.MAX_ATTEMPTS,
+    leaseRenewMs: Math.max(500, Math.floor(config.JOB_LEASE_MS / 3)),
+    progressEventMs: 1_000,
+    progressSnapshotMs: config.PROGRESS_SNAPSHOT_MS,
+    deferMs: config.JOB_LEASE_MS / 2,
+    transferTimeoutMs: config.TRANSFER_TIMEOUT_MS,
   });
 
-  const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);
+  const readiness = new Readiness()
+    .add('mongodb', () => pingMongo(mongo))
+    .add('rabbitmq', amqp.readinessCheck)
+    .setLiveness(() => {
+      const stalled = runner.stalled(config.STALL_TIMEOUT_MS);
+      return stalled.length > 0 ? `no progress for ${config.STALL_TIMEOUT_MS} ms on job ${stalled.join(', ')}` : undefined;
+    });
   const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.
   await pingMongo(mongo).catch((err: unknown) => logger.warn({ err }, 'MongoDB not reachable yet; consuming anyway, failures will retry'));
-  await amqp.consume({ queue: config.VIDEO_QUEUE, prefetch: config.CONCURRENCY, onMessage: consumer.onMessage });
+  await amqp.subscribe({ exchange: JOB_CONTROL_EXCHANGE, routingKeys: ['job.cancel'], onMessage: controlHandler(runner, logger) });
+  await amqp.consume({
+    queue: config.VIDEO_QUEUE,
+    prefetch: config.CONCURRENCY,
+    onMessage: videoHandler({ amqp, runner, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, logger }),
+  });
   void amqp.start();
   logger.info({ queue: config.VIDEO_QUEUE, concurrency: config.CONCURRENCY, healthPort: http.port }, 'converter started');
 
@@ -87,12 +101,13 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     http,
     amqp,
     readiness,
+    runner,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       await amqp.stopConsuming();
       if (!(await amqp.drain(drainMs))) {
         logger.warn('conversions still running at the deadline; stopping them');
-        consumer.abortAll();
+        runner.abortAll();
         await amqp.drain(5_000);
       }
       await amqp.close();

@@ -1,10 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readdir, writeFile, chmod, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { JobStore, type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
+import { JobStore } from '@mp3converter/shared/jobs';
+import { type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
 import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -61,7 +62,7 @@ export const mongoClient = (): MongoClient => createMongoClient(inject('servers'
 /** Stores a video as our gateway does: filename, owner in metadata, and a queued job. */
 export async function storeVideoAsGateway(mongo: MongoClient, data: Buffer, owner: string, filename = 'clip.mp4'): Promise<string> {
   const fid = await storeGridFsFile(mongo, 'videos', data, { filename, metadata: { owner, contentType: 'video/mp4' } });
-  await new JobStore(mongo).create(fid, owner, filename);
+  await new JobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
   return fid;
 }
 
@@ -129,4 +130,33 @@ export async function envRecordingTool(tool: 'ffmpeg' | 'ffprobe'): Promise<{ pa
   await writeFile(path, `#!/bin/sh\nenv >> "${envFile}"\necho --- >> "${envFile}"\nexec ${tool} "$@"\n`);
   await chmod(path, 0o755);
   return { path, envFile };
+}
+
+const root = new URL('../../..', import.meta.url).pathname;
+
+/**
+ * A converter in a process of its own (the TypeScript sources through tsx), for what only a real process
+ * shows: being killed mid-job. `kill()` ends it with SIGKILL, as an OOM kill or an evicted pod would.
+ */
+export function spawnWorker(queues: Queues, env: Record<string, string> = {}): { exited: Promise<number | null>; kill: () => void } {
+  const servers = inject('servers');
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'services/converter/src/main.ts'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', process.env.TEST_LOG_LEVEL ? 'inherit' : 'ignore'],
+    env: {
+      PATH: process.env.PATH,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      HEALTH_PORT: '0',
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: queues.video,
+      MP3_QUEUE: queues.mp3,
+      FAILED_QUEUE: queues.failed,
+      RETRY_DELAYS_MS: '200,400',
+      JOB_LEASE_MS: '1000',
+      ...env,
+    },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { exited, kill: () => child.kill('SIGKILL') };
 }

@@ -22,6 +22,12 @@ export const gatewayConfigSchema = z.object({
   UPLOAD_LEASE_MS: env.int(300_000, 1_000),
   ORPHAN_SWEEP_INTERVAL_MS: env.int(300_000, 100),
   TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
+  /** Event streams (GET /events) one user may hold open at once; one more is refused with 429. */
+  MAX_EVENT_STREAMS_PER_USER: env.int(5, 1),
+  /** A keep-alive comment goes down each quiet event stream this often, ms. */
+  EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
+  /** How often queue positions are refreshed for users with an open event stream, ms. */
+  QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
   SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
 });
 

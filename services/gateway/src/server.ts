@@ -2,9 +2,11 @@ import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
-import { JobStore, createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore } from '@mp3converter/shared/jobs';
+import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
+import { AmqpJobNotices, subscribeJobEvents } from './adapters/job-notices.js';
 import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
 import { MongoUploadLeases } from './adapters/upload-lease.store.js';
@@ -13,6 +15,8 @@ import { AmqpVideoQueue } from './adapters/video.queue.js';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { userOf } from './routes/authenticate.js';
+import { EventHub, PositionWatch } from './domain/event-hub.js';
+import { JobsService } from './domain/jobs.service.js';
 import { LeftoverCleaner } from './domain/leftover-cleaner.js';
 import { UploadService } from './domain/upload.service.js';
 
@@ -21,6 +25,7 @@ export interface GatewayServer {
   readiness: Readiness;
   amqp: AmqpConnection;
   cleaner: LeftoverCleaner;
+  hub: EventHub;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -35,14 +40,24 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
     topology: async (channel) => {
       await channel.assertQueue(config.VIDEO_QUEUE, { durable: true });
+      await channel.assertExchange(JOB_EVENTS_EXCHANGE, 'topic', { durable: true });
+      await channel.assertExchange(JOB_CONTROL_EXCHANGE, 'topic', { durable: true });
     },
   });
+  const hub = new EventHub(config.MAX_EVENT_STREAMS_PER_USER);
+  await subscribeJobEvents(amqp, (event) => hub.dispatch(event));
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
-  const jobs = new BoundedJobRepository(new JobStore(mongo), config.MONGODB_TIMEOUT_MS);
+  const jobStore = new JobStore(mongo);
+  jobStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
+  const jobs = new BoundedJobRepository(jobStore, config.MONGODB_TIMEOUT_MS);
+  const notices = new AmqpJobNotices(amqp, logger);
+  const positions = new PositionWatch(hub, jobs, logger);
+  positions.start(config.QUEUE_POSITION_INTERVAL_MS);
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const leases = new MongoUploadLeases(videosDb, config.MONGODB_TIMEOUT_MS);
-  const cleaner = new LeftoverCleaner(new GridFsVideoFiles(videosDb), jobs, leases, logger, { waitMs: config.MONGODB_TIMEOUT_MS });
+  const videoFiles = new GridFsVideoFiles(videosDb);
+  const cleaner = new LeftoverCleaner(videoFiles, jobs, leases, logger, { waitMs: config.MONGODB_TIMEOUT_MS });
   cleaner.start(config.ORPHAN_SWEEP_INTERVAL_MS);
 
   const readiness = new Readiness()
@@ -50,9 +65,10 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     .add('rabbitmq', amqp.readinessCheck)
     .add('auth', () => auth.ping());
 
+  const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
   const app = createApp({
     auth,
-    uploads: new UploadService(jobs, new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), leases, cleaner, logger),
+    uploads: new UploadService(jobs, new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), leases, cleaner, notices, logger),
     uploadStorage: new GridFsUploadStorage(
       videosBucket(mongo),
       leases,
@@ -61,8 +77,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       { writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS, leaseMs: config.UPLOAD_LEASE_MS },
       logger,
     ),
-    mp3s: new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS),
+    mp3s,
     jobs,
+    jobsService: new JobsService(jobs, videoFiles, mp3s, notices, logger),
+    hub,
+    eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     readiness,
     logger,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
@@ -76,8 +95,12 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     readiness,
     amqp,
     cleaner,
+    hub,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
+      positions.stop();
+      // Event streams never end by themselves: they close first, clients reconnect to another replica.
+      hub.closeAll();
       const timer = setTimeout(() => http.forceClose(), Math.max(0, drainMs));
       await http.close();
       clearTimeout(timer);

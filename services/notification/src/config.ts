@@ -29,6 +29,10 @@ const schema = z
     GMAIL_PASSWORD: z.string().optional(),
     PUBLIC_GATEWAY_URL: z.url().default('http://mp3converter.com'),
     RETRY_DELAYS_MS: env.intList('5000,30000,120000,600000'),
+    /** Claims of one notification before it is given up on (dead-lettered). Default: one per retry delay, plus one. */
+    MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).optional(),
+    DEAD_LETTER_MAX_LENGTH: env.int(10_000, 1),
+    DEAD_LETTER_MAX_AGE_MS: env.int(14 * 24 * 3600_000, 1_000),
     SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
   })
   .superRefine((c, ctx) => {
@@ -46,6 +50,7 @@ const schema = z
     const gmail = !c.SMTP_HOST && c.GMAIL_ADDRESS !== undefined;
     return {
       ...c,
+      MAX_ATTEMPTS: c.MAX_ATTEMPTS ?? c.RETRY_DELAYS_MS.length + 1,
       smtp: gmail
         ? { host: 'smtp.gmail.com', port: 587, secure: false, requireTls: true, user: c.GMAIL_ADDRESS, password: c.GMAIL_PASSWORD }
         : { host: c.SMTP_HOST!, port: c.SMTP_PORT, secure: c.SMTP_SECURE, requireTls: c.SMTP_REQUIRE_TLS, user: c.SMTP_USER, password: c.SMTP_PASSWORD },

@@ -23,9 +23,14 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     logger,
     connectionName: 'notification',
     heartbeatSeconds: config.AMQP_HEARTBEAT_SECONDS,
-    topology: async (channel) => {
-      await assertWorkQueue(channel, config.MP3_QUEUE, config.RETRY_DELAYS_MS);
-      await assertWorkQueue(channel, config.FAILED_QUEUE, config.RETRY_DELAYS_MS);
+    topology: async (channel, connection) => {
+      const options = {
+        retryDelaysMs: config.RETRY_DELAYS_MS,
+        deadLetters: { maxLength: config.DEAD_LETTER_MAX_LENGTH, maxAgeMs: config.DEAD_LETTER_MAX_AGE_MS },
+        logger,
+      };
+      await assertWorkQueue(channel, connection, config.MP3_QUEUE, options);
+      await assertWorkQueue(channel, connection, config.FAILED_QUEUE, options);
     },
   });
   const deps = {
@@ -33,6 +38,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     notifier: new NotifierService(mailer, new MongoSentLog(mongo, CLAIM_TTL_MS)),
     gatewayUrl: config.PUBLIC_GATEWAY_URL,
     retryDelaysMs: config.RETRY_DELAYS_MS,
+    maxAttempts: config.MAX_ATTEMPTS,
     logger,
   };
   const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);

@@ -18,8 +18,8 @@ export interface AmqpOptions {
   connectionName: string;
   /** Heartbeat interval in seconds: a dead peer is noticed within about twice this. */
   heartbeatSeconds?: number;
-  /** Declares queues; run on every (re)connect, before consumers start. */
-  topology?: (channel: Channel) => Promise<void>;
+  /** Declares queues and exchanges; run on every (re)connect, before consumers start. */
+  topology?: (channel: Channel, connection: ChannelModel) => Promise<void>;
   /** How long a publish waits for the broker's confirm, in ms. */
   publishTimeoutMs?: number;
 }
@@ -30,6 +30,20 @@ export interface ConsumerSpec {
   prefetch: number;
   /** Must settle the message (ack/nack) itself; a throw is logged and the message requeued after a pause. */
   onMessage: (message: ConsumeMessage, channel: Channel) => Promise<void>;
+}
+
+/**
+ * A consumer of broadcasts: on every connect a private, server-named queue (exclusive, deleted with the
+ * connection) is bound to `exchange` with `routingKeys`. Deliveries need no ack; what arrives while the
+ * process is disconnected is not kept, so the messages must be things a reader can do without (progress,
+ * hints whose effect is also recorded elsewhere).
+ */
+export interface SubscriptionSpec {
+  exchange: string;
+  routingKeys: readonly string[];
+  onMessage: (message: ConsumeMessage) => void;
+  /** Messages held for this process at most; more are dropped by the broker, oldest first. */
+  maxLength?: number;
 }
 
 interface ActiveConsumer {
@@ -46,6 +60,7 @@ export class AmqpConnection extends EventEmitter {
   private model: ChannelModel | undefined;
   private publisher: ConfirmChannel | undefined;
   private readonly consumers: ConsumerSpec[] = [];
+  private readonly subscriptions: SubscriptionSpec[] = [];
   private active: ActiveConsumer[] = [];
   private inFlight = 0;
   private stopping = false;
@@ -88,14 +103,26 @@ export class AmqpConnection extends EventEmitter {
     if (this.model) await this.startConsumer(this.model, spec);
   }
 
-  async publish(queue: string, content: Buffer, properties: Options.Publish = {}): Promise<void> {
+  /** Adds a broadcast subscription; it starts now if connected, and again after every reconnect. */
+  async subscribe(spec: SubscriptionSpec): Promise<void> {
+    this.subscriptions.push(spec);
+    if (this.model) await this.startSubscription(this.model, spec);
+  }
+
+  /** Publishes to a queue through the default exchange; resolves once the broker confirmed it. */
+  publish(queue: string, content: Buffer, properties: Options.Publish = {}): Promise<void> {
+    return this.publishTo('', queue, content, properties);
+  }
+
+  /** Publishes to `exchange` with `routingKey`; resolves once the broker confirmed it. */
+  async publishTo(exchange: string, routingKey: string, content: Buffer, properties: Options.Publish = {}): Promise<void> {
     const channel = this.publisher;
     if (!channel) throw new BrokerUnavailableError();
     const timeoutMs = this.options.publishTimeoutMs ?? 10_000;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BrokerUnavailableError('publish not confirmed in time')), timeoutMs);
       try {
-        channel.sendToQueue(queue, content, { persistent: true, contentType: 'application/json', ...properties }, (err) => {
+        channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...properties }, (err) => {
           clearTimeout(timer);
           if (err) reject(new BrokerUnavailableError('broker refused the message'));
           else resolve();
@@ -110,6 +137,7 @@ export class AmqpConnection extends EventEmitter {
   /** Stops taking new messages; in-flight handlers go on and can still ack. */
   async stopConsuming(): Promise<void> {
     this.consumers.length = 0;
+    this.subscriptions.length = 0;
     const active = this.active;
     this.active = [];
     await Promise.allSettled(active.map(({ channel, tag }) => channel.cancel(tag)));
@@ -174,7 +202,7 @@ export class AmqpConnection extends EventEmitter {
     try {
       if (this.options.topology) {
         const setup = await model.createChannel();
-        await this.options.topology(setup);
+        await this.options.topology(setup, model);
         await setup.close();
       }
       const publisher = await model.createConfirmChannel();
@@ -184,6 +212,7 @@ export class AmqpConnection extends EventEmitter {
       this.model = model;
       this.publisher = publisher;
       for (const spec of consumers) await this.startConsumer(model, spec);
+      for (const spec of [...this.subscriptions]) await this.startSubscription(model, spec);
     } catch (err) {
       await model.close().catch(() => undefined);
       throw err;
@@ -216,6 +245,31 @@ export class AmqpConnection extends EventEmitter {
           .finally(() => this.inFlight--);
       },
       { noAck: false },
+    );
+    this.active.push({ channel, tag: consumerTag });
+  }
+
+  private async startSubscription(model: ChannelModel, spec: SubscriptionSpec): Promise<void> {
+    const channel = await model.createChannel();
+    this.watchChannel(model, channel, `subscription ${spec.exchange}`);
+    const { queue } = await channel.assertQueue('', {
+      exclusive: true,
+      autoDelete: true,
+      durable: false,
+      arguments: { 'x-max-length': spec.maxLength ?? 10_000 },
+    });
+    for (const key of spec.routingKeys) await channel.bindQueue(queue, spec.exchange, key);
+    const { consumerTag } = await channel.consume(
+      queue,
+      (message) => {
+        if (!message) return;
+        try {
+          spec.onMessage(message);
+        } catch (err) {
+          this.log.error({ err, exchange: spec.exchange }, 'subscription handler failed');
+        }
+      },
+      { noAck: true },
     );
     this.active.push({ channel, tag: consumerTag });
   }

@@ -1,13 +1,21 @@
-export { AmqpConnection, BrokerUnavailableError, type AmqpOptions, type ConsumerSpec } from './connection.js';
+export { AmqpConnection, BrokerUnavailableError, type AmqpOptions, type ConsumerSpec, type SubscriptionSpec } from './connection.js';
+export { type Outcome, gaveUpReason, outcomeOf, reasonOf } from './outcome-policy.js';
 export {
   DEAD_REASON_HEADER,
+  DEFAULT_DEAD_LETTER_BOUNDS,
+  ORIGINAL_QUEUE_HEADER,
+  REPLAYED_AT_HEADER,
   RETRY_COUNT_HEADER,
   assertWorkQueue,
   deadLetterQueueOf,
+  replayedAtOf,
   retryCountOf,
+  retryDelayFor,
   retryQueueOf,
   settle,
-  type Outcome,
+  type DeadLetterBounds,
   type SettleContext,
+  type WorkQueueOptions,
 } from './work-queue.js';
-export type { Channel, ConsumeMessage } from 'amqplib';
+export { deadLetterCommand, listDeadLetters, replayDeadLetters, type DeadLetter } from './dead-letters.js';
+export type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';

@@ -1,7 +1,8 @@
-import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger/index.js';
 import { delay } from '../lifecycle/index.js';
 import type { AmqpConnection } from './connection.js';
+import type { Outcome } from './outcome-policy.js';
 
 /**
  * A work queue with delayed retries and a dead-letter queue, built only from queues the default exchange
@@ -10,18 +11,83 @@ import type { AmqpConnection } from './connection.js';
  *
  *   <queue>                    durable, no arguments
  *   <queue>.retry.<delay>ms    per delay: TTL <delay>, then dead-lettered back to <queue>
- *   <queue>.dead               messages given up on, with the reason in headers
+ *   <queue>.dead               messages given up on, with the reason in headers; bounded in length and age
  */
 export const deadLetterQueueOf = (queue: string): string => `${queue}.dead`;
 export const retryQueueOf = (queue: string, delayMs: number): string => `${queue}.retry.${delayMs}ms`;
 
 export const RETRY_COUNT_HEADER = 'x-retry-count';
 export const DEAD_REASON_HEADER = 'x-dead-reason';
+export const ORIGINAL_QUEUE_HEADER = 'x-original-queue';
+/** Set by the dead-letter replay: the message was given up on once and an operator sent it back. */
+export const REPLAYED_AT_HEADER = 'x-replayed-at';
 
-export async function assertWorkQueue(channel: Channel, queue: string, retryDelaysMs: readonly number[]): Promise<void> {
+/** How much a dead-letter queue keeps: the oldest go first once it is full, and none stays past its age. */
+export interface DeadLetterBounds {
+  maxLength: number;
+  maxAgeMs: number;
+}
+
+export const DEFAULT_DEAD_LETTER_BOUNDS: DeadLetterBounds = { maxLength: 10_000, maxAgeMs: 14 * 24 * 3600_000 };
+
+const isPreconditionFailed = (err: unknown): boolean => (err as { code?: unknown }).code === 406;
+
+/**
+ * Declares the dead-letter queue with its bounds. Queues declared before the bounds existed have no
+ * arguments, and declaring them with arguments is refused (PRECONDITION_FAILED, which also closes the
+ * channel): an empty one is declared again with its bounds, one holding messages is kept as it is — its
+ * messages are what an operator has to look at — with a warning saying how to bound it.
+ */
+async function assertDeadLetterQueue(model: ChannelModel, queue: string, bounds: DeadLetterBounds, logger: Logger): Promise<void> {
+  const args = { 'x-max-length': bounds.maxLength, 'x-message-ttl': bounds.maxAgeMs, 'x-overflow': 'drop-head' };
+  // Channels of their own: a refused declaration closes its channel, which must not take the connection along.
+  const open = async () => {
+    const channel = await model.createChannel();
+    channel.on('error', () => undefined);
+    return channel;
+  };
+  const declare = async () => {
+    const channel = await open();
+    try {
+      await channel.assertQueue(queue, { durable: true, arguments: args });
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+  };
+  try {
+    await declare();
+    return;
+  } catch (err) {
+    if (!isPreconditionFailed(err)) throw err;
+  }
+  const channel = await open();
+  try {
+    const { messageCount } = await channel.checkQueue(queue);
+    if (messageCount === 0) {
+      await channel.deleteQueue(queue, { ifEmpty: true });
+      await declare();
+      logger.info({ queue }, 'dead-letter queue declared again with its bounds');
+      return;
+    }
+    logger.warn(
+      { queue, messageCount },
+      'dead-letter queue predates its bounds and holds messages: kept unbounded; replay or purge it (or bound it with a policy) to let it be declared again',
+    );
+  } finally {
+    await channel.close().catch(() => undefined);
+  }
+}
+
+export interface WorkQueueOptions {
+  retryDelaysMs: readonly number[];
+  deadLetters?: DeadLetterBounds;
+  logger: Logger;
+}
+
+export async function assertWorkQueue(channel: Channel, model: ChannelModel, queue: string, options: WorkQueueOptions): Promise<void> {
   await channel.assertQueue(queue, { durable: true });
-  await channel.assertQueue(deadLetterQueueOf(queue), { durable: true });
-  for (const delayMs of new Set(retryDelaysMs)) {
+  await assertDeadLetterQueue(model, deadLetterQueueOf(queue), options.deadLetters ?? DEFAULT_DEAD_LETTER_BOUNDS, options.logger);
+  for (const delayMs of new Set(options.retryDelaysMs)) {
     await channel.assertQueue(retryQueueOf(queue, delayMs), {
       durable: true,
       arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue },
@@ -29,25 +95,22 @@ export async function assertWorkQueue(channel: Channel, queue: string, retryDela
   }
 }
 
-/** What a handler decided about a message. */
-export type Outcome =
-  | { kind: 'done' }
-  /** Worth trying again later (a dependency was away); dead-lettered once the retries are used up. */
-  | { kind: 'retry'; reason: string }
-  /** Will never succeed (bad input); dead-lettered at once. */
-  | { kind: 'dead'; reason: string }
-  /**
-   * Someone else is on it: look again later without counting a retry, after the shortest retry delay of at
-   * least `afterMs` (the longest one when none is that long).
-   */
-  | { kind: 'defer'; reason: string; afterMs: number }
-  /** Leave it to another delivery without counting a retry (shutting down mid-job). */
-  | { kind: 'requeue' };
-
+/** The retries this message went through before (the header our retry queues add); 0 for a first delivery. */
 export const retryCountOf = (message: ConsumeMessage): number => {
   const value = message.properties.headers?.[RETRY_COUNT_HEADER] as unknown;
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : 0;
 };
+
+/** When the message was replayed from a dead-letter queue, if it was. */
+export const replayedAtOf = (message: ConsumeMessage): Date | undefined => {
+  const value = message.properties.headers?.[REPLAYED_AT_HEADER] as unknown;
+  const at = typeof value === 'string' ? new Date(value) : undefined;
+  return at && !Number.isNaN(at.getTime()) ? at : undefined;
+};
+
+/** The delay before the retry that follows attempt `attempt` (1-based): the list's last one once it runs out. */
+export const retryDelayFor = (attempt: number, retryDelaysMs: readonly number[]): number =>
+  retryDelaysMs[Math.min(Math.max(attempt, 1), retryDelaysMs.length) - 1] ?? 1_000;
 
 export interface SettleContext {
   amqp: AmqpConnection;
@@ -64,7 +127,6 @@ export interface SettleContext {
  */
 export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: SettleContext): Promise<void> {
   const { amqp, channel, queue, retryDelaysMs, logger } = ctx;
-  const retries = retryCountOf(message);
   const headers = { ...(message.properties.headers ?? {}) };
   const copy = {
     persistent: true,
@@ -73,30 +135,42 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
     correlationId: message.properties.correlationId as string | undefined,
   };
   try {
-    if (outcome.kind === 'defer' && retryDelaysMs.length > 0) {
-      const delayMs = Math.min(...retryDelaysMs.filter((d) => d >= outcome.afterMs), Math.max(...retryDelaysMs));
-      await amqp.publish(retryQueueOf(queue, delayMs), message.content, { ...copy, headers });
-      logger.info({ queue, delayMs, reason: outcome.reason }, 'message deferred');
-    } else if (outcome.kind === 'defer') {
-      channel.nack(message, false, true);
-      return;
-    } else if (outcome.kind === 'retry' && retries < retryDelaysMs.length) {
-      const delayMs = retryDelaysMs[retries]!;
-      await amqp.publish(retryQueueOf(queue, delayMs), message.content, {
-        ...copy,
-        headers: { ...headers, [RETRY_COUNT_HEADER]: retries + 1, 'x-last-error': outcome.reason },
-      });
-      logger.warn({ queue, retry: retries + 1, delayMs, reason: outcome.reason }, 'message scheduled for retry');
-    } else if (outcome.kind === 'retry' || outcome.kind === 'dead') {
-      const reason = outcome.kind === 'retry' ? `gave up after ${retries + 1} attempts: ${outcome.reason}` : outcome.reason;
-      await amqp.publish(deadLetterQueueOf(queue), message.content, {
-        ...copy,
-        headers: { ...headers, [DEAD_REASON_HEADER]: reason, 'x-dead-at': new Date().toISOString(), 'x-original-queue': queue },
-      });
-      logger.warn({ queue, reason }, 'message dead-lettered');
-    } else if (outcome.kind === 'requeue') {
-      channel.nack(message, false, true);
-      return;
+    switch (outcome.kind) {
+      case 'defer': {
+        if (retryDelaysMs.length === 0) {
+          channel.nack(message, false, true);
+          return;
+        }
+        const delayMs = Math.min(...retryDelaysMs.filter((d) => d >= outcome.afterMs), Math.max(...retryDelaysMs));
+        await amqp.publish(retryQueueOf(queue, delayMs), message.content, { ...copy, headers });
+        logger.info({ queue, delayMs, reason: outcome.reason }, 'message deferred');
+        break;
+      }
+      case 'retry': {
+        if (retryDelaysMs.length === 0) {
+          channel.nack(message, false, true);
+          return;
+        }
+        const delayMs = retryDelayFor(outcome.attempt, retryDelaysMs);
+        await amqp.publish(retryQueueOf(queue, delayMs), message.content, {
+          ...copy,
+          headers: { ...headers, [RETRY_COUNT_HEADER]: retryCountOf(message) + 1, 'x-last-error': outcome.reason },
+        });
+        logger.warn({ queue, attempt: outcome.attempt, delayMs, reason: outcome.reason }, 'message scheduled for retry');
+        break;
+      }
+      case 'dead':
+        await amqp.publish(deadLetterQueueOf(queue), message.content, {
+          ...copy,
+          headers: { ...headers, [DEAD_REASON_HEADER]: outcome.reason, 'x-dead-at': new Date().toISOString(), [ORIGINAL_QUEUE_HEADER]: queue },
+        });
+        logger.warn({ queue, reason: outcome.reason }, 'message dead-lettered');
+        break;
+      case 'requeue':
+        channel.nack(message, false, true);
+        return;
+      case 'done':
+        break;
     }
     channel.ack(message);
   } catch (err) {

@@ -8,9 +8,8 @@ export const DEFAULT_QUEUES = {
   failed: 'conversion.failed',
 } as const;
 
-/** GridFS databases (default bucket `fs`) and the job-state collection, as the original names them. */
+/** GridFS databases (default bucket `fs`), as the original names them. */
 export const GRIDFS_DATABASES = { videos: 'videos', mp3s: 'mp3s' } as const;
-export const JOBS = { database: 'videos', collection: 'jobs' } as const;
 
 const objectIdHex = z.string().regex(/^[0-9a-fA-F]{24}$/, 'expected a 24-character hex id');
 
@@ -62,18 +61,4 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
     ok: false,
     reason: `invalid message: ${result.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ')}`,
   };
-}
-
-/** A conversion job as the gateway serves it on /status. */
-export type JobState = 'queued' | 'converting' | 'done' | 'failed';
-
-export interface Job {
-  videoFid: string;
-  owner: string;
-  filename: string | null;
-  state: JobState;
-  mp3Fid: string | null;
-  reason: string | null;
-  createdAt: Date;
-  updatedAt: Date;
 }

@@ -95,12 +95,26 @@ export type ReadinessCheck = () => Promise<void>;
 export class Readiness {
   private readonly checks = new Map<string, ReadinessCheck>();
   private draining = false;
+  private liveness: () => string | undefined = () => undefined;
 
   constructor(private readonly timeoutMs = 2_000) {}
 
   add(name: string, check: ReadinessCheck): this {
     this.checks.set(name, check);
     return this;
+  }
+
+  /**
+   * What `/healthz` asks besides "the event loop answers": a process that is stuck without being dead (a
+   * job making no progress) names its problem here, and the probe fails so that it is restarted.
+   */
+  setLiveness(problem: () => string | undefined): this {
+    this.liveness = problem;
+    return this;
+  }
+
+  get livenessProblem(): string | undefined {
+    return this.liveness();
   }
 
   markShuttingDown(): void {
@@ -132,7 +146,9 @@ export class Readiness {
 export function healthRouter(readiness: Readiness): Router {
   const router = express.Router();
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const problem = readiness.livenessProblem;
+    if (problem) res.status(503).json({ status: 'unhealthy', reason: problem });
+    else res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const report = await readiness.report();

@@ -24,10 +24,16 @@ const parse = (raw: Buffer): Record<string, unknown> => {
   }
 };
 
-/** Takes every message now on `queue` (acking them). */
+/** Takes every message now on `queue` (acking them); none when it does not exist. */
 export function drainQueue(url: string, queue: string): Promise<QueuedMessage[]> {
   return withChannel(url, async (ch) => {
-    await ch.assertQueue(queue, { durable: true });
+    // Checked, not declared: the queue's arguments (a dead-letter queue's bounds) are its owner's business.
+    ch.on('error', () => undefined);
+    try {
+      await ch.checkQueue(queue);
+    } catch {
+      return [];
+    }
     const out: QueuedMessage[] = [];
     for (;;) {
       const msg = await ch.get(queue, { noAck: true });

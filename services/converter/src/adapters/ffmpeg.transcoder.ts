@@ -1,6 +1,7 @@
 import ffmpeg from 'fluent-ffmpeg';
 import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
 import { type MediaProbe, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
+import { parseStatsLine } from './ffmpeg-stats.js';
 import { ChildGroup, OutputTooLarge, ProcessTimedOut, confine, runProcess } from './process-group.js';
 
 export interface FfmpegOptions {
@@ -32,6 +33,9 @@ const NOT_ON_WHITELIST = /\[([\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist/;
 /** ffprobe's JSON stays small: a few fields, no tags. */
 const PROBE_ENTRIES = 'format=format_name,duration,bit_rate,size:stream=codec_type,duration';
 const PROBE_MAX_STDOUT_BYTES = 1 << 20;
+
+/** What is kept of ffmpeg's own words (not its statistics) for the failure reason. */
+const STDERR_KEPT = 64 * 1024;
 
 const TRUNCATED = /moov atom not found|partial file|truncat|end of file|premature/i;
 const UNREADABLE = /Invalid data found|could not find codec parameters|no such file|does not contain any stream/i;
@@ -88,7 +92,7 @@ export class FfmpegTranscoder implements Transcoder {
     };
   }
 
-  toMp3(input: string, output: string, signal: AbortSignal): Promise<void> {
+  toMp3(input: string, output: string, signal: AbortSignal, onProgress?: (encodedSeconds: number, speed: number | null) => void): Promise<void> {
     const { ffmpegPath, timeoutMs, vbrQuality, bitrateKbps, limits } = this.options;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
@@ -97,7 +101,8 @@ export class FfmpegTranscoder implements Transcoder {
         .setFfmpegPath(ffmpegPath)
         .inputOptions(['-hide_banner', '-nostdin', ...INPUT_GUARDS])
         .noVideo()
-        .outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-v', 'error'])
+        // `-stats` keeps the statistics line coming at `-v error`: it is how far the encoder is.
+        .outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-v', 'error', '-stats'])
         // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.
         .outputOptions(['-t', String(outputSecondsCap(limits)), '-fs', String(limits.maxOutputBytes)])
         .audioCodec('libmp3lame')
@@ -105,7 +110,15 @@ export class FfmpegTranscoder implements Transcoder {
       if (bitrateKbps) command.audioBitrate(bitrateKbps);
       else command.outputOptions(['-q:a', String(vbrQuality)]);
 
-      // No 'progress' listener here: fluent-ffmpeg would start its own unguarded ffprobe for it.
+      // No 'progress' listener here: fluent-ffmpeg would start its own unguarded ffprobe for it. The
+      // statistics lines would also push what ffmpeg said about the input out of fluent-ffmpeg's short
+      // ring of lines, so the other lines are kept here.
+      let said = '';
+      command.on('stderr', (line: string) => {
+        const stats = parseStatsLine(line);
+        if (stats) onProgress?.(stats.seconds, stats.speed);
+        else said = `${said}${line}\n`.slice(-STDERR_KEPT);
+      });
       const children = new ChildGroup();
       confine(command, children);
       const kill = () => children.killAll();
@@ -120,18 +133,18 @@ export class FfmpegTranscoder implements Transcoder {
       };
 
       command
-        .on('error', (err: Error, _stdout: string | null, stderr: string | null) => {
+        .on('error', (err: Error) => {
           finish();
           if (signal.aborted) return reject(signal.reason);
           if (timedOut) return reject(new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`));
           if (/killed with signal|SIGKILL|SIGTERM/.test(err.message)) return reject(new TransientFailure('ffmpeg was killed', { cause: err }));
-          if (/ENOENT|spawn/.test(err.message) && !stderr) return reject(new TransientFailure('ffmpeg could not be started', { cause: err }));
-          reject(new PermanentFailure(inputProblem(`${err.message}\n${stderr ?? ''}`), { cause: err }));
+          if (/ENOENT|spawn/.test(err.message) && !said) return reject(new TransientFailure('ffmpeg could not be started', { cause: err }));
+          reject(new PermanentFailure(inputProblem(`${err.message}\n${said}`), { cause: err }));
         })
-        .on('end', (_stdout: string | null, stderr: string | null) => {
+        .on('end', () => {
           finish();
           // ffmpeg exits 0 on a cut-off MP4 with its index at the front, having said so at error level.
-          if (stderr && TRUNCATED.test(stderr)) return reject(new PermanentFailure('the file is truncated or damaged'));
+          if (TRUNCATED.test(said)) return reject(new PermanentFailure('the file is truncated or damaged'));
           resolve();
         })
         .save(output);

@@ -15,7 +15,11 @@ export class GridFsMp3Store implements Mp3Store {
     return (await this.db.collection('fs.files').countDocuments({ _id: parseObjectId(mp3Fid)! }, { limit: 1 })) > 0;
   }
 
-  async save(mp3Fid: string, path: string, details: Mp3Details): Promise<void> {
+  async delete(mp3Fid: string): Promise<void> {
+    await deleteGridFsFile(this.db, parseObjectId(mp3Fid)!);
+  }
+
+  async save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal): Promise<void> {
     const id = parseObjectId(mp3Fid)!;
     // Chunks of an attempt that died mid-write (no files document) would collide with ours.
     await deleteGridFsFile(this.db, id);
@@ -29,7 +33,7 @@ export class GridFsMp3Store implements Mp3Store {
       },
     });
     try {
-      await pipeline(createReadStream(path), upload);
+      await pipeline(createReadStream(path), upload, { signal });
     } catch (err) {
       await deleteGridFsFile(this.db, id).catch(() => undefined);
       throw err;

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type GridFSBucket, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
+import { type GridFSBucket, deleteGridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
 import type { Db } from 'mongodb';
 import type { VideoInfo, VideoSource } from '../domain/ports.js';
 
@@ -18,9 +19,20 @@ export class GridFsVideoSource implements VideoSource {
     return doc ? { filename: doc.filename || null, length: doc.length } : undefined;
   }
 
-  async copyTo(videoFid: string, path: string, signal: AbortSignal): Promise<void> {
+  async copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void): Promise<void> {
     const file = await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
     if (!file) throw new Error(`video ${videoFid} disappeared`);
-    await pipeline(openGridFsDownload(this.db, file), createWriteStream(path), { signal });
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        onBytes?.(chunk.length);
+        done(null, chunk);
+      },
+    });
+    await pipeline(openGridFsDownload(this.db, file), counted, createWriteStream(path), { signal });
+  }
+
+  async delete(videoFid: string): Promise<void> {
+    const id = parseObjectId(videoFid);
+    if (id) await deleteGridFsFile(this.db, id);
   }
 }

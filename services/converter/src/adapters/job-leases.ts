@@ -1,32 +1,163 @@
-import type { JobStore } from '@mp3converter/shared/storage';
-import type { Claim, JobLeases } from '../domain/ports.js';
+import { type JobDocument, jobsCollection } from '@mp3converter/shared/jobs';
+import { type Collection, type MongoClient, ObjectId } from 'mongodb';
+import type { Claim, JobLeases, Progress } from '../domain/ports.js';
 
-/** The shared job store seen by one worker: every lease is taken in this worker's name. */
-export class StoreJobLeases implements JobLeases {
+/**
+ * The job store as one worker sees it: every lease is taken in this worker's name. A claim counts the
+ * attempt on the job document in the same update that takes the lease, so every delivery that got as far
+ * as a claim counts, whoever redelivered it.
+ */
+export class MongoJobLeases implements JobLeases {
+  private readonly jobs: Collection<JobDocument>;
+
   constructor(
-    private readonly store: JobStore,
+    client: MongoClient,
     private readonly worker: string,
     private readonly leaseMs: number,
-  ) {}
-
-  async claim(videoFid: string, owner: string): Promise<Claim> {
-    const result = await this.store.claim(videoFid, owner, this.worker, this.leaseMs);
-    return { status: result.status };
+  ) {
+    this.jobs = jobsCollection(client);
   }
 
-  renew(videoFid: string): Promise<void> {
-    return this.store.renewLease(videoFid, this.worker, this.leaseMs);
+  async claim(videoFid: string, owner: string, { maxAttempts, revive }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    const _id = new ObjectId(videoFid);
+    const now = new Date();
+    const lease = { lease_until: new Date(now.getTime() + this.leaseMs), worker: this.worker, updated_at: now };
+    const existing = await this.jobs.findOne({ _id });
+    if (!existing) {
+      // The original's gateway recorded no job: the first claim records it.
+      try {
+        await this.jobs.insertOne({
+          _id,
+          owner,
+          filename: null,
+          state: 'converting',
+          reason: null,
+          mp3_fid: null,
+          attempts: 1,
+          cancel_requested_at: null,
+          finishing: false,
+          deleted_at: null,
+          created_at: now,
+          queued_at: now,
+          started_at: now,
+          finished_at: null,
+          ...lease,
+        });
+        return { status: 'claimed', attempt: 1 };
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+        return { status: 'held' };
+      }
+    }
+    if (revive && existing.state === 'failed' && !existing.deleted_at) {
+      // An operator replayed it from the dead letters: a fresh set of attempts.
+      await this.jobs.updateOne(
+        { _id, state: 'failed' },
+        { $set: { state: 'queued', attempts: 0, reason: null, last_error: null, finished_at: null, updated_at: now } },
+      );
+      return this.claim(videoFid, owner, { maxAttempts, revive: false });
+    }
+    if (existing.deleted_at || !['queued', 'converting'].includes(existing.state)) return { status: 'finished', state: existing.state };
+    const taken = await this.jobs.findOneAndUpdate(
+      {
+        _id,
+        state: { $in: ['queued', 'converting'] },
+        $or: [{ lease_until: null }, { lease_until: { $exists: false } }, { lease_until: { $lt: now } }, { worker: this.worker }],
+      },
+      { $set: { state: 'converting', started_at: now, finishing: false, ...lease }, $inc: { attempts: 1 } },
+      { returnDocument: 'after' },
+    );
+    if (!taken) {
+      const now2 = await this.jobs.findOne({ _id }, { projection: { state: 1 } });
+      return now2 && !['queued', 'converting'].includes(now2.state) ? { status: 'finished', state: now2.state } : { status: 'held' };
+    }
+    const attempts = taken.attempts ?? 1;
+    if (attempts > maxAttempts) return { status: 'exhausted', attempts, lastError: taken.last_error ?? null };
+    return { status: 'claimed', attempt: attempts };
   }
 
-  release(videoFid: string, reason: string | null): Promise<void> {
-    return this.store.release(videoFid, this.worker, reason);
+  async renew(videoFid: string): Promise<{ cancelRequested: boolean }> {
+    const doc = await this.jobs.findOneAndUpdate(
+      { _id: new ObjectId(videoFid), worker: this.worker },
+      { $set: { lease_until: new Date(Date.now() + this.leaseMs) } },
+      { returnDocument: 'after', projection: { cancel_requested_at: 1 } },
+    );
+    return { cancelRequested: Boolean(doc?.cancel_requested_at) };
   }
 
-  markDone(videoFid: string, mp3Fid: string): Promise<void> {
-    return this.store.markDone(videoFid, mp3Fid);
+  async recordDuration(videoFid: string, durationSeconds: number): Promise<void> {
+    await this.jobs.updateOne({ _id: new ObjectId(videoFid) }, { $set: { duration_seconds: durationSeconds } });
   }
 
-  markFailed(videoFid: string, reason: string): Promise<void> {
-    return this.store.markFailed(videoFid, reason);
+  async recordProgress(videoFid: string, progress: Progress): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), worker: this.worker, state: 'converting' },
+      { $set: { progress: { percent: progress.percent, speed: progress.speed, eta_seconds: progress.etaSeconds, at: now }, updated_at: now } },
+    );
+  }
+
+  async markFinishing(videoFid: string): Promise<boolean> {
+    const result = await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), state: 'converting', cancel_requested_at: null },
+      { $set: { finishing: true, updated_at: new Date() } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async markDone(videoFid: string, mp3Fid: string): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid) },
+      { $set: { state: 'done', mp3_fid: mp3Fid, reason: null, progress: null, lease_until: null, worker: null, updated_at: now, finished_at: now } },
+    );
+  }
+
+  async markFailed(videoFid: string, reason: string): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), state: { $in: ['queued', 'converting'] } },
+      { $set: { state: 'failed', reason, progress: null, lease_until: null, worker: null, finishing: false, updated_at: now, finished_at: now } },
+    );
+  }
+
+  async markCancelled(videoFid: string): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), state: { $in: ['queued', 'converting'] } },
+      {
+        $set: {
+          state: 'cancelled',
+          reason: 'cancelled by its owner',
+          progress: null,
+          lease_until: null,
+          worker: null,
+          finishing: false,
+          updated_at: now,
+          finished_at: now,
+        },
+      },
+    );
+  }
+
+  async release(videoFid: string, { lastError, refund }: { lastError: string | null; refund: boolean }): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne(
+      { _id: new ObjectId(videoFid), worker: this.worker, state: 'converting' },
+      {
+        $set: {
+          state: 'queued',
+          progress: null,
+          lease_until: null,
+          worker: null,
+          finishing: false,
+          updated_at: now,
+          // A retry joins the end of the line; a job handed back at shutdown keeps its place.
+          ...(refund ? {} : { queued_at: now }),
+          ...(lastError ? { last_error: lastError } : {}),
+        },
+        ...(refund ? { $inc: { attempts: -1 } } : {}),
+      },
+    );
   }
 }

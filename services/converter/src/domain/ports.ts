@@ -1,16 +1,45 @@
 import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors';
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
+import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
 
 export { PermanentFailure, TransientFailure };
 
-export type Claim = { status: 'claimed' } | { status: 'held' } | { status: 'done' };
+export type Claim =
+  /** This worker holds the job now; `attempt` counts every claim of it, this one included. */
+  | { status: 'claimed'; attempt: number }
+  /** Another worker holds an unexpired lease on it. */
+  | { status: 'held' }
+  /** Done, failed or cancelled already: nothing to do (a duplicate message, or cancelled while queued). */
+  | { status: 'finished'; state: JobState }
+  /** Claimed more often than the limit allows: give up, with the last transient failure met if any. */
+  | { status: 'exhausted'; attempts: number; lastError: string | null };
 
+export interface Progress {
+  percent: number;
+  speed: number | null;
+  etaSeconds: number | null;
+}
+
+/** The job store as one worker sees it: every lease is taken in this worker's name. */
 export interface JobLeases {
-  claim(videoFid: string, owner: string): Promise<Claim>;
-  renew(videoFid: string): Promise<void>;
-  release(videoFid: string, reason: string | null): Promise<void>;
+  /** `revive`: the message was replayed from the dead letters, so a failed job may start again with fresh attempts. */
+  claim(videoFid: string, owner: string, options: { maxAttempts: number; revive: boolean }): Promise<Claim>;
+  /** Extends the lease; says whether the owner asked to cancel meanwhile. */
+  renew(videoFid: string): Promise<{ cancelRequested: boolean }>;
+  recordDuration(videoFid: string, durationSeconds: number): Promise<void>;
+  recordProgress(videoFid: string, progress: Progress): Promise<void>;
+  /** Past the point of no return (the MP3 is stored): false when a cancel came first, and then the job is not finishing. */
+  markFinishing(videoFid: string): Promise<boolean>;
   markDone(videoFid: string, mp3Fid: string): Promise<void>;
   markFailed(videoFid: string, reason: string): Promise<void>;
+  markCancelled(videoFid: string): Promise<void>;
+  /** Back to the queue: a transient failure (`lastError`) or a shutdown (`refund`: the attempt does not count). */
+  release(videoFid: string, options: { lastError: string | null; refund: boolean }): Promise<void>;
+}
+
+/** Job changes for whoever watches (the owner's event stream); best effort, never fails the job. */
+export interface JobEvents {
+  publish(event: JobEvent): void;
 }
 
 export interface VideoInfo {
@@ -21,8 +50,10 @@ export interface VideoInfo {
 export interface VideoSource {
   /** undefined when there is no such file. */
   info(videoFid: string): Promise<VideoInfo | undefined>;
-  /** Streams the whole file to `path` (a seekable copy for ffmpeg). */
-  copyTo(videoFid: string, path: string, signal: AbortSignal): Promise<void>;
+  /** Streams the whole file to `path` (a seekable copy for ffmpeg); `onBytes` hears of each piece written. */
+  copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void): Promise<void>;
+  /** Removes the video (a cancelled job keeps nothing); done when there is none. */
+  delete(videoFid: string): Promise<void>;
 }
 
 export interface Mp3Details {
@@ -35,8 +66,9 @@ export interface Mp3Details {
 
 export interface Mp3Store {
   exists(mp3Fid: string): Promise<boolean>;
+  delete(mp3Fid: string): Promise<void>;
   /** Stores the file at `path` under `mp3Fid`, first removing chunks an interrupted earlier attempt left. */
-  save(mp3Fid: string, path: string, details: Mp3Details): Promise<void>;
+  save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal): Promise<void>;
 }
 
 export interface MediaProbe {
@@ -50,8 +82,11 @@ export interface MediaProbe {
 export interface Transcoder {
   /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
   probe(path: string, signal: AbortSignal): Promise<MediaProbe>;
-  /** Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed. */
-  toMp3(input: string, output: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed.
+   * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.
+   */
+  toMp3(input: string, output: string, signal: AbortSignal, onProgress?: (encodedSeconds: number, speed: number | null) => void): Promise<void>;
 }
 
 export interface Workspace {

@@ -1,5 +1,5 @@
-import type { Job } from '@mp3converter/shared/contracts';
-import { type JobStore, withDeadline } from '@mp3converter/shared/storage';
+import type { Job, JobStore, NewJob } from '@mp3converter/shared/jobs';
+import { withDeadline } from '@mp3converter/shared/storage';
 import type { JobRepository } from '../domain/ports.js';
 
 /** The shared job store with a deadline on every call: a hanging MongoDB gives 503, never a hung request. */
@@ -9,15 +9,47 @@ export class BoundedJobRepository implements JobRepository {
     private readonly timeoutMs: number,
   ) {}
 
-  create(videoFid: string, owner: string, filename: string | null): Promise<void> {
-    return withDeadline(this.timeoutMs, () => this.store.create(videoFid, owner, filename), 'recording a job');
+  private bounded<T>(what: string, op: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline(this.timeoutMs, op, what);
   }
 
-  get(videoFid: string): Promise<Job | undefined> {
-    return withDeadline(this.timeoutMs, (signal) => this.store.get(videoFid, { signal }), 'reading a job');
+  create(job: NewJob): Promise<Job> {
+    return this.bounded('recording a job', () => this.store.create(job));
+  }
+
+  get(videoFid: string, { includeDeleted = false }: { includeDeleted?: boolean } = {}) {
+    return this.bounded('reading a job', (signal) => this.store.get(videoFid, { signal, includeDeleted }));
   }
 
   remove(videoFid: string): Promise<void> {
-    return withDeadline(this.timeoutMs, () => this.store.remove(videoFid), 'removing a job');
+    return this.bounded('removing a job', () => this.store.remove(videoFid));
+  }
+
+  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[]> {
+    return this.bounded('listing jobs', (signal) => this.store.list(owner, page, signal));
+  }
+
+  positionOf(job: Job): Promise<number | null> {
+    return this.bounded('reading the queue', () => this.store.positionOf(job));
+  }
+
+  changedSince(owner: string, since: Date): Promise<Job[]> {
+    return this.bounded('reading jobs', () => this.store.changedSince(owner, since));
+  }
+
+  queuedOf(owners: readonly string[]): Promise<Job[]> {
+    return this.bounded('reading the queue', () => this.store.queuedOf(owners));
+  }
+
+  cancelQueued(videoFid: string): Promise<Job | undefined> {
+    return this.bounded('cancelling a job', () => this.store.cancelQueued(videoFid));
+  }
+
+  requestCancel(videoFid: string): Promise<Job | undefined> {
+    return this.bounded('cancelling a job', () => this.store.requestCancel(videoFid));
+  }
+
+  markDeleted(videoFid: string): Promise<void> {
+    return this.bounded('deleting a job', () => this.store.markDeleted(videoFid));
   }
 }

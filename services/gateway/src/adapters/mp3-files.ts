@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
-import { type GridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
+import { type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
 import type { Db, GridFSFile } from 'mongodb';
+import type { Mp3Deletion } from '../domain/ports.js';
 
 export interface Mp3File {
   file: GridFsFile;
@@ -11,7 +12,7 @@ export interface Mp3File {
 }
 
 /** MP3s in GridFS `mp3s`; every read has a deadline (`timeoutMs`), so a hanging MongoDB fails it instead of hanging it. */
-export class GridFsMp3Files {
+export class GridFsMp3Files implements Mp3Deletion {
   constructor(
     private readonly db: Db,
     private readonly timeoutMs: number,
@@ -30,6 +31,12 @@ export class GridFsMp3Files {
       owner: typeof owner === 'string' ? owner : undefined,
       uploadDate: doc.uploadDate,
     };
+  }
+
+  /** No deadline: deleting chunks is a scan on FerretDB, and giving up on one would only start it again. */
+  async delete(mp3Fid: string): Promise<void> {
+    const id = parseObjectId(mp3Fid);
+    if (id) await deleteGridFsFile(this.db, id);
   }
 
   /** Bytes `start` to `end` inclusive. */

@@ -1,4 +1,5 @@
-import type { ConversionMessage, Job } from '@mp3converter/shared/contracts';
+import type { ConversionMessage } from '@mp3converter/shared/contracts';
+import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
 
 /** Who made the request, as auth's /validate vouches. */
 export interface User {
@@ -23,10 +24,35 @@ export class AuthUnavailableError extends Error {
   }
 }
 
+/** The jobs as the gateway reads and changes them (see `JobStore` in @mp3converter/shared/jobs). */
 export interface JobRepository {
-  create(videoFid: string, owner: string, filename: string | null): Promise<void>;
-  get(videoFid: string): Promise<Job | undefined>;
+  create(job: NewJob): Promise<Job>;
+  /** Undefined for an unknown job, and for one its owner deleted unless `includeDeleted`. */
+  get(videoFid: string, options?: { includeDeleted?: boolean }): Promise<(Job & { deleted: boolean }) | undefined>;
   remove(videoFid: string): Promise<void>;
+  /** The owner's jobs, newest first, from just before `before` on. */
+  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[]>;
+  positionOf(job: Job): Promise<number | null>;
+  changedSince(owner: string, since: Date): Promise<Job[]>;
+  queuedOf(owners: readonly string[]): Promise<Job[]>;
+  /** Queued → cancelled in one step; undefined when it was not queued any more. */
+  cancelQueued(videoFid: string): Promise<Job | undefined>;
+  /** Asks the worker converting it to stop; undefined when it is not converting or already finishing. */
+  requestCancel(videoFid: string): Promise<Job | undefined>;
+  markDeleted(videoFid: string): Promise<void>;
+}
+
+/** What the gateway tells the rest of the system about jobs: events for watchers, requests for workers. */
+export interface JobNotices {
+  /** Best effort: the job's record is the truth, an event only tells watchers sooner. */
+  publish(event: JobEvent): void;
+  /** Best effort: the cancel flag on the job is the fallback, which the worker reads at its next lease renewal. */
+  sendCancel(videoFid: string): Promise<void>;
+}
+
+export interface Mp3Deletion {
+  /** Removes the MP3; done when there is none. */
+  delete(mp3Fid: string): Promise<void>;
 }
 
 export interface VideoFiles {

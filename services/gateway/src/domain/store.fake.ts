@@ -1,33 +1,101 @@
-import type { Job } from '@mp3converter/shared/contracts';
-import type { JobRepository, UploadLeases, VideoFiles } from './ports.js';
+import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
+import type { JobNotices, JobRepository, Mp3Deletion, UploadLeases, VideoFiles } from './ports.js';
 
-/** A store that holds videos, jobs and leases in memory and can be switched off like an unreachable MongoDB. */
-export class FakeStore implements VideoFiles, JobRepository, UploadLeases {
+type StoredJob = Job & { deleted: boolean };
+
+/**
+ * A store that holds videos, MP3s, jobs and leases in memory (with the job store's rules: one-step state
+ * changes, tombstones) and can be switched off like an unreachable MongoDB; it also records the notices.
+ */
+export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNotices, Mp3Deletion {
   videos = new Set<string>();
-  jobs = new Map<string, Job>();
+  mp3s = new Set<string>();
+  jobs = new Map<string, StoredJob>();
   leases = new Map<string, Date>();
+  events: JobEvent[] = [];
+  cancelRequests: string[] = [];
   down = false;
 
   private check(): void {
     if (this.down) throw new Error('store unavailable');
   }
 
-  async delete(videoFid: string): Promise<void> {
-    this.check();
-    this.videos.delete(videoFid);
+  private change(videoFid: string, fields: Partial<StoredJob>): StoredJob {
+    const job = { ...this.jobs.get(videoFid)!, ...fields, updatedAt: new Date() };
+    this.jobs.set(videoFid, job);
+    return job;
   }
-  async create(videoFid: string, owner: string, filename: string | null): Promise<void> {
+
+  async delete(id: string): Promise<void> {
+    this.check();
+    this.videos.delete(id);
+    this.mp3s.delete(id);
+  }
+  async create(job: NewJob): Promise<Job> {
     this.check();
     const now = new Date();
-    this.jobs.set(videoFid, { videoFid, owner, filename, state: 'queued', mp3Fid: null, reason: null, createdAt: now, updatedAt: now });
+    const created: StoredJob = {
+      ...job,
+      durationSeconds: null,
+      state: 'queued',
+      mp3Fid: null,
+      reason: null,
+      progress: null,
+      attempts: 0,
+      cancelRequested: false,
+      finishing: false,
+      createdAt: now,
+      updatedAt: now,
+      queuedAt: now,
+      startedAt: null,
+      finishedAt: null,
+      deleted: false,
+    };
+    this.jobs.set(job.videoFid, created);
+    return created;
   }
-  async get(videoFid: string): Promise<Job | undefined> {
+  async get(videoFid: string, { includeDeleted = false }: { includeDeleted?: boolean } = {}): Promise<StoredJob | undefined> {
     this.check();
-    return this.jobs.get(videoFid);
+    const job = this.jobs.get(videoFid);
+    return job && (!job.deleted || includeDeleted) ? job : undefined;
   }
   async remove(videoFid: string): Promise<void> {
     this.check();
     this.jobs.delete(videoFid);
+  }
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[]> {
+    this.check();
+    return [...this.jobs.values()]
+      .filter((j) => j.owner === owner && !j.deleted && (before === undefined || j.videoFid < before))
+      .sort((a, b) => (a.videoFid < b.videoFid ? 1 : -1))
+      .slice(0, limit);
+  }
+  async positionOf(job: Job): Promise<number | null> {
+    this.check();
+    if (job.state !== 'queued') return null;
+    return [...this.jobs.values()].filter((j) => j.state === 'queued' && !j.deleted && j.queuedAt < job.queuedAt).length + 1;
+  }
+  async changedSince(owner: string, since: Date): Promise<Job[]> {
+    return [...this.jobs.values()].filter((j) => j.owner === owner && !j.deleted && j.updatedAt > since);
+  }
+  async queuedOf(owners: readonly string[]): Promise<Job[]> {
+    return [...this.jobs.values()].filter((j) => owners.includes(j.owner) && j.state === 'queued' && !j.deleted);
+  }
+  async cancelQueued(videoFid: string): Promise<Job | undefined> {
+    this.check();
+    const job = this.jobs.get(videoFid);
+    if (job?.state !== 'queued' || job.deleted) return undefined;
+    return this.change(videoFid, { state: 'cancelled', reason: 'cancelled by its owner', finishedAt: new Date() });
+  }
+  async requestCancel(videoFid: string): Promise<Job | undefined> {
+    this.check();
+    const job = this.jobs.get(videoFid);
+    if (job?.state !== 'converting' || job.finishing || job.deleted) return undefined;
+    return this.change(videoFid, { cancelRequested: true });
+  }
+  async markDeleted(videoFid: string): Promise<void> {
+    this.check();
+    this.change(videoFid, { deleted: true });
   }
   async hold(videoFid: string, _owner: string, until: Date): Promise<void> {
     this.check();
@@ -48,12 +116,18 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases {
       .map(([id]) => id)
       .slice(0, limit);
   }
+  publish(event: JobEvent): void {
+    this.events.push(event);
+  }
+  async sendCancel(videoFid: string): Promise<void> {
+    this.cancelRequests.push(videoFid);
+  }
 
   /** What an upload left: its video, its job and its lease. */
   upload(videoFid: string, leaseUntil: Date, job = false): void {
     this.videos.add(videoFid);
     this.leases.set(videoFid, leaseUntil);
-    if (job) void this.create(videoFid, 'someone@example.test', 'clip.mp4');
+    if (job) void this.create({ videoFid, owner: 'someone@example.test', filename: 'clip.mp4', size: 1, contentType: 'video/mp4' });
   }
 
   has(videoFid: string): boolean {

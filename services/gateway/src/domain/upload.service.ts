@@ -1,10 +1,13 @@
 import type { Logger } from '@mp3converter/shared/logger';
+import { stateEventOf } from '@mp3converter/shared/jobs';
 import type { LeftoverCleaner } from './leftover-cleaner.js';
-import type { JobRepository, UploadLeases, VideoQueue } from './ports.js';
+import type { JobNotices, JobRepository, UploadLeases, VideoQueue } from './ports.js';
 
 export interface StoredVideo {
   videoFid: string;
   filename: string | null;
+  size: number;
+  contentType: string;
 }
 
 /**
@@ -18,13 +21,21 @@ export class UploadService {
     private readonly queue: VideoQueue,
     private readonly leases: UploadLeases,
     private readonly cleaner: LeftoverCleaner,
+    private readonly notices: JobNotices,
     private readonly logger: Logger,
   ) {}
 
   async enqueue(video: StoredVideo, username: string): Promise<void> {
     try {
-      await this.jobs.create(video.videoFid, username, video.filename);
+      const job = await this.jobs.create({
+        videoFid: video.videoFid,
+        owner: username,
+        filename: video.filename,
+        size: video.size,
+        contentType: video.contentType,
+      });
       await this.queue.publish({ video_fid: video.videoFid, mp3_fid: null, username });
+      this.notices.publish(stateEventOf(job));
     } catch (err) {
       await this.cleaner.discard(video.videoFid);
       throw err;

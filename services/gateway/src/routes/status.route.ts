@@ -1,26 +1,16 @@
-import { methodNotAllowed, notFound } from '@mp3converter/shared/errors';
+import { methodNotAllowed } from '@mp3converter/shared/errors';
 import express, { type Router } from 'express';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { JobsService } from '../domain/jobs.service.js';
+import type { AuthClient } from '../domain/ports.js';
 import { authenticate, userOf } from './authenticate.js';
 import { requireFid } from './download.route.js';
 
-/** GET /status?fid=<video_fid>: the owner's view of a conversion job. */
-export function statusRouter(auth: AuthClient, jobs: JobRepository): Router {
+/** GET /status?fid=<video_fid>: the owner's view of a conversion job, the same as GET /jobs/{video_fid}. */
+export function statusRouter(auth: AuthClient, jobs: JobsService): Router {
   const router = express.Router();
   router.get('/status', authenticate(auth), async (req, res) => {
-    const fid = requireFid(req.query.fid);
-    const job = await jobs.get(fid);
-    if (!job || job.owner !== userOf(res).username) throw notFound('no such job', 'job_not_found');
-    res.set('Cache-Control', 'no-store').json({
-      video_fid: job.videoFid,
-      state: job.state,
-      mp3_fid: job.mp3Fid,
-      reason: job.reason,
-      filename: job.filename,
-      download_url: job.mp3Fid ? `/download?fid=${job.mp3Fid}` : null,
-      created_at: job.createdAt.toISOString(),
-      updated_at: job.updatedAt.toISOString(),
-    });
+    const fid = requireFid(req.query.fid).toLowerCase();
+    res.set('Cache-Control', 'no-store').json(await jobs.view(userOf(res).username, fid));
   });
   router.all('/status', methodNotAllowed('GET'));
   return router;

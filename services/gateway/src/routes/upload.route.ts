@@ -97,7 +97,7 @@ export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadR
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
       try {
-        await uploads.enqueue({ videoFid, filename: file.originalname || null }, userOf(res).username);
+        await uploads.enqueue({ videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType }, userOf(res).username);
       } catch (err) {
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable');
         throw err;

@@ -3,14 +3,18 @@ import type { ClaimResult, SentLog } from '../domain/ports.js';
 
 interface SentDocument {
   _id: string;
-  state: 'sending' | 'sent';
-  claimed_at: Date;
+  /** `pending`: claimed before, released after a failed send; may be claimed again. */
+  state: 'sending' | 'pending' | 'sent';
+  claimed_at: Date | null;
+  attempts?: number;
+  last_error?: string | null;
   sent_at?: Date;
 }
 
 /**
  * One document per notification in database `notifications`. A claim older than `claimTtlMs` belongs to a
- * worker that died mid-send and may be taken over: in that one case an email can go out twice, never zero times.
+ * worker that died mid-send and may be taken over: in that one case an email can go out twice, never zero
+ * times. Every claim counts an attempt on the document, so redeliveries by the broker count too.
  */
 export class MongoSentLog implements SentLog {
   private readonly docs: Collection<SentDocument>;
@@ -22,28 +26,37 @@ export class MongoSentLog implements SentLog {
     this.docs = client.db('notifications').collection<SentDocument>('sent');
   }
 
-  async claim(key: string): Promise<ClaimResult> {
+  async claim(key: string, { maxAttempts, revive }: { maxAttempts: number; revive: boolean }): Promise<ClaimResult> {
     const now = new Date();
     try {
-      await this.docs.insertOne({ _id: key, state: 'sending', claimed_at: now });
-      return 'claimed';
+      await this.docs.insertOne({ _id: key, state: 'sending', claimed_at: now, attempts: 1, last_error: null });
+      return maxAttempts < 1 ? { status: 'exhausted', attempts: 1, lastError: null } : { status: 'claimed', attempt: 1 };
     } catch (err) {
       if ((err as { code?: number }).code !== 11000) throw err;
     }
-    const stale = await this.docs.findOneAndUpdate(
-      { _id: key, state: 'sending', claimed_at: { $lt: new Date(now.getTime() - this.claimTtlMs) } },
-      { $set: { claimed_at: now } },
+    const takeover = await this.docs.findOneAndUpdate(
+      { _id: key, $or: [{ state: 'pending' }, { state: 'sending', claimed_at: { $lt: new Date(now.getTime() - this.claimTtlMs) } }] },
+      revive ? { $set: { state: 'sending', claimed_at: now, attempts: 1 } } : { $set: { state: 'sending', claimed_at: now }, $inc: { attempts: 1 } },
+      { returnDocument: 'after' },
     );
-    if (stale) return 'claimed';
+    if (takeover) {
+      const attempts = takeover.attempts ?? 1;
+      if (attempts > maxAttempts) {
+        await this.docs.updateOne({ _id: key, state: 'sending' }, { $set: { state: 'pending', claimed_at: null } });
+        return { status: 'exhausted', attempts, lastError: takeover.last_error ?? null };
+      }
+      return { status: 'claimed', attempt: attempts };
+    }
     const doc = await this.docs.findOne({ _id: key });
-    return doc?.state === 'sent' ? 'sent' : doc ? 'in-progress' : this.claim(key);
+    if (doc?.state === 'sent') return { status: 'sent' };
+    return doc ? { status: 'in-progress' } : this.claim(key, { maxAttempts, revive });
   }
 
   async markSent(key: string): Promise<void> {
     await this.docs.updateOne({ _id: key }, { $set: { state: 'sent', sent_at: new Date() } });
   }
 
-  async release(key: string): Promise<void> {
-    await this.docs.deleteOne({ _id: key, state: 'sending' });
+  async release(key: string, lastError: string): Promise<void> {
+    await this.docs.updateOne({ _id: key, state: 'sending' }, { $set: { state: 'pending', claimed_at: null, last_error: lastError } });
   }
 }

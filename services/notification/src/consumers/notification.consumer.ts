@@ -1,15 +1,16 @@
-import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, outcomeOf, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
 import { failureMessageSchema, mp3MessageSchema, parseMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Email, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
 import type { NotifierService } from '../domain/notifier.service.js';
-import { PermanentFailure, TransientFailure } from '../domain/ports.js';
 
 export interface NotificationConsumerDeps {
   amqp: AmqpConnection;
   notifier: NotifierService;
   gatewayUrl: string;
   retryDelaysMs: readonly number[];
+  /** Claims of one notification before it is given up on; redeliveries count too. */
+  maxAttempts: number;
   logger: Logger;
 }
 
@@ -34,30 +35,38 @@ export const readFailureMessage: Reader = (body) => {
 
 /** The door from one queue to the notifier; every outcome becomes one settled message, nothing crashes. */
 export function notificationHandler(queue: string, read: Reader, deps: NotificationConsumerDeps) {
-  const { amqp, notifier, retryDelaysMs, logger } = deps;
+  const { amqp, notifier, retryDelaysMs, maxAttempts, logger } = deps;
   const handle = async (message: ConsumeMessage): Promise<Outcome> => {
     const parsed = read(message.content);
     if (!parsed.ok) {
       logger.warn({ queue, reason: parsed.reason }, 'invalid message');
       return { kind: 'dead', reason: parsed.reason };
     }
-    const log = logger.child({ queue, key: parsed.key, to: parsed.email.to, attempt: retryCountOf(message) + 1 });
-    try {
-      const result = await notifier.notify(parsed.key, parsed.email);
-      if (result === 'in-progress') return { kind: 'defer', reason: 'another worker is sending it', afterMs: CLAIM_TTL_MS / 2 };
-      log.info({ result }, result === 'sent' ? 'email sent' : 'email was already sent');
-      return { kind: 'done' };
-    } catch (err) {
-      if (err instanceof PermanentFailure) {
-        log.warn({ reason: err.reason }, 'email cannot be sent');
-        return { kind: 'dead', reason: err.reason };
+    const log = logger.child({ queue, key: parsed.key, to: parsed.email.to });
+    const result = await notifier.notify(parsed.key, parsed.email, { maxAttempts, revive: replayedAtOf(message) !== undefined });
+    switch (result.status) {
+      case 'in-progress':
+        return { kind: 'defer', reason: 'another worker is sending it', afterMs: CLAIM_TTL_MS / 2 };
+      case 'sent':
+      case 'already-sent':
+        log.info({ result: result.status }, result.status === 'sent' ? 'email sent' : 'email was already sent');
+        return { kind: 'done' };
+      case 'failed': {
+        const outcome = outcomeOf(result.error, result.attempt, maxAttempts);
+        log.warn(
+          { err: result.error, attempt: result.attempt, outcome: outcome.kind },
+          outcome.kind === 'retry' ? 'email not sent; will retry' : 'email cannot be sent',
+        );
+        return outcome;
       }
-      const reason = err instanceof TransientFailure ? err.reason : 'temporary failure';
-      log.warn({ err, reason }, 'email not sent; will retry');
-      return { kind: 'retry', reason };
     }
   };
   return async (message: ConsumeMessage, channel: Channel): Promise<void> => {
-    await settle(message, await handle(message), { amqp, channel, queue, retryDelaysMs, logger });
+    try {
+      await settle(message, await handle(message), { amqp, channel, queue, retryDelaysMs, logger });
+    } catch (err) {
+      // The sent-log could not be reached, so no attempt was counted there: the retries scheduled so far count.
+      await settle(message, outcomeOf(err, retryCountOf(message) + 1, maxAttempts), { amqp, channel, queue, retryDelaysMs, logger });
+    }
   };
 }

@@ -1,0 +1,104 @@
+import type { ObjectId } from 'mongodb';
+import { z } from 'zod';
+
+/** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */
+export const JOBS = { database: 'videos', collection: 'jobs' } as const;
+
+/**
+ * A job's life: `queued` (stored, its message on the queue, with its place in line) → `converting` (a worker
+ * holds it: percent, speed and ETA) → `done` (the MP3's id) | `failed` (a reason people can read) |
+ * `cancelled` (its owner called it off). The last three are final.
+ */
+export const JOB_STATES = ['queued', 'converting', 'done', 'failed', 'cancelled'] as const;
+export const jobStateSchema = z.enum(JOB_STATES);
+export type JobState = z.infer<typeof jobStateSchema>;
+
+export const FINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
+export const isFinal = (state: JobState): boolean => FINAL_STATES.includes(state);
+
+/** How far a conversion is; kept on the job as a snapshot at most every few seconds, sent live as events. */
+export interface JobProgress {
+  /** Of the source's audio duration, 0–100; 100 only once the job is done. */
+  percent: number;
+  /** × realtime. */
+  speed: number | null;
+  etaSeconds: number | null;
+  at: Date;
+}
+
+export interface Job {
+  videoFid: string;
+  owner: string;
+  filename: string | null;
+  /** Of the uploaded video, bytes; unknown for a video stored by the original's gateway. */
+  size: number | null;
+  contentType: string | null;
+  /** Of the source's audio, once a worker measured it. */
+  durationSeconds: number | null;
+  state: JobState;
+  reason: string | null;
+  mp3Fid: string | null;
+  progress: JobProgress | null;
+  /** Deliveries a worker claimed, counted at claim time so redeliveries by the broker count too. */
+  attempts: number;
+  /** The owner asked to stop it while a worker had it; the worker stops within one lease renewal. */
+  cancelRequested: boolean;
+  /** Past the point of no return: the MP3 is stored and announced, so cancelling is refused (409). */
+  finishing: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  /** When it (last) entered the queue: its place in line. */
+  queuedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** The stored form; snake_case as the rest of the wire. */
+export interface JobDocument {
+  _id: ObjectId;
+  owner: string;
+  filename: string | null;
+  size?: number | null;
+  content_type?: string | null;
+  duration_seconds?: number | null;
+  state: JobState;
+  reason: string | null;
+  mp3_fid: string | null;
+  progress?: { percent: number; speed: number | null; eta_seconds: number | null; at: Date } | null;
+  attempts?: number;
+  /** The last transient failure, for the reason given when the attempts run out. */
+  last_error?: string | null;
+  cancel_requested_at?: Date | null;
+  finishing?: boolean;
+  /** Set when the owner deleted a finished job: its files are gone, the document answers a repeated DELETE. */
+  deleted_at?: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  queued_at?: Date;
+  started_at?: Date | null;
+  finished_at?: Date | null;
+  /** A worker holds the job until this time; another may take it over after. */
+  lease_until?: Date | null;
+  worker?: string | null;
+}
+
+export const toJob = (d: JobDocument): Job => ({
+  videoFid: d._id.toHexString(),
+  owner: d.owner,
+  filename: d.filename ?? null,
+  size: d.size ?? null,
+  contentType: d.content_type ?? null,
+  durationSeconds: d.duration_seconds ?? null,
+  state: d.state,
+  reason: d.reason ?? null,
+  mp3Fid: d.mp3_fid ?? null,
+  progress: d.progress ? { percent: d.progress.percent, speed: d.progress.speed, etaSeconds: d.progress.eta_seconds, at: d.progress.at } : null,
+  attempts: d.attempts ?? 0,
+  cancelRequested: Boolean(d.cancel_requested_at),
+  finishing: d.finishing === true,
+  createdAt: d.created_at,
+  updatedAt: d.updated_at,
+  queuedAt: d.queued_at ?? d.created_at,
+  startedAt: d.started_at ?? null,
+  finishedAt: d.finished_at ?? null,
+});

@@ -1,0 +1,131 @@
+import { type Collection, type MongoClient, ObjectId } from 'mongodb';
+import { type Job, type JobDocument, JOBS, toJob } from './model.js';
+
+export const jobsCollection = (client: MongoClient): Collection<JobDocument> => client.db(JOBS.database).collection<JobDocument>(JOBS.collection);
+
+const live = { deleted_at: null } as const;
+
+export interface NewJob {
+  videoFid: string;
+  owner: string;
+  filename: string | null;
+  size: number | null;
+  contentType: string | null;
+}
+
+/**
+ * The jobs as the gateway reads and changes them: recorded at upload, listed and shown to their owner,
+ * cancelled and deleted. The workers' claims and leases are the converter's own (its JobLeases port).
+ */
+export class JobStore {
+  readonly jobs: Collection<JobDocument>;
+
+  constructor(client: MongoClient) {
+    this.jobs = jobsCollection(client);
+  }
+
+  /** Indexes for the owner's list and the queue order; FerretDB and MongoDB both take them. */
+  async ensureIndexes(): Promise<void> {
+    await this.jobs.createIndex({ owner: 1, _id: -1 });
+    await this.jobs.createIndex({ state: 1, queued_at: 1 });
+  }
+
+  async create(job: NewJob): Promise<Job> {
+    const now = new Date();
+    const doc: JobDocument = {
+      _id: new ObjectId(job.videoFid),
+      owner: job.owner,
+      filename: job.filename,
+      size: job.size,
+      content_type: job.contentType,
+      duration_seconds: null,
+      state: 'queued',
+      reason: null,
+      mp3_fid: null,
+      progress: null,
+      attempts: 0,
+      cancel_requested_at: null,
+      finishing: false,
+      deleted_at: null,
+      created_at: now,
+      updated_at: now,
+      queued_at: now,
+      started_at: null,
+      finished_at: null,
+    };
+    await this.jobs.insertOne(doc);
+    return toJob(doc);
+  }
+
+  /** The job, unless its owner deleted it (then `deleted` says so when asked for). */
+  async get(
+    videoFid: string,
+    { signal, includeDeleted = false }: { signal?: AbortSignal; includeDeleted?: boolean } = {},
+  ): Promise<(Job & { deleted: boolean }) | undefined> {
+    const doc = await this.jobs.findOne({ _id: new ObjectId(videoFid) }, signal ? { signal } : {});
+    if (!doc || (doc.deleted_at && !includeDeleted)) return undefined;
+    return { ...toJob(doc), deleted: Boolean(doc.deleted_at) };
+  }
+
+  async remove(videoFid: string): Promise<void> {
+    await this.jobs.deleteOne({ _id: new ObjectId(videoFid) });
+  }
+
+  /** The owner's jobs, newest first (ids grow with time), from just before `before` on. */
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }, signal?: AbortSignal): Promise<Job[]> {
+    const filter = { owner, ...live, ...(before ? { _id: { $lt: new ObjectId(before) } } : {}) };
+    const docs = await this.jobs.find(filter, { sort: { _id: -1 }, limit, ...(signal ? { signal } : {}) }).toArray();
+    return docs.map(toJob);
+  }
+
+  /** The owner's jobs changed after `since`, oldest change first: what an event stream missed. */
+  async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {
+    const docs = await this.jobs.find({ owner, updated_at: { $gt: since } }, { sort: { updated_at: 1 }, limit }).toArray();
+    return docs.filter((d) => !d.deleted_at).map(toJob);
+  }
+
+  /** The queued jobs of these owners. */
+  async queuedOf(owners: readonly string[]): Promise<Job[]> {
+    if (owners.length === 0) return [];
+    const docs = await this.jobs.find({ owner: { $in: [...owners] }, state: 'queued', ...live }).toArray();
+    return docs.map(toJob);
+  }
+
+  /**
+   * The job's place in line: 1 + the queued jobs that entered the queue before it (first come, first served,
+   * as the broker hands them out). Null unless it is queued.
+   */
+  async positionOf(job: Job): Promise<number | null> {
+    if (job.state !== 'queued') return null;
+    const ahead = await this.jobs.countDocuments({ state: 'queued', ...live, queued_at: { $lt: job.queuedAt } });
+    return ahead + 1;
+  }
+
+  /** Queued → cancelled, in one step: no worker can have started it. The job after, or undefined if it was not queued. */
+  async cancelQueued(videoFid: string): Promise<Job | undefined> {
+    const now = new Date();
+    const doc = await this.jobs.findOneAndUpdate(
+      { _id: new ObjectId(videoFid), state: 'queued', ...live },
+      { $set: { state: 'cancelled', reason: 'cancelled by its owner', updated_at: now, finished_at: now, progress: null } },
+      { returnDocument: 'after' },
+    );
+    return doc ? toJob(doc) : undefined;
+  }
+
+  /** Asks the worker converting it to stop; not once it is finishing. The job after, or undefined if that does not apply. */
+  async requestCancel(videoFid: string): Promise<Job | undefined> {
+    const now = new Date();
+    const doc = await this.jobs.findOneAndUpdate(
+      { _id: new ObjectId(videoFid), state: 'converting', finishing: { $ne: true }, ...live },
+      { $set: { cancel_requested_at: now, updated_at: now } },
+      { returnDocument: 'after' },
+    );
+    return doc ? toJob(doc) : undefined;
+  }
+
+  /** A finished job whose files were removed: kept so that a repeated DELETE is answered the same. */
+  async markDeleted(videoFid: string): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne({ _id: new ObjectId(videoFid), state: { $in: ['done', 'failed', 'cancelled'] } }, { $set: { deleted_at: now, updated_at: now } });
+  }
+}

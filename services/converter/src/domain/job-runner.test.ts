@@ -1,0 +1,302 @@
+import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
+import type { JobEvent } from '@mp3converter/shared/jobs';
+import { createLogger } from '@mp3converter/shared/logger';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { JobRunner, type RunnerDeps } from './job-runner.js';
+import { mediaLimits } from './media-limits.js';
+import { mp3IdFor } from './mp3-id.js';
+import {
+  type Claim,
+  type JobLeases,
+  type MediaProbe,
+  type Mp3Store,
+  PermanentFailure,
+  type Progress,
+  type ResultPublisher,
+  type Transcoder,
+  TransientFailure,
+  type VideoSource,
+} from './ports.js';
+
+const VIDEO = '65f0c0ffee00112233445566';
+const message: ConversionMessage = { video_fid: VIDEO, mp3_fid: null, username: 'a@example.test' };
+
+/** The job store's rules for one job, in memory. */
+class FakeLeases implements JobLeases {
+  state: 'queued' | 'converting' | 'done' | 'failed' | 'cancelled' = 'queued';
+  attempts = 0;
+  held = false;
+  cancelRequested = false;
+  finishing = false;
+  lastError: string | null = null;
+  reason: string | null = null;
+  released: { lastError: string | null; refund: boolean }[] = [];
+  progress: Progress[] = [];
+  duration: number | null = null;
+  log: string[] = [];
+
+  async claim(_videoFid: string, _owner: string, { maxAttempts }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    if (this.held) return { status: 'held' };
+    if (this.state !== 'queued' && this.state !== 'converting') return { status: 'finished', state: this.state };
+    this.state = 'converting';
+    this.attempts++;
+    if (this.attempts > maxAttempts) return { status: 'exhausted', attempts: this.attempts, lastError: this.lastError };
+    return { status: 'claimed', attempt: this.attempts };
+  }
+  async renew() {
+    return { cancelRequested: this.cancelRequested };
+  }
+  async recordDuration(_v: string, seconds: number) {
+    this.duration = seconds;
+  }
+  async recordProgress(_v: string, progress: Progress) {
+    this.progress.push(progress);
+  }
+  async markFinishing() {
+    if (this.cancelRequested) return false;
+    this.finishing = true;
+    return true;
+  }
+  async markDone() {
+    this.log.push('markDone');
+    this.state = 'done';
+  }
+  async markFailed(_v: string, reason: string) {
+    this.state = 'failed';
+    this.reason = reason;
+  }
+  async markCancelled() {
+    this.state = 'cancelled';
+  }
+  async release(_v: string, options: { lastError: string | null; refund: boolean }) {
+    this.released.push(options);
+    this.state = 'queued';
+    if (options.lastError) this.lastError = options.lastError;
+    if (options.refund) this.attempts--;
+  }
+}
+
+class FakeTranscoder implements Transcoder {
+  /** Thrown by the conversion instead of finishing. */
+  failWith: Error | undefined;
+  /** The conversion waits for this before finishing (a long job), when set. */
+  gate: Promise<void> | undefined;
+  /** Seconds of audio reported as encoded, one line each. */
+  ticks = [2.5, 5, 7.5, 10];
+  async probe(path: string): Promise<MediaProbe> {
+    return { durationSeconds: 10, bitRate: 128_000, sizeBytes: path.endsWith('.mp3') ? 160_000 : 1_000_000, hasAudio: true, hasVideo: true };
+  }
+  async toMp3(_in: string, _out: string, signal: AbortSignal, onProgress?: (s: number, speed: number | null) => void): Promise<void> {
+    for (const s of this.ticks) onProgress?.(s, 4);
+    if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
+    if (this.failWith) throw this.failWith;
+  }
+}
+
+let leases: FakeLeases;
+let transcoder: FakeTranscoder;
+let events: JobEvent[];
+let mp3Messages: Mp3Message[];
+let failures: FailureMessage[];
+let stored: Set<string>;
+let videos: Set<string>;
+let runner: JobRunner;
+
+function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
+  const source: VideoSource = {
+    info: async (fid) => (videos.has(fid) ? { filename: 'clip.mp4', length: 1000 } : undefined),
+    copyTo: async (_fid, _path, signal, onBytes) => {
+      signal.throwIfAborted();
+      onBytes?.(1000);
+    },
+    delete: async (fid) => void videos.delete(fid),
+  };
+  const mp3s: Mp3Store = {
+    exists: async (fid) => stored.has(fid),
+    delete: async (fid) => void stored.delete(fid),
+    save: async (fid) => void stored.add(fid),
+  };
+  const publisher: ResultPublisher = {
+    publishMp3: async (m) => {
+      leases.log.push('publishMp3');
+      mp3Messages.push(m);
+    },
+    publishFailure: async (m) => void failures.push(m),
+  };
+  return {
+    leases,
+    videos: source,
+    mp3s,
+    transcoder,
+    workspace: { create: async () => ({ dir: '/nowhere', dispose: async () => {} }) },
+    publisher,
+    events: { publish: (e) => void events.push(e) },
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    limits: mediaLimits(3600),
+    maxAttempts: 3,
+    leaseRenewMs: 5,
+    progressEventMs: 0,
+    progressSnapshotMs: 0,
+    deferMs: 1000,
+    transferTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+beforeEach(() => {
+  leases = new FakeLeases();
+  transcoder = new FakeTranscoder();
+  events = [];
+  mp3Messages = [];
+  failures = [];
+  stored = new Set();
+  videos = new Set([VIDEO]);
+  runner = new JobRunner(deps());
+});
+
+const statesOf = (list: JobEvent[]) => list.filter((e) => e.type === 'state').map((e) => e.state);
+
+describe('JobRunner', () => {
+  it('when the video converts, then the MP3 is announced before the job is marked done, and the delivery acked', async () => {
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(leases.log).toEqual(['publishMp3', 'markDone']);
+    expect(mp3Messages).toEqual([{ ...message, mp3_fid: mp3IdFor(VIDEO) }]);
+    expect(leases.state).toBe('done');
+    expect(leases.duration).toBe(10);
+  });
+
+  it('when it converts, then progress rises, stays below 100 while converting, and 100 comes only with done', async () => {
+    await runner.run(message, { replayed: false });
+    const percents = events.filter((e) => e.type === 'progress').map((e) => e.percent);
+    expect(percents.length).toBeGreaterThan(1);
+    expect(percents).toEqual([...percents].sort((a, b) => Number(a) - Number(b)));
+    expect(Math.max(...percents.map(Number))).toBeLessThan(100);
+    expect(statesOf(events)).toEqual(['converting', 'done']);
+    expect(events.at(-1)).toMatchObject({ state: 'done', percent: 100, mp3_fid: mp3IdFor(VIDEO) });
+    expect(events.find((e) => e.type === 'progress')).toMatchObject({ speed: 4, eta_seconds: expect.any(Number) });
+    expect(leases.progress.length).toBeGreaterThan(0);
+  });
+
+  it('when another worker holds the job, then the message is deferred without an attempt counted', async () => {
+    leases.held = true;
+    expect(await runner.run(message, { replayed: false })).toMatchObject({ kind: 'defer', afterMs: 1000 });
+    expect(leases.attempts).toBe(0);
+  });
+
+  it('when the job is already finished (a duplicate, or cancelled while queued), then it is acked and nothing is done', async () => {
+    leases.state = 'cancelled';
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(mp3Messages).toEqual([]);
+    expect(failures).toEqual([]);
+  });
+
+  it("when the user's file is bad, then the job fails with its reason, the user is told, and the delivery is acked, not dead-lettered", async () => {
+    transcoder.failWith = new PermanentFailure('the video has no audio track');
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(leases).toMatchObject({ state: 'failed', reason: 'the video has no audio track' });
+    expect(failures).toEqual([{ ...message, status: 'failed', reason: 'the video has no audio track' }]);
+    expect(statesOf(events)).toEqual(['converting', 'failed']);
+  });
+
+  it('when something gives way before the last attempt, then the job goes back to the queue and the message is retried', async () => {
+    transcoder.failWith = new TransientFailure('ffmpeg was killed');
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'retry', reason: 'ffmpeg was killed', attempt: 1 });
+    expect(leases.released).toEqual([{ lastError: 'ffmpeg was killed', refund: false }]);
+    expect(failures).toEqual([]);
+  });
+
+  it('when it gives way on the last attempt, then the job fails, the user is told and the message is dead-lettered', async () => {
+    transcoder.failWith = new TransientFailure('ffmpeg was killed');
+    await runner.run(message, { replayed: false });
+    await runner.run(message, { replayed: false });
+    const outcome = await runner.run(message, { replayed: false });
+    expect(outcome).toEqual({ kind: 'dead', reason: 'gave up after 3 attempts: ffmpeg was killed' });
+    expect(leases.state).toBe('failed');
+    expect(failures).toHaveLength(1);
+  });
+
+  it('when the job was claimed more often than allowed (its worker died every time), then it is given up on without converting', async () => {
+    leases.attempts = 3;
+    leases.lastError = null;
+    const outcome = await runner.run(message, { replayed: false });
+    expect(outcome).toEqual({ kind: 'dead', reason: 'gave up after 3 attempts: the conversion was interrupted every time' });
+    expect(leases.state).toBe('failed');
+    expect(failures).toHaveLength(1);
+    expect(mp3Messages).toEqual([]);
+  });
+
+  it('when the owner cancels while it converts, then nothing is kept, nobody is told, and the delivery is acked', async () => {
+    let open!: () => void;
+    transcoder.gate = new Promise((resolve) => (open = resolve));
+    const running = runner.run(message, { replayed: false });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(runner.cancel(VIDEO)).toBe(true);
+    open();
+    expect(await running).toEqual({ kind: 'done' });
+    expect(leases.state).toBe('cancelled');
+    expect(videos.has(VIDEO)).toBe(false);
+    expect(stored.size).toBe(0);
+    expect(mp3Messages).toEqual([]);
+    expect(failures).toEqual([]);
+    expect(statesOf(events)).toEqual(['converting', 'cancelled']);
+  });
+
+  it('when the cancel reaches the worker only through the job (the control message was lost), then the next lease renewal stops it', async () => {
+    transcoder.gate = new Promise(() => {});
+    const running = runner.run(message, { replayed: false });
+    leases.cancelRequested = true;
+    expect(await running).toEqual({ kind: 'done' });
+    expect(leases.state).toBe('cancelled');
+  });
+
+  it('when the cancel comes after the MP3 was stored but before the job is finishing, then the MP3 goes too', async () => {
+    stored.add(mp3IdFor(VIDEO));
+    leases.cancelRequested = true;
+    leases.markFinishing = async () => false;
+    runner = new JobRunner(deps({ leaseRenewMs: 60_000 }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(stored.size).toBe(0);
+    expect(mp3Messages).toEqual([]);
+    expect(leases.state).toBe('cancelled');
+  });
+
+  it('when the worker stops mid-job, then the job goes back to the queue with its attempt refunded, and the message is requeued', async () => {
+    transcoder.gate = new Promise(() => {});
+    const running = runner.run(message, { replayed: false });
+    await new Promise((r) => setTimeout(r, 10));
+    runner.abortAll();
+    expect(await running).toEqual({ kind: 'requeue' });
+    expect(leases.released).toEqual([{ lastError: null, refund: true }]);
+    expect(leases.attempts).toBe(0);
+  });
+
+  it('when a job shows no sign of life for longer than the limit, then it is reported stalled', async () => {
+    transcoder.gate = new Promise(() => {});
+    transcoder.ticks = [];
+    const running = runner.run(message, { replayed: false });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(runner.stalled(60_000)).toEqual([]);
+    expect(runner.stalled(60_000, Date.now() + 120_000)).toEqual([VIDEO]);
+    runner.abortAll();
+    await running;
+    expect(runner.busy).toBe(0);
+  });
+
+  it('when reading the video takes longer than the transfer limit, then a transient failure says so', async () => {
+    runner = new JobRunner(
+      deps({
+        transferTimeoutMs: 20,
+        videos: {
+          info: async () => ({ filename: 'clip.mp4', length: 1 }),
+          copyTo: (_f, _p, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+          delete: async () => {},
+        },
+      }),
+    );
+    expect(await runner.run(message, { replayed: false })).toEqual({
+      kind: 'retry',
+      reason: 'reading the video took longer than 0 s and was stopped',
+      attempt: 1,
+    });
+  });
+});

@@ -1,0 +1,337 @@
+import { join } from 'node:path';
+import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/amqp/outcome-policy';
+import type { ConversionMessage } from '@mp3converter/shared/contracts';
+import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
+import type { Logger } from '@mp3converter/shared/logger';
+import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
+import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
+import {
+  type JobEvents,
+  type JobLeases,
+  type Mp3Store,
+  PermanentFailure,
+  type Progress,
+  type ResultPublisher,
+  type Transcoder,
+  TransientFailure,
+  type VideoSource,
+  type Workspace,
+} from './ports.js';
+
+export interface RunnerDeps {
+  leases: JobLeases;
+  videos: VideoSource;
+  mp3s: Mp3Store;
+  transcoder: Transcoder;
+  workspace: Workspace;
+  publisher: ResultPublisher;
+  events: JobEvents;
+  logger: Logger;
+  limits: MediaLimits;
+  /** Claims of one job before it is given up on; redeliveries by the broker count too. */
+  maxAttempts: number;
+  /** How often a running job renews its lease (and looks for a cancel), ms. */
+  leaseRenewMs: number;
+  /** Progress events go out at most this often, ms. */
+  progressEventMs: number;
+  /** Progress is written to the job at most this often, ms. */
+  progressSnapshotMs: number;
+  /** Shortest retry delay to wait when another worker holds the job, ms. */
+  deferMs: number;
+  /** Reading the video or storing the MP3 longer than this is a transient failure, ms. */
+  transferTimeoutMs: number;
+}
+
+/** How a delivery was made: replayed from the dead letters by an operator, or not. */
+export interface Delivery {
+  replayed: boolean;
+}
+
+/** The owner called the job off while it ran. */
+export class JobCancelled extends Error {
+  constructor() {
+    super('cancelled by its owner');
+    this.name = 'JobCancelled';
+  }
+}
+
+/** The worker is shutting down: the job goes back to the queue, its attempt not counted. */
+export class WorkerStopping extends Error {
+  constructor() {
+    super('shutting down');
+    this.name = 'WorkerStopping';
+  }
+}
+
+/** A job this worker runs now, as liveness and cancel requests see it. */
+interface Running {
+  abort: AbortController;
+  /** Last sign of life (a phase begun, bytes copied, a progress line), epoch ms. */
+  activeAt: number;
+}
+
+/** An MP3 shorter than this share of the source's audio (less a half second) means the source was cut off. */
+const MIN_DURATION_SHARE = 0.95;
+/** Progress stays below 100 until the job is done: 100 means the MP3 is there. */
+const MAX_RUNNING_PERCENT = 99.9;
+
+const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * One conversion job from claim to its end, the converter's state machine:
+ *
+ *   claim ─┬─ held by another worker ─────────────────────────────▶ defer (look again later)
+ *          ├─ already done / failed / cancelled ──────────────────▶ ack
+ *          ├─ claimed more than maxAttempts times ────────────────▶ failed, user told, dead letter
+ *          └─ claimed ─▶ convert ─┬─ MP3 stored, announced ───────▶ done
+ *                                 ├─ cancelled by its owner ──────▶ cancelled (nothing kept, no email)
+ *                                 ├─ the user's file is bad ──────▶ failed, user told, ack
+ *                                 ├─ something gave way ──────────▶ released, retried later
+ *                                 │    … on the last attempt ─────▶ failed, user told, dead letter
+ *                                 └─ the worker stops ────────────▶ released, requeued, attempt refunded
+ *
+ * Exactly once in effect: a lease keeps two workers off one job, the MP3's id is derived from the video's so
+ * a retry finds earlier work, and the `mp3` message goes out (confirmed) before the job is marked done and
+ * the delivery acked.
+ */
+export class JobRunner {
+  private readonly running = new Map<string, Running>();
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  /** Stops the job if this worker runs it; the cancel is also on the job, for whichever worker has it. */
+  cancel(videoFid: string): boolean {
+    const job = this.running.get(videoFid.toLowerCase());
+    job?.abort.abort(new JobCancelled());
+    return job !== undefined;
+  }
+
+  /** Stops every job; their messages go back to the queue. */
+  abortAll(): void {
+    for (const job of this.running.values()) job.abort.abort(new WorkerStopping());
+  }
+
+  /** Jobs with no sign of life for longer than `limitMs`: a worker stuck on one is not healthy. */
+  stalled(limitMs: number, now = Date.now()): string[] {
+    return [...this.running].filter(([, job]) => now - job.activeAt > limitMs).map(([videoFid]) => videoFid);
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  async run(message: ConversionMessage, delivery: Delivery): Promise<Outcome> {
+    const { leases, maxAttempts, logger } = this.deps;
+    const videoFid = message.video_fid.toLowerCase();
+    const owner = message.username;
+    const claim = await leases.claim(videoFid, owner, { maxAttempts, revive: delivery.replayed });
+    const log = logger.child({ videoFid, username: owner, ...(claim.status === 'claimed' ? { attempt: claim.attempt } : {}) });
+    switch (claim.status) {
+      case 'held':
+        log.info('job held by another worker; deferred');
+        return { kind: 'defer', reason: 'held by another worker', afterMs: this.deps.deferMs };
+      case 'finished':
+        log.info({ state: claim.state }, 'job already finished');
+        return { kind: 'done' };
+      case 'exhausted': {
+        const reason = gaveUpReason(claim.attempts - 1, claim.lastError ?? 'the conversion was interrupted every time');
+        await this.fail(message, reason, log);
+        return { kind: 'dead', reason };
+      }
+      case 'claimed':
+        return this.convertClaimed(message, claim.attempt, log);
+    }
+  }
+
+  private async convertClaimed(message: ConversionMessage, attempt: number, log: Logger): Promise<Outcome> {
+    const { leases, leaseRenewMs, maxAttempts } = this.deps;
+    const videoFid = message.video_fid.toLowerCase();
+    const job: Running = { abort: new AbortController(), activeAt: Date.now() };
+    this.running.set(videoFid, job);
+    this.announce(message, 'converting', { percent: 0 });
+    const renewal = setInterval(() => {
+      leases.renew(videoFid).then(
+        ({ cancelRequested }) => {
+          if (cancelRequested) job.abort.abort(new JobCancelled());
+        },
+        (err: unknown) => log.warn({ err }, 'could not renew the job lease'),
+      );
+    }, leaseRenewMs);
+    const started = performance.now();
+    try {
+      log.info('conversion started');
+      const result = await this.convert(message, job, log);
+      log.info({ ...result, totalMs: Math.round(performance.now() - started) }, 'conversion done');
+      return { kind: 'done' };
+    } catch (err) {
+      const reason = job.abort.signal.aborted ? job.abort.signal.reason : err;
+      if (reason instanceof JobCancelled) {
+        await this.cancelled(message, log);
+        return { kind: 'done' };
+      }
+      if (reason instanceof WorkerStopping) {
+        await leases.release(videoFid, { lastError: null, refund: true }).catch(() => undefined);
+        log.warn('conversion stopped for shutdown; message returned to the queue');
+        return { kind: 'requeue' };
+      }
+      if (err instanceof PermanentFailure) {
+        log.warn({ err, reason: err.reason }, 'conversion failed: the file cannot be converted');
+        await this.fail(message, err.reason, log);
+        return { kind: 'done' };
+      }
+      const outcome = outcomeOf(err, attempt, maxAttempts);
+      if (outcome.kind === 'retry') {
+        log.warn({ err, reason: outcome.reason }, 'conversion failed; will retry');
+        await leases.release(videoFid, { lastError: outcome.reason, refund: false }).catch(() => undefined);
+        this.announce(message, 'queued', { reason: `retrying after: ${outcome.reason}` });
+      } else if (outcome.kind === 'dead') {
+        log.warn({ err, reason: outcome.reason }, 'conversion failed; giving up');
+        await this.fail(message, outcome.reason, log);
+      }
+      return outcome;
+    } finally {
+      clearInterval(renewal);
+      this.running.delete(videoFid);
+    }
+  }
+
+  private async convert(message: ConversionMessage, job: Running, log: Logger) {
+    const { leases, mp3s, publisher } = this.deps;
+    const videoFid = message.video_fid.toLowerCase();
+    const mp3Fid = mp3IdFor(videoFid);
+    const signal = job.abort.signal;
+    let timings: Record<string, number> | undefined;
+    // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
+    const resumed = await mp3s.exists(mp3Fid);
+    if (!resumed) timings = await this.transcode(message, mp3Fid, job, log);
+    signal.throwIfAborted();
+    if (!(await leases.markFinishing(videoFid))) {
+      await mp3s.delete(mp3Fid);
+      throw new JobCancelled();
+    }
+    await publisher.publishMp3({ ...message, mp3_fid: mp3Fid });
+    await leases.markDone(videoFid, mp3Fid);
+    this.announce(message, 'done', { percent: 100, mp3_fid: mp3Fid });
+    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings } : {}) };
+  }
+
+  private async transcode(message: ConversionMessage, mp3Fid: string, job: Running, log: Logger): Promise<Record<string, number>> {
+    const { videos, mp3s, transcoder, workspace, limits, leases } = this.deps;
+    const videoFid = message.video_fid.toLowerCase();
+    const signal = job.abort.signal;
+    const alive = () => {
+      job.activeAt = Date.now();
+    };
+    const info = await videos.info(videoFid);
+    if (!info) throw new PermanentFailure('the uploaded video could not be found');
+    const space = await workspace.create(videoFid);
+    try {
+      const input = join(space.dir, 'input');
+      const output = join(space.dir, 'output.mp3');
+      const t0 = performance.now();
+      await this.bounded('reading the video', signal, (bounded) => videos.copyTo(videoFid, input, bounded, alive));
+      const t1 = performance.now();
+      alive();
+      const source = await transcoder.probe(input, signal);
+      if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
+      checkSource(source, limits);
+      await leases.recordDuration(videoFid, source.durationSeconds).catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
+      const t2 = performance.now();
+      alive();
+      await transcoder.toMp3(input, output, signal, this.progressReporter(message, source.durationSeconds, alive, log));
+      alive();
+      const mp3 = await transcoder.probe(output, signal);
+      checkMp3(mp3, limits);
+      if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
+        throw new PermanentFailure('the file is truncated or damaged: its audio ends early');
+      }
+      signal.throwIfAborted();
+      const t3 = performance.now();
+      const details = {
+        owner: message.username,
+        videoFid,
+        filename: mp3FilenameFor(info.filename, videoFid),
+        durationSeconds: mp3.durationSeconds,
+        bitRate: mp3.bitRate,
+      };
+      await this.bounded('storing the MP3', signal, (bounded) => mp3s.save(mp3Fid, output, details, bounded));
+      const t4 = performance.now();
+      return { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) };
+    } finally {
+      await space.dispose();
+    }
+  }
+
+  /** Runs a transfer under the job's signal and the transfer time limit; past the limit, a transient failure. */
+  private async bounded(what: string, signal: AbortSignal, transfer: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const { transferTimeoutMs } = this.deps;
+    const limit = AbortSignal.timeout(transferTimeoutMs);
+    try {
+      await transfer(AbortSignal.any([signal, limit]));
+    } catch (err) {
+      if (limit.aborted && !signal.aborted)
+        throw new TransientFailure(`${what} took longer than ${Math.round(transferTimeoutMs / 1000)} s and was stopped`, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Turns the encoder's "seconds done, speed" into percent, speed and ETA against the duration ffprobe
+   * measured: an event at most every progressEventMs, a snapshot on the job at most every progressSnapshotMs.
+   */
+  private progressReporter(message: ConversionMessage, durationSeconds: number, alive: () => void, log: Logger) {
+    const { progressEventMs, progressSnapshotMs, leases } = this.deps;
+    const videoFid = message.video_fid.toLowerCase();
+    let lastEvent = 0;
+    let lastSnapshot = Date.now();
+    let lastPercent = -1;
+    return (encodedSeconds: number, speed: number | null) => {
+      alive();
+      const now = Date.now();
+      if (now - lastEvent < progressEventMs) return;
+      const percent = durationSeconds > 0 ? round(Math.min(MAX_RUNNING_PERCENT, (encodedSeconds / durationSeconds) * 100)) : 0;
+      if (percent < lastPercent) return;
+      lastEvent = now;
+      lastPercent = percent;
+      const progress: Progress = {
+        percent,
+        speed: speed === null ? null : round(speed, 2),
+        etaSeconds: speed && speed > 0 ? round(Math.max(0, durationSeconds - encodedSeconds) / speed) : null,
+      };
+      this.announce(message, 'converting', { percent: progress.percent, speed: progress.speed, eta_seconds: progress.etaSeconds }, 'progress');
+      if (now - lastSnapshot >= progressSnapshotMs) {
+        lastSnapshot = now;
+        leases.recordProgress(videoFid, progress).catch((err: unknown) => log.warn({ err }, 'could not record progress'));
+      }
+    };
+  }
+
+  /** Cancelled while converting: nothing is kept (the video goes too), nobody is emailed, the delivery is acked. */
+  private async cancelled(message: ConversionMessage, log: Logger): Promise<void> {
+    const videoFid = message.video_fid.toLowerCase();
+    await this.deps.leases.markCancelled(videoFid);
+    await this.deps.videos.delete(videoFid).catch((err: unknown) => log.warn({ err }, 'could not remove the video of a cancelled job'));
+    this.announce(message, 'cancelled', { reason: 'cancelled by its owner' });
+    log.info('conversion cancelled by its owner');
+  }
+
+  /** Records the failure for /status and tells the user; either may fail without stopping the rest. */
+  private async fail(message: ConversionMessage, reason: string, log: Logger): Promise<void> {
+    await this.deps.leases.markFailed(message.video_fid.toLowerCase(), reason).catch((err: unknown) => log.error({ err }, 'could not mark the job failed'));
+    this.announce(message, 'failed', { reason });
+    await this.deps.publisher
+      .publishFailure({ video_fid: message.video_fid, mp3_fid: null, username: message.username, status: 'failed', reason })
+      .catch((err: unknown) => log.error({ err }, 'could not publish the failure notice'));
+  }
+
+  private announce(message: ConversionMessage, state: JobState, fields: Partial<JobEvent> = {}, type: JobEvent['type'] = 'state'): void {
+    this.deps.events.publish({
+      type,
+      video_fid: message.video_fid.toLowerCase(),
+      owner: message.username,
+      state,
+      at: new Date().toISOString(),
+      ...fields,
+    });
+  }
+}

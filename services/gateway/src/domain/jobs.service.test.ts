@@ -1,0 +1,66 @@
+import { createLogger } from '@mp3converter/shared/logger';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { JobsService } from './jobs.service.js';
+import { FakeStore } from './store.fake.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const OWNER = 'a@example.test';
+const ids = ['65f0c0ffee00112233445561', '65f0c0ffee00112233445562', '65f0c0ffee00112233445563'];
+let store: FakeStore;
+let jobs: JobsService;
+
+beforeEach(async () => {
+  store = new FakeStore();
+  jobs = new JobsService(store, store, store, store, logger);
+  for (const videoFid of ids) {
+    store.videos.add(videoFid);
+    await store.create({ videoFid, owner: OWNER, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' });
+  }
+});
+
+describe('JobsService', () => {
+  it('when the owner lists, then newest first, page by page, with queue positions', async () => {
+    const first = await jobs.list(OWNER, { limit: 2 });
+    expect(first.jobs.map((j) => j.video_fid)).toEqual([ids[2], ids[1]]);
+    expect(first.next_cursor).toBe(ids[1]);
+    const second = await jobs.list(OWNER, { limit: 2, cursor: first.next_cursor! });
+    expect(second).toMatchObject({ jobs: [{ video_fid: ids[0], state: 'queued', position: 1 }], next_cursor: null });
+  });
+
+  it('when someone else asks for, or deletes, a job, then it does not exist for them', async () => {
+    await expect(jobs.view('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404, code: 'job_not_found' });
+    await expect(jobs.remove('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404 });
+    expect(store.jobs.get(ids[0]!)?.state).toBe('queued');
+  });
+
+  it('when a queued job is deleted, then it is cancelled at once and its video removed', async () => {
+    const removal = await jobs.remove(OWNER, ids[0]!);
+    expect(removal).toMatchObject({ status: 200, job: { state: 'cancelled' } });
+    expect(store.videos.has(ids[0]!)).toBe(false);
+    expect(store.events.map((e) => e.state)).toEqual(['cancelled']);
+  });
+
+  it('when a converting job is deleted, then its worker is asked to stop (202), and asking again changes nothing', async () => {
+    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'converting' });
+    expect(await jobs.remove(OWNER, ids[0]!)).toMatchObject({ status: 202, job: { state: 'converting', cancel_requested: true } });
+    expect(await jobs.remove(OWNER, ids[0]!)).toMatchObject({ status: 202 });
+    expect(store.cancelRequests).toEqual([ids[0], ids[0]]);
+  });
+
+  it('when the job is finishing, then 409', async () => {
+    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'converting', finishing: true });
+    await expect(jobs.remove(OWNER, ids[0]!)).rejects.toMatchObject({ status: 409, code: 'job_finishing' });
+  });
+
+  it('when a done job is deleted, then its MP3 and video go, it is gone from every view, and deleting again answers the same', async () => {
+    const mp3 = '65f0c0ffee001122334455aa';
+    store.mp3s.add(mp3);
+    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'done', mp3Fid: mp3 });
+    expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
+    expect(store.mp3s.has(mp3)).toBe(false);
+    expect(store.videos.has(ids[0]!)).toBe(false);
+    await expect(jobs.view(OWNER, ids[0]!)).rejects.toMatchObject({ status: 404 });
+    expect((await jobs.list(OWNER, { limit: 10 })).jobs.map((j) => j.video_fid)).not.toContain(ids[0]);
+    expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
+  });
+});

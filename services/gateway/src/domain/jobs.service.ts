@@ -1,0 +1,84 @@
+import { AppError, notFound } from '@mp3converter/shared/errors';
+import { type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
+import type { Logger } from '@mp3converter/shared/logger';
+import type { JobNotices, JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
+
+/** What a DELETE did: 200 cancelled at once, 202 stop requested (the worker confirms), 204 files removed. */
+export type Removal = { status: 200 | 202; job: JobView } | { status: 204 };
+
+const jobNotFound = () => notFound('no such job', 'job_not_found');
+
+/** A DELETE racing a worker sees the state change under it; this many looks settle any such race. */
+const RACE_LOOKS = 3;
+
+/** The job resource: its owner lists, reads, cancels and deletes jobs; nobody else learns they exist. */
+export class JobsService {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly videos: VideoFiles,
+    private readonly mp3s: Mp3Deletion,
+    private readonly notices: JobNotices,
+    private readonly logger: Logger,
+  ) {}
+
+  async view(owner: string, videoFid: string): Promise<JobView> {
+    const job = await this.jobs.get(videoFid);
+    if (!job || job.owner !== owner) throw jobNotFound();
+    return this.present(job);
+  }
+
+  async list(owner: string, { limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<JobList> {
+    // One more than asked tells whether another page follows.
+    const page = await this.jobs.list(owner, { limit: limit + 1, before: cursor });
+    const shown = page.slice(0, limit);
+    return {
+      jobs: await Promise.all(shown.map((job) => this.present(job))),
+      next_cursor: page.length > limit ? (shown.at(-1)?.videoFid ?? null) : null,
+    };
+  }
+
+  /**
+   * DELETE: whatever the job's state, its owner no longer wants it.
+   * - queued: cancelled before any worker starts it; its video is removed (200, the job);
+   * - converting: the worker holding it is asked to stop; it kills ffmpeg, keeps nothing, sends no email
+   *   and marks the job cancelled (202, the job with `cancel_requested`); asking again changes nothing;
+   * - finishing (the MP3 is stored and being announced): 409, delete it once it is done;
+   * - done, failed or cancelled: its MP3 and video are removed and the job is gone from every view (204);
+   *   asking again answers 204 too.
+   */
+  async remove(owner: string, videoFid: string): Promise<Removal> {
+    for (let look = 0; look < RACE_LOOKS; look++) {
+      const job = await this.jobs.get(videoFid, { includeDeleted: true });
+      if (!job || job.owner !== owner) throw jobNotFound();
+      if (job.deleted) return { status: 204 };
+      switch (job.state) {
+        case 'queued': {
+          const cancelled = await this.jobs.cancelQueued(videoFid);
+          if (!cancelled) continue;
+          await this.videos.delete(videoFid).catch((err: unknown) => this.logger.warn({ err, videoFid }, 'could not remove the video of a cancelled job'));
+          this.notices.publish(stateEventOf(cancelled));
+          return { status: 200, job: toJobView(cancelled) };
+        }
+        case 'converting': {
+          if (job.finishing) throw new AppError(409, 'job_finishing', 'the job is finishing; delete it once it is done');
+          const asked = job.cancelRequested ? job : await this.jobs.requestCancel(videoFid);
+          if (!asked) continue;
+          await this.notices
+            .sendCancel(videoFid)
+            .catch((err: unknown) => this.logger.warn({ err, videoFid }, 'cancel request not sent; the worker reads the flag'));
+          return { status: 202, job: toJobView(asked) };
+        }
+        default:
+          if (job.mp3Fid) await this.mp3s.delete(job.mp3Fid);
+          await this.videos.delete(videoFid);
+          await this.jobs.markDeleted(videoFid);
+          return { status: 204 };
+      }
+    }
+    throw new AppError(409, 'job_busy', 'the job changed while it was being deleted; try again');
+  }
+
+  private async present(job: Job): Promise<JobView> {
+    return toJobView(job, await this.jobs.positionOf(job));
+  }
+}

@@ -1,0 +1,82 @@
+import { AppError, methodNotAllowed } from '@mp3converter/shared/errors';
+import { type JobEvent, stateEventOf } from '@mp3converter/shared/jobs';
+import type { Logger } from '@mp3converter/shared/logger';
+import express, { type Response, type Router } from 'express';
+import type { EventHub } from '../domain/event-hub.js';
+import type { AuthClient, JobRepository } from '../domain/ports.js';
+import { authenticate, userOf } from './authenticate.js';
+
+export interface EventsRouteDeps {
+  auth: AuthClient;
+  hub: EventHub;
+  jobs: JobRepository;
+  logger: Logger;
+  /** A comment line this often keeps proxies and the idle timeout from closing a quiet stream, ms. */
+  keepAliveMs: number;
+}
+
+/** The `id:` of an event: its time in epoch milliseconds, which `Last-Event-ID` hands back on reconnect. */
+const idOf = (event: JobEvent): number => Date.parse(event.at);
+
+function write(res: Response, event: JobEvent): void {
+  const { owner: _owner, ...shown } = event;
+  res.write(`id: ${idOf(event)}\nevent: job\ndata: ${JSON.stringify(shown)}\n\n`);
+}
+
+/**
+ * GET /events: one Server-Sent Events stream per user with every state change and progress tick of their
+ * jobs. A stream that reconnects with `Last-Event-ID` first gets the current state of each job that changed
+ * since then; a fresh one gets a `ready` event, after which a `GET /jobs` and the stream together miss
+ * nothing. The token goes in the Authorization header only (clients use fetch-based SSE).
+ */
+export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRouteDeps): Router {
+  const router = express.Router();
+  router.get('/events', authenticate(auth), async (req, res) => {
+    const owner = userOf(res).username;
+    const since = Number(req.get('last-event-id'));
+    // Live events wait here until the replay is written, so that they follow it.
+    let pending: JobEvent[] | undefined = [];
+    let ended = false;
+    const leave = hub.subscribe(owner, {
+      send: (event) => {
+        if (pending) pending.push(event);
+        else write(res, event);
+      },
+      close: () => {
+        ended = true;
+        res.end();
+      },
+    });
+    if (!leave) throw new AppError(429, 'too_many_streams', 'too many event streams open for this user; close one first', { 'Retry-After': '10' });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
+    req.on('close', () => {
+      ended = true;
+      clearInterval(keepAlive);
+      leave();
+    });
+    res.status(200).set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    res.write('retry: 3000\n\n');
+    try {
+      if (Number.isFinite(since) && since > 0) {
+        for (const job of await jobs.changedSince(owner, new Date(since))) write(res, stateEventOf(job, await jobs.positionOf(job)));
+      } else {
+        res.write(`id: ${Date.now()}\nevent: ready\ndata: {}\n\n`);
+      }
+    } catch (err) {
+      logger.warn({ err }, 'event stream replay failed');
+      res.end();
+      return;
+    }
+    const waiting = pending;
+    pending = undefined;
+    if (!ended) for (const event of waiting) write(res, event);
+  });
+  router.all('/events', methodNotAllowed('GET'));
+  return router;
+}

@@ -1,0 +1,33 @@
+import { badRequest, methodNotAllowed } from '@mp3converter/shared/errors';
+import { jobListQuerySchema } from '@mp3converter/shared/jobs';
+import express, { type Router } from 'express';
+import type { JobsService } from '../domain/jobs.service.js';
+import type { AuthClient } from '../domain/ports.js';
+import { authenticate, userOf } from './authenticate.js';
+import { requireFid } from './download.route.js';
+
+/** The job resource: `GET /jobs`, `GET /jobs/{video_fid}` (as `/status?fid=`), `DELETE /jobs/{video_fid}`. */
+export function jobsRouter(auth: AuthClient, jobs: JobsService): Router {
+  const router = express.Router();
+  router.get('/jobs', authenticate(auth), async (req, res) => {
+    const query = jobListQuerySchema.safeParse(req.query);
+    if (!query.success) {
+      throw badRequest('invalid_query', query.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+    }
+    res.set('Cache-Control', 'no-store').json(await jobs.list(userOf(res).username, query.data));
+  });
+  router.all('/jobs', methodNotAllowed('GET'));
+
+  router.get('/jobs/:fid', authenticate(auth), async (req, res) => {
+    const fid = requireFid(req.params.fid).toLowerCase();
+    res.set('Cache-Control', 'no-store').json(await jobs.view(userOf(res).username, fid));
+  });
+  router.delete('/jobs/:fid', authenticate(auth), async (req, res) => {
+    const fid = requireFid(req.params.fid).toLowerCase();
+    const removal = await jobs.remove(userOf(res).username, fid);
+    if (removal.status === 204) res.status(204).end();
+    else res.status(removal.status).json(removal.job);
+  });
+  router.all('/jobs/:fid', methodNotAllowed('GET', 'DELETE'));
+  return router;
+}

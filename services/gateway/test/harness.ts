@@ -24,7 +24,7 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
   const servers = inject('servers');
   const authConfig = existingAuth?.authConfig ?? authTestConfig();
   const auth = existingAuth?.auth ?? (await startAuth(authConfig));
-  const videoQueue = uniqueName('video');
+  const videoQueue = env.VIDEO_QUEUE ?? uniqueName('video');
   const gateway = await startGatewayServer(
     loadConfig({
       PORT: '0',

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, uniqueEmail, uniqueName, waitFor } from '@mp3converter/shared/testing';
-import { ObjectId } from 'mongodb';
+import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
@@ -46,6 +46,17 @@ async function startWorker(smtpPort: number): Promise<Harness> {
       await deleteQueues(rabbit(), ...all);
     },
   };
+}
+
+const mongo = new MongoClient(inject('servers').mongoUrl);
+afterAll(() => mongo.close());
+const sentLog = () => mongo.db('notifications').collection<{ _id: string; state: string; claimed_at: Date; attempts: number }>('sent');
+
+/** An email sent after the rest and received: everything published before it has been handled by then. */
+async function sentinel(h: Harness, smtp: TestSmtp): Promise<void> {
+  const to = uniqueEmail('sentinel');
+  await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
+  await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the sentinel email' });
 }
 
 const mp3Message = (username: string, mp3Fid = new ObjectId().toHexString()) => ({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username });
@@ -119,8 +130,20 @@ describe('with a mail server', () => {
     await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the first email' });
     await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
-    await waitFor(() => h.lines().some((l) => l.msg === 'email was already sent' && l.to === to), { what: 'the redelivery to be handled' });
+    await sentinel(h, smtp);
     expect(mailsTo(smtp, to)).toHaveLength(1);
+  });
+
+  it('when earlier deliveries died mid-send as often as allowed, then the next is given up on and dead-lettered, and nothing is sent', async () => {
+    const to = uniqueEmail();
+    const message = mp3Message(to);
+    // What four workers killed while sending left: a stale claim with four attempts counted.
+    await sentLog().insertOne({ _id: `mp3:${message.mp3_fid}`, state: 'sending', claimed_at: new Date(Date.now() - 3_600_000), attempts: 4 });
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(dead!.headers['x-dead-reason']).toBe('gave up after 4 attempts: the sending was interrupted every time');
+    await sentinel(h, smtp);
+    expect(mailsTo(smtp, to)).toHaveLength(0);
   });
 
   it('when the server rejects the recipient with 550, then the message is dead-lettered at once, not retried', async () => {
@@ -157,11 +180,12 @@ describe('without a mail server', () => {
     let smtp: TestSmtp | undefined;
     try {
       const to = uniqueEmail();
-      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
-      await waitFor(() => h.lines().some((l) => l.msg === 'message scheduled for retry'), { what: 'a retry' });
+      const message = mp3Message(to);
+      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+      await waitFor(async () => (await sentLog().findOne({ _id: `mp3:${message.mp3_fid}`, state: 'pending' })) !== null, { what: 'a failed attempt' });
       smtp = await startSmtp({ port });
       await waitFor(() => mailsTo(smtp!, to).length === 1, { timeoutMs: 10_000, what: 'the email after SMTP is back' });
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sentinel(h, smtp);
       expect(mailsTo(smtp, to)).toHaveLength(1);
       expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
     } finally {

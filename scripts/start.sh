@@ -96,7 +96,9 @@ env_auth=(NODE_ENV=development PORT="$AUTH_PORT" JWT_SECRET="$(cat "$LOCAL/jwt_s
   SEED_USER_EMAIL=georgio@email.com SEED_USER_PASSWORD=Admin123 LOGIN_RATE_LIMIT=100)
 env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1)
 env_converter=(NODE_ENV=development HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
-  JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000)
+  JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
+  # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
+  BROKER_CONSUMER_TIMEOUT_MS=1800000 FFMPEG_TIMEOUT_MS=900000 TRANSFER_TIMEOUT_MS=300000)
 env_notification=(NODE_ENV=development HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
   MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL=http://mp3converter.com RETRY_DELAYS_MS=2000,5000,15000)
 mkdir -p "$LOCAL/tmp"

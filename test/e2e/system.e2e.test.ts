@@ -95,6 +95,7 @@ beforeAll(async () => {
     ['tone', { seconds: 8 }],
     ['silent', { seconds: 2, audio: false }],
     ['long', { seconds: 600, width: 64, height: 48, fps: 1 }],
+    ['longer', { seconds: 2400, width: 64, height: 48, fps: 1 }],
   ] as const) {
     const made = await makeVideo(opts);
     cleanups.push(made.cleanup);
@@ -199,5 +200,53 @@ describe('under load and failure', () => {
     const mail = await waitFor(async () => (await mailsTo(user.email))[0], { what: 'the failure email' });
     expect(mail.subject).toBe('MP3 Download failed');
     expect(mail.text).toContain('the video has no audio track');
+  });
+});
+
+describe('the job, watched and called off', () => {
+  /** The `job` events of an open stream, as they arrive. */
+  async function watch(token: string): Promise<{ events: Record<string, any>[]; close: () => void }> {
+    const abort = new AbortController();
+    const res = await fetch(`${gateway}/events`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events: Record<string, any>[] = [];
+    void (async () => {
+      let buffer = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          buffer += Buffer.from(chunk).toString('utf8');
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+            const data = /^data: (.*)$/m.exec(buffer.slice(0, end))?.[1];
+            if (data && /^event: job$/m.test(buffer.slice(0, end))) events.push(JSON.parse(data));
+            buffer = buffer.slice(end + 2);
+          }
+        }
+      } catch {
+        // closed
+      }
+    })();
+    return { events, close: () => abort.abort() };
+  }
+
+  it('when a long video is uploaded, then its progress arrives on /events, DELETE stops it, and /jobs lists it as cancelled', async () => {
+    const user = await newUser();
+    const stream = await watch(user.token);
+    try {
+      const videoFid = await upload(user.token, videos.longer!, 'long.mp4');
+      await waitFor(() => stream.events.some((e) => e.video_fid === videoFid && e.type === 'progress'), { timeoutMs: 60_000, what: 'progress' });
+      const res = await fetch(`${gateway}/jobs/${videoFid}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.token}` } });
+      expect(res.status).toBe(202);
+      await waitFor(() => stream.events.some((e) => e.video_fid === videoFid && e.state === 'cancelled'), { timeoutMs: 30_000, what: 'the cancel' });
+      const list = await jsonOf(await fetch(`${gateway}/jobs`, { headers: { authorization: `Bearer ${user.token}` } }));
+      expect(list.jobs).toEqual([expect.objectContaining({ video_fid: videoFid, state: 'cancelled', filename: 'long.mp4' })]);
+      // A later upload finishes and is emailed; the cancelled one never is.
+      const next = await upload(user.token, videos.tone!, 'next.mp4');
+      expect((await untilDone(user.token, next)).state).toBe('done');
+      await waitFor(async () => (await mailsTo(user.email)).length === 1, { what: 'the email of the later job' });
+      expect((await mailsTo(user.email))[0]!.subject).toBe('MP3 Download');
+    } finally {
+      stream.close();
+    }
   });
 });

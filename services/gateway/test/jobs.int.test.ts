@@ -73,7 +73,10 @@ describe('the event stream', () => {
       expect(percents.length).toBeGreaterThan(0);
       expect(percents).toEqual([...percents].sort((x, y) => x - y));
       expect(Math.max(...percents)).toBeLessThan(100);
-      expect(ofJob.find((e) => e.data.type === 'progress' && e.data.speed > 0)?.data).toMatchObject({ speed: expect.any(Number), eta_seconds: expect.any(Number) });
+      expect(ofJob.find((e) => e.data.type === 'progress' && e.data.speed > 0)?.data).toMatchObject({
+        speed: expect.any(Number),
+        eta_seconds: expect.any(Number),
+      });
       expect(ofJob.at(-1)!.data.state).toBe('done');
       const ids = ofJob.map((e) => Number(e.id));
       expect(ids).toEqual([...ids].sort((x, y) => x - y));

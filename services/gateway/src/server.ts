@@ -1,6 +1,6 @@
 import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
-import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
+import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { JobStore, createMongoClient, pingMongo, mp3sBucket, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
@@ -15,6 +15,8 @@ import { UploadService } from './domain/upload.service.js';
 
 export interface GatewayServer {
   http: HttpServerHandle;
+  /** /healthz and /readyz, on their own port: never reachable through the Ingress. */
+  health: HttpServerHandle;
   readiness: Readiness;
   amqp: AmqpConnection;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
@@ -49,16 +51,17 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     uploadStorage: new GridFsUploadStorage(videosBucket(mongo), videosDb, (req) => userOf(req.res!).username),
     mp3s: new GridFsMp3Files(mp3sBucket(mongo), mongo.db(GRIDFS_DATABASES.mp3s)),
     jobs,
-    readiness,
     logger,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     trustProxy: config.TRUST_PROXY,
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS });
-  logger.info({ port: http.port }, 'gateway listening');
+  const health = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: config.HOST });
+  logger.info({ port: http.port, healthPort: health.port }, 'gateway listening');
 
   return {
     http,
+    health,
     readiness,
     amqp,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
@@ -69,6 +72,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       await amqp.close();
       auth.close();
       await mongo.close();
+      await health.close();
     },
   };
 }

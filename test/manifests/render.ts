@@ -62,4 +62,7 @@ export const VARIANTS = {
 } as const;
 
 export const workloads = (objs: K8s[]) => objs.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
-export const named = (objs: K8s[], kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name);
+/** The object of that kind and name; for generated ConfigMaps and Secrets, the name kustomize gave it (name-<hash>). */
+export const named = (objs: K8s[], kind: string, name: string) =>
+  objs.find((o) => o.kind === kind && o.metadata.name === name) ??
+  objs.find((o) => o.kind === kind && new RegExp(`^${name.replace(/[.]/g, '\\.')}-[a-z0-9]{10}$`).test(o.metadata.name));

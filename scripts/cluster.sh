@@ -170,6 +170,7 @@ protectKernelDefaults: false
 resolvConf: "$W/resolv.conf"
 evictionHard: { memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1% }
 imageGCHighThresholdPercent: 100
+podLogsDir: "$W/pod-logs"
 YAML
 stage "starting the kubelet (node localhost)"
 "$KUBELET" --config "$W/kubelet.yaml" --kubeconfig "$KUBECONFIG" --root-dir "$W/kubelet" \
@@ -184,7 +185,10 @@ stage "applying the minikube overlay, adapted to this node"
 cp -r manifests "$W/manifests"
 generate_secrets "$W/manifests/overlays/minikube/secrets"
 mkdir -p "$W/manifests/overlays/node"
-auth_db=auth_node_$RANDOM$RANDOM
+run_id=node_$RANDOM$RANDOM
+auth_db=auth_$run_id
+# this machine's broker is shared: queues of their own
+queues="VIDEO_QUEUE=video_$run_id, MP3_QUEUE=mp3_$run_id, FAILED_QUEUE=failed_$run_id"
 cat >"$W/manifests/overlays/node/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -196,6 +200,9 @@ replicas:
   - { name: notification, count: 1 }
 configMapGenerator:
   - { name: auth-config, behavior: merge, literals: [MYSQL_USER=root, MYSQL_DB=$auth_db] }
+  - { name: gateway-config, behavior: merge, literals: [VIDEO_QUEUE=video_$run_id] }
+  - { name: converter-config, behavior: merge, literals: [$queues] }
+  - { name: notification-config, behavior: merge, literals: [$queues] }
 secretGenerator:
   - { name: auth-secret, behavior: merge, literals: [MYSQL_PASSWORD=] }
   - name: gateway-secret

@@ -2,7 +2,7 @@
 # A one-node Kubernetes cluster on this machine, without Docker or Minikube, running the four services' images
 # under the manifests' real securityContext (non-root, read-only root, no capabilities, Pod Security
 # "restricted" enforced): etcd, kube-apiserver and kube-controller-manager on loopback (as the manifests
-# test), containerd and runc from Debian's packages, a kubelet that never changes the host's kernel settings.
+# test, plus the scheduler), containerd and runc from Debian's packages, a kubelet that never changes the host's kernel settings.
 # Everything lives in a private folder and is stopped and removed at the end, also on failure or Ctrl-C.
 #
 #   bash scripts/cluster.sh            build what is missing, bring the pods up, show them Ready, stop
@@ -27,6 +27,9 @@ for p in containerd runc socat; do command -v "$p" >/dev/null || apt_install con
 
 BRIDGE=mp3node0 SUBNET=10.244.77 HOST_IP=10.244.77.1 NS=mp3converter
 W=$(mktemp -d /tmp/mp3converter-node.XXXXXX)
+# folders the kubelet and the CNI plugins use whatever they are told: removed at the end if this run made them
+made=()
+for d in /var/lib/kubelet /var/log/containers /var/lib/cni; do [ -e "$d" ] || made+=("$d"); done
 pids=()
 ctr_() { ctr --address "$SOCK" --namespace k8s.io "$@"; }
 stop_everything() {
@@ -45,17 +48,25 @@ stop_everything() {
   ip link del "$BRIDGE" 2>/dev/null
   findmnt -rn -o TARGET | grep "^$W/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$W"
+  for d in "${made[@]}"; do rm -rf "$d"; done
 }
 trap 'stop_everything' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# what went wrong, before everything is taken down
+diagnose() {
+  "$KUBECTL" -n "$NS" get pods -o wide >&2 || true
+  "$KUBECTL" -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -15 >&2 || true
+  grep -E '^[EF]' "$W/kubelet.log" 2>/dev/null | tail -10 | cut -c1-400 >&2 || true
+}
 
 started=$SECONDS
 stage() { say "[$((SECONDS - started)) s] $*"; }
 
 # --- binaries and images ---------------------------------------------------------------------------------
 stage "building what is missing (etcd, kube-apiserver, kube-controller-manager, kubelet)"
-kube_build kube-apiserver kube-controller-manager kubelet
+kube_build kube-apiserver kube-controller-manager kube-scheduler kubelet
 KUBELET=$CACHE_DIR/bin/kubelet-$K8S_VERSION KUBECTL=$(kubectl_bin) KUSTOMIZE=$(kustomize_bin)
 images=(auth gateway converter notification)
 missing=()
@@ -94,7 +105,8 @@ for ((i = 0; i < 100; i++)); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || { tail -20 "$W/containerd.log" >&2; die "containerd did not start"; }
 
 stage "importing the pause image (built from the kubelet's source) and the service images"
-k8s_src=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+k8s_src=$(GONOSUMDB=k8s.io GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+[ -f "$k8s_src/build/pause/linux/pause.c" ] || die "no pause.c in k8s.io/kubernetes@$K8S_VERSION"
 gcc -Os -static -o "$W/pause" "$k8s_src/build/pause/linux/pause.c" -DVERSION=3.10
 pause=$(buildah from scratch)
 buildah copy "$pause" "$W/pause" /pause >/dev/null
@@ -145,8 +157,9 @@ relay 5672 127.0.0.1:5672
 relay 1025 "127.0.0.1:$smtp_port"
 
 # --- control plane and kubelet --------------------------------------------------------------------------------
-stage "starting etcd, kube-apiserver, kube-controller-manager"
+stage "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler"
 kube_start "$W/control-plane"
+kube_scheduler_start "$W/control-plane"
 export KUBECONFIG=$W/control-plane/kubeconfig
 printf 'nameserver 127.0.0.1\n' >"$W/resolv.conf"
 kubelet_port=$(free_port 21250)
@@ -173,12 +186,16 @@ imageGCHighThresholdPercent: 100
 podLogsDir: "$W/pod-logs"
 YAML
 stage "starting the kubelet (node localhost)"
-"$KUBELET" --config "$W/kubelet.yaml" --kubeconfig "$KUBECONFIG" --root-dir "$W/kubelet" \
+"$KUBELET" --config "$W/kubelet.yaml" --kubeconfig "$KUBECONFIG" --root-dir "$W/kubelet" --cert-dir "$W/kubelet/pki" \
   --hostname-override localhost --node-ip "$HOST_IP" >"$W/kubelet.log" 2>&1 &
 kubelet_pid=$!
 pids+=("$kubelet_pid")
-"$KUBECTL" wait --for=condition=Ready node/localhost --timeout=120s >/dev/null ||
-  { tail -30 "$W/kubelet.log" >&2; die "the node did not become Ready"; }
+for ((i = 0; i < 120; i++)); do
+  [ "$("$KUBECTL" get node localhost -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ] && break
+  kill -0 "$kubelet_pid" 2>/dev/null || break
+  sleep 1
+done
+((i < 120)) && kill -0 "$kubelet_pid" 2>/dev/null || { grep -E '^[EF]' "$W/kubelet.log" | tail -15 >&2; die "the node did not become Ready"; }
 
 # --- the workloads ---------------------------------------------------------------------------------------------
 stage "applying the minikube overlay, adapted to this node"
@@ -233,18 +250,17 @@ YAML
 [ ! -s "$W/apply.err" ] || { cat "$W/apply.err" >&2; die "the server warned"; }
 
 stage "waiting for the auth pod's address (the gateway reaches it through a relay)"
-for ((i = 0; i < 120; i++)); do
+for ((i = 0; i < 60; i++)); do
   auth_ip=$("$KUBECTL" -n "$NS" get pods -l app.kubernetes.io/name=auth -o jsonpath='{.items[0].status.podIP}' 2>/dev/null || true)
   [ -n "$auth_ip" ] && break
   sleep 1
 done
-[ -n "$auth_ip" ] || die "the auth pod got no address"
+[ -n "$auth_ip" ] || { diagnose; die "the auth pod got no address"; }
 relay 5000 "$auth_ip:5000"
 
 stage "waiting for every pod to be Ready"
 if ! "$KUBECTL" -n "$NS" wait --for=condition=Ready pods --all --timeout=300s >/dev/null; then
-  "$KUBECTL" -n "$NS" get pods -o wide >&2
-  "$KUBECTL" -n "$NS" get events --sort-by=.lastTimestamp | tail -20 >&2
+  diagnose
   die "not every pod became Ready"
 fi
 "$KUBECTL" -n "$NS" get pods -o wide

@@ -171,3 +171,12 @@ keda_crds() {
   [ -n "$dir" ] && [ -d "$dir/config/crd/bases" ] || die "could not download KEDA $KEDA_VERSION's CRDs from the Go module proxy"
   echo "$dir/config/crd/bases"
 }
+
+# kube_scheduler_start DIR: the scheduler, for a control plane with a node (kube_start's DIR).
+kube_scheduler_start() {
+  local d=$1
+  kube_build kube-scheduler
+  "$CACHE_DIR/bin/kube-scheduler-$K8S_VERSION" --kubeconfig "$d/kubeconfig" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port 0 >"$d/kube-scheduler.log" 2>&1 &
+  KUBE_PIDS+=($!)
+}

@@ -3,11 +3,13 @@
 # With a Docker engine it uses docker; without one (as on the CI machine) the OCI stand-in
 # (../shared/tools/oci-standin.sh: buildah, with a local stand-in for the node:24-bookworm-slim base).
 #
-#   bash scripts/images.sh [SERVICE...]      default: auth gateway converter notification
+#   bash scripts/images.sh [--build-only] [SERVICE...]      default: auth gateway converter notification
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 
+check=true
+if [ "${1:-}" = --build-only ]; then check=false; shift; fi
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(auth gateway converter notification)
 TAG=${IMAGE_TAG:-dev}
@@ -25,18 +27,21 @@ else
   size() { podman image inspect -f '{{.Size}}' "mp3converter/$1:$TAG"; }
 fi
 
-ensure_mariadb 127.0.0.1 3306
-ensure_rabbitmq 127.0.0.1 5672
-port_open 127.0.0.1 27017 || die "start a MongoDB-wire server on 127.0.0.1:27017 first (bash scripts/start.sh does)"
+if $check; then
+  ensure_mariadb 127.0.0.1 3306
+  ensure_rabbitmq 127.0.0.1 5672
+  port_open 127.0.0.1 27017 || die "start a MongoDB-wire server on 127.0.0.1:27017 first (bash scripts/start.sh does)"
+fi
 
 stores="MONGODB_URI=mongodb://127.0.0.1:27017 RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672"
 declare -A envs=(
-  [auth]="PORT=5090 MYSQL_HOST=127.0.0.1 MYSQL_USER=root MYSQL_DB=auth_image_check JWT_SECRET=image-check-secret-0123456789abcdef0123"
-  [gateway]="PORT=8090 AUTH_SVC_ADDRESS=127.0.0.1:5090 VIDEO_QUEUE=image_check_video $stores"
+  [auth]="PORT=5090 HEALTH_PORT=5091 MYSQL_HOST=127.0.0.1 MYSQL_USER=root MYSQL_DB=auth_image_check JWT_SECRET=image-check-secret-0123456789abcdef0123"
+  [gateway]="PORT=8090 HEALTH_PORT=8093 AUTH_SVC_ADDRESS=127.0.0.1:5090 VIDEO_QUEUE=image_check_video $stores"
   [converter]="HEALTH_PORT=8091 VIDEO_QUEUE=image_check_video MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed $stores"
   [notification]="HEALTH_PORT=8092 SMTP_HOST=127.0.0.1 SMTP_PORT=1025 MAIL_FROM=check@mp3converter.com MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed $stores"
 )
-declare -A ports=([auth]=5090 [gateway]=8090 [converter]=8091 [notification]=8092)
+# where each answers /healthz
+declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=8092)
 
 report=()
 pids=()
@@ -45,6 +50,7 @@ for s in "${services[@]}"; do
   say "building $s"
   build "$s" >"/tmp/image-build-$s.log" 2>&1 || { tail -30 "/tmp/image-build-$s.log" >&2; die "building $s failed"; }
 done
+$check || exit 0
 for s in "${services[@]}"; do
   say "starting $s from its image"
   run_bg "$s" "${envs[$s]}"

@@ -8,6 +8,7 @@
 #                                       must already be in the cluster)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/secrets.sh"
 cd "$ROOT"
 
 command -v minikube >/dev/null || die "minikube is not installed: https://minikube.sigs.k8s.io/docs/start/"
@@ -26,28 +27,23 @@ for s in auth gateway converter notification; do
   minikube image build -t "mp3converter/$s:dev" -f "services/$s/Dockerfile" . >/dev/null || die "building $s failed"
 done
 
-# Secrets: generated once with random values, kept in git-ignored files beside their examples.
-rand() { openssl rand -base64 32 | tr -d '/+=' | cut -c1-32; }
-if [ ! -f "$SECRETS/auth.env" ]; then
+# Secrets: generated once with random values (scripts/lib/secrets.sh), kept in git-ignored files. The seed
+# user's password too: printed at the end.
+if ! secrets_complete "$SECRETS"; then
   say "generating secrets in $SECRETS (git-ignored)"
-  mysql_pw=$(rand) rabbit_pw=$(rand)
-  printf 'MYSQL_ROOT_PASSWORD=%s\nMYSQL_PASSWORD=%s\n' "$(rand)" "$mysql_pw" >"$SECRETS/mysql.env"
-  printf 'MYSQL_PASSWORD=%s\nJWT_SECRET=%s\nSEED_USER_EMAIL=georgio@email.com\nSEED_USER_PASSWORD=%s\n' \
-    "$mysql_pw" "$(openssl rand -base64 48 | tr -d '\n')" "${SEED_USER_PASSWORD:-Admin123}" >"$SECRETS/auth.env"
-  printf 'RABBITMQ_DEFAULT_USER=mp3converter\nRABBITMQ_DEFAULT_PASS=%s\n' "$rabbit_pw" >"$SECRETS/rabbitmq.env"
-  printf 'RABBITMQ_URL=amqp://mp3converter:%s@rabbitmq:5672\n' "$rabbit_pw" >"$SECRETS/rabbitmq-client.env"
-  cp "$SECRETS/notification.env.example" "$SECRETS/notification.env"
-  chmod 600 "$SECRETS"/*.env
+  generate_secrets "$SECRETS" ${SEED_USER_PASSWORD:+"$SEED_USER_PASSWORD"}
 fi
+seed_password=$(sed -n 's/^SEED_USER_PASSWORD=//p' "$SECRETS/auth.env")
+rabbit_admin_password=$(sed -n 's/^RABBITMQ_ADMIN_PASSWORD=//p' "$SECRETS/rabbitmq-admin.env")
 
 say "applying $OVERLAY"
 if [ "${KEDA:-}" = 1 ]; then
   kubectl kustomize "$OVERLAY" >/dev/null
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   cp -r manifests "$tmp/" && sed -i 's|^# components:|components:|; s|^#   - ../../components/keda|  - ../../components/keda|' "$tmp/$OVERLAY/kustomization.yaml"
-  kubectl apply -k "$tmp/$OVERLAY"
+  kubectl apply --server-side -k "$tmp/$OVERLAY"
 else
-  kubectl apply -k "$OVERLAY"
+  kubectl apply --server-side -k "$OVERLAY"
 fi
 
 say "waiting for the rollout"
@@ -57,16 +53,19 @@ for s in maildev auth gateway converter notification; do kubectl -n "$NS" rollou
 ip=$(minikube ip)
 cat <<HOSTS
 
-  mp3converter is deployed in namespace $NS.
+  mp3converter is deployed in namespace $NS, over HTTPS (plain HTTP is redirected).
 
   Add to /etc/hosts (or run \`minikube tunnel\` and use 127.0.0.1):
     $ip mp3converter.com rabbitmq-manager.com mail.mp3converter.com
 
-  Then, as in the original course:
-    TOKEN=\$(curl -s -u georgio@email.com:${SEED_USER_PASSWORD:-<SEED_USER_PASSWORD in $SECRETS/auth.env>} -X POST http://mp3converter.com/login)
-    curl -H "Authorization: Bearer \$TOKEN" -F file=@video.mp4 http://mp3converter.com/upload
-    # the email with the MP3's id arrives at http://mail.mp3converter.com
-    curl -H "Authorization: Bearer \$TOKEN" -o audio.mp3 "http://mp3converter.com/download?fid=<mp3_fid>"
+  The certificate is self-signed ($SECRETS/tls.crt): give it to curl with --cacert (or trust it once).
 
-  RabbitMQ management: http://rabbitmq-manager.com (user and password in $SECRETS/rabbitmq.env)
+  Seed user: georgio@email.com, password $seed_password
+  Then, as in the original course, over TLS:
+    TOKEN=\$(curl -s --cacert $SECRETS/tls.crt -u georgio@email.com:$seed_password -X POST https://mp3converter.com/login)
+    curl --cacert $SECRETS/tls.crt -H "Authorization: Bearer \$TOKEN" -F file=@video.mp4 https://mp3converter.com/upload
+    # the email with the MP3's id arrives at https://mail.mp3converter.com
+    curl --cacert $SECRETS/tls.crt -H "Authorization: Bearer \$TOKEN" -o audio.mp3 "https://mp3converter.com/download?fid=<mp3_fid>"
+
+  RabbitMQ management: https://rabbitmq-manager.com (user admin, password $rabbit_admin_password)
 HOSTS

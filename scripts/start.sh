@@ -20,6 +20,8 @@ export MYSQL_USER=${MYSQL_USER:-root} MYSQL_PASSWORD=${MYSQL_PASSWORD:-} MYSQL_D
 export RABBITMQ_URL=${RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
 export MONGODB_URI=${MONGODB_URI:-mongodb://127.0.0.1:27017}
 GATEWAY_PORT=${GATEWAY_PORT:-8080} AUTH_PORT=${AUTH_PORT:-5000}
+# /healthz and /readyz are served on these, never on the public ports
+GATEWAY_HEALTH=${GATEWAY_HEALTH_PORT:-8083} AUTH_HEALTH=${AUTH_HEALTH_PORT:-8084}
 CONVERTER_PORT=${CONVERTER_HEALTH_PORT:-8081} NOTIFICATION_PORT=${NOTIFICATION_HEALTH_PORT:-8082}
 SMTP_PORT=${SMTP_PORT:-1025} MAIL_WEB_PORT=${MAIL_WEB_PORT:-1080}
 
@@ -88,13 +90,14 @@ fi
 
 # --- the four services -------------------------------------------------------------------------------
 [ -s "$LOCAL/jwt_secret" ] || (umask 077 && openssl rand -base64 48 | tr -d '\n' >"$LOCAL/jwt_secret")
-for p in "$AUTH_PORT:auth" "$GATEWAY_PORT:gateway" "$CONVERTER_PORT:converter" "$NOTIFICATION_PORT:notification"; do
+for p in "$AUTH_PORT:auth" "$GATEWAY_PORT:gateway" "$CONVERTER_PORT:converter" "$NOTIFICATION_PORT:notification" \
+  "$AUTH_HEALTH:auth probes" "$GATEWAY_HEALTH:gateway probes"; do
   check_port_free "${p%%:*}" "${p#*:}"
 done
 
-env_auth=(NODE_ENV=development PORT="$AUTH_PORT" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
+env_auth=(NODE_ENV=development PORT="$AUTH_PORT" HEALTH_PORT="$AUTH_HEALTH" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
   SEED_USER_EMAIL=georgio@email.com SEED_USER_PASSWORD=Admin123 LOGIN_RATE_LIMIT=100)
-env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1)
+env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1)
 env_converter=(NODE_ENV=development HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
   JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
   # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
@@ -116,7 +119,7 @@ start_service() { # name
 
 ready_url() { # name
   case $1 in
-    auth) echo "http://127.0.0.1:$AUTH_PORT/readyz" ;; gateway) echo "http://127.0.0.1:$GATEWAY_PORT/readyz" ;;
+    auth) echo "http://127.0.0.1:$AUTH_HEALTH/readyz" ;; gateway) echo "http://127.0.0.1:$GATEWAY_HEALTH/readyz" ;;
     converter) echo "http://127.0.0.1:$CONVERTER_PORT/readyz" ;; notification) echo "http://127.0.0.1:$NOTIFICATION_PORT/readyz" ;;
   esac
 }
@@ -134,7 +137,8 @@ done
 
 cat >"$RUN/system.json" <<JSON
 {"gateway": "http://127.0.0.1:$GATEWAY_PORT", "auth": "http://127.0.0.1:$AUTH_PORT",
- "mail": "http://127.0.0.1:$MAIL_WEB_PORT", "converterHealth": "http://127.0.0.1:$CONVERTER_PORT",
+ "mail": "http://127.0.0.1:$MAIL_WEB_PORT", "gatewayHealth": "http://127.0.0.1:$GATEWAY_HEALTH",
+ "authHealth": "http://127.0.0.1:$AUTH_HEALTH", "converterHealth": "http://127.0.0.1:$CONVERTER_PORT",
  "notificationHealth": "http://127.0.0.1:$NOTIFICATION_PORT", "pids": "$RUN",
  "mysql": {"host": "$MYSQL_HOST", "port": $MYSQL_PORT, "user": "$MYSQL_USER", "password": "$MYSQL_PASSWORD", "database": "$MYSQL_DB"}}
 JSON

@@ -6,6 +6,7 @@
 #   bash scripts/test.sh unit       one stage: lint | typecheck | unit | manifests | integration | e2e
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/kube.sh"
 cd "$ROOT"
 
 stages=("$@")
@@ -18,7 +19,12 @@ needs_servers=false
 wants integration && needs_servers=true
 wants e2e && needs_servers=true
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+kube_dir=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  kube_stop
+  [ -z "$kube_dir" ] || rm -rf "$kube_dir"
+}
 trap cleanup EXIT
 
 if $needs_servers; then
@@ -60,9 +66,20 @@ for stage in "${stages[@]}"; do
       exec 9>&-
       ;;
     manifests)
-      # Kubernetes: render every variant with kustomize and check it offline (schemas, probes, limits,
-      # non-root, selectors, env coverage). Compose: the file must be accepted by `docker compose config`.
-      KUSTOMIZE_BIN=$(kustomize_bin) vitest manifests
+      # Kubernetes: render every variant with kustomize, check it offline (schemas, probes, limits, non-root,
+      # env coverage, network policies, broker permissions), then apply it to a real API server with its
+      # controllers (etcd, kube-apiserver, kube-controller-manager on loopback, stopped on exit).
+      # Compose: the file must be accepted by `docker compose config`.
+      export KUSTOMIZE_BIN KUBECTL_BIN KEDA_CRDS TEST_KUBECONFIG
+      KUSTOMIZE_BIN=$(kustomize_bin) KUBECTL_BIN=$(kubectl_bin) KEDA_CRDS=$(keda_crds)
+      kube_dir=$(mktemp -d)
+      say "starting a Kubernetes control plane on loopback"
+      started=$SECONDS
+      kube_start "$kube_dir"
+      TEST_KUBECONFIG=$kube_dir/kubeconfig
+      echo "control plane ready in $((SECONDS - started)) s" >&2
+      vitest manifests
+      kube_stop
       read -r -a compose <<<"$(compose_cmd)"
       "${compose[@]}" -f docker-compose.yml config -q && echo "docker-compose.yml: accepted by compose config"
       ;;

@@ -39,6 +39,7 @@ const auth = await startService(
   'auth',
   {
     PORT: '5099',
+    HEALTH_PORT: '8097',
     HOST: '127.0.0.1',
     MYSQL_HOST: mysql.hostname,
     MYSQL_PORT: mysql.port || '3306',
@@ -49,19 +50,20 @@ const auth = await startService(
     SEED_USER_EMAIL: 'bench@example.test',
     SEED_USER_PASSWORD: 'bench',
   },
-  'http://127.0.0.1:5099/readyz',
+  'http://127.0.0.1:8097/readyz',
 );
 const gateway = await startService(
   'gateway',
   {
     PORT: '8099',
+    HEALTH_PORT: '8096',
     HOST: '127.0.0.1',
     AUTH_SVC_ADDRESS: '127.0.0.1:5099',
     MONGODB_URI: servers.mongoUrl,
     RABBITMQ_URL: servers.rabbitUrl,
     VIDEO_QUEUE: videoQueue,
   },
-  'http://127.0.0.1:8099/readyz',
+  'http://127.0.0.1:8096/readyz',
 );
 const mongo = new MongoClient(servers.mongoUrl);
 

@@ -56,6 +56,16 @@ ensure_ffmpeg() {
   apt_install ffmpeg
 }
 
+# go_module_copy MODULE VERSION -> prints a fresh writable folder holding the module's source
+go_module_copy() {
+  local dir src
+  dir=$(GOFLAGS=-mod=mod go mod download -json "$1@$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [ -n "$dir" ] || die "could not download $1@$2 from the Go module proxy"
+  src=$(mktemp -d)
+  cp -r "$dir/." "$src" && chmod -R u+w "$src"
+  echo "$src"
+}
+
 # go_tool NAME MODULE VERSION PACKAGE [VERSION_FILE] -> prints the path of a binary built from the Go module
 # proxy into the cache (once). `go install module@version` cannot be used here: it asks the proxy for the
 # module's version list, which this machine's proxy refuses; downloading the exact version works.
@@ -65,11 +75,8 @@ go_tool() {
   if [ -x "$bin" ]; then echo "$bin"; return; fi
   command -v go >/dev/null || die "$name is needed and not installed: install Go (https://go.dev/dl) so it can be built"
   say "building $name $version from the Go module proxy (once)"
-  local src dir
-  dir=$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-  [ -n "$dir" ] || die "could not download $module@$version from the Go module proxy"
-  src=$(mktemp -d)
-  cp -r "$dir/." "$src" && chmod -R u+w "$src"
+  local src
+  src=$(go_module_copy "$module" "$version")
   [ -z "$version_file" ] || echo "$version" >"$src/$version_file"
   mkdir -p "$CACHE_DIR/bin"
   (cd "$src" && GOFLAGS=-mod=mod go build -o "$bin.partial" "$pkg") >&2 || die "building $name failed"

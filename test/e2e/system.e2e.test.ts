@@ -150,6 +150,17 @@ describe("the original's curl flow, end to end", () => {
   });
 });
 
+describe('probes', () => {
+  it('when each service is probed, then /readyz answers 200 on its probe port and the public ports serve no probe', async () => {
+    for (const url of [system.gatewayHealth, system.authHealth, system.converterHealth, system.notificationHealth]) {
+      expect((await fetch(`${url}/readyz`)).status, url).toBe(200);
+    }
+    for (const url of [system.gateway, system.auth]) {
+      for (const path of ['/healthz', '/readyz']) expect((await fetch(`${url}${path}`)).status, `${url}${path}`).toBe(404);
+    }
+  });
+});
+
 describe('under load and failure', () => {
   it('when 2 users upload 10 videos at once, then each gets exactly one MP3 and one email', async () => {
     const users = await Promise.all([newUser(), newUser()]);

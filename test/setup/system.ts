@@ -8,6 +8,8 @@ export interface SystemInfo {
   gateway: string;
   auth: string;
   mail: string;
+  gatewayHealth: string;
+  authHealth: string;
   converterHealth: string;
   notificationHealth: string;
   pids: string;

@@ -1,5 +1,5 @@
 import { errorMiddleware, notFoundHandler } from '@mp3converter/shared/errors';
-import { healthRouter, type Readiness, requestLogger } from '@mp3converter/shared/http';
+import { requestLogger } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Express } from 'express';
 import type { AuthService } from './domain/auth.service.js';
@@ -8,18 +8,16 @@ import { validateRouter } from './routes/validate.route.js';
 
 export interface AppDeps {
   auth: AuthService;
-  readiness: Readiness;
   logger: Logger;
   isStoreReady: () => boolean;
   rateLimit: { limit: number; windowMs: number };
   trustProxy: string;
 }
 
-export function createApp({ auth, readiness, logger, isStoreReady, rateLimit, trustProxy }: AppDeps): Express {
+export function createApp({ auth, logger, isStoreReady, rateLimit, trustProxy }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy);
-  app.use(healthRouter(readiness));
   app.use(requestLogger(logger));
   app.use(loginRouter({ auth, isStoreReady, rateLimit }));
   app.use(validateRouter(auth));

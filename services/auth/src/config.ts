@@ -8,6 +8,7 @@ export const authConfigSchema = z
     LOG_LEVEL: env.logLevel(),
     HOST: z.string().default('0.0.0.0'),
     PORT: env.port(5000),
+    HEALTH_PORT: env.port(8084),
     MYSQL_HOST: z.string().default('localhost'),
     MYSQL_PORT: env.port(3306),
     MYSQL_USER: z.string().default('auth_user'),

@@ -1,4 +1,4 @@
-import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
+import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ping } from './adapters/mysql.js';
 import { createApp } from './app.js';
@@ -8,6 +8,8 @@ import { openAuthStore } from './store.js';
 
 export interface AuthServer {
   http: HttpServerHandle;
+  /** /healthz and /readyz, on their own port: never reachable through the public API. */
+  health: HttpServerHandle;
   readiness: Readiness;
   bootstrap: DatabaseBootstrap;
   /** Stops intake, lets requests finish, closes MySQL. */
@@ -38,17 +40,18 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
 
   const app = createApp({
     auth,
-    readiness,
     logger,
     isStoreReady: () => bootstrap.ready,
     rateLimit: { limit: config.LOGIN_RATE_LIMIT, windowMs: config.LOGIN_RATE_WINDOW_SECONDS * 1000 },
     trustProxy: config.TRUST_PROXY,
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, requestTimeoutMs: 30_000 });
-  logger.info({ port: http.port }, 'auth listening');
+  const health = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: config.HOST });
+  logger.info({ port: http.port, healthPort: health.port }, 'auth listening');
 
   return {
     http,
+    health,
     readiness,
     bootstrap,
     async stop() {
@@ -56,6 +59,7 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
       bootstrap.stop();
       await http.close();
       await store.close();
+      await health.close();
     },
   };
 }

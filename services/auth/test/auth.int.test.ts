@@ -10,11 +10,13 @@ import { JWT_SECRET, addUser, basic, mysqlEnv, startAuth, testConfig } from './h
 
 let auth: AuthServer;
 let url: string;
+let healthUrl: string;
 const config = testConfig();
 
 beforeAll(async () => {
   auth = await startAuth(config);
   url = auth.http.url;
+  healthUrl = auth.health.url;
 });
 afterAll(() => auth.stop());
 
@@ -284,7 +286,7 @@ describe('database', () => {
     const server = await (await import('../src/server.js')).startAuthServer(outage, testLogger());
     try {
       const { email, password } = { email: uniqueEmail(), password: 'pw-outage' };
-      const readyz = () => fetch(`${server.http.url}/readyz`);
+      const readyz = () => fetch(`${server.health.url}/readyz`);
       const loginNow = () => fetch(`${server.http.url}/login`, { method: 'POST', headers: { authorization: basic(email, password) } });
 
       expect((await readyz()).status).toBe(503);
@@ -312,9 +314,10 @@ describe('database', () => {
 });
 
 describe('probes', () => {
-  it('when the service runs, then /healthz is ok and /readyz reports MySQL', async () => {
-    expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' });
-    const ready = await fetch(`${url}/readyz`);
+  it('when the service runs, then /healthz is ok and /readyz reports MySQL, on the probe port only', async () => {
+    expect(await (await fetch(`${healthUrl}/healthz`)).json()).toEqual({ status: 'ok' });
+    for (const path of ['/healthz', '/readyz']) expect((await fetch(`${url}${path}`)).status, path).toBe(404);
+    const ready = await fetch(`${healthUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(await jsonOf(ready)).toEqual({ status: 'ready', checks: { mysql: 'ok' } });
   });

@@ -25,6 +25,7 @@ export function testConfig(extra: Record<string, string> = {}): AuthConfig {
     MYSQL_DB: uniqueName('auth_test'),
     JWT_SECRET,
     PORT: '0',
+    HEALTH_PORT: '0',
     HOST: '127.0.0.1',
     LOGIN_RATE_LIMIT: '1000',
     ...extra,

@@ -1,5 +1,5 @@
 import { errorMiddleware, notFoundHandler, unavailable } from '@mp3converter/shared/errors';
-import { healthRouter, type Readiness, requestLogger } from '@mp3converter/shared/http';
+import { requestLogger } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { isMongoUnavailable } from '@mp3converter/shared/storage';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -25,7 +25,6 @@ export interface GatewayDeps {
   jobsService: JobsService;
   hub: EventHub;
   eventsKeepAliveMs: number;
-  readiness: Readiness;
   logger: Logger;
   maxUploadBytes: number;
   trustProxy: string;
@@ -39,7 +38,6 @@ export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
-  app.use(healthRouter(deps.readiness));
   app.use(requestLogger(deps.logger));
   app.use(loginRouter(deps.auth));
   app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, storage: deps.uploadStorage, maxUploadBytes: deps.maxUploadBytes }));

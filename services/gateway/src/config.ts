@@ -6,6 +6,7 @@ export const gatewayConfigSchema = z.object({
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('0.0.0.0'),
   PORT: env.port(8080),
+  HEALTH_PORT: env.port(8083),
   AUTH_SVC_ADDRESS: z
     .string()
     .regex(/^[A-Za-z0-9.\-_]+(:\d+)?$/, 'host:port, e.g. auth:5000')

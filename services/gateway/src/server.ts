@@ -1,6 +1,6 @@
 import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
-import { type HttpServerHandle, Readiness, startHttpServer } from '@mp3converter/shared/http';
+import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore } from '@mp3converter/shared/jobs';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
@@ -22,6 +22,8 @@ import { UploadService } from './domain/upload.service.js';
 
 export interface GatewayServer {
   http: HttpServerHandle;
+  /** /healthz and /readyz, on their own port: never reachable through the Ingress. */
+  health: HttpServerHandle;
   readiness: Readiness;
   amqp: AmqpConnection;
   cleaner: LeftoverCleaner;
@@ -82,16 +84,17 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     jobsService: new JobsService(jobs, videoFiles, mp3s, notices, logger),
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
-    readiness,
     logger,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     trustProxy: config.TRUST_PROXY,
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS });
-  logger.info({ port: http.port }, 'gateway listening');
+  const health = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: config.HOST });
+  logger.info({ port: http.port, healthPort: health.port }, 'gateway listening');
 
   return {
     http,
+    health,
     readiness,
     amqp,
     cleaner,
@@ -108,6 +111,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       await amqp.close();
       auth.close();
       await mongo.close();
+      await health.close();
     },
   };
 }

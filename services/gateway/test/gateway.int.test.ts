@@ -158,7 +158,7 @@ describe('POST /upload', () => {
       const res = await uploadFile(viaProxy, user.authorization, [{ name: 'a.mp4', data: video }]);
       expect(res.status).toBe(503);
       expect((await jsonOf(res)).error.code).toBe('auth_unavailable');
-      const ready = await jsonOf(await fetch(`${viaProxy.url}/readyz`));
+      const ready = await jsonOf(await fetch(`${viaProxy.gateway.health.url}/readyz`));
       expect(ready.status).toBe('not ready');
       expect(ready.checks.auth).not.toBe('ok');
       expect(await leftovers(viaProxy.mongo, user.email, started)).toEqual(NOTHING_LEFT);
@@ -374,15 +374,25 @@ describe('shutdown', () => {
     expect(res.status).toBe(202);
     expect((await drainQueue(own.videoQueue)).map((m) => m.body.video_fid)).toEqual([(await jsonOf(res)).video_fid]);
     await stopping;
-    await expect(fetch(`${own.url}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${own.url}/login`, { method: 'POST' })).rejects.toThrow();
+    await expect(fetch(`${own.gateway.health.url}/healthz`)).rejects.toThrow();
     await own.stop();
   });
 });
 
 describe('probes and errors', () => {
-  it('when everything is up, then /readyz checks Mongo, RabbitMQ and auth', async () => {
-    const res = await fetch(`${stack.url}/readyz`);
+  it('when everything is up, then /readyz on the probe port checks Mongo, RabbitMQ and auth', async () => {
+    const res = await fetch(`${stack.gateway.health.url}/readyz`);
     expect(await jsonOf(res)).toEqual({ status: 'ready', checks: { mongodb: 'ok', rabbitmq: 'ok', auth: 'ok' } });
+    expect(await jsonOf(await fetch(`${stack.gateway.health.url}/healthz`))).toEqual({ status: 'ok' });
+  });
+
+  it('when the public port is asked for the probes, then 404: the Ingress never serves them', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(`${stack.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect((await jsonOf(res)).error.code).toBe('route_not_found');
+    }
   });
 
   it('when an unknown path or method is used, then JSON 404 / 405', async () => {

@@ -28,6 +28,7 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
   const gateway = await startGatewayServer(
     loadConfig({
       PORT: '0',
+      HEALTH_PORT: '0',
       HOST: '127.0.0.1',
       AUTH_SVC_ADDRESS: `127.0.0.1:${auth.http.port}`,
       MONGODB_URI: servers.mongoUrl,

@@ -1,0 +1,155 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertWorkQueue } from '@mp3converter/shared/amqp';
+import { createLogger } from '@mp3converter/shared/logger';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { named, prepareManifests, render } from './render.js';
+
+/*
+ * The broker definitions the minikube overlay deploys, loaded at boot by a real RabbitMQ node (this machine's
+ * installation, started privately on free ports with the overlay's own config file), then used by each
+ * service's real topology under its own user.
+ */
+const server = '/usr/lib/rabbitmq/bin/rabbitmq-server';
+const manifests = prepareManifests();
+const objects = render(manifests.dir, 'overlays/minikube');
+const work = mkdtempSync(join(tmpdir(), 'rabbitmq-'));
+let node: ChildProcess | undefined;
+let port = 0;
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+const secret = (name: string) =>
+  Object.fromEntries(Object.entries(named(objects, 'Secret', name)!.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+/** A service's RABBITMQ_URL, pointed at the private node. */
+const urlOf = (service: string) => {
+  const url = new URL(secret(`${service}-secret`).RABBITMQ_URL!);
+  url.host = `127.0.0.1:${port}`;
+  return url.toString();
+};
+
+async function asUser<T>(url: string, work: (ch: Channel, conn: ChannelModel) => Promise<T>): Promise<T> {
+  const conn = await amqp.connect(url);
+  conn.on('error', () => {});
+  const ch = await conn.createChannel();
+  ch.on('error', () => {});
+  try {
+    return await work(ch, conn);
+  } finally {
+    await conn.close().catch(() => {});
+  }
+}
+const refused = (p: Promise<unknown>) => expect(p).rejects.toThrow(/ACCESS_REFUSED|403/);
+
+beforeAll(async () => {
+  if (!existsSync(server)) return;
+  port = await freePort();
+  const distPort = await freePort();
+  writeFileSync(join(work, 'definitions.json'), secret('rabbitmq-definitions')['definitions.json']!);
+  const conf = named(objects, 'ConfigMap', 'rabbitmq-config')!.data!['20-mp3converter.conf']!;
+  writeFileSync(
+    join(work, 'rabbitmq.conf'),
+    `${conf.replace(/^load_definitions = .*$/m, `load_definitions = ${join(work, 'definitions.json')}`)}\nlisteners.tcp.default = 127.0.0.1:${port}\n`,
+  );
+  writeFileSync(join(work, 'enabled_plugins'), '[].\n');
+  node = spawn(server, [], {
+    env: {
+      ...process.env,
+      HOME: work,
+      RABBITMQ_NODENAME: `manifests${port}@localhost`,
+      RABBITMQ_CONFIG_FILE: join(work, 'rabbitmq'),
+      RABBITMQ_MNESIA_BASE: join(work, 'mnesia'),
+      RABBITMQ_LOG_BASE: join(work, 'log'),
+      RABBITMQ_ENABLED_PLUGINS_FILE: join(work, 'enabled_plugins'),
+      RABBITMQ_DIST_PORT: String(distPort),
+    },
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await asUser(urlOf('gateway'), async () => {});
+      return;
+    } catch (err) {
+      if (Date.now() > deadline || node.exitCode !== null) throw new Error(`the private RabbitMQ node did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}, 90_000);
+
+afterAll(async () => {
+  if (node && node.exitCode === null) {
+    node.kill('SIGTERM');
+    await new Promise((r) => node!.once('exit', r));
+  }
+  rmSync(work, { recursive: true, force: true });
+  manifests.cleanup();
+});
+
+describe.skipIf(!existsSync(server))('the deployed RabbitMQ definitions on a real broker', () => {
+  const options = { retryDelaysMs: [5000, 30000, 120000], logger: createLogger({ service: 'test', level: 'silent' }) };
+
+  it('when the converter sets up its topology as itself, then it may declare, consume video and publish its results, but not consume mp3', async () => {
+    await asUser(urlOf('converter'), async (ch, conn) => {
+      await assertWorkQueue(ch, conn, 'video', options);
+      await ch.assertQueue('mp3', { durable: true });
+      await ch.assertQueue('conversion.failed', { durable: true });
+      await ch.consume('video', () => {});
+      await ch.assertExchange('job.events', 'topic');
+      const own = await ch.assertQueue('', { exclusive: true });
+      await ch.assertExchange('job.control', 'topic');
+      await ch.bindQueue(own.queue, 'job.control', '#');
+    });
+    // Its dead-letter command lists and replays `video.dead`.
+    await asUser(urlOf('converter'), async (ch) => {
+      await ch.get('video.dead');
+    });
+    await refused(asUser(urlOf('converter'), (ch) => ch.consume('mp3', () => {})));
+    await refused(asUser(urlOf('converter'), (ch) => ch.assertQueue('users', { durable: true })));
+  });
+
+  it('when the gateway sets up as itself, then it may declare video and follow job.events, but not consume video', async () => {
+    await asUser(urlOf('gateway'), async (ch) => {
+      await ch.assertQueue('video', { durable: true });
+      await ch.assertExchange('job.control', 'topic');
+      const own = await ch.assertQueue('', { exclusive: true });
+      await ch.bindQueue(own.queue, 'job.events', '#');
+      await ch.consume(own.queue, () => {});
+    });
+    await refused(asUser(urlOf('gateway'), (ch) => ch.consume('video', () => {})));
+    await refused(asUser(urlOf('gateway'), (ch) => ch.assertQueue('mp3', { durable: true })));
+  });
+
+  it('when the notification service sets up as itself, then it may consume mp3 and conversion.failed, but not video or job.events', async () => {
+    await asUser(urlOf('notification'), async (ch, conn) => {
+      await assertWorkQueue(ch, conn, 'mp3', options);
+      await assertWorkQueue(ch, conn, 'conversion.failed', options);
+      await ch.consume('mp3', () => {});
+      await ch.consume('conversion.failed', () => {});
+    });
+    await refused(asUser(urlOf('notification'), (ch) => ch.consume('video', () => {})));
+    await refused(
+      asUser(urlOf('notification'), async (ch) => {
+        const own = await ch.assertQueue('', { exclusive: true });
+        await ch.bindQueue(own.queue, 'job.events', '#');
+      }),
+    );
+  });
+
+  it('when KEDA logs in, then it can read the queue length and nothing more; guest does not exist', async () => {
+    const url = new URL(secret('rabbitmq-keda').host!);
+    url.host = `127.0.0.1:${port}`;
+    expect((await asUser(url.toString(), (ch) => ch.checkQueue('video'))).queue).toBe('video');
+    await refused(asUser(url.toString(), (ch) => ch.consume('video', () => {})));
+    await expect(amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`)).rejects.toThrow();
+  });
+});

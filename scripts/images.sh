@@ -45,7 +45,9 @@ declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=809
 
 report=()
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+# Each check stops exactly what its launcher started (the engine's child and the node process under it).
+stop_checks() { local p; for p in "${pids[@]}"; do kill_tree "$p"; done; pids=(); }
+trap stop_checks EXIT
 for s in "${services[@]}"; do
   say "building $s"
   build "$s" >"/tmp/image-build-$s.log" 2>&1 || { tail -30 "/tmp/image-build-$s.log" >&2; die "building $s failed"; }
@@ -63,7 +65,5 @@ for s in "${services[@]}"; do
   $ok || die "$s did not answer /healthz"
   report+=("$(printf '%-13s /healthz ok   %6.0f MB' "$s" "$(($(size "$s") / 1000000))")")
 done
-for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-# the containers' node processes (uid 1000, started as `node dist/main.js`) outlive their launchers
-pkill -TERM -u 1000 -f '^node dist/main.js$' 2>/dev/null || true
+stop_checks
 printf '\n%s\n' "images (mp3converter/<service>:$TAG):" "${report[@]/#/  }"

@@ -19,6 +19,14 @@ free_port() {
   echo "$p"
 }
 
+# kill_tree PID [SIGNAL] -> signals PID and every process below it, deepest first: what a launcher started
+# (a container engine's child, a shell's background job) and nothing else on the machine.
+kill_tree() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do kill_tree "$child" "${2:-TERM}"; done
+  kill "-${2:-TERM}" "$1" 2>/dev/null || true
+}
+
 wait_port() { # host port seconds what
   local i
   for ((i = 0; i < $3 * 10; i++)); do port_open "$1" "$2" && return 0; sleep 0.1; done

@@ -1,8 +1,9 @@
 import { errorMiddleware, notFoundHandler } from '@mp3converter/shared/errors';
-import { requestLogger } from '@mp3converter/shared/http';
+import { requestLogger, securityHeaders } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Express } from 'express';
 import type { AuthService } from './domain/auth.service.js';
+import type { LoginThrottle } from './domain/login-throttle.js';
 import { loginRouter } from './routes/login.route.js';
 import { validateRouter } from './routes/validate.route.js';
 
@@ -10,16 +11,17 @@ export interface AppDeps {
   auth: AuthService;
   logger: Logger;
   isStoreReady: () => boolean;
-  rateLimit: { limit: number; windowMs: number };
+  throttle: LoginThrottle;
   trustProxy: string;
 }
 
-export function createApp({ auth, logger, isStoreReady, rateLimit, trustProxy }: AppDeps): Express {
+export function createApp({ auth, logger, isStoreReady, throttle, trustProxy }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.set('trust proxy', trustProxy);
   app.use(requestLogger(logger));
-  app.use(loginRouter({ auth, isStoreReady, rateLimit }));
+  app.use(loginRouter({ auth, isStoreReady, throttle }));
   app.use(validateRouter(auth));
   app.use(notFoundHandler);
   app.use(errorMiddleware(logger));

@@ -24,7 +24,10 @@ export const authConfigSchema = z
     SEED_USER_EMAIL: z.email().optional(),
     SEED_USER_PASSWORD: z.string().min(1).optional(),
     SEED_USER_ADMIN: env.bool(true),
+    /** Failed logins per window from one address for one email. */
     LOGIN_RATE_LIMIT: env.int(10, 1),
+    /** Failed logins per window from one address, whatever the emails: stops spraying one password over many. */
+    LOGIN_ADDRESS_RATE_LIMIT: env.int(50, 1),
     LOGIN_RATE_WINDOW_SECONDS: env.int(60, 1),
     TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
     SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),

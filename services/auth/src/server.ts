@@ -1,9 +1,11 @@
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
+import { MysqlFailureCounter } from './adapters/mysql.failure-counter.js';
 import { ping } from './adapters/mysql.js';
 import { createApp } from './app.js';
 import { DatabaseBootstrap } from './bootstrap.js';
 import type { AuthConfig } from './config.js';
+import { LoginThrottle } from './domain/login-throttle.js';
 import { openAuthStore } from './store.js';
 
 export interface AuthServer {
@@ -20,6 +22,17 @@ export interface AuthServer {
 export async function startAuthServer(config: AuthConfig, logger: Logger): Promise<AuthServer> {
   const store = openAuthStore(config, logger);
   const { auth, pool } = store;
+  const windowMs = config.LOGIN_RATE_WINDOW_SECONDS * 1000;
+  const failures = new MysqlFailureCounter(pool, config.MYSQL_TIMEOUT_MS);
+  const throttle = new LoginThrottle(failures, { perAccount: config.LOGIN_RATE_LIMIT, perAddress: config.LOGIN_ADDRESS_RATE_LIMIT, windowMs });
+  // Counts older than their window only take room; any replica may remove them.
+  const pruning = setInterval(
+    () => {
+      if (bootstrap.ready) failures.prune(windowMs).catch((err: unknown) => logger.debug({ err }, 'old login failures not pruned'));
+    },
+    Math.max(windowMs, 60_000),
+  );
+  pruning.unref();
 
   const bootstrap = new DatabaseBootstrap(
     async () => {
@@ -42,7 +55,7 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
     auth,
     logger,
     isStoreReady: () => bootstrap.ready,
-    rateLimit: { limit: config.LOGIN_RATE_LIMIT, windowMs: config.LOGIN_RATE_WINDOW_SECONDS * 1000 },
+    throttle,
     trustProxy: config.TRUST_PROXY,
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, requestTimeoutMs: 30_000 });
@@ -57,6 +70,7 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
     async stop() {
       readiness.markShuttingDown();
       bootstrap.stop();
+      clearInterval(pruning);
       await http.close();
       await store.close();
       await health.close();

@@ -303,7 +303,9 @@ describe('failures that pass', () => {
     const q = newQueues();
     const w = await startWorker(q);
     try {
-      expect((await fetch(`${w.worker.http.url}/healthz`)).status).toBe(200);
+      const health = await fetch(`${w.worker.http.url}/healthz`);
+      expect(health.status).toBe(200);
+      expect(health.headers.get('x-content-type-options')).toBe('nosniff');
       const ready = await fetch(`${w.worker.http.url}/readyz`);
       expect(await ready.json()).toEqual({ status: 'ready', checks: { mongodb: 'ok', rabbitmq: 'ok' } });
     } finally {

@@ -142,6 +142,15 @@ export class Readiness {
   }
 }
 
+/**
+ * Headers every response carries, errors included: browsers must not guess a type other than the one sent
+ * (a user's upload served back, a JSON error read as HTML).
+ */
+export const securityHeaders: express.RequestHandler = (_req, res, next) => {
+  res.set('X-Content-Type-Options', 'nosniff');
+  next();
+};
+
 /** `/healthz` and `/readyz`. Mounted before request logging so probes do not fill the logs. */
 export function healthRouter(readiness: Readiness): Router {
   const router = express.Router();
@@ -161,6 +170,7 @@ export function healthRouter(readiness: Readiness): Router {
 export function probeApp(readiness: Readiness): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.use(healthRouter(readiness));
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'route_not_found', message: 'not found' } });

@@ -34,6 +34,18 @@ export const MIGRATIONS: readonly Migration[] = [
          ADD COLUMN updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP`,
     ],
   },
+  {
+    version: 3,
+    name: 'failed logins per address and per address and email, shared by every replica',
+    sql: [
+      `CREATE TABLE IF NOT EXISTS login_failures (
+         key_hash BINARY(32) NOT NULL PRIMARY KEY,
+         failures INT NOT NULL,
+         window_start TIMESTAMP(3) NOT NULL,
+         KEY window_start (window_start)
+       )`,
+    ],
+  },
 ];
 
 /**

@@ -1,13 +1,14 @@
 import { AppError, methodNotAllowed, unavailable } from '@mp3converter/shared/errors';
 import express, { type RequestHandler, type Router } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { type AuthService, InvalidCredentialsError } from '../domain/auth.service.js';
 import { type Credentials, normalizeEmail, parseBasicAuthorization, parseJsonCredentials } from '../domain/credentials.js';
+import type { LoginThrottle } from '../domain/login-throttle.js';
 
 export interface LoginRouteDeps {
   auth: AuthService;
   isStoreReady: () => boolean;
-  rateLimit: { limit: number; windowMs: number };
+  throttle: LoginThrottle;
 }
 
 const challenge = { 'WWW-Authenticate': 'Basic realm="mp3converter", charset="UTF-8"' };
@@ -29,34 +30,36 @@ const readCredentials: RequestHandler = (req, res, next) => {
   next();
 };
 
-export function loginRouter({ auth, isStoreReady, rateLimit: limits }: LoginRouteDeps): Router {
-  const limiter = rateLimit({
-    windowMs: limits.windowMs,
-    limit: limits.limit,
-    // Failed attempts count; a user who logs in correctly is never locked out by their own successes.
-    skipSuccessfulRequests: true,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    keyGenerator: (req, res) => `${ipKeyGenerator(req.ip ?? 'unknown')}|${normalizeEmail((res.locals.credentials as Credentials).email)}`,
-    handler: (_req, _res, next, options) =>
-      next(
-        new AppError(429, 'too_many_attempts', 'too many login attempts, try again later', {
-          'Retry-After': String(Math.ceil(options.windowMs / 1000)),
-        }),
-      ),
-  });
-
+export function loginRouter({ auth, isStoreReady, throttle }: LoginRouteDeps): Router {
   const router = express.Router();
-  router.post('/login', lenientJson, readCredentials, limiter, async (_req, res) => {
+  router.post('/login', lenientJson, readCredentials, async (req, res) => {
     if (!isStoreReady()) throw unavailable();
+    const credentials = res.locals.credentials as Credentials;
+    // The client's address as the trusted proxies (the gateway) report it; IPv6 counted per /56, which one
+    // subscriber usually holds whole.
+    const address = ipKeyGenerator(req.ip ?? 'unknown');
+    const email = normalizeEmail(credentials.email);
     let token: string;
     try {
-      token = await auth.login(res.locals.credentials as Credentials);
+      const waitMs = await throttle.blockedFor(address, email);
+      if (waitMs !== undefined) {
+        throw new AppError(429, 'too_many_attempts', 'too many failed logins, try again later', {
+          'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))),
+        });
+      }
+      token = await auth.login(credentials);
     } catch (err) {
-      if (err instanceof InvalidCredentialsError) throw invalidCredentials();
+      if (err instanceof AppError) throw err;
+      if (err instanceof InvalidCredentialsError) {
+        await throttle.failed(address, email).catch(() => {
+          throw unavailable();
+        });
+        throw invalidCredentials();
+      }
       throw unavailable();
     }
-    res.type('text/plain').send(token);
+    await throttle.succeeded(address, email).catch(() => undefined);
+    res.set('Cache-Control', 'no-store').type('text/plain').send(token);
   });
   router.all('/login', methodNotAllowed('POST'));
   return router;

@@ -20,13 +20,16 @@ export class HttpAuthClient implements AuthClient {
     this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, maxFreeSockets: 16, timeout: 30_000 });
   }
 
-  login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer> {
+  login(headers: { authorization?: string; contentType?: string; clientAddress: string }, body: Buffer | undefined): Promise<AuthAnswer> {
     return this.call(
       'POST',
       '/login',
       {
         ...(headers.authorization ? { authorization: headers.authorization } : {}),
         ...(headers.contentType ? { 'content-type': headers.contentType } : {}),
+        // Exactly the address this gateway trusts, replacing whatever the client sent: auth counts failed
+        // logins per address and must not be told a forged one.
+        'x-forwarded-for': headers.clientAddress,
       },
       body,
     );

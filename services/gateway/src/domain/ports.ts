@@ -11,7 +11,8 @@ export type AuthAnswer = { status: number; contentType: string | undefined; retr
 
 export interface AuthClient {
   /** Forwards a login as is; auth's status and body come back unchanged. */
-  login(headers: { authorization?: string; contentType?: string }, body: Buffer | undefined): Promise<AuthAnswer>;
+  /** `clientAddress`: the caller as this gateway's trusted proxies report it (auth limits failures per address). */
+  login(headers: { authorization?: string; contentType?: string; clientAddress: string }, body: Buffer | undefined): Promise<AuthAnswer>;
   /** The user, or auth's refusal to pass through (401/403). Throws AuthUnavailableError when auth cannot answer. */
   validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }>;
   ping(): Promise<void>;

@@ -10,8 +10,11 @@ export function loginRouter(auth: AuthClient): Router {
     const contentType = req.get('content-type');
     const body = Buffer.isBuffer(req.body) && req.body.length > 0 ? req.body : undefined;
     try {
-      const answer = await auth.login({ ...(authorization ? { authorization } : {}), ...(contentType && body ? { contentType } : {}) }, body);
+      const clientAddress = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      const answer = await auth.login({ ...(authorization ? { authorization } : {}), ...(contentType && body ? { contentType } : {}), clientAddress }, body);
       if (answer.contentType) res.type(answer.contentType);
+      // A token must not be kept by any cache on the way.
+      res.set('Cache-Control', 'no-store');
       const challenge = answer.status === 401 ? 'Basic realm="mp3converter", charset="UTF-8"' : undefined;
       if (challenge) res.set('WWW-Authenticate', challenge);
       if (answer.retryAfter) res.set('Retry-After', answer.retryAfter);

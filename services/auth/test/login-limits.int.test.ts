@@ -1,6 +1,6 @@
 import { jsonOf, uniqueEmail } from '@mp3converter/shared/testing';
 import { describe, expect, it } from 'vitest';
-import { type AuthServer } from '../src/server.js';
+import type { AuthServer } from '../src/server.js';
 import { addUser, basic, startAuth, testConfig } from './helpers.js';
 
 /** A login as the gateway forwards it: the client's address in X-Forwarded-For (auth trusts loopback). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthServer } from '../../auth/src/server.js';
+import type { AuthServer } from '../../auth/src/server.js';
 import { addUser, basic, startAuth, testConfig } from '../../auth/test/helpers.js';
 import { type Stack, startStack } from './harness.js';
 

@@ -74,8 +74,13 @@ mongo_host=$(sed -E 's#^mongodb://([^@/]*@)?([^:/,]+).*#\2#' <<<"$MONGODB_URI")
 mongo_port=$(sed -nE 's#^mongodb://([^@/]*@)?[^:/,]+:([0-9]+).*#\2#p' <<<"$MONGODB_URI"); mongo_port=${mongo_port:-27017}
 if ! port_open "$mongo_host" "$mongo_port"; then
   [ "$mongo_host" = 127.0.0.1 ] || [ "$mongo_host" = localhost ] || die "no MongoDB answers at $MONGODB_URI"
-  say "starting FerretDB (MongoDB-wire server, SQLite data in .local/ferretdb)"
-  started_servers+=("ferretdb $(start_ferretdb "$mongo_port" "$LOCAL/ferretdb" "$LOGS/ferretdb.log")")
+  if pgurl=$(ferretdb_pg_database mp3converter_local); then
+    say "starting FerretDB (MongoDB-wire server, data in PostgreSQL database mp3converter_local)"
+  else
+    say "starting FerretDB (MongoDB-wire server, SQLite data in .local/ferretdb)"
+    pgurl=
+  fi
+  started_servers+=("ferretdb $(start_ferretdb "$mongo_port" "$LOCAL/ferretdb" "$LOGS/ferretdb.log" "$pgurl")")
 fi
 
 if ! port_open 127.0.0.1 "$SMTP_PORT"; then

@@ -19,9 +19,12 @@ needs_servers=false
 wants integration && needs_servers=true
 wants e2e && needs_servers=true
 pids=()
+drop_dbs=()
 kube_dir=
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  local p d
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+  for d in "${drop_dbs[@]}"; do drop_pg_database "$d"; done
   kube_stop
   [ -z "$kube_dir" ] || rm -rf "$kube_dir"
 }
@@ -37,10 +40,17 @@ if $needs_servers; then
     if port_open 127.0.0.1 27017; then
       export TEST_MONGODB_URL=mongodb://127.0.0.1:27017
     else
-      say "starting a throwaway FerretDB for the tests"
       data=$(mktemp -d)
       port=$(free_port 27027)
-      pids+=("$(start_ferretdb "$port" "$data" "$data/ferretdb.log")")
+      pgdb=mp3c_test_$$_$RANDOM
+      if pgurl=$(ferretdb_pg_database "$pgdb"); then
+        say "starting a throwaway FerretDB for the tests (on PostgreSQL, database $pgdb)"
+        drop_dbs+=("$pgdb")
+      else
+        say "starting a throwaway FerretDB for the tests (on SQLite)"
+        pgurl=
+      fi
+      pids+=("$(start_ferretdb "$port" "$data" "$data/ferretdb.log" "$pgurl")")
       export TEST_MONGODB_URL=mongodb://127.0.0.1:$port
     fi
   fi

@@ -1,6 +1,4 @@
-import { env, loadConfig as load, z } from '@mp3converter/shared/config';
-
-const MIN_SECRET_BYTES = 32;
+import { checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
 
 export const authConfigSchema = z
   .object({
@@ -33,13 +31,7 @@ export const authConfigSchema = z
     SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
   })
   .superRefine((c, ctx) => {
-    if (c.NODE_ENV !== 'development' && Buffer.byteLength(c.JWT_SECRET) < MIN_SECRET_BYTES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['JWT_SECRET'],
-        message: `must be at least ${MIN_SECRET_BYTES} bytes outside development (generate one with: openssl rand -base64 48)`,
-      });
-    }
+    checkSecretStrength(ctx, 'JWT_SECRET', c.JWT_SECRET, c.NODE_ENV);
     if ((c.SEED_USER_EMAIL === undefined) !== (c.SEED_USER_PASSWORD === undefined)) {
       ctx.addIssue({
         code: 'custom',

@@ -42,6 +42,10 @@ export const converterConfigSchema = z
     /** Progress is written to the job (for /status and reconnecting clients) at most this often. */
     PROGRESS_SNAPSHOT_MS: env.int(5_000, 100),
     JOB_LEASE_MS: env.int(60_000, 1_000),
+    /** A finished job and its MP3 are removed this long after it ends (the gateway's sweep does it). */
+    MP3_RETENTION_SECONDS: env.int(7 * 86_400, 60),
+    /** Keep the uploaded video once its job ended; by default it is removed then. */
+    KEEP_VIDEOS: env.bool(false),
     DEAD_LETTER_MAX_LENGTH: env.int(10_000, 1),
     DEAD_LETTER_MAX_AGE_MS: env.int(14 * 24 * 3600_000, 1_000),
     SHUTDOWN_TIMEOUT_MS: env.int(30_000, 1_000),

@@ -60,8 +60,6 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       ffprobePath: config.FFPROBE_PATH,
       timeoutMs: config.FFMPEG_TIMEOUT_MS,
       probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
-      vbrQuality: config.MP3_VBR_QUALITY,
-      bitrateKbps: config.MP3_BITRATE_KBPS,
       limits,
     }),
     workspace,
@@ -75,6 +73,9 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     progressSnapshotMs: config.PROGRESS_SNAPSHOT_MS,
     deferMs: config.JOB_LEASE_MS / 2,
     transferTimeoutMs: config.TRANSFER_TIMEOUT_MS,
+    encoding: { vbrQuality: config.MP3_VBR_QUALITY, bitrateKbps: config.MP3_BITRATE_KBPS },
+    retentionMs: config.MP3_RETENTION_SECONDS * 1000,
+    keepVideos: config.KEEP_VIDEOS,
   });
 
   const readiness = new Readiness()

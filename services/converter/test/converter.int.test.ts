@@ -245,6 +245,7 @@ describe('two workers', () => {
       const messages = await collect(q.mp3, 6, 60_000);
       expect(messages.map((m) => m.body.video_fid).sort()).toEqual([...fids].sort());
       const converted = (lines: Record<string, unknown>[]) => lines.filter((l) => l.status === 'converted').map((l) => l.videoFid);
+      await waitFor(() => converted([...a.lines(), ...b.lines()]).length >= fids.length, { what: 'every conversion to be logged' });
       expect([...converted(a.lines()), ...converted(b.lines())].sort()).toEqual([...fids].sort());
       expect(converted(a.lines()).length).toBeGreaterThan(0);
       expect(converted(b.lines()).length).toBeGreaterThan(0);

@@ -6,7 +6,8 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { StorageEngine } from 'multer';
 import type { GridFsMp3Files } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
-import type { JobsService } from './domain/jobs.service.js';
+import type { JobsService, LinkSigner } from './domain/jobs.service.js';
+import type { UploadAdmission } from './domain/upload-admission.js';
 import type { AuthClient, JobRepository } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
 import { downloadRouter } from './routes/download.route.js';
@@ -26,7 +27,9 @@ export interface GatewayDeps {
   hub: EventHub;
   eventsKeepAliveMs: number;
   logger: Logger;
-  maxUploadBytes: number;
+  admission: UploadAdmission;
+  links: LinkSigner;
+  linkSecret: string;
   trustProxy: string;
 }
 
@@ -41,10 +44,10 @@ export function createApp(deps: GatewayDeps): Express {
   app.set('trust proxy', deps.trustProxy);
   app.use(requestLogger(deps.logger));
   app.use(loginRouter(deps.auth));
-  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, storage: deps.uploadStorage, maxUploadBytes: deps.maxUploadBytes }));
-  app.use(downloadRouter(deps.auth, deps.mp3s, deps.logger));
+  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, admission: deps.admission, storage: deps.uploadStorage }));
+  app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
-  app.use(jobsRouter(deps.auth, deps.jobsService));
+  app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
   app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
   app.use(notFoundHandler);
   app.use(storeUnavailable);

@@ -1,36 +1,50 @@
-import { ConfigError, env, loadConfig as load, z } from '@mp3converter/shared/config';
+import { ConfigError, checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
 import { DEFAULT_QUEUES } from '@mp3converter/shared/contracts';
 
-export const gatewayConfigSchema = z.object({
-  NODE_ENV: env.nodeEnv(),
-  LOG_LEVEL: env.logLevel(),
-  HOST: z.string().default('0.0.0.0'),
-  PORT: env.port(8080),
-  HEALTH_PORT: env.port(8083),
-  AUTH_SVC_ADDRESS: z
-    .string()
-    .regex(/^[A-Za-z0-9.\-_]+(:\d+)?$/, 'host:port, e.g. auth:5000')
-    .default('auth:5000'),
-  AUTH_TIMEOUT_MS: env.int(5_000, 100),
-  MONGODB_URI: env.mongoUri(),
-  MONGODB_TIMEOUT_MS: env.int(5_000, 100),
-  MONGODB_WRITE_TIMEOUT_MS: env.int(30_000, 100),
-  RABBITMQ_URL: env.amqpUrl(),
-  AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
-  VIDEO_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.video),
-  MAX_UPLOAD_BYTES: env.int(2 * 1024 ** 3, 1),
-  UPLOAD_IDLE_TIMEOUT_MS: env.int(120_000, 1_000),
-  UPLOAD_LEASE_MS: env.int(300_000, 1_000),
-  ORPHAN_SWEEP_INTERVAL_MS: env.int(300_000, 100),
-  TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
-  /** Event streams (GET /events) one user may hold open at once; one more is refused with 429. */
-  MAX_EVENT_STREAMS_PER_USER: env.int(5, 1),
-  /** A keep-alive comment goes down each quiet event stream this often, ms. */
-  EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
-  /** How often queue positions are refreshed for users with an open event stream, ms. */
-  QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
-  SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
-});
+export const gatewayConfigSchema = z
+  .object({
+    NODE_ENV: env.nodeEnv(),
+    LOG_LEVEL: env.logLevel(),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: env.port(8080),
+    HEALTH_PORT: env.port(8083),
+    AUTH_SVC_ADDRESS: z
+      .string()
+      .regex(/^[A-Za-z0-9.\-_]+(:\d+)?$/, 'host:port, e.g. auth:5000')
+      .default('auth:5000'),
+    AUTH_TIMEOUT_MS: env.int(5_000, 100),
+    MONGODB_URI: env.mongoUri(),
+    MONGODB_TIMEOUT_MS: env.int(5_000, 100),
+    MONGODB_WRITE_TIMEOUT_MS: env.int(30_000, 100),
+    RABBITMQ_URL: env.amqpUrl(),
+    AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
+    VIDEO_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.video),
+    MAX_UPLOAD_BYTES: env.int(2 * 1024 ** 3, 1),
+    UPLOAD_IDLE_TIMEOUT_MS: env.int(120_000, 1_000),
+    UPLOAD_LEASE_MS: env.int(300_000, 1_000),
+    ORPHAN_SWEEP_INTERVAL_MS: env.int(300_000, 100),
+    TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
+    /** Event streams (GET /events) one user may hold open at once; one more is refused with 429. */
+    MAX_EVENT_STREAMS_PER_USER: env.int(5, 1),
+    /** A keep-alive comment goes down each quiet event stream this often, ms. */
+    EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
+    /** How often queue positions are refreshed for users with an open event stream, ms. */
+    QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
+    /** Signs the download links of emails and POST /jobs/{id}/link (the notification service has the same one). */
+    DOWNLOAD_LINK_SECRET: z.string(),
+    /** How long a signed link works, seconds; never past the MP3's own expiry. */
+    DOWNLOAD_LINK_TTL_SECONDS: env.int(7 * 86_400, 60),
+    /** Where people reach this gateway: the base of the links it hands out. */
+    PUBLIC_GATEWAY_URL: z.url().default('https://mp3converter.com'),
+    /** What one user may store at once (MP3s of finished jobs, videos of pending ones), bytes. Default 5 GiB. */
+    USER_STORAGE_QUOTA_BYTES: env.int(5 * 1024 ** 3, 1),
+    /** Jobs one user may have queued or converting at once; more uploads are refused with 429. */
+    MAX_JOBS_IN_FLIGHT: env.int(20, 1),
+    /** How often expired jobs' files are removed, ms. */
+    RETENTION_SWEEP_INTERVAL_MS: env.int(300_000, 100),
+    SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
+  })
+  .superRefine((c, ctx) => checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV));
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 

@@ -1,6 +1,7 @@
 import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
+import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore } from '@mp3converter/shared/jobs';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
@@ -18,6 +19,8 @@ import { userOf } from './routes/authenticate.js';
 import { EventHub, PositionWatch } from './domain/event-hub.js';
 import { JobsService } from './domain/jobs.service.js';
 import { LeftoverCleaner } from './domain/leftover-cleaner.js';
+import { RetentionSweep } from './domain/retention.js';
+import { UploadAdmission } from './domain/upload-admission.js';
 import { UploadService } from './domain/upload.service.js';
 
 export interface GatewayServer {
@@ -28,6 +31,7 @@ export interface GatewayServer {
   amqp: AmqpConnection;
   cleaner: LeftoverCleaner;
   hub: EventHub;
+  retention: RetentionSweep;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -68,6 +72,8 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     .add('auth', () => auth.ping());
 
   const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
+  const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger);
+  retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
   const app = createApp({
     auth,
     uploads: new UploadService(jobs, new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), leases, cleaner, notices, logger),
@@ -85,7 +91,16 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     logger,
-    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    admission: new UploadAdmission(jobs, {
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      storageQuotaBytes: config.USER_STORAGE_QUOTA_BYTES,
+      maxJobsInFlight: config.MAX_JOBS_IN_FLIGHT,
+    }),
+    links: {
+      ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
+      url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+    },
+    linkSecret: config.DOWNLOAD_LINK_SECRET,
     trustProxy: config.TRUST_PROXY,
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS });
@@ -99,9 +114,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     amqp,
     cleaner,
     hub,
+    retention,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       positions.stop();
+      retention.stop();
       // Event streams never end by themselves: they close first, clients reconnect to another replica.
       hub.closeAll();
       const timer = setTimeout(() => http.forceClose(), Math.max(0, drainMs));

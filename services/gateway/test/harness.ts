@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
-import { deleteQueues, drainQueue as drain, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
+import { TEST_LINK_SECRET, deleteQueues, drainQueue as drain, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import type { AuthConfig } from '../../auth/src/config.js';
 import type { AuthServer } from '../../auth/src/server.js';
@@ -35,6 +35,8 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
       RABBITMQ_URL: servers.rabbitUrl,
       VIDEO_QUEUE: videoQueue,
       AUTH_TIMEOUT_MS: '2000',
+      DOWNLOAD_LINK_SECRET: TEST_LINK_SECRET,
+      PUBLIC_GATEWAY_URL: 'http://mp3converter.test',
       ...env,
     }),
     testLogger('gateway'),

@@ -188,7 +188,7 @@ describe('DELETE /jobs/{video_fid}', () => {
       // A later job converts: by then the cancelled one was settled on its worker.
       const after = await upload(a, owner.authorization, short);
       await waitForState(a, owner.authorization, after, 'done');
-      expect(converters.map((c) => c.worker.runner.busy)).toEqual([0, 0]);
+      await waitFor(() => converters.every((c) => c.worker.runner.busy === 0), { what: 'both converters idle' });
       for (const c of converters) expect(await processesMentioning(c.tmpDir)).toEqual([]);
       expect(
         await a.mongo

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.js';
+import { loadConfig as load } from './config.js';
+
+const SECRET = { DOWNLOAD_LINK_SECRET: 'a-download-link-secret-of-32-bytes!!' };
+const loadConfig = (env: Record<string, string>) => load({ ...SECRET, ...env });
 
 describe('notification config', () => {
   it("when only the original's GMAIL_ADDRESS and GMAIL_PASSWORD are set, then Gmail on 587 with STARTTLS", () => {
@@ -12,6 +15,11 @@ describe('notification config', () => {
     const c = loadConfig({ SMTP_HOST: 'mail', SMTP_PORT: '1025', MAIL_FROM: 'x@y.z', GMAIL_ADDRESS: 'me@gmail.com' });
     expect(c.smtp).toMatchObject({ host: 'mail', port: 1025, secure: false });
     expect(c.mailFrom).toBe('x@y.z');
+  });
+
+  it('when the download-link secret is missing or short, then start-up is refused naming it', () => {
+    expect(() => load({ SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z' })).toThrow(/DOWNLOAD_LINK_SECRET/);
+    expect(() => load({ SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z', DOWNLOAD_LINK_SECRET: 'short' })).toThrow(/DOWNLOAD_LINK_SECRET: must be at least 32 bytes/);
   });
 
   it('when no mail server is configured, then start-up is refused naming the keys', () => {

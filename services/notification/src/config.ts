@@ -1,4 +1,4 @@
-import { env, loadConfig as load, z } from '@mp3converter/shared/config';
+import { checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
 import { DEFAULT_QUEUES } from '@mp3converter/shared/contracts';
 
 const schema = z
@@ -28,6 +28,12 @@ const schema = z
     GMAIL_ADDRESS: z.email().optional(),
     GMAIL_PASSWORD: z.string().optional(),
     PUBLIC_GATEWAY_URL: z.url().default('http://mp3converter.com'),
+    /** Signs the download links in the emails; the gateway, which checks them, has the same one. */
+    DOWNLOAD_LINK_SECRET: z.string(),
+    /** How long an email's link works, seconds; never past the MP3's own expiry. Default 7 days. */
+    DOWNLOAD_LINK_TTL_SECONDS: env.int(7 * 86_400, 60),
+    /** Entries of the sent-log older than this are removed, days. Default 30. */
+    SENT_LOG_RETENTION_DAYS: env.int(30, 1),
     RETRY_DELAYS_MS: env.intList('5000,30000,120000,600000'),
     /** Claims of one notification before it is given up on (dead-lettered). Default: one per retry delay, plus one. */
     MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).optional(),
@@ -36,6 +42,7 @@ const schema = z
     SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
   })
   .superRefine((c, ctx) => {
+    checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV);
     if (!c.SMTP_HOST && !c.GMAIL_ADDRESS) {
       ctx.addIssue({ code: 'custom', path: ['SMTP_HOST'], message: 'set SMTP_HOST (or GMAIL_ADDRESS and GMAIL_PASSWORD)' });
     }

@@ -2,6 +2,7 @@ import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { mp3FileFinder } from './adapters/mongo.mp3-files.js';
 import { MongoSentLog } from './adapters/mongo.sent-log.js';
 import { SmtpMailer } from './adapters/smtp.mailer.js';
 import type { NotificationConfig } from './config.js';
@@ -33,10 +34,15 @@ export async function startNotificationWorker(config: NotificationConfig, logger
       await assertWorkQueue(channel, connection, config.FAILED_QUEUE, options);
     },
   });
+  const sentLog = new MongoSentLog(mongo, CLAIM_TTL_MS);
+  const retentionMs = config.SENT_LOG_RETENTION_DAYS * 86_400_000;
+  const pruning = setInterval(() => {
+    sentLog.prune(new Date(Date.now() - retentionMs)).catch((err: unknown) => logger.warn({ err }, 'sent-log not pruned'));
+  }, 3_600_000);
+  pruning.unref();
   const deps = {
     amqp,
-    notifier: new NotifierService(mailer, new MongoSentLog(mongo, CLAIM_TTL_MS)),
-    gatewayUrl: config.PUBLIC_GATEWAY_URL,
+    notifier: new NotifierService(mailer, sentLog),
     retryDelaysMs: config.RETRY_DELAYS_MS,
     maxAttempts: config.MAX_ATTEMPTS,
     logger,
@@ -47,7 +53,16 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   await amqp.consume({
     queue: config.MP3_QUEUE,
     prefetch: config.CONCURRENCY,
-    onMessage: notificationHandler(config.MP3_QUEUE, readMp3Message(config.PUBLIC_GATEWAY_URL), deps),
+    onMessage: notificationHandler(
+      config.MP3_QUEUE,
+      readMp3Message({
+        gatewayUrl: config.PUBLIC_GATEWAY_URL,
+        findMp3: mp3FileFinder(mongo),
+        linkSecret: config.DOWNLOAD_LINK_SECRET,
+        linkTtlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
+      }),
+      deps,
+    ),
   });
   await amqp.consume({
     queue: config.FAILED_QUEUE,
@@ -65,6 +80,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     amqp,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
+      clearInterval(pruning);
       await amqp.stopConsuming();
       await amqp.drain(drainMs);
       await amqp.close();

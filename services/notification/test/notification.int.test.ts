@@ -1,6 +1,16 @@
 import { createServer } from 'node:net';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, uniqueEmail, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import {
+  type QueuedMessage,
+  TEST_LINK_SECRET,
+  captureLogger,
+  deleteQueues,
+  drainQueue,
+  publishRaw,
+  uniqueEmail,
+  uniqueName,
+  waitFor,
+} from '@mp3converter/shared/testing';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -32,6 +42,7 @@ async function startWorker(smtpPort: number): Promise<Harness> {
       MAIL_FROM: 'mp3converter <noreply@mp3converter.test>',
       PUBLIC_GATEWAY_URL: 'http://mp3converter.com',
       RETRY_DELAYS_MS: '300,600,900',
+      DOWNLOAD_LINK_SECRET: TEST_LINK_SECRET,
     }),
     logger,
   );

@@ -53,4 +53,18 @@ export const env = {
       }),
 } as const;
 
+/** Bytes a signing secret needs outside development (generate one with: openssl rand -base64 48). */
+export const MIN_SECRET_BYTES = 32;
+
+/** For a schema's superRefine: a signing secret of fewer than MIN_SECRET_BYTES is refused outside development. */
+export function checkSecretStrength(ctx: z.RefinementCtx, key: string, value: string, nodeEnv: string): void {
+  if (nodeEnv !== 'development' && Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [key],
+      message: `must be at least ${MIN_SECRET_BYTES} bytes outside development (generate one with: openssl rand -base64 48)`,
+    });
+  }
+}
+
 export { z };

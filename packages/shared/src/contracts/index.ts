@@ -21,6 +21,8 @@ export const conversionMessageSchema = z.looseObject({
   video_fid: objectIdHex,
   mp3_fid: objectIdHex.nullable(),
   username: z.string().min(1).max(320),
+  /** Ours only: the MP3 asked for (see conversionOptionsSchema); the original's consumers ignore it. */
+  options: z.unknown().optional(),
 });
 export type ConversionMessage = z.infer<typeof conversionMessageSchema>;
 
@@ -62,3 +64,13 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
     reason: `invalid message: ${result.error.issues.map((i) => `${i.path.join('.') || 'body'} ${i.message}`).join('; ')}`,
   };
 }
+
+export {
+  MP3_SAMPLE_RATES,
+  MPEG1_BITRATES,
+  MPEG2_BITRATES,
+  changesAudio,
+  conversionOptionsSchema,
+  describeOptionProblems,
+  type ConversionOptions,
+} from './conversion-options.js';

@@ -1,5 +1,6 @@
 import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
+import type { ConversionOptions } from '../contracts/index.js';
 
 /** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */
 export const JOBS = { database: 'videos', collection: 'jobs' } as const;
@@ -35,6 +36,14 @@ export interface Job {
   contentType: string | null;
   /** Of the source's audio, once a worker measured it. */
   durationSeconds: number | null;
+  /** What the owner asked for (bitrate, sample rate, …); empty for the defaults. */
+  options: ConversionOptions;
+  /** Of the MP3, once done. */
+  mp3Size: number | null;
+  /** When the MP3 and the job are removed (a finished job only). */
+  expiresAt: Date | null;
+  /** Set once they were: downloads answer 410. */
+  expiredAt: Date | null;
   state: JobState;
   reason: string | null;
   mp3Fid: string | null;
@@ -61,6 +70,10 @@ export interface JobDocument {
   size?: number | null;
   content_type?: string | null;
   duration_seconds?: number | null;
+  options?: ConversionOptions;
+  mp3_size?: number | null;
+  expires_at?: Date | null;
+  expired_at?: Date | null;
   state: JobState;
   reason: string | null;
   mp3_fid: string | null;
@@ -89,6 +102,10 @@ export const toJob = (d: JobDocument): Job => ({
   size: d.size ?? null,
   contentType: d.content_type ?? null,
   durationSeconds: d.duration_seconds ?? null,
+  options: d.options ?? {},
+  mp3Size: d.mp3_size ?? null,
+  expiresAt: d.expires_at ?? null,
+  expiredAt: d.expired_at ?? null,
   state: d.state,
   reason: d.reason ?? null,
   mp3Fid: d.mp3_fid ?? null,

@@ -1,4 +1,5 @@
 import { type Collection, type MongoClient, ObjectId } from 'mongodb';
+import type { ConversionOptions } from '../contracts/index.js';
 import { type Job, type JobDocument, JOBS, toJob } from './model.js';
 
 export const jobsCollection = (client: MongoClient): Collection<JobDocument> => client.db(JOBS.database).collection<JobDocument>(JOBS.collection);
@@ -11,6 +12,7 @@ export interface NewJob {
   filename: string | null;
   size: number | null;
   contentType: string | null;
+  options?: ConversionOptions;
 }
 
 /**
@@ -28,6 +30,8 @@ export class JobStore {
   async ensureIndexes(): Promise<void> {
     await this.jobs.createIndex({ owner: 1, _id: -1 });
     await this.jobs.createIndex({ state: 1, queued_at: 1 });
+    await this.jobs.createIndex({ mp3_fid: 1 });
+    await this.jobs.createIndex({ expires_at: 1 });
   }
 
   async create(job: NewJob): Promise<Job> {
@@ -39,6 +43,10 @@ export class JobStore {
       size: job.size,
       content_type: job.contentType,
       duration_seconds: null,
+      options: job.options ?? {},
+      mp3_size: null,
+      expires_at: null,
+      expired_at: null,
       state: 'queued',
       reason: null,
       mp3_fid: null,
@@ -121,6 +129,44 @@ export class JobStore {
       { returnDocument: 'after' },
     );
     return doc ? toJob(doc) : undefined;
+  }
+
+  /** What the owner stores now: the MP3s of finished jobs and the videos of pending ones, and how many are pending. */
+  async usageOf(owner: string, signal?: AbortSignal): Promise<{ bytes: number; inFlight: number }> {
+    const docs = await this.jobs
+      .find(
+        { owner, ...live, expired_at: null, state: { $in: ['queued', 'converting', 'done'] } },
+        { projection: { state: 1, size: 1, mp3_size: 1 }, ...(signal ? { signal } : {}) },
+      )
+      .toArray();
+    let bytes = 0;
+    let inFlight = 0;
+    for (const d of docs) {
+      if (d.state === 'done') bytes += d.mp3_size ?? 0;
+      else {
+        inFlight++;
+        bytes += d.size ?? 0;
+      }
+    }
+    return { bytes, inFlight };
+  }
+
+  async findByMp3(mp3Fid: string, signal?: AbortSignal): Promise<Job | undefined> {
+    const doc = await this.jobs.findOne({ mp3_fid: mp3Fid.toLowerCase() }, signal ? { signal } : {});
+    return doc ? toJob(doc) : undefined;
+  }
+
+  /** Finished jobs past their expiry whose files are still there, oldest first. */
+  async expiring(now: Date, limit: number): Promise<Job[]> {
+    const docs = await this.jobs
+      .find({ expires_at: { $lt: now }, expired_at: null, ...live, state: { $in: ['done', 'failed', 'cancelled'] } }, { sort: { expires_at: 1 }, limit })
+      .toArray();
+    return docs.map(toJob);
+  }
+
+  async markExpired(videoFid: string): Promise<void> {
+    const now = new Date();
+    await this.jobs.updateOne({ _id: new ObjectId(videoFid) }, { $set: { expired_at: now, updated_at: now } });
   }
 
   /** A finished job whose files were removed: kept so that a repeated DELETE is answered the same. */

@@ -23,6 +23,9 @@ export const REDACTED_PATHS = [
   'config.SMTP_PASSWORD',
   'config.GMAIL_PASSWORD',
   'config.SEED_USER_PASSWORD',
+  'sig',
+  '*.sig',
+  'config.DOWNLOAD_LINK_SECRET',
 ];
 
 export interface LoggerSettings {

@@ -25,6 +25,9 @@ export async function waitFor<T>(
   }
 }
 
+/** The download-link secret every test gateway and notification worker signs with. */
+export const TEST_LINK_SECRET = 'test-download-link-secret-0123456789abcdef';
+
 /** A name no other test or run uses: `prefix_<12 hex>`. */
 export const uniqueName = (prefix: string): string => `${prefix}_${randomBytes(6).toString('hex')}`;
 

@@ -1,4 +1,5 @@
 import ffmpeg from 'fluent-ffmpeg';
+import type { EncodingPlan } from '../domain/encoding-plan.js';
 import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
 import { type MediaProbe, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
@@ -9,9 +10,6 @@ export interface FfmpegOptions {
   ffprobePath: string;
   timeoutMs: number;
   probeTimeoutMs: number;
-  /** LAME VBR quality (0–9) unless a constant bitrate is given. */
-  vbrQuality: number;
-  bitrateKbps?: number | undefined;
   limits: MediaLimits;
 }
 
@@ -31,7 +29,10 @@ const PLAYLISTS = new Set(['hls', 'dash', 'concat', 'imf', 'webm_dash_manifest',
 const NOT_ON_WHITELIST = /\[([\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist/;
 
 /** ffprobe's JSON stays small: a few fields, no tags. */
-const PROBE_ENTRIES = 'format=format_name,duration,bit_rate,size:stream=codec_type,duration';
+const PROBE_ENTRIES =
+  'format=format_name,duration,bit_rate,size:format_tags:stream=index,codec_type,codec_name,duration,sample_rate,channels:stream_disposition=attached_pic:chapter=id';
+/** Cover art the MP3 can carry in an ID3 APIC frame. */
+const COVER_CODECS = new Set(['mjpeg', 'png']);
 const PROBE_MAX_STDOUT_BYTES = 1 << 20;
 
 /** What is kept of ffmpeg's own words (not its statistics) for the failure reason. */
@@ -81,7 +82,8 @@ export class FfmpegTranscoder implements Transcoder {
     }
     const streams = data.streams ?? [];
     const audio = streams.find((s) => s.codec_type === 'audio');
-    const video = streams.find((s) => s.codec_type === 'video');
+    const cover = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic === 1 && COVER_CODECS.has(s.codec_name ?? ''));
+    const video = streams.find((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1);
     const duration = Number(audio?.duration ?? data.format?.duration ?? 0);
     return {
       durationSeconds: Number.isFinite(duration) ? duration : 0,
@@ -89,26 +91,34 @@ export class FfmpegTranscoder implements Transcoder {
       sizeBytes: Number(data.format?.size ?? 0) || 0,
       hasAudio: audio !== undefined,
       hasVideo: video !== undefined,
+      audioCodec: audio?.codec_name ?? null,
+      sampleRate: Number(audio?.sample_rate) || null,
+      channels: Number(audio?.channels) || null,
+      coverStream: cover?.index ?? null,
+      tags: Object.fromEntries(Object.entries(data.format?.tags ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+      chapters: data.chapters?.length ?? 0,
     };
   }
 
-  toMp3(input: string, output: string, signal: AbortSignal, onProgress?: (encodedSeconds: number, speed: number | null) => void): Promise<void> {
-    const { ffmpegPath, timeoutMs, vbrQuality, bitrateKbps, limits } = this.options;
+  toMp3(
+    input: string,
+    output: string,
+    plan: EncodingPlan,
+    signal: AbortSignal,
+    onProgress?: (encodedSeconds: number, speed: number | null) => void,
+  ): Promise<void> {
+    const { ffmpegPath, timeoutMs, limits } = this.options;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       let timedOut = false;
       const command = ffmpeg(input, { stdoutLines: 20 })
         .setFfmpegPath(ffmpegPath)
         .inputOptions(['-hide_banner', '-nostdin', ...INPUT_GUARDS])
-        .noVideo()
         // `-stats` keeps the statistics line coming at `-v error`: it is how far the encoder is.
-        .outputOptions(['-map', '0:a:0', '-map_metadata', '-1', '-v', 'error', '-stats'])
+        .outputOptions([...outputArgs(plan), '-v', 'error', '-stats'])
         // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.
         .outputOptions(['-t', String(outputSecondsCap(limits)), '-fs', String(limits.maxOutputBytes)])
-        .audioCodec('libmp3lame')
         .format('mp3');
-      if (bitrateKbps) command.audioBitrate(bitrateKbps);
-      else command.outputOptions(['-q:a', String(vbrQuality)]);
 
       // No 'progress' listener here: fluent-ffmpeg would start its own unguarded ffprobe for it. The
       // statistics lines would also push what ffmpeg said about the input out of fluent-ffmpeg's short
@@ -153,6 +163,43 @@ export class FfmpegTranscoder implements Transcoder {
 }
 
 interface FfprobeJson {
-  format?: { format_name?: string; duration?: string; bit_rate?: string; size?: string };
-  streams?: { codec_type?: string; duration?: string }[];
+  format?: { format_name?: string; duration?: string; bit_rate?: string; size?: string; tags?: Record<string, unknown> };
+  streams?: {
+    index?: number;
+    codec_type?: string;
+    codec_name?: string;
+    duration?: string;
+    sample_rate?: string;
+    channels?: number;
+    disposition?: { attached_pic?: number };
+  }[];
+  chapters?: unknown[];
+}
+
+/**
+ * The output options for a plan: the first audio stream, copied or encoded with LAME; with tags kept, the
+ * source's global tags except the junk ones, its chapters and its cover art as ID3v2.3 (what players read
+ * best); `+bitexact` so that ffmpeg adds no encoder tag of its own.
+ */
+export function outputArgs(plan: EncodingPlan): string[] {
+  const args = ['-map', '0:a:0'];
+  const { tags, audio } = plan;
+  if (tags.keep) {
+    if (tags.coverStream !== null) args.push('-map', `0:${tags.coverStream}`, '-c:v', 'copy', '-disposition:v:0', 'attached_pic');
+    args.push('-map_metadata', '0', '-map_chapters', '0', '-id3v2_version', '3');
+    for (const key of tags.dropKeys) args.push('-metadata', `${key}=`);
+  } else {
+    args.push('-map_metadata', '-1', '-map_chapters', '-1');
+  }
+  if (!tags.keep || tags.coverStream === null) args.push('-vn');
+  if (audio.mode === 'copy') args.push('-c:a', 'copy');
+  else {
+    args.push('-c:a', 'libmp3lame');
+    if (audio.bitrateKbps !== null) args.push('-b:a', `${audio.bitrateKbps}k`);
+    else args.push('-q:a', String(audio.vbrQuality ?? 2));
+    if (audio.sampleRate !== null) args.push('-ar', String(audio.sampleRate));
+    if (audio.channels !== null) args.push('-ac', String(audio.channels));
+  }
+  args.push('-fflags', '+bitexact', '-write_id3v1', '0');
+  return args;
 }

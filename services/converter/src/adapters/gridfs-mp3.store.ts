@@ -11,8 +11,9 @@ export class GridFsMp3Store implements Mp3Store {
     this.bucket = new GridFSBucket(db);
   }
 
-  async exists(mp3Fid: string): Promise<boolean> {
-    return (await this.db.collection('fs.files').countDocuments({ _id: parseObjectId(mp3Fid)! }, { limit: 1 })) > 0;
+  async sizeOf(mp3Fid: string): Promise<number | undefined> {
+    const doc = await this.db.collection<{ length: number }>('fs.files').findOne({ _id: parseObjectId(mp3Fid)! }, { projection: { length: 1 } });
+    return doc?.length;
   }
 
   async delete(mp3Fid: string): Promise<void> {
@@ -30,6 +31,7 @@ export class GridFsMp3Store implements Mp3Store {
         contentType: 'audio/mpeg',
         durationSeconds: details.durationSeconds,
         bitRate: details.bitRate,
+        expiresAt: details.expiresAt,
       },
     });
     try {

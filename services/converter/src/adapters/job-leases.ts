@@ -105,19 +105,44 @@ export class MongoJobLeases implements JobLeases {
     return result.matchedCount === 1;
   }
 
-  async markDone(videoFid: string, mp3Fid: string): Promise<void> {
+  async markDone(videoFid: string, mp3Fid: string, { sizeBytes, expiresAt }: { sizeBytes: number; expiresAt: Date }): Promise<void> {
     const now = new Date();
     await this.jobs.updateOne(
       { _id: new ObjectId(videoFid) },
-      { $set: { state: 'done', mp3_fid: mp3Fid, reason: null, progress: null, lease_until: null, worker: null, updated_at: now, finished_at: now } },
+      {
+        $set: {
+          state: 'done',
+          mp3_fid: mp3Fid,
+          mp3_size: sizeBytes,
+          expires_at: expiresAt,
+          reason: null,
+          progress: null,
+          lease_until: null,
+          worker: null,
+          updated_at: now,
+          finished_at: now,
+        },
+      },
     );
   }
 
-  async markFailed(videoFid: string, reason: string): Promise<void> {
+  async markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void> {
     const now = new Date();
     await this.jobs.updateOne(
       { _id: new ObjectId(videoFid), state: { $in: ['queued', 'converting'] } },
-      { $set: { state: 'failed', reason, progress: null, lease_until: null, worker: null, finishing: false, updated_at: now, finished_at: now } },
+      {
+        $set: {
+          state: 'failed',
+          reason,
+          expires_at: expiresAt,
+          progress: null,
+          lease_until: null,
+          worker: null,
+          finishing: false,
+          updated_at: now,
+          finished_at: now,
+        },
+      },
     );
   }
 

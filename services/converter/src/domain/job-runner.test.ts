@@ -2,6 +2,7 @@ import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converte
 import type { JobEvent } from '@mp3converter/shared/jobs';
 import { createLogger } from '@mp3converter/shared/logger';
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { EncodingPlan } from './encoding-plan.js';
 import { JobRunner, type RunnerDeps } from './job-runner.js';
 import { mediaLimits } from './media-limits.js';
 import { mp3IdFor } from './mp3-id.js';
@@ -57,9 +58,11 @@ class FakeLeases implements JobLeases {
     this.finishing = true;
     return true;
   }
-  async markDone() {
+  done: { sizeBytes: number; expiresAt: Date } | undefined;
+  async markDone(_v: string, _m: string, result: { sizeBytes: number; expiresAt: Date }) {
     this.log.push('markDone');
     this.state = 'done';
+    this.done = result;
   }
   async markFailed(_v: string, reason: string) {
     this.state = 'failed';
@@ -84,9 +87,23 @@ class FakeTranscoder implements Transcoder {
   /** Seconds of audio reported as encoded, one line each. */
   ticks = [2.5, 5, 7.5, 10];
   async probe(path: string): Promise<MediaProbe> {
-    return { durationSeconds: 10, bitRate: 128_000, sizeBytes: path.endsWith('.mp3') ? 160_000 : 1_000_000, hasAudio: true, hasVideo: true };
+    return {
+      durationSeconds: 10,
+      bitRate: 128_000,
+      sizeBytes: path.endsWith('.mp3') ? 160_000 : 1_000_000,
+      hasAudio: true,
+      hasVideo: true,
+      audioCodec: 'aac',
+      sampleRate: 44100,
+      channels: 2,
+      coverStream: null,
+      tags: {},
+      chapters: 0,
+    };
   }
-  async toMp3(_in: string, _out: string, signal: AbortSignal, onProgress?: (s: number, speed: number | null) => void): Promise<void> {
+  plans: EncodingPlan[] = [];
+  async toMp3(_in: string, _out: string, plan: EncodingPlan, signal: AbortSignal, onProgress?: (s: number, speed: number | null) => void): Promise<void> {
+    this.plans.push(plan);
     for (const s of this.ticks) onProgress?.(s, 4);
     if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
     if (this.failWith) throw this.failWith;
@@ -112,7 +129,7 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     delete: async (fid) => void videos.delete(fid),
   };
   const mp3s: Mp3Store = {
-    exists: async (fid) => stored.has(fid),
+    sizeOf: async (fid) => (stored.has(fid) ? 160_000 : undefined),
     delete: async (fid) => void stored.delete(fid),
     save: async (fid) => void stored.add(fid),
   };
@@ -139,6 +156,9 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     progressSnapshotMs: 0,
     deferMs: 1000,
     transferTimeoutMs: 10_000,
+    encoding: { vbrQuality: 2 },
+    retentionMs: 7 * 86_400_000,
+    keepVideos: false,
     ...overrides,
   };
 }

@@ -3,6 +3,7 @@ import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/amqp
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type EncodingDefaults, planEncoding, readOptions } from './encoding-plan.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import {
@@ -40,6 +41,12 @@ export interface RunnerDeps {
   deferMs: number;
   /** Reading the video or storing the MP3 longer than this is a transient failure, ms. */
   transferTimeoutMs: number;
+  /** Quality or bitrate when the owner asked for neither. */
+  encoding: EncodingDefaults;
+  /** A finished job and its MP3 are removed this long after it ends, ms. */
+  retentionMs: number;
+  /** Keep the video once its job ended (by default it goes: the MP3 is what was asked for). */
+  keepVideos: boolean;
 }
 
 /** How a delivery was made: replayed from the dead letters by an operator, or not. */
@@ -177,6 +184,8 @@ export class JobRunner {
       if (err instanceof PermanentFailure) {
         log.warn({ err, reason: err.reason }, 'conversion failed: the file cannot be converted');
         await this.fail(message, err.reason, log);
+        // Nothing will ever be made of it. (A job given up on keeps its video until it expires, for a replay.)
+        if (!this.deps.keepVideos) this.dropVideo(message.video_fid.toLowerCase(), log);
         return { kind: 'done' };
       }
       const outcome = outcomeOf(err, attempt, maxAttempts);
@@ -196,29 +205,39 @@ export class JobRunner {
   }
 
   private async convert(message: ConversionMessage, job: Running, log: Logger) {
-    const { leases, mp3s, publisher } = this.deps;
+    const { leases, mp3s, publisher, retentionMs, keepVideos } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const mp3Fid = mp3IdFor(videoFid);
     const signal = job.abort.signal;
     let timings: Record<string, number> | undefined;
+    const expiresAt = new Date(Date.now() + retentionMs);
     // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
-    const resumed = await mp3s.exists(mp3Fid);
-    if (!resumed) timings = await this.transcode(message, mp3Fid, job, log);
+    let sizeBytes = await mp3s.sizeOf(mp3Fid);
+    const resumed = sizeBytes !== undefined;
+    if (sizeBytes === undefined) ({ timings, sizeBytes } = await this.transcode(message, mp3Fid, expiresAt, job, log));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
       await mp3s.delete(mp3Fid);
       throw new JobCancelled();
     }
     await publisher.publishMp3({ ...message, mp3_fid: mp3Fid });
-    await leases.markDone(videoFid, mp3Fid);
+    await leases.markDone(videoFid, mp3Fid, { sizeBytes, expiresAt });
     this.announce(message, 'done', { percent: 100, mp3_fid: mp3Fid });
+    if (!keepVideos) this.dropVideo(videoFid, log);
     return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings } : {}) };
   }
 
-  private async transcode(message: ConversionMessage, mp3Fid: string, job: Running, log: Logger): Promise<Record<string, number>> {
-    const { videos, mp3s, transcoder, workspace, limits, leases } = this.deps;
+  private async transcode(
+    message: ConversionMessage,
+    mp3Fid: string,
+    expiresAt: Date,
+    job: Running,
+    log: Logger,
+  ): Promise<{ timings: Record<string, number>; sizeBytes: number }> {
+    const { videos, mp3s, transcoder, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const signal = job.abort.signal;
+    const options = readOptions(message.options);
     const alive = () => {
       job.activeAt = Date.now();
     };
@@ -235,10 +254,11 @@ export class JobRunner {
       const source = await transcoder.probe(input, signal);
       if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
       checkSource(source, limits);
+      const plan = planEncoding(options, source, encoding);
       await leases.recordDuration(videoFid, source.durationSeconds).catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
       const t2 = performance.now();
       alive();
-      await transcoder.toMp3(input, output, signal, this.progressReporter(message, source.durationSeconds, alive, log));
+      await transcoder.toMp3(input, output, plan, signal, this.progressReporter(message, source.durationSeconds, alive, log));
       alive();
       const mp3 = await transcoder.probe(output, signal);
       checkMp3(mp3, limits);
@@ -253,10 +273,14 @@ export class JobRunner {
         filename: mp3FilenameFor(info.filename, videoFid),
         durationSeconds: mp3.durationSeconds,
         bitRate: mp3.bitRate,
+        expiresAt,
       };
       await this.bounded('storing the MP3', signal, (bounded) => mp3s.save(mp3Fid, output, details, bounded));
       const t4 = performance.now();
-      return { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) };
+      return {
+        timings: { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) },
+        sizeBytes: mp3.sizeBytes,
+      };
     } finally {
       await space.dispose();
     }
@@ -306,6 +330,14 @@ export class JobRunner {
     };
   }
 
+  /**
+   * Removes the video of a job that ended, without holding the delivery for it (removing chunks can take a
+   * while on some stores). Should the worker stop first, the retention sweep removes it when the job expires.
+   */
+  private dropVideo(videoFid: string, log: Logger): void {
+    this.deps.videos.delete(videoFid).catch((err: unknown) => log.warn({ err }, 'could not remove the video of a finished job'));
+  }
+
   /** Cancelled while converting: nothing is kept (the video goes too), nobody is emailed, the delivery is acked. */
   private async cancelled(message: ConversionMessage, log: Logger): Promise<void> {
     const videoFid = message.video_fid.toLowerCase();
@@ -317,7 +349,10 @@ export class JobRunner {
 
   /** Records the failure for /status and tells the user; either may fail without stopping the rest. */
   private async fail(message: ConversionMessage, reason: string, log: Logger): Promise<void> {
-    await this.deps.leases.markFailed(message.video_fid.toLowerCase(), reason).catch((err: unknown) => log.error({ err }, 'could not mark the job failed'));
+    const expiresAt = new Date(Date.now() + this.deps.retentionMs);
+    await this.deps.leases
+      .markFailed(message.video_fid.toLowerCase(), reason, expiresAt)
+      .catch((err: unknown) => log.error({ err }, 'could not mark the job failed'));
     this.announce(message, 'failed', { reason });
     await this.deps.publisher
       .publishFailure({ video_fid: message.video_fid, mp3_fid: null, username: message.username, status: 'failed', reason })

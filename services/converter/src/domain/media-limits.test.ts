@@ -8,6 +8,12 @@ const probe = (over: Partial<MediaProbe>): MediaProbe => ({
   sizeBytes: 1_000_000,
   hasAudio: true,
   hasVideo: false,
+  audioCodec: 'aac',
+  sampleRate: 44100,
+  channels: 2,
+  coverStream: null,
+  tags: {},
+  chapters: 0,
   ...over,
 });
 const fourHours = mediaLimits(4 * 3600);

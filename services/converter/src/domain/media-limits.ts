@@ -1,4 +1,7 @@
+import { formatBytes, formatDuration } from '@mp3converter/shared/units';
 import { type MediaProbe, PermanentFailure } from './ports.js';
+
+export { formatBytes, formatDuration };
 
 /** LAME's highest bitrate, 320 kbit/s, in bytes per second: no MP3 frame carries more. */
 const MP3_MAX_BYTES_PER_SECOND = 320_000 / 8;
@@ -23,31 +26,6 @@ export function mediaLimits(maxDurationSeconds: number, maxOutputBytes?: number)
  * its length is cut there and still caught by `checkMp3`.
  */
 export const outputSecondsCap = (limits: MediaLimits): number => limits.maxDurationSeconds + 1;
-
-/** "4 h", "1 h 30 min", "45 s". */
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  const parts = [
-    [Math.floor(s / 3600), 'h'],
-    [Math.floor((s % 3600) / 60), 'min'],
-    [s % 60, 's'],
-  ] as const;
-  const shown = parts.filter(([n]) => n > 0).map(([n, unit]) => `${n} ${unit}`);
-  return shown.length > 0 ? shown.join(' ') : '0 s';
-}
-
-/** "550 MiB", "1.5 GiB". */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const rounded = unit === 0 ? String(value) : String(Math.round(value * 10) / 10);
-  return `${rounded} ${units[unit]}`;
-}
 
 const tooLong = (limits: MediaLimits) => new PermanentFailure(`the video is longer than the limit of ${formatDuration(limits.maxDurationSeconds)}`);
 

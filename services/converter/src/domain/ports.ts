@@ -1,6 +1,7 @@
 import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors';
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
 import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
+import type { EncodingPlan } from './encoding-plan.js';
 
 export { PermanentFailure, TransientFailure };
 
@@ -30,8 +31,9 @@ export interface JobLeases {
   recordProgress(videoFid: string, progress: Progress): Promise<void>;
   /** Past the point of no return (the MP3 is stored): false when a cancel came first, and then the job is not finishing. */
   markFinishing(videoFid: string): Promise<boolean>;
-  markDone(videoFid: string, mp3Fid: string): Promise<void>;
-  markFailed(videoFid: string, reason: string): Promise<void>;
+  /** `expiresAt`: when the MP3 (and the job) will be removed. */
+  markDone(videoFid: string, mp3Fid: string, result: { sizeBytes: number; expiresAt: Date }): Promise<void>;
+  markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void>;
   markCancelled(videoFid: string): Promise<void>;
   /** Back to the queue: a transient failure (`lastError`) or a shutdown (`refund`: the attempt does not count). */
   release(videoFid: string, options: { lastError: string | null; refund: boolean }): Promise<void>;
@@ -62,10 +64,13 @@ export interface Mp3Details {
   filename: string;
   durationSeconds: number;
   bitRate: number;
+  /** When it will be removed; the email says so. */
+  expiresAt: Date;
 }
 
 export interface Mp3Store {
-  exists(mp3Fid: string): Promise<boolean>;
+  /** The stored MP3's size in bytes, or undefined when there is none. */
+  sizeOf(mp3Fid: string): Promise<number | undefined>;
   delete(mp3Fid: string): Promise<void>;
   /** Stores the file at `path` under `mp3Fid`, first removing chunks an interrupted earlier attempt left. */
   save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal): Promise<void>;
@@ -77,6 +82,15 @@ export interface MediaProbe {
   sizeBytes: number;
   hasAudio: boolean;
   hasVideo: boolean;
+  /** Of the first audio stream: `aac`, `mp3`, …; null without audio. */
+  audioCodec: string | null;
+  sampleRate: number | null;
+  channels: number | null;
+  /** The index of an attached picture (cover art, JPEG or PNG), never of the video track; null without one. */
+  coverStream: number | null;
+  /** The global tags, as ffprobe names them. */
+  tags: Record<string, string>;
+  chapters: number;
 }
 
 export interface Transcoder {
@@ -86,7 +100,13 @@ export interface Transcoder {
    * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed.
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.
    */
-  toMp3(input: string, output: string, signal: AbortSignal, onProgress?: (encodedSeconds: number, speed: number | null) => void): Promise<void>;
+  toMp3(
+    input: string,
+    output: string,
+    plan: EncodingPlan,
+    signal: AbortSignal,
+    onProgress?: (encodedSeconds: number, speed: number | null) => void,
+  ): Promise<void>;
 }
 
 export interface Workspace {

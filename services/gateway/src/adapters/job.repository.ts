@@ -49,6 +49,22 @@ export class BoundedJobRepository implements JobRepository {
     return this.bounded('cancelling a job', () => this.store.requestCancel(videoFid));
   }
 
+  usageOf(owner: string): Promise<{ bytes: number; inFlight: number }> {
+    return this.bounded('reading the storage used', (signal) => this.store.usageOf(owner, signal));
+  }
+
+  findByMp3(mp3Fid: string): Promise<Job | undefined> {
+    return this.bounded('reading a job', (signal) => this.store.findByMp3(mp3Fid, signal));
+  }
+
+  expiring(now: Date, limit: number): Promise<Job[]> {
+    return this.bounded('reading expired jobs', () => this.store.expiring(now, limit));
+  }
+
+  markExpired(videoFid: string): Promise<void> {
+    return this.bounded('expiring a job', () => this.store.markExpired(videoFid));
+  }
+
   markDeleted(videoFid: string): Promise<void> {
     return this.bounded('deleting a job', () => this.store.markDeleted(videoFid));
   }

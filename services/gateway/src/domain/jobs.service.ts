@@ -1,7 +1,14 @@
 import { AppError, notFound } from '@mp3converter/shared/errors';
 import { type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
+import type { SignedLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import type { JobNotices, JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
+
+/** Makes signed download links: the absolute URL for a link, and how long links last. */
+export interface LinkSigner {
+  ttlMs: number;
+  url(link: SignedLink): string;
+}
 
 /** What a DELETE did: 200 cancelled at once, 202 stop requested (the worker confirms), 204 files removed. */
 export type Removal = { status: 200 | 202; job: JobView } | { status: 204 };
@@ -76,6 +83,19 @@ export class JobsService {
       }
     }
     throw new AppError(409, 'job_busy', 'the job changed while it was being deleted; try again');
+  }
+
+  /**
+   * A fresh signed link to a done job's MP3, for its owner: it expires after the link lifetime or with the
+   * MP3, whichever comes first. 409 for a job that is not done, or whose MP3 expired.
+   */
+  async link(owner: string, videoFid: string, links: LinkSigner, now = Date.now()): Promise<{ url: string; expires_at: string }> {
+    const job = await this.jobs.get(videoFid);
+    if (!job || job.owner !== owner) throw jobNotFound();
+    if (job.state !== 'done' || !job.mp3Fid) throw new AppError(409, 'job_not_done', `the job is ${job.state}: only a done job has an MP3`);
+    if (job.expiredAt) throw new AppError(410, 'mp3_expired', 'this MP3 expired and was removed');
+    const expires = Math.floor(Math.min(now + links.ttlMs, job.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) / 1000);
+    return { url: links.url({ mp3Fid: job.mp3Fid, owner, expires }), expires_at: new Date(expires * 1000).toISOString() };
   }
 
   private async present(job: Job): Promise<JobView> {

@@ -41,6 +41,13 @@ export interface JobRepository {
   /** Asks the worker converting it to stop; undefined when it is not converting or already finishing. */
   requestCancel(videoFid: string): Promise<Job | undefined>;
   markDeleted(videoFid: string): Promise<void>;
+  /** What the owner stores (MP3s of finished jobs, videos of pending ones) and how many jobs are pending. */
+  usageOf(owner: string): Promise<{ bytes: number; inFlight: number }>;
+  /** The job whose MP3 this is, deleted or expired ones included. */
+  findByMp3(mp3Fid: string): Promise<Job | undefined>;
+  /** Finished jobs past their expiry and not yet removed, at most `limit`. */
+  expiring(now: Date, limit: number): Promise<Job[]>;
+  markExpired(videoFid: string): Promise<void>;
 }
 
 /** What the gateway tells the rest of the system about jobs: events for watchers, requests for workers. */
@@ -54,6 +61,8 @@ export interface JobNotices {
 export interface Mp3Deletion {
   /** Removes the MP3; done when there is none. */
   delete(mp3Fid: string): Promise<void>;
+  /** Whether someone downloads it right now (the retention sweep then waits). */
+  beingDownloaded(mp3Fid: string): Promise<boolean>;
 }
 
 export interface VideoFiles {

@@ -37,6 +37,10 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
     const created: StoredJob = {
       ...job,
       durationSeconds: null,
+      options: job.options ?? {},
+      mp3Size: null,
+      expiresAt: null,
+      expiredAt: null,
       state: 'queued',
       mp3Fid: null,
       reason: null,
@@ -97,6 +101,29 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
     this.check();
     this.change(videoFid, { deleted: true });
   }
+  async usageOf(owner: string): Promise<{ bytes: number; inFlight: number }> {
+    this.check();
+    let bytes = 0;
+    let inFlight = 0;
+    for (const j of this.jobs.values()) {
+      if (j.owner !== owner || j.deleted || j.expiredAt) continue;
+      if (j.state === 'done') bytes += j.mp3Size ?? 0;
+      else if (j.state === 'queued' || j.state === 'converting') {
+        inFlight++;
+        bytes += j.size ?? 0;
+      }
+    }
+    return { bytes, inFlight };
+  }
+  async findByMp3(mp3Fid: string): Promise<Job | undefined> {
+    return [...this.jobs.values()].find((j) => j.mp3Fid === mp3Fid);
+  }
+  async expiring(now: Date, limit: number): Promise<Job[]> {
+    return [...this.jobs.values()].filter((j) => j.expiresAt && j.expiresAt < now && !j.expiredAt && !j.deleted).slice(0, limit);
+  }
+  async markExpired(videoFid: string): Promise<void> {
+    this.change(videoFid, { expiredAt: new Date() });
+  }
   async hold(videoFid: string, _owner: string, until: Date): Promise<void> {
     this.check();
     this.leases.set(videoFid, until);
@@ -115,6 +142,10 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
       .filter(([, until]) => until < now)
       .map(([id]) => id)
       .slice(0, limit);
+  }
+  downloading = new Set<string>();
+  async beingDownloaded(mp3Fid: string): Promise<boolean> {
+    return this.downloading.has(mp3Fid);
   }
   publish(event: JobEvent): void {
     this.events.push(event);

@@ -1,4 +1,5 @@
 import type { Logger } from '@mp3converter/shared/logger';
+import type { ConversionOptions } from '@mp3converter/shared/contracts';
 import { stateEventOf } from '@mp3converter/shared/jobs';
 import type { LeftoverCleaner } from './leftover-cleaner.js';
 import type { JobNotices, JobRepository, UploadLeases, VideoQueue } from './ports.js';
@@ -25,7 +26,7 @@ export class UploadService {
     private readonly logger: Logger,
   ) {}
 
-  async enqueue(video: StoredVideo, username: string): Promise<void> {
+  async enqueue(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
     try {
       const job = await this.jobs.create({
         videoFid: video.videoFid,
@@ -33,8 +34,10 @@ export class UploadService {
         filename: video.filename,
         size: video.size,
         contentType: video.contentType,
+        options,
       });
-      await this.queue.publish({ video_fid: video.videoFid, mp3_fid: null, username });
+      // The original's three fields, and the options only when there are some.
+      await this.queue.publish({ video_fid: video.videoFid, mp3_fid: null, username, ...(Object.keys(options).length > 0 ? { options } : {}) });
       this.notices.publish(stateEventOf(job));
     } catch (err) {
       await this.cleaner.discard(video.videoFid);

@@ -5,9 +5,10 @@ import { asciiFilename, safeFilename } from '@mp3converter/shared/filenames';
 import type { Logger } from '@mp3converter/shared/logger';
 import { parseObjectId } from '@mp3converter/shared/storage';
 import { create as contentDisposition } from 'content-disposition';
-import express, { type Router } from 'express';
+import { checkSignedLink } from '@mp3converter/shared/links';
+import express, { type RequestHandler, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
-import type { AuthClient } from '../domain/ports.js';
+import type { AuthClient, JobRepository } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
 import { authenticate, userOf } from './authenticate.js';
 
@@ -24,13 +25,49 @@ export function attachment(name: string): string {
   return contentDisposition(filename, { fallback: asciiFilename(filename, 'audio.mp3') });
 }
 
-export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files, logger: Logger): Router {
+export interface DownloadRouteDeps {
+  auth: AuthClient;
+  mp3s: GridFsMp3Files;
+  jobs: JobRepository;
+  /** Signs and checks the links of emails (never JWT_SECRET). */
+  linkSecret: string;
+  logger: Logger;
+}
+
+const mp3NotFound = () => notFound('no such mp3', 'mp3_not_found');
+
+/** A signed link's `expires` and `sig`, or undefined for a download with a token. */
+function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
+  if (query.sig === undefined) return undefined;
+  const expires = Number(query.expires);
+  if (typeof query.sig !== 'string' || !Number.isSafeInteger(expires)) throw new AppError(403, 'invalid_link', 'this download link is not valid');
+  return { expires, sig: query.sig };
+}
+
+/**
+ * GET /download?fid=… with a token (the original's way), or a signed link (`&expires=…&sig=…`, from the email)
+ * with none. Either way only the owner's file, with Range; an MP3 removed at its expiry answers 410.
+ */
+export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
-  router.get('/download', authenticate(auth), async (req, res) => {
-    const fid = requireFid(req.query.fid);
+  const tokenUnlessSigned: RequestHandler = (req, res, next) => (req.query.sig === undefined ? authenticate(auth)(req, res, next) : next());
+  router.get('/download', tokenUnlessSigned, async (req, res) => {
+    const fid = requireFid(req.query.fid).toLowerCase();
+    const signed = signedQuery(req.query);
     const file = await mp3s.find(fid);
+    const owner = file?.owner ?? (await jobs.findByMp3(fid))?.owner;
     // Someone else's file is indistinguishable from no file: ids must not be probed.
-    if (!file || file.owner !== userOf(res).username) throw notFound('no such mp3', 'mp3_not_found');
+    if (owner === undefined || (!signed && owner !== userOf(res).username)) throw mp3NotFound();
+    if (signed) {
+      const check = checkSignedLink({ mp3Fid: fid, owner, expires: signed.expires }, signed.sig, linkSecret);
+      if (check === 'invalid') throw new AppError(403, 'invalid_link', 'this download link is not valid');
+      if (check === 'expired' && file) throw new AppError(403, 'link_expired', 'this download link has expired: ask for a new one');
+    }
+    if (!file) {
+      const job = await jobs.findByMp3(fid);
+      if (job?.expiredAt) throw new AppError(410, 'mp3_expired', `this MP3 expired and was removed on ${job.expiredAt.toISOString().slice(0, 10)}`);
+      throw mp3NotFound();
+    }
 
     const range = parseRange(req.get('range'), file.length);
     if (range === 'unsatisfiable') {
@@ -54,12 +91,16 @@ export function downloadRouter(auth: AuthClient, mp3s: GridFsMp3Files, logger: L
       yield first!.value as Buffer;
       for (let next = await chunks!.next(); !next.done; next = await chunks!.next()) yield next.value as Buffer;
     }
+    // The retention sweep leaves an MP3 alone while someone downloads it.
+    const release = await mp3s.holdForDownload(fid).catch(() => () => undefined);
     try {
       await pipeline(Readable.from(rest()), res);
     } catch (err) {
       // Past the headers there is no status left to give: the client sees the body cut short of Content-Length.
       if (!res.writableFinished && !req.destroyed) logger.warn({ err, fid }, 'download cut short');
       res.destroy();
+    } finally {
+      release();
     }
   });
   router.all('/download', methodNotAllowed('GET'));

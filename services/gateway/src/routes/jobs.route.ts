@@ -1,13 +1,13 @@
 import { badRequest, methodNotAllowed } from '@mp3converter/shared/errors';
 import { jobListQuerySchema } from '@mp3converter/shared/jobs';
 import express, { type Router } from 'express';
-import type { JobsService } from '../domain/jobs.service.js';
+import type { JobsService, LinkSigner } from '../domain/jobs.service.js';
 import type { AuthClient } from '../domain/ports.js';
 import { authenticate, userOf } from './authenticate.js';
 import { requireFid } from './download.route.js';
 
 /** The job resource: `GET /jobs`, `GET /jobs/{video_fid}` (as `/status?fid=`), `DELETE /jobs/{video_fid}`. */
-export function jobsRouter(auth: AuthClient, jobs: JobsService): Router {
+export function jobsRouter(auth: AuthClient, jobs: JobsService, links: LinkSigner): Router {
   const router = express.Router();
   router.get('/jobs', authenticate(auth), async (req, res) => {
     const query = jobListQuerySchema.safeParse(req.query);
@@ -29,5 +29,10 @@ export function jobsRouter(auth: AuthClient, jobs: JobsService): Router {
     else res.status(removal.status).json(removal.job);
   });
   router.all('/jobs/:fid', methodNotAllowed('GET', 'DELETE'));
+  router.post('/jobs/:fid/link', authenticate(auth), async (req, res) => {
+    const fid = requireFid(req.params.fid).toLowerCase();
+    res.set('Cache-Control', 'no-store').json(await jobs.link(userOf(res).username, fid, links));
+  });
+  router.all('/jobs/:fid/link', methodNotAllowed('POST'));
   return router;
 }

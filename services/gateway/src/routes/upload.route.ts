@@ -1,17 +1,26 @@
 import { AppError, badRequest, methodNotAllowed, unavailable } from '@mp3converter/shared/errors';
 import { BrokerUnavailableError } from '@mp3converter/shared/amqp';
+import { type ConversionOptions, conversionOptionsSchema, describeOptionProblems } from '@mp3converter/shared/contracts';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
 import type { AuthClient } from '../domain/ports.js';
+import type { UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
 import { authenticate, userOf } from './authenticate.js';
 
 export interface UploadRouteDeps {
   auth: AuthClient;
   uploads: UploadService;
+  admission: UploadAdmission;
   storage: StorageEngine;
-  maxUploadBytes: number;
+}
+
+/** The output options from the query string, all problems named at once (400 `invalid_options`). */
+export function readOptionsQuery(query: unknown): ConversionOptions {
+  const parsed = conversionOptionsSchema.safeParse(query);
+  if (!parsed.success) throw badRequest('invalid_options', describeOptionProblems(parsed.error));
+  return parsed.data;
 }
 
 const exactlyOneFile = () => badRequest('exactly_one_file_required', 'exactly 1 file required');
@@ -37,12 +46,15 @@ const PARSER_ERRORS: Record<string, string> = {
  * store failures (503, and the driver's socket errors are plain `Error`s too, so text decides, not type),
  * and bugs (500).
  */
-function uploadErrors(maxUploadBytes: number) {
-  return (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
+function uploadErrors(admission: UploadAdmission) {
+  return async (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (err instanceof MulterError) {
       switch (err.code) {
-        case 'LIMIT_FILE_SIZE':
-          return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxUploadBytes} bytes`));
+        case 'LIMIT_FILE_SIZE': {
+          const { maxBytes, byQuota } = res.locals.admitted as { maxBytes: number; byQuota: boolean };
+          if (byQuota) return next(await admission.quotaExceeded(userOf(res).username));
+          return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxBytes} bytes`));
+        }
         case 'LIMIT_FILE_COUNT':
           return next(exactlyOneFile());
         default:
@@ -61,34 +73,40 @@ function uploadErrors(maxUploadBytes: number) {
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadRouteDeps): Router {
-  const upload = multer({
-    storage,
-    limits: {
-      fileSize: maxUploadBytes,
-      files: 1,
-      fields: 20,
-      fieldSize: 64 * 1024,
-      fieldNameSize: 200,
-      fieldNestingDepth: 4,
-      fieldArrayIndexLimit: 100,
-      parts: 30,
-      headerPairs: 100,
-    },
-    // Browsers, curl and fetch send the filename as raw UTF-8; multer would read it as latin1 (mojibake).
-    defParamCharset: 'utf8',
-  });
+export function uploadRouter({ auth, uploads, admission, storage }: UploadRouteDeps): Router {
+  const multerFor = (maxBytes: number) =>
+    multer({
+      storage,
+      limits: {
+        fileSize: maxBytes,
+        files: 1,
+        fields: 20,
+        fieldSize: 64 * 1024,
+        fieldNameSize: 200,
+        fieldNestingDepth: 4,
+        fieldArrayIndexLimit: 100,
+        parts: 30,
+        headerPairs: 100,
+      },
+      // Browsers, curl and fetch send the filename as raw UTF-8; multer would read it as latin1 (mojibake).
+      defParamCharset: 'utf8',
+    });
   const router = express.Router();
   router.post(
     '/upload',
     authenticate(auth),
-    (req: Request, res: Response, next: NextFunction) => {
+    // Everything that can be refused is refused before a byte of the body is stored: the options, the
+    // user's jobs in flight and storage quota, the content type.
+    async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.options = readOptionsQuery(req.query);
+      const declared = Number(req.get('content-length'));
+      res.locals.admitted = await admission.admit(userOf(res).username, Number.isFinite(declared) && declared > 0 ? declared : undefined);
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
       }
-      upload.any()(req, res, next);
+      multerFor((res.locals.admitted as { maxBytes: number }).maxBytes).any()(req, res, next);
     },
-    uploadErrors(maxUploadBytes),
+    uploadErrors(admission),
     async (req: Request, res: Response) => {
       // multer leaves `req.files` unset for a content type it cannot read, where the check above saw multipart.
       if (req.files === undefined) throw malformed('the content type cannot be read');
@@ -97,7 +115,11 @@ export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadR
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
       try {
-        await uploads.enqueue({ videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType }, userOf(res).username);
+        await uploads.enqueue(
+          { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
+          userOf(res).username,
+          res.locals.options as ConversionOptions,
+        );
       } catch (err) {
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable');
         throw err;
@@ -112,6 +134,7 @@ export function uploadRouter({ auth, uploads, storage, maxUploadBytes }: UploadR
           filename: file.originalname || null,
           size: file.size,
           content_type: file.contentType,
+          options: res.locals.options as ConversionOptions,
           status_url: statusUrl,
         });
     },

@@ -52,6 +52,20 @@ export class MongoSentLog implements SentLog {
     return doc ? { status: 'in-progress' } : this.claim(key, { maxAttempts, revive });
   }
 
+  /**
+   * Removes what no redelivery needs any more: entries sent, or last claimed, before `before` (FerretDB
+   * has no TTL indexes, so a periodic sweep does it). A message redelivered later than that could send again.
+   */
+  async prune(before: Date): Promise<number> {
+    const { deletedCount } = await this.docs.deleteMany({
+      $or: [
+        { state: 'sent', sent_at: { $lt: before } },
+        { state: { $ne: 'sent' }, claimed_at: { $lt: before } },
+      ],
+    });
+    return deletedCount;
+  }
+
   async markSent(key: string): Promise<void> {
     await this.docs.updateOne({ _id: key }, { $set: { state: 'sent', sent_at: new Date() } });
   }

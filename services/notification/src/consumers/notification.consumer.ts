@@ -1,13 +1,13 @@
 import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, outcomeOf, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
 import { failureMessageSchema, mp3MessageSchema, parseMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
-import { type Email, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
+import { signedDownloadPath } from '@mp3converter/shared/links';
+import { type Email, type Mp3File, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
 import type { NotifierService } from '../domain/notifier.service.js';
 
 export interface NotificationConsumerDeps {
   amqp: AmqpConnection;
   notifier: NotifierService;
-  gatewayUrl: string;
   retryDelaysMs: readonly number[];
   /** Claims of one notification before it is given up on; redeliveries count too. */
   maxAttempts: number;
@@ -17,18 +17,32 @@ export interface NotificationConsumerDeps {
 /** A send claimed this long ago by a worker that never finished is taken over. */
 export const CLAIM_TTL_MS = 120_000;
 
-type Reader = (body: Buffer) => { ok: true; key: string; email: Email } | { ok: false; reason: string };
+type Reader = (body: Buffer) => Promise<{ ok: true; key: string; email: Email } | { ok: false; reason: string }>;
 
-/** `mp3`: the file is ready. */
+export interface ReadyEmailSources {
+  gatewayUrl: string;
+  /** What the store knows of the MP3; undefined for one that is not ours. */
+  findMp3(mp3Fid: string): Promise<Mp3File | undefined>;
+  linkSecret: string;
+  linkTtlMs: number;
+}
+
+/** `mp3`: the file is ready. The email carries a signed link, which expires with the MP3 at the latest. */
 export const readMp3Message =
-  (gatewayUrl: string): Reader =>
-  (body) => {
+  ({ gatewayUrl, findMp3, linkSecret, linkTtlMs }: ReadyEmailSources): Reader =>
+  async (body) => {
     const parsed = parseMessage(mp3MessageSchema, body);
-    return parsed.ok ? { ok: true, key: `mp3:${parsed.value.mp3_fid.toLowerCase()}`, email: mp3ReadyEmail(parsed.value, gatewayUrl) } : parsed;
+    if (!parsed.ok) return parsed;
+    const message = parsed.value;
+    const mp3Fid = message.mp3_fid.toLowerCase();
+    const file = await findMp3(mp3Fid);
+    const expires = Math.floor(Math.min(Date.now() + linkTtlMs, file?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) / 1000);
+    const url = `${gatewayUrl.replace(/\/+$/, '')}${signedDownloadPath({ mp3Fid, owner: file?.owner ?? message.username, expires }, linkSecret)}`;
+    return { ok: true, key: `mp3:${mp3Fid}`, email: mp3ReadyEmail(message, { gatewayUrl, link: { url, expiresAt: new Date(expires * 1000) }, file }) };
   };
 
 /** `conversion.failed`: the converter gave up. */
-export const readFailureMessage: Reader = (body) => {
+export const readFailureMessage: Reader = async (body) => {
   const parsed = parseMessage(failureMessageSchema, body);
   return parsed.ok ? { ok: true, key: `failed:${parsed.value.video_fid.toLowerCase()}`, email: conversionFailedEmail(parsed.value) } : parsed;
 };
@@ -37,7 +51,7 @@ export const readFailureMessage: Reader = (body) => {
 export function notificationHandler(queue: string, read: Reader, deps: NotificationConsumerDeps) {
   const { amqp, notifier, retryDelaysMs, maxAttempts, logger } = deps;
   const handle = async (message: ConsumeMessage): Promise<Outcome> => {
-    const parsed = read(message.content);
+    const parsed = await read(message.content);
     if (!parsed.ok) {
       logger.warn({ queue, reason: parsed.reason }, 'invalid message');
       return { kind: 'dead', reason: parsed.reason };

@@ -1,4 +1,5 @@
 import type { FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
+import { formatBytes, formatDuration } from '@mp3converter/shared/units';
 
 export interface Email {
   to: string;
@@ -11,21 +12,65 @@ export interface Email {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** The original's email, with how to download added. The first line is the original's, word for word. */
-export function mp3ReadyEmail(message: Mp3Message, gatewayUrl: string): Email {
+/** What the store knows of the MP3; nothing for a message whose MP3 is not one of ours. */
+export interface Mp3File {
+  filename: string;
+  sizeBytes: number;
+  durationSeconds: number | null;
+  owner: string | null;
+  /** When it will be removed. */
+  expiresAt: Date | null;
+}
+
+export interface ReadyEmailParts {
+  gatewayUrl: string;
+  /** A signed link that works without a token, and when it stops working. */
+  link: { url: string; expiresAt: Date };
+  file?: Mp3File | undefined;
+}
+
+const day = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * The original's email (its subject and first line, word for word), then what a person on a phone needs: the
+ * file's name, length and size, a link that downloads it in a browser with no token, and until when; the curl
+ * lines with a token stay for scripts.
+ */
+export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: ReadyEmailParts): Email {
   const base = gatewayUrl.replace(/\/+$/, '');
-  const downloadUrl = `${base}/download?fid=${message.mp3_fid}`;
-  const curl = `curl --output audio.mp3 -H "Authorization: Bearer <your token>" "${downloadUrl}"`;
+  const curl = `curl --output audio.mp3 -H "Authorization: Bearer <your token>" "${base}/download?fid=${message.mp3_fid}"`;
   const login = `curl -X POST -u ${message.username}:<password> ${base}/login`;
+  const about = file
+    ? `${file.filename} (${[file.durationSeconds === null ? undefined : formatDuration(file.durationSeconds), formatBytes(file.sizeBytes)].filter(Boolean).join(', ')})`
+    : undefined;
+  const until = day(link.expiresAt);
+  const removal = file?.expiresAt ? `The MP3 is kept until ${day(file.expiresAt)}, then removed.` : undefined;
   return {
     to: message.username,
     subject: 'MP3 Download',
     messageId: `<mp3-${message.mp3_fid}@mp3converter>`,
-    text: [`mp3 file_id: ${message.mp3_fid} is now ready!`, '', 'Download it with a token from /login:', '', `  ${login}`, `  ${curl}`, ''].join('\n'),
+    text: [
+      `mp3 file_id: ${message.mp3_fid} is now ready!`,
+      '',
+      ...(about ? [about, ''] : []),
+      `Download it (no login needed; the link works until ${until}):`,
+      '',
+      `  ${link.url}`,
+      '',
+      ...(removal ? [removal, ''] : []),
+      'Or with a token from /login:',
+      '',
+      `  ${login}`,
+      `  ${curl}`,
+      '',
+    ].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
       `<p>mp3 file_id: <b>${escapeHtml(message.mp3_fid)}</b> is now ready!</p>`,
-      '<p>Download it with a token from <code>/login</code>:</p>',
+      ...(about ? [`<p>${escapeHtml(about)}</p>`] : []),
+      `<p><a href="${escapeHtml(link.url)}">Download the MP3</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
+      ...(removal ? [`<p>${escapeHtml(removal)}</p>`] : []),
+      '<p>Or with a token from <code>/login</code>:</p>',
       `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`,
       '</body></html>',
     ].join('\n'),

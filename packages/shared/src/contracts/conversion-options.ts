@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/** LAME's sample rates: MPEG-1 (32–48 kHz), MPEG-2 (16–24 kHz) and MPEG-2.5 (8–12 kHz). */
+export const MP3_SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
+/** Constant bitrates, kbit/s, of MPEG-1 Layer III (sample rates of 32 kHz and up). */
+export const MPEG1_BITRATES = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] as const;
+/** Constant bitrates, kbit/s, of MPEG-2 and 2.5 Layer III (sample rates under 32 kHz). */
+export const MPEG2_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160] as const;
+
+const oneOf = <T extends number>(values: readonly T[], what: string) =>
+  z.coerce.number().refine((n): n is T => (values as readonly number[]).includes(n), `${what}: one of ${values.join(', ')}`);
+
+/**
+ * The MP3 a user asks for: given on the upload as query parameters (a multipart field after the file part
+ * would come too late for a streamed upload), carried in the `video` message as an extra `options` field,
+ * validated again by the converter. Everything is optional: a message without options gets the defaults
+ * (VBR at the converter's MP3_VBR_QUALITY, the source's sample rate and channels, tags kept).
+ */
+export const conversionOptionsSchema = z
+  .strictObject({
+    /** LAME VBR quality, 0 (best, ~245 kbit/s) to 9 (smallest, ~65 kbit/s). */
+    quality: z.coerce.number().int().min(0).max(9).optional(),
+    /** A constant bitrate, kbit/s, valid for the sample rate. */
+    bitrate: oneOf(
+      [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b) => a - b),
+      'bitrate (kbit/s)',
+    ).optional(),
+    sample_rate: oneOf(MP3_SAMPLE_RATES, 'sample_rate (Hz)').optional(),
+    /** 1 for mono, 2 for stereo. */
+    channels: oneOf([1, 2] as const, 'channels').optional(),
+    /** `keep` (default): title, artist, album, date, chapters and cover art of the source; `drop`: none. */
+    tags: z.enum(['keep', 'drop']).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.quality !== undefined && o.bitrate !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bitrate'], message: 'give quality (VBR) or bitrate (CBR), not both' });
+    }
+    if (o.bitrate !== undefined && o.sample_rate !== undefined) {
+      const rates: readonly number[] = o.sample_rate >= 32000 ? MPEG1_BITRATES : MPEG2_BITRATES;
+      if (!rates.includes(o.bitrate)) {
+        ctx.addIssue({ code: 'custom', path: ['bitrate'], message: `at ${o.sample_rate} Hz the bitrate must be one of ${rates.join(', ')}` });
+      }
+    }
+  });
+export type ConversionOptions = z.infer<typeof conversionOptionsSchema>;
+
+/** Every problem of a set of options, one line each (`bitrate: …; channels: …`). */
+export const describeOptionProblems = (error: z.ZodError): string =>
+  error.issues.map((i) => `${i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : 'options')}: ${i.message}`).join('; ');
+
+/** Whether these options ask for anything but the defaults about the audio itself (tags aside). */
+export const changesAudio = (o: ConversionOptions): boolean =>
+  o.quality !== undefined || o.bitrate !== undefined || o.sample_rate !== undefined || o.channels !== undefined;

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { checkSignedLink, signatureOf, signedDownloadPath } from './index.js';
+
+const secret = 'a-download-link-secret-of-32-bytes!!';
+const link = { mp3Fid: '65f0c0ffee00112233445566', owner: 'a@example.test', expires: 2_000_000_000 };
+
+describe('signed download links', () => {
+  it('when a link is checked as it was made, then valid until its expiry, expired after', () => {
+    const sig = signatureOf(link, secret);
+    expect(checkSignedLink(link, sig, secret, 1_900_000_000_000)).toBe('valid');
+    expect(checkSignedLink(link, sig, secret, 2_000_000_000_000)).toBe('expired');
+  });
+
+  it.each([
+    ['another file', { ...link, mp3Fid: '65f0c0ffee00112233445567' }],
+    ['another owner', { ...link, owner: 'b@example.test' }],
+    ['a later expiry', { ...link, expires: link.expires + 1 }],
+  ])('when %s is put in the link, then it is invalid', (_label, altered) => {
+    expect(checkSignedLink(altered, signatureOf(link, secret), secret, 0)).toBe('invalid');
+  });
+
+  it('when the signature is not the right length or the secret differs, then invalid', () => {
+    expect(checkSignedLink(link, 'short', secret, 0)).toBe('invalid');
+    expect(checkSignedLink(link, signatureOf(link, 'another-secret-of-more-than-32-bytes'), secret, 0)).toBe('invalid');
+  });
+
+  it('when a path is made, then it carries the id, the expiry and a URL-safe signature', () => {
+    expect(signedDownloadPath(link, secret)).toMatch(/^\/download\?fid=65f0c0ffee00112233445566&expires=2000000000&sig=[A-Za-z0-9_-]{43}$/);
+  });
+});

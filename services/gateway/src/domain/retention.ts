@@ -1,0 +1,50 @@
+import type { Logger } from '@mp3converter/shared/logger';
+import type { JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
+
+/**
+ * Nothing is kept forever: a finished job's MP3 (and any video left) is removed once the job expires, and the
+ * job stays only to answer 410 for its downloads. An MP3 someone is downloading right now is left for the next
+ * round. Every gateway runs it; each removal is idempotent, so replicas racing on one job do no harm.
+ */
+export class RetentionSweep {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly mp3s: Mp3Deletion,
+    private readonly videos: VideoFiles,
+    private readonly logger: Logger,
+  ) {}
+
+  start(intervalMs: number): void {
+    this.timer ??= setInterval(() => void this.sweep().catch((err: unknown) => this.logger.warn({ err }, 'retention sweep failed')), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One round; resolves with how many jobs expired. */
+  sweep(now = new Date()): Promise<number> {
+    this.running ??= this.round(now).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async round(now: Date): Promise<number> {
+    let expired = 0;
+    for (const job of await this.jobs.expiring(now, 100)) {
+      if (job.mp3Fid && (await this.mp3s.beingDownloaded(job.mp3Fid))) continue;
+      if (job.mp3Fid) await this.mp3s.delete(job.mp3Fid);
+      await this.videos.delete(job.videoFid);
+      await this.jobs.markExpired(job.videoFid);
+      expired++;
+    }
+    if (expired > 0) this.logger.info({ expired }, 'expired jobs removed');
+    return expired;
+  }
+}

@@ -1,0 +1,59 @@
+import { AppError } from '@mp3converter/shared/errors';
+import type { JobRepository } from './ports.js';
+
+export interface UploadLimits {
+  /** Largest single upload, bytes. */
+  maxUploadBytes: number;
+  /** What one user may keep at once: the MP3s of their finished jobs and the videos still waiting, bytes. */
+  storageQuotaBytes: number;
+  /** Jobs one user may have queued or converting at once. */
+  maxJobsInFlight: number;
+}
+
+const mib = (bytes: number) => `${Math.round((bytes / 1024 ** 2) * 10) / 10} MiB`;
+
+/**
+ * Whether a user may upload now, decided before a byte of the body is stored, and how large the upload may
+ * then be: the per-upload limit or what is left of the user's quota, whichever is smaller. A refusal says
+ * what the limit is.
+ */
+export class UploadAdmission {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly limits: UploadLimits,
+  ) {}
+
+  /** `declaredBytes`: what the client says it will send (Content-Length, Upload-Length), if it says. */
+  async admit(owner: string, declaredBytes?: number): Promise<{ maxBytes: number; byQuota: boolean }> {
+    const { maxUploadBytes, storageQuotaBytes, maxJobsInFlight } = this.limits;
+    const usage = await this.jobs.usageOf(owner);
+    if (usage.inFlight >= maxJobsInFlight) {
+      throw new AppError(
+        429,
+        'too_many_jobs',
+        `you have ${usage.inFlight} jobs queued or converting; the limit is ${maxJobsInFlight}: wait for one to finish`,
+        {
+          'Retry-After': '30',
+        },
+      );
+    }
+    const left = storageQuotaBytes - usage.bytes;
+    if (left <= 0 || (declaredBytes !== undefined && declaredBytes > left && declaredBytes <= maxUploadBytes)) {
+      throw quotaExceeded(storageQuotaBytes, usage.bytes);
+    }
+    return { maxBytes: Math.min(maxUploadBytes, left), byQuota: left < maxUploadBytes };
+  }
+
+  /** The refusal for an upload that passed what was left of the quota while it arrived. */
+  quotaExceeded(owner: string): Promise<AppError> {
+    return this.jobs.usageOf(owner).then(
+      (usage) => quotaExceeded(this.limits.storageQuotaBytes, usage.bytes),
+      () => quotaExceeded(this.limits.storageQuotaBytes, undefined),
+    );
+  }
+}
+
+function quotaExceeded(quota: number, used: number | undefined): AppError {
+  const detail = used === undefined ? '' : ` (${mib(used)} in use)`;
+  return new AppError(413, 'quota_exceeded', `this upload would pass your storage quota of ${mib(quota)}${detail}: delete finished jobs to make room`);
+}

@@ -36,9 +36,9 @@ fi
 stores="MONGODB_URI=mongodb://127.0.0.1:27017 RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672"
 declare -A envs=(
   [auth]="PORT=5090 HEALTH_PORT=5091 MYSQL_HOST=127.0.0.1 MYSQL_USER=root MYSQL_DB=auth_image_check JWT_SECRET=image-check-secret-0123456789abcdef0123"
-  [gateway]="PORT=8090 HEALTH_PORT=8093 AUTH_SVC_ADDRESS=127.0.0.1:5090 VIDEO_QUEUE=image_check_video $stores"
+  [gateway]="PORT=8090 HEALTH_PORT=8093 AUTH_SVC_ADDRESS=127.0.0.1:5090 VIDEO_QUEUE=image_check_video DOWNLOAD_LINK_SECRET=image-check-link-secret-0123456789abcdef $stores"
   [converter]="HEALTH_PORT=8091 VIDEO_QUEUE=image_check_video MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed $stores"
-  [notification]="HEALTH_PORT=8092 SMTP_HOST=127.0.0.1 SMTP_PORT=1025 MAIL_FROM=check@mp3converter.com MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed $stores"
+  [notification]="HEALTH_PORT=8092 SMTP_HOST=127.0.0.1 SMTP_PORT=1025 MAIL_FROM=check@mp3converter.com MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed DOWNLOAD_LINK_SECRET=image-check-link-secret-0123456789abcdef $stores"
 )
 # where each answers /healthz
 declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=8092)

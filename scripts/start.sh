@@ -95,6 +95,9 @@ fi
 
 # --- the four services -------------------------------------------------------------------------------
 [ -s "$LOCAL/jwt_secret" ] || (umask 077 && openssl rand -base64 48 | tr -d '\n' >"$LOCAL/jwt_secret")
+[ -s "$LOCAL/link_secret" ] || (umask 077 && openssl rand -base64 48 | tr -d '\n' >"$LOCAL/link_secret")
+# The links of the emails point at this machine's gateway.
+PUBLIC_URL=${PUBLIC_GATEWAY_URL:-http://127.0.0.1:$GATEWAY_PORT}
 for p in "$AUTH_PORT:auth" "$GATEWAY_PORT:gateway" "$CONVERTER_PORT:converter" "$NOTIFICATION_PORT:notification" \
   "$AUTH_HEALTH:auth probes" "$GATEWAY_HEALTH:gateway probes"; do
   check_port_free "${p%%:*}" "${p#*:}"
@@ -102,13 +105,15 @@ done
 
 env_auth=(NODE_ENV=development PORT="$AUTH_PORT" HEALTH_PORT="$AUTH_HEALTH" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
   SEED_USER_EMAIL=georgio@email.com SEED_USER_PASSWORD=Admin123 LOGIN_RATE_LIMIT=100)
-env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1)
+env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1
+  DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")" PUBLIC_GATEWAY_URL="$PUBLIC_URL")
 env_converter=(NODE_ENV=development HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
   JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
   # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
   BROKER_CONSUMER_TIMEOUT_MS=1800000 FFMPEG_TIMEOUT_MS=900000 TRANSFER_TIMEOUT_MS=300000)
 env_notification=(NODE_ENV=development HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
-  MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL=http://mp3converter.com RETRY_DELAYS_MS=2000,5000,15000)
+  MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL="$PUBLIC_URL" RETRY_DELAYS_MS=2000,5000,15000
+  DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")")
 mkdir -p "$LOCAL/tmp"
 
 start_service() { # name

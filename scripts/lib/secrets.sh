@@ -64,7 +64,8 @@ generate_secrets() { # DIR [seed user password]
   local mysql_pw mongo_root mongo_gw mongo_cv mongo_nt rb_gw rb_cv rb_nt rb_keda rb_admin
   mysql_pw=$(rand_secret) mongo_root=$(rand_secret) mongo_gw=$(rand_secret) mongo_cv=$(rand_secret) mongo_nt=$(rand_secret)
   rb_gw=$(rand_secret) rb_cv=$(rand_secret) rb_nt=$(rand_secret) rb_keda=$(rand_secret) rb_admin=$(rand_secret)
-  local mongo=mongodb:27017/?authSource=admin rabbit=rabbitmq:5672
+  local mongo=mongodb:27017/?authSource=admin rabbit=rabbitmq:5672 link_secret
+  link_secret=$(openssl rand -base64 48 | tr -d '\n')
   (
     umask 077
     printf 'MYSQL_ROOT_PASSWORD=%s\nMYSQL_PASSWORD=%s\n' "$(rand_secret)" "$mysql_pw" >"$d/mysql.env"
@@ -72,11 +73,12 @@ generate_secrets() { # DIR [seed user password]
       "$mysql_pw" "$(openssl rand -base64 48 | tr -d '\n')" "$seed" >"$d/auth.env"
     printf 'MONGO_INITDB_ROOT_USERNAME=root\nMONGO_INITDB_ROOT_PASSWORD=%s\nMONGODB_GATEWAY_PASSWORD=%s\nMONGODB_CONVERTER_PASSWORD=%s\nMONGODB_NOTIFICATION_PASSWORD=%s\n' \
       "$mongo_root" "$mongo_gw" "$mongo_cv" "$mongo_nt" >"$d/mongodb.env"
-    printf 'MONGODB_URI=mongodb://gateway:%s@%s\nRABBITMQ_URL=amqp://gateway:%s@%s\n' "$mongo_gw" "$mongo" "$rb_gw" "$rabbit" >"$d/gateway.env"
+    # DOWNLOAD_LINK_SECRET: the gateway checks the links the notification service signs, so both have it
+    printf 'MONGODB_URI=mongodb://gateway:%s@%s\nRABBITMQ_URL=amqp://gateway:%s@%s\nDOWNLOAD_LINK_SECRET=%s\n' "$mongo_gw" "$mongo" "$rb_gw" "$rabbit" "$link_secret" >"$d/gateway.env"
     printf 'MONGODB_URI=mongodb://converter:%s@%s\nRABBITMQ_URL=amqp://converter:%s@%s\n' "$mongo_cv" "$mongo" "$rb_cv" "$rabbit" >"$d/converter.env"
     # SMTP_USER/SMTP_PASSWORD (or GMAIL_ADDRESS/GMAIL_PASSWORD, an app password) for a real mail server
-    printf 'MONGODB_URI=mongodb://notification:%s@%s\nRABBITMQ_URL=amqp://notification:%s@%s\nSMTP_USER=\nSMTP_PASSWORD=\nGMAIL_ADDRESS=\nGMAIL_PASSWORD=\n' \
-      "$mongo_nt" "$mongo" "$rb_nt" "$rabbit" >"$d/notification.env"
+    printf 'MONGODB_URI=mongodb://notification:%s@%s\nRABBITMQ_URL=amqp://notification:%s@%s\nDOWNLOAD_LINK_SECRET=%s\nSMTP_USER=\nSMTP_PASSWORD=\nGMAIL_ADDRESS=\nGMAIL_PASSWORD=\n' \
+      "$mongo_nt" "$mongo" "$rb_nt" "$rabbit" "$link_secret" >"$d/notification.env"
     printf 'host=amqp://keda:%s@%s\n' "$rb_keda" "$rabbit" >"$d/rabbitmq-keda.env"
     printf '# the management UI login (not deployed anywhere else)\nRABBITMQ_ADMIN_USER=admin\nRABBITMQ_ADMIN_PASSWORD=%s\n' "$rb_admin" >"$d/rabbitmq-admin.env"
     rabbitmq_definitions gateway="$rb_gw" converter="$rb_cv" notification="$rb_nt" keda="$rb_keda" admin="$rb_admin" \

@@ -143,6 +143,20 @@ describe("the original's curl flow, end to end", () => {
     expect(Math.abs(mp3.durationSeconds - videoSeconds) / videoSeconds).toBeLessThan(0.01);
   });
 
+  it("when the email's link is opened in a plain HTTP client with no token, then the same MP3 comes, with Range too", async () => {
+    const mail = await waitFor(async () => (await mailsTo('georgio@email.com')).find((m) => m.text.includes(mp3Fid)), { what: 'the email' });
+    const link = /(http:\/\/\S+\/download\?fid=\S+&sig=\S+)/.exec(mail.text)?.[1];
+    expect(link?.startsWith(`${gateway}/download?fid=${mp3Fid}&expires=`)).toBe(true);
+    expect(mail.html).toContain('Download the MP3');
+    const withToken = Buffer.from(await (await fetch(`${gateway}/download?fid=${mp3Fid}`, { headers: { authorization: `Bearer ${token}` } })).arrayBuffer());
+    const plain = await fetch(link!);
+    expect(plain.status).toBe(200);
+    expect(Buffer.from(await plain.arrayBuffer()).equals(withToken)).toBe(true);
+    const part = await fetch(link!, { headers: { range: 'bytes=0-99' } });
+    expect(part.status).toBe(206);
+    expect((await part.arrayBuffer()).byteLength).toBe(100);
+  });
+
   it("when a second user asks for georgio's MP3, then 404", async () => {
     const other = await newUser();
     const res = await fetch(`${gateway}/download?fid=${mp3Fid}`, { headers: { authorization: `Bearer ${other.token}` } });

@@ -1,9 +1,11 @@
 import { createServer } from 'node:net';
 import { encodeMessage } from '@mp3converter/shared/contracts';
+import { checkSignedLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
   TEST_LINK_SECRET,
   captureLogger,
+  storeGridFsFile,
   deleteQueues,
   drainQueue,
   publishRaw,
@@ -110,6 +112,26 @@ describe('with a mail server', () => {
     expect(mail!.text).toContain(`curl --output audio.mp3 -H "Authorization: Bearer <your token>" "http://mp3converter.com/download?fid=${message.mp3_fid}"`);
     expect(mail!.html).toContain(message.mp3_fid);
     expect(mail!.messageId).toBe(`<mp3-${message.mp3_fid}@mp3converter>`);
+  });
+
+  it('when the MP3 is ours, then the email names it, with its length and size, and carries a signed link, in text and HTML, that expires with it', async () => {
+    const to = uniqueEmail();
+    const expiresAt = new Date(Date.now() + 3 * 86_400_000);
+    const mp3Fid = await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(3 * 1024 * 1024), {
+      filename: 'talk.mp3',
+      metadata: { owner: to, durationSeconds: 125.4, expiresAt, contentType: 'audio/mpeg' },
+    });
+    const message = mp3Message(to, mp3Fid);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    const mail = await waitFor(() => mailsTo(smtp, to)[0], { what: 'the email' });
+    expect(mail.text).toContain('talk.mp3 (2 min 5 s, 3 MiB)');
+    const url = new URL(/(http:\/\/mp3converter\.com\/download\?fid=\S+&sig=\S+)/.exec(mail.text ?? '')![1]!);
+    expect(url.searchParams.get('fid')).toBe(mp3Fid);
+    const expires = Number(url.searchParams.get('expires'));
+    expect(expires).toBe(Math.floor(expiresAt.getTime() / 1000));
+    expect(checkSignedLink({ mp3Fid, owner: to, expires }, url.searchParams.get('sig')!, TEST_LINK_SECRET)).toBe('valid');
+    expect(mail.html).toContain(`href="${url.toString().replace(/&/g, '&amp;')}"`);
+    expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
   });
 
   it("when the original's message arrives with extra fields, then it is accepted", async () => {

@@ -40,6 +40,10 @@ export const gatewayConfigSchema = z
     USER_STORAGE_QUOTA_BYTES: env.int(5 * 1024 ** 3, 1),
     /** Jobs one user may have queued or converting at once; more uploads are refused with 429. */
     MAX_JOBS_IN_FLIGHT: env.int(20, 1),
+    /** Jobs one user may have on the broker's queue and converting at once; more wait, held, and go as earlier ones end. */
+    USER_JOB_SLOTS: env.int(2, 1),
+    /** How often held jobs and interrupted publishes are looked at, besides every job's end, ms. */
+    DISPATCH_SWEEP_INTERVAL_MS: env.int(5_000, 100),
     /** How often expired jobs' files are removed, ms. */
     RETENTION_SWEEP_INTERVAL_MS: env.int(300_000, 100),
     SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),

@@ -3,7 +3,7 @@ import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
-import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore } from '@mp3converter/shared/jobs';
+import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
@@ -16,6 +16,8 @@ import { AmqpVideoQueue } from './adapters/video.queue.js';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { userOf } from './routes/authenticate.js';
+import { MongoOwnerLocks } from './adapters/owner-locks.js';
+import { Dispatcher } from './domain/dispatcher.js';
 import { EventHub, PositionWatch } from './domain/event-hub.js';
 import { JobsService } from './domain/jobs.service.js';
 import { LeftoverCleaner } from './domain/leftover-cleaner.js';
@@ -32,6 +34,7 @@ export interface GatewayServer {
   cleaner: LeftoverCleaner;
   hub: EventHub;
   retention: RetentionSweep;
+  dispatcher: Dispatcher;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -51,16 +54,26 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     },
   });
   const hub = new EventHub(config.MAX_EVENT_STREAMS_PER_USER);
-  await subscribeJobEvents(amqp, (event) => hub.dispatch(event));
+  // Set once the store is wired below; events can only arrive after amqp.start().
+  let onJobEnd: (owner: string) => void = () => undefined;
+  await subscribeJobEvents(amqp, (event) => {
+    hub.dispatch(event);
+    if (event.type === 'state' && isFinal(event.state)) onJobEnd(event.owner);
+  });
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
   const jobStore = new JobStore(mongo);
   jobStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
   const jobs = new BoundedJobRepository(jobStore, config.MONGODB_TIMEOUT_MS);
+  const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const notices = new AmqpJobNotices(amqp, logger);
+  const videoQueue = new AmqpVideoQueue(amqp, config.VIDEO_QUEUE);
+  const locks = new MongoOwnerLocks(videosDb);
+  const dispatcher = new Dispatcher(jobs, videoQueue, locks, { queue: config.VIDEO_QUEUE, slotsPerUser: config.USER_JOB_SLOTS, staleMs: 30_000 }, logger);
+  dispatcher.start(config.DISPATCH_SWEEP_INTERVAL_MS);
+  onJobEnd = (owner) => void dispatcher.dispatch(owner).catch((err: unknown) => logger.debug({ err }, 'held jobs left to the sweep'));
   const positions = new PositionWatch(hub, jobs, logger);
   positions.start(config.QUEUE_POSITION_INTERVAL_MS);
-  const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const leases = new MongoUploadLeases(videosDb, config.MONGODB_TIMEOUT_MS);
   const videoFiles = new GridFsVideoFiles(videosDb);
   const cleaner = new LeftoverCleaner(videoFiles, jobs, leases, logger, { waitMs: config.MONGODB_TIMEOUT_MS });
@@ -76,7 +89,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
   const app = createApp({
     auth,
-    uploads: new UploadService(jobs, new AmqpVideoQueue(amqp, config.VIDEO_QUEUE), leases, cleaner, notices, logger),
+    uploads: new UploadService(jobs, videoQueue, dispatcher, locks, leases, cleaner, notices, logger),
     uploadStorage: new GridFsUploadStorage(
       videosBucket(mongo),
       leases,
@@ -115,9 +128,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     cleaner,
     hub,
     retention,
+    dispatcher,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       positions.stop();
+      dispatcher.stop();
       retention.stop();
       // Event streams never end by themselves: they close first, clients reconnect to another replica.
       hub.closeAll();

@@ -36,6 +36,9 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
       VIDEO_QUEUE: videoQueue,
       AUTH_TIMEOUT_MS: '2000',
       DOWNLOAD_LINK_SECRET: TEST_LINK_SECRET,
+      // Tests share one store but not one queue: a held job another test's gateway released would go to the
+      // wrong queue. Fair shares are tested where asked for (USER_JOB_SLOTS in env).
+      USER_JOB_SLOTS: '1000',
       PUBLIC_GATEWAY_URL: 'http://mp3converter.test',
       ...env,
     }),

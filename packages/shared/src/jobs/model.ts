@@ -54,6 +54,9 @@ export interface Job {
   cancelRequested: boolean;
   /** Past the point of no return: the MP3 is stored and announced, so cancelling is refused (409). */
   finishing: boolean;
+  /** Where its message stands (see JobDispatch). */
+  dispatch: JobDispatch;
+  dispatchedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   /** When it (last) entered the queue: its place in line. */
@@ -61,6 +64,14 @@ export interface Job {
   startedAt: Date | null;
   finishedAt: Date | null;
 }
+
+/**
+ * Whether a queued job's message is on the broker's queue: `held` (the owner already has their share of jobs
+ * in the queue or converting; it waits in the store), `pending` (being published: a crash here is caught by
+ * the dispatch sweep) or `published`. A job from the original's three-field message, published by someone
+ * else, counts as published.
+ */
+export type JobDispatch = 'held' | 'pending' | 'published';
 
 /** The stored form; snake_case as the rest of the wire. */
 export interface JobDocument {
@@ -83,6 +94,11 @@ export interface JobDocument {
   last_error?: string | null;
   cancel_requested_at?: Date | null;
   finishing?: boolean;
+  dispatch?: JobDispatch;
+  /** The queue its message goes to (the gateway's VIDEO_QUEUE): held jobs are released there. */
+  queue?: string;
+  /** When the dispatch last changed: a `pending` one older than a few seconds was interrupted. */
+  dispatched_at?: Date | null;
   /** Set when the owner deleted a finished job: its files are gone, the document answers a repeated DELETE. */
   deleted_at?: Date | null;
   created_at: Date;
@@ -113,6 +129,8 @@ export const toJob = (d: JobDocument): Job => ({
   attempts: d.attempts ?? 0,
   cancelRequested: Boolean(d.cancel_requested_at),
   finishing: d.finishing === true,
+  dispatch: d.dispatch ?? 'published',
+  dispatchedAt: d.dispatched_at ?? null,
   createdAt: d.created_at,
   updatedAt: d.updated_at,
   queuedAt: d.queued_at ?? d.created_at,

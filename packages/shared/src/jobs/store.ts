@@ -1,6 +1,6 @@
 import { type Collection, type MongoClient, ObjectId } from 'mongodb';
 import type { ConversionOptions } from '../contracts/index.js';
-import { type Job, type JobDocument, JOBS, toJob } from './model.js';
+import { type Job, type JobDispatch, type JobDocument, JOBS, toJob } from './model.js';
 
 export const jobsCollection = (client: MongoClient): Collection<JobDocument> => client.db(JOBS.database).collection<JobDocument>(JOBS.collection);
 
@@ -13,6 +13,10 @@ export interface NewJob {
   size: number | null;
   contentType: string | null;
   options?: ConversionOptions;
+  /** `held` waits for the owner's share of the queue; `pending` is about to be published; default `published` (by the caller). */
+  dispatch?: JobDispatch;
+  /** The queue its message goes to. */
+  queue?: string;
 }
 
 /**
@@ -54,6 +58,9 @@ export class JobStore {
       attempts: 0,
       cancel_requested_at: null,
       finishing: false,
+      dispatch: job.dispatch ?? 'published',
+      ...(job.queue ? { queue: job.queue } : {}),
+      dispatched_at: now,
       deleted_at: null,
       created_at: now,
       updated_at: now,
@@ -100,13 +107,66 @@ export class JobStore {
   }
 
   /**
-   * The job's place in line: 1 + the queued jobs that entered the queue before it (first come, first served,
-   * as the broker hands them out). Null unless it is queued.
+   * The job's place in line, 1 for the next job a converter takes; null unless it is queued. Jobs on the
+   * broker's queue go first, in the order they were published. Held jobs come after, released one per user
+   * each time one of that user's jobs ends, so their order is round robin across users: a user's k-th held
+   * job waits behind the first k held jobs of every other user (older first within a round) and its own
+   * k - 1.
    */
   async positionOf(job: Job): Promise<number | null> {
     if (job.state !== 'queued') return null;
-    const ahead = await this.jobs.countDocuments({ state: 'queued', ...live, queued_at: { $lt: job.queuedAt } });
-    return ahead + 1;
+    const onQueue = { state: 'queued' as const, ...live, dispatch: { $ne: 'held' as const } };
+    if (job.dispatch !== 'held') {
+      const at = job.dispatchedAt ?? job.queuedAt;
+      // Jobs recorded before dispatch was tracked have no dispatched_at: their queued_at stands in.
+      const before = { $or: [{ dispatched_at: { $lt: at } }, { dispatched_at: null, queued_at: { $lt: at } }] };
+      return (await this.jobs.countDocuments({ ...onQueue, ...before })) + 1;
+    }
+    const published = await this.jobs.countDocuments(onQueue);
+    const held = await this.jobs
+      .find({ state: 'queued', ...live, dispatch: 'held' }, { projection: { owner: 1, queued_at: 1 }, sort: { queued_at: 1 } })
+      .toArray();
+    const roundOf = new Map<string, number>();
+    const ranked = held.map((d) => {
+      const round = (roundOf.get(d.owner) ?? 0) + 1;
+      roundOf.set(d.owner, round);
+      return { id: d._id.toHexString(), round, at: d.queued_at ?? d.created_at };
+    });
+    const mine = ranked.find((r) => r.id === job.videoFid);
+    if (!mine) return published + 1;
+    const ahead = ranked.filter((r) => r.round < mine.round || (r.round === mine.round && r.at < mine.at)).length;
+    return published + ahead + 1;
+  }
+
+  /** The owner's jobs whose message is (or is being put) on the queue, or that a worker converts. */
+  async dispatchedCount(owner: string): Promise<number> {
+    return this.jobs.countDocuments({ owner, ...live, state: { $in: ['queued', 'converting'] }, dispatch: { $ne: 'held' } });
+  }
+
+  /** The owner's held jobs bound for `queue`, oldest first. */
+  async held(owner: string, queue: string, limit: number): Promise<Job[]> {
+    const docs = await this.jobs.find({ owner, queue, ...live, state: 'queued', dispatch: 'held' }, { sort: { queued_at: 1 }, limit }).toArray();
+    return docs.map(toJob);
+  }
+
+  /** Moves a queued job's dispatch from `from` to `to` in one step; false when it was not at `from` (any more). */
+  async setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
+    const now = new Date();
+    const result = await this.jobs.updateOne({ _id: new ObjectId(videoFid), dispatch: from }, { $set: { dispatch: to, dispatched_at: now } });
+    return result.matchedCount === 1;
+  }
+
+  /** Owners with held jobs bound for `queue`, or with ones left `pending` since before `staleBefore` (a publish cut short). */
+  async ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {
+    const held = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'held' });
+    const stale = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } });
+    return [...new Set([...held, ...stale])];
+  }
+
+  /** The owner's jobs bound for `queue` left `pending` since before `staleBefore`. */
+  async stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]> {
+    const docs = await this.jobs.find({ owner, queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } }).toArray();
+    return docs.map(toJob);
   }
 
   /** Queued → cancelled, in one step: no worker can have started it. The job after, or undefined if it was not queued. */

@@ -80,7 +80,8 @@ export class MongoJobLeases implements JobLeases {
     const doc = await this.jobs.findOneAndUpdate(
       { _id: new ObjectId(videoFid), worker: this.worker },
       { $set: { lease_until: new Date(Date.now() + this.leaseMs) } },
-      { returnDocument: 'after', projection: { cancel_requested_at: 1 } },
+      // No projection: FerretDB refuses findAndModify's `fields`.
+      { returnDocument: 'after' },
     );
     return { cancelRequested: Boolean(doc?.cancel_requested_at) };
   }

@@ -65,6 +65,26 @@ export class BoundedJobRepository implements JobRepository {
     return this.bounded('expiring a job', () => this.store.markExpired(videoFid));
   }
 
+  dispatchedCount(owner: string): Promise<number> {
+    return this.bounded('reading the queue', () => this.store.dispatchedCount(owner));
+  }
+
+  held(owner: string, queue: string, limit: number): Promise<Job[]> {
+    return this.bounded('reading held jobs', () => this.store.held(owner, queue, limit));
+  }
+
+  setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
+    return this.bounded('dispatching a job', () => this.store.setDispatch(videoFid, from, to));
+  }
+
+  ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {
+    return this.bounded('reading held jobs', () => this.store.ownersToDispatch(queue, staleBefore));
+  }
+
+  stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]> {
+    return this.bounded('reading held jobs', () => this.store.stalePending(owner, queue, staleBefore));
+  }
+
   markDeleted(videoFid: string): Promise<void> {
     return this.bounded('deleting a job', () => this.store.markDeleted(videoFid));
   }

@@ -48,6 +48,21 @@ export interface JobRepository {
   /** Finished jobs past their expiry and not yet removed, at most `limit`. */
   expiring(now: Date, limit: number): Promise<Job[]>;
   markExpired(videoFid: string): Promise<void>;
+  /** The owner's jobs on the broker's queue (or being put there) and converting. */
+  dispatchedCount(owner: string): Promise<number>;
+  /** The owner's held jobs bound for `queue`, oldest first. */
+  held(owner: string, queue: string, limit: number): Promise<Job[]>;
+  /** Moves a queued job's dispatch in one step; false when it was not at `from`. */
+  setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean>;
+  /** Owners with held jobs bound for `queue`, or with a publish there left `pending` since before `staleBefore`. */
+  ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]>;
+  stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]>;
+}
+
+/** One holder at a time per owner, across every gateway: a lease in the store, with an expiry. */
+export interface OwnerLocks {
+  /** Runs `work` holding the owner's lock; throws when the lock could not be had in time. */
+  withLock<T>(owner: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** What the gateway tells the rest of the system about jobs: events for watchers, requests for workers. */

@@ -1,5 +1,5 @@
 import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
-import type { JobNotices, JobRepository, Mp3Deletion, UploadLeases, VideoFiles } from './ports.js';
+import type { JobNotices, JobRepository, Mp3Deletion, OwnerLocks, UploadLeases, VideoFiles } from './ports.js';
 
 type StoredJob = Job & { deleted: boolean };
 
@@ -7,7 +7,7 @@ type StoredJob = Job & { deleted: boolean };
  * A store that holds videos, MP3s, jobs and leases in memory (with the job store's rules: one-step state
  * changes, tombstones) and can be switched off like an unreachable MongoDB; it also records the notices.
  */
-export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNotices, Mp3Deletion {
+export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNotices, Mp3Deletion, OwnerLocks {
   videos = new Set<string>();
   mp3s = new Set<string>();
   jobs = new Map<string, StoredJob>();
@@ -41,6 +41,8 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
       mp3Size: null,
       expiresAt: null,
       expiredAt: null,
+      dispatch: job.dispatch ?? 'published',
+      dispatchedAt: now,
       state: 'queued',
       mp3Fid: null,
       reason: null,
@@ -123,6 +125,38 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
   }
   async markExpired(videoFid: string): Promise<void> {
     this.change(videoFid, { expiredAt: new Date() });
+  }
+  async dispatchedCount(owner: string): Promise<number> {
+    return [...this.jobs.values()].filter((j) => j.owner === owner && !j.deleted && (j.state === 'queued' || j.state === 'converting') && j.dispatch !== 'held')
+      .length;
+  }
+  async held(owner: string, _queue: string, limit: number): Promise<Job[]> {
+    return [...this.jobs.values()].filter((j) => j.owner === owner && j.state === 'queued' && j.dispatch === 'held').slice(0, limit);
+  }
+  async setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
+    this.check();
+    if (this.jobs.get(videoFid)?.dispatch !== from) return false;
+    this.change(videoFid, { dispatch: to, dispatchedAt: new Date() });
+    return true;
+  }
+  async ownersToDispatch(_queue: string, staleBefore: Date): Promise<string[]> {
+    return [
+      ...new Set(
+        [...this.jobs.values()]
+          .filter((j) => j.state === 'queued' && (j.dispatch === 'held' || (j.dispatch === 'pending' && (j.dispatchedAt ?? j.queuedAt) < staleBefore)))
+          .map((j) => j.owner),
+      ),
+    ];
+  }
+  async stalePending(owner: string, _queue: string, staleBefore: Date): Promise<Job[]> {
+    return [...this.jobs.values()].filter(
+      (j) => j.owner === owner && j.state === 'queued' && j.dispatch === 'pending' && (j.dispatchedAt ?? j.queuedAt) < staleBefore,
+    );
+  }
+  /** One owner at a time, in this process. */
+  async withLock<T>(_owner: string, work: () => Promise<T>): Promise<T> {
+    this.check();
+    return work();
   }
   async hold(videoFid: string, _owner: string, until: Date): Promise<void> {
     this.check();

@@ -1,5 +1,6 @@
 import { createLogger } from '@mp3converter/shared/logger';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { Dispatcher } from './dispatcher.js';
 import { LeftoverCleaner } from './leftover-cleaner.js';
 import type { VideoQueue } from './ports.js';
 import { FakeStore } from './store.fake.js';
@@ -19,12 +20,14 @@ const logger = createLogger({ service: 'test', level: 'silent' });
 let store: FakeStore;
 let queue: FakeQueue;
 let uploads: UploadService;
+let dispatcher: Dispatcher;
 
 beforeEach(() => {
   store = new FakeStore();
   queue = new FakeQueue();
   const cleaner = new LeftoverCleaner(store, store, store, logger, { waitMs: 1_000 });
-  uploads = new UploadService(store, queue, store, cleaner, store, logger);
+  dispatcher = new Dispatcher(store, queue, store, { queue: 'video', slotsPerUser: 2, staleMs: 1_000 }, logger);
+  uploads = new UploadService(store, queue, dispatcher, store, store, cleaner, store, logger);
   store.upload(V1, new Date(Date.now() + 60_000));
 });
 
@@ -52,5 +55,27 @@ describe('UploadService.enqueue', () => {
     await expect(uploads.enqueue({ videoFid: V1, filename: null, size: 10, contentType: 'video/mp4' }, 'a@example.test')).rejects.toThrow('store unavailable');
     expect(queue.published).toEqual([]);
     expect(store.has(V1)).toBe(false);
+  });
+
+  it('when a user already has their share on the queue, then further jobs are held, then published one by one as earlier ones end', async () => {
+    const ids = ['65f0c0ffee00112233445561', '65f0c0ffee00112233445562', '65f0c0ffee00112233445563', '65f0c0ffee00112233445564'];
+    for (const id of ids) await uploads.enqueue({ videoFid: id, filename: null, size: 1, contentType: 'video/mp4' }, 'a@example.test');
+    expect(queue.published.map((m) => (m as { video_fid: string }).video_fid)).toEqual(ids.slice(0, 2));
+    expect([...store.jobs.values()].map((j) => j.dispatch)).toEqual(['published', 'published', 'held', 'held']);
+    // Another user has a share of their own.
+    await uploads.enqueue({ videoFid: '65f0c0ffee001122334455b1', filename: null, size: 1, contentType: 'video/mp4' }, 'b@example.test');
+    expect(queue.published).toHaveLength(3);
+    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'done' });
+    expect(await dispatcher.dispatch('a@example.test')).toBe(1);
+    expect((queue.published.at(-1) as { video_fid: string }).video_fid).toBe(ids[2]);
+    expect(await dispatcher.dispatch('a@example.test')).toBe(0);
+  });
+
+  it('when a publish was cut short (left pending), then the sweep publishes it again', async () => {
+    await store.create({ videoFid: V1, owner: 'a@example.test', filename: null, size: 1, contentType: null, dispatch: 'pending', options: { bitrate: 128 } });
+    store.jobs.set(V1, { ...store.jobs.get(V1)!, dispatchedAt: new Date(Date.now() - 5_000) });
+    await dispatcher.sweep();
+    expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test', options: { bitrate: 128 } }]);
+    expect(store.jobs.get(V1)?.dispatch).toBe('published');
   });
 });

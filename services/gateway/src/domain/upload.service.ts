@@ -1,8 +1,9 @@
 import type { Logger } from '@mp3converter/shared/logger';
 import type { ConversionOptions } from '@mp3converter/shared/contracts';
 import { stateEventOf } from '@mp3converter/shared/jobs';
+import { type Dispatcher, messageOf } from './dispatcher.js';
 import type { LeftoverCleaner } from './leftover-cleaner.js';
-import type { JobNotices, JobRepository, UploadLeases, VideoQueue } from './ports.js';
+import type { JobNotices, JobRepository, OwnerLocks, UploadLeases, VideoQueue } from './ports.js';
 
 export interface StoredVideo {
   videoFid: string;
@@ -12,14 +13,17 @@ export interface StoredVideo {
 }
 
 /**
- * What happens once a video is in GridFS: record the job, then publish the original's message. If either
- * step fails the video and its job are removed before the error goes on, so a failed upload leaves nothing
- * behind and an accepted one is always on the queue.
+ * What happens once a video is in GridFS: record the job, and publish the original's message when the owner
+ * has a free share of the queue (see Dispatcher); otherwise the job is held and published later. If recording
+ * or publishing fails the video and its job are removed before the error goes on, so a failed upload leaves
+ * nothing behind and an accepted one is either on the queue or held for it.
  */
 export class UploadService {
   constructor(
     private readonly jobs: JobRepository,
     private readonly queue: VideoQueue,
+    private readonly dispatcher: Dispatcher,
+    private readonly locks: OwnerLocks,
     private readonly leases: UploadLeases,
     private readonly cleaner: LeftoverCleaner,
     private readonly notices: JobNotices,
@@ -28,17 +32,26 @@ export class UploadService {
 
   async enqueue(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
     try {
-      const job = await this.jobs.create({
-        videoFid: video.videoFid,
-        owner: username,
-        filename: video.filename,
-        size: video.size,
-        contentType: video.contentType,
-        options,
+      await this.locks.withLock(username, async () => {
+        const now = await this.dispatcher.hasFreeSlot(username);
+        const created = await this.jobs.create({
+          videoFid: video.videoFid,
+          owner: username,
+          filename: video.filename,
+          size: video.size,
+          contentType: video.contentType,
+          options,
+          dispatch: now ? 'pending' : 'held',
+          queue: this.dispatcher.target,
+        });
+        // Told before the message goes out, so that watchers hear `queued` before a worker's `converting`.
+        this.notices.publish(stateEventOf(created));
+        if (now) {
+          await this.queue.publish(messageOf(created));
+          await this.jobs.setDispatch(created.videoFid, 'pending', 'published');
+        }
+        return created;
       });
-      // The original's three fields, and the options only when there are some.
-      await this.queue.publish({ video_fid: video.videoFid, mp3_fid: null, username, ...(Object.keys(options).length > 0 ? { options } : {}) });
-      this.notices.publish(stateEventOf(job));
     } catch (err) {
       await this.cleaner.discard(video.videoFid);
       throw err;

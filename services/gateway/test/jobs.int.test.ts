@@ -213,7 +213,8 @@ describe('DELETE /jobs/{video_fid}', () => {
       // A later job converts: by then the cancelled one was settled on its worker.
       const after = await upload(a, owner.authorization, short);
       await waitForState(a, owner.authorization, after, 'done');
-      await waitFor(() => converters.every((c) => c.worker.runner.busy === 0), { what: 'both converters idle' });
+      // No handler running on either converter: every delivery was settled (acked), none is held unacked.
+      await waitFor(async () => (await Promise.all(converters.map((c) => c.worker.amqp.drain(0)))).every(Boolean), { what: 'both converters idle' });
       for (const c of converters) expect(await processesMentioning(c.tmpDir)).toEqual([]);
       expect(
         await a.mongo

@@ -56,7 +56,7 @@ export const converterConfigSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['FFMPEG_TIMEOUT_MS'],
-        message: `the longest job (FFMPEG_TIMEOUT_MS + 2 × FFPROBE_TIMEOUT_MS + 2 × TRANSFER_TIMEOUT_MS = ${longestJob} ms) must fit inside the broker's consumer timeout (BROKER_CONSUMER_TIMEOUT_MS = ${c.BROKER_CONSUMER_TIMEOUT_MS} ms)`,
+        message: `the longest job (FFMPEG_TIMEOUT_MS + 2 × FFPROBE_TIMEOUT_MS + 2 × TRANSFER_TIMEOUT_MS + ${SETTLE_ALLOWANCE_MS} ms to claim and settle = ${longestJob} ms) must fit inside the broker's consumer timeout (BROKER_CONSUMER_TIMEOUT_MS = ${c.BROKER_CONSUMER_TIMEOUT_MS} ms)`,
       });
     }
     if (c.STALL_TIMEOUT_MS <= c.FFPROBE_TIMEOUT_MS) {
@@ -65,9 +65,15 @@ export const converterConfigSchema = z
   })
   .transform((c) => ({ ...c, MAX_ATTEMPTS: c.MAX_ATTEMPTS ?? c.RETRY_DELAYS_MS.length + 1 }));
 
-/** The longest a job can hold its delivery: copy, probe, encode, probe, store, each at its limit. */
+/**
+ * What a job spends holding its delivery besides its bounded phases: the claim, the lease and job writes, the
+ * confirmed `mp3` publish and the ack. A minute keeps the longest job well inside the broker's timeout.
+ */
+export const SETTLE_ALLOWANCE_MS = 60_000;
+
+/** The longest a job can hold its delivery: copy, probe, encode, probe, store, each at its limit, then settle. */
 export const longestJobMs = (c: { FFMPEG_TIMEOUT_MS: number; FFPROBE_TIMEOUT_MS: number; TRANSFER_TIMEOUT_MS: number }): number =>
-  c.FFMPEG_TIMEOUT_MS + 2 * c.FFPROBE_TIMEOUT_MS + 2 * c.TRANSFER_TIMEOUT_MS;
+  c.FFMPEG_TIMEOUT_MS + 2 * c.FFPROBE_TIMEOUT_MS + 2 * c.TRANSFER_TIMEOUT_MS + SETTLE_ALLOWANCE_MS;
 
 export type ConverterConfig = z.output<typeof converterConfigSchema>;
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { listDeadLetters, replayDeadLetters } from '@mp3converter/shared/amqp';
 import { JobStore } from '@mp3converter/shared/jobs';
 import type { MongoClient } from '@mp3converter/shared/storage';
-import { makeVideo, queueDepth, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import { TcpProxy, makeVideo, queueDepth, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -74,6 +74,45 @@ describe('attempts counted where redeliveries cannot lose them', () => {
     } finally {
       // The killed workers' ffmpeg wrappers outlive them (their own process groups); they were started here.
       for (const line of await processesMentioning(slow.dir)) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+      await cleanupQueues(q);
+    }
+  });
+
+  it('when the connection drops mid-job and the broker hands the job back to the same worker, then it runs once: one attempt, one mp3 message', async () => {
+    const q = newQueues();
+    const broker = new URL(rabbitUrl());
+    const proxy = await new TcpProxy(broker.hostname, Number(broker.port || 5672)).start();
+    const viaProxy = new URL(rabbitUrl());
+    viaProxy.hostname = '127.0.0.1';
+    viaProxy.port = String(proxy.port);
+    const w = await startWorker(q, { RABBITMQ_URL: viaProxy.toString(), FFMPEG_PATH: await slowFfmpeg(2) });
+    const owner = uniqueEmail();
+    const fid = await storeVideoAsGateway(mongo, tone, owner);
+    try {
+      await publishVideo(q.video, fid, owner);
+      await waitFor(async () => (await jobOf(fid))?.state === 'converting', { what: 'the claim' });
+      const reconnected = new Promise((resolve) => w.worker.amqp.once('connected', resolve));
+      // The broker sees the connection die and puts the unacked delivery back; the worker reconnects.
+      await proxy.stop();
+      await proxy.start();
+      await reconnected;
+      await waitFor(async () => (await jobOf(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
+      // The redelivery, deferred while the first run went on, comes back and finds the job done.
+      const retries = [200, 400].map((d) => `${q.video}.retry.${d}ms`);
+      await waitFor(
+        async () => {
+          for (const queue of [q.video, ...retries]) if ((await queueDepth(rabbitUrl(), queue)) > 0) return false;
+          return w.worker.amqp.drain(0);
+        },
+        { timeoutMs: 30_000, what: 'every delivery of the job settled' },
+      );
+      expect(await jobOf(fid)).toMatchObject({ state: 'done', attempts: 1 });
+      expect((await collect(q.mp3, 1)).map((m) => m.body.video_fid)).toEqual([fid]);
+      expect(await queueDepth(rabbitUrl(), q.mp3)).toBe(0);
+      expect(await queueDepth(rabbitUrl(), `${q.video}.dead`)).toBe(0);
+    } finally {
+      await w.worker.stop(1_000);
+      await proxy.stop();
       await cleanupQueues(q);
     }
   });

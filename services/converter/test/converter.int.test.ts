@@ -16,6 +16,7 @@ import {
   collect,
   mongoClient,
   newQueues,
+  processesMentioning,
   publishVideo,
   rabbitUrl,
   slowFfmpeg,
@@ -252,6 +253,60 @@ describe('two workers', () => {
       for (const fid of fids) expect(await mongo.db('mp3s').collection('fs.files').countDocuments({ 'metadata.videoFid': fid })).toBe(1);
     } finally {
       await Promise.all([a.worker.stop(1_000), b.worker.stop(1_000)]);
+      await cleanupQueues(q);
+    }
+  });
+});
+
+describe('the lease of a running job', () => {
+  const leaseOf = async (fid: string) =>
+    (
+      await mongo
+        .db('videos')
+        .collection('jobs')
+        .findOne({ _id: new ObjectId(fid) })
+    )?.lease_until as Date | undefined;
+
+  it('when a job runs longer than its lease, then the lease is renewed while it runs', async () => {
+    const q = newQueues();
+    const w = await startWorker(q, { FFMPEG_PATH: await slowFfmpeg(30), JOB_LEASE_MS: '1000' });
+    const owner = uniqueEmail();
+    const fid = await storeVideoAsGateway(mongo, tone, owner);
+    try {
+      await publishVideo(q.video, fid, owner);
+      const first = await waitFor(async () => ((await jobOf(fid))?.state === 'converting' ? leaseOf(fid) : undefined), { what: 'the claim' });
+      const renewed = await waitFor(
+        async () => {
+          const lease = await leaseOf(fid);
+          return lease && lease.getTime() >= first.getTime() + 1_000 ? lease : undefined;
+        },
+        { timeoutMs: 10_000, what: 'the lease to be renewed past its first term' },
+      );
+      expect(renewed.getTime()).toBeGreaterThan(Date.now());
+    } finally {
+      await w.worker.stop(300);
+      await cleanupQueues(q);
+    }
+  });
+
+  it('when the cancel request message is lost, then the cancel flag on the job stops it at the next renewal: nothing kept, nobody told', async () => {
+    const q = newQueues();
+    const w = await startWorker(q, { FFMPEG_PATH: await slowFfmpeg(30), JOB_LEASE_MS: '1000' });
+    const owner = uniqueEmail();
+    const fid = await storeVideoAsGateway(mongo, tone, owner);
+    try {
+      await publishVideo(q.video, fid, owner);
+      await waitFor(async () => (await jobOf(fid))?.state === 'converting', { what: 'the claim' });
+      // What DELETE writes on the job; its job.control message never goes out.
+      expect(await new JobStore(mongo).requestCancel(fid)).toMatchObject({ cancelRequested: true });
+      await waitFor(async () => (await jobOf(fid))?.state === 'cancelled', { timeoutMs: 10_000, what: 'the job to be cancelled' });
+      await waitFor(async () => w.worker.amqp.drain(0), { what: 'the delivery settled' });
+      await waitFor(async () => (await tmpEntries(w.tmpDir)).length === 0, { what: 'an empty temp folder' });
+      expect(await processesMentioning(w.tmpDir)).toEqual([]);
+      for (const queue of [q.video, q.mp3, q.failed, `${q.video}.dead`]) expect(await queueDepth(rabbitUrl(), queue)).toBe(0);
+      expect(await mongo.db('mp3s').collection('fs.files').countDocuments({ 'metadata.videoFid': fid })).toBe(0);
+    } finally {
+      await w.worker.stop(1_000);
       await cleanupQueues(q);
     }
   });

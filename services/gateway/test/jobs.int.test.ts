@@ -110,6 +110,31 @@ describe('the event stream', () => {
     }
   });
 
+  it('when a change was recorded a moment before the last event the client saw (replicas’ clocks a little apart), then the replay still carries it', async () => {
+    const owner = await signIn(a);
+    const earlier = await upload(a, owner.authorization, short);
+    await waitForState(a, owner.authorization, earlier, 'done');
+    const first = await openEvents(a.url, owner.authorization);
+    await first.next((e) => e.event === 'ready', 'ready');
+    const later = await upload(a, owner.authorization, short);
+    const seen = await first.next((e) => e.data.video_fid === later && e.data.state === 'queued', 'queued');
+    first.close();
+    // The earlier job's last change, as a replica whose clock is a second behind recorded it.
+    await a.mongo
+      .db('videos')
+      .collection('jobs')
+      .updateOne({ _id: new ObjectId(earlier) }, { $set: { updated_at: new Date(Number(seen.id) - 1_000) } });
+
+    const again = await openEvents(b.url, owner.authorization, seen.id);
+    try {
+      const replayed = await again.next((e) => e.data.video_fid === earlier, 'the earlier job in the replay');
+      expect(replayed.data).toMatchObject({ state: 'done', mp3_fid: mp3IdFor(earlier) });
+      expect(Number(replayed.id)).toBeGreaterThanOrEqual(Number(seen.id));
+    } finally {
+      again.close();
+    }
+  });
+
   it('when a user opens more streams than allowed, then 429, and keep-alive comments flow on the open ones', async () => {
     const owner = await signIn(a);
     const open = await Promise.all(Array.from({ length: 5 }, () => openEvents(a.url, owner.authorization)));
@@ -188,7 +213,8 @@ describe('DELETE /jobs/{video_fid}', () => {
       // A later job converts: by then the cancelled one was settled on its worker.
       const after = await upload(a, owner.authorization, short);
       await waitForState(a, owner.authorization, after, 'done');
-      await waitFor(() => converters.every((c) => c.worker.runner.busy === 0), { what: 'both converters idle' });
+      // No handler running on either converter: every delivery was settled (acked), none is held unacked.
+      await waitFor(async () => (await Promise.all(converters.map((c) => c.worker.amqp.drain(0)))).every(Boolean), { what: 'both converters idle' });
       for (const c of converters) expect(await processesMentioning(c.tmpDir)).toEqual([]);
       expect(
         await a.mongo

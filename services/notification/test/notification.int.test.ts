@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { checkSignedLink } from '@mp3converter/shared/links';
@@ -8,6 +9,7 @@ import {
   storeGridFsFile,
   deleteQueues,
   drainQueue,
+  makeVideo,
   publishRaw,
   uniqueEmail,
   uniqueName,
@@ -17,6 +19,8 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
+import { mp3IdFor } from '../../converter/src/domain/mp3-id.js';
+import { startWorker as startConverter, storeVideoAsOriginal } from '../../converter/test/harness.js';
 import { type TestSmtp, startSmtp } from './smtp.js';
 
 const rabbit = () => inject('servers').rabbitUrl;
@@ -203,6 +207,31 @@ describe('with a mail server', () => {
   it('when the worker runs, then /readyz checks Mongo and RabbitMQ', async () => {
     const res = await fetch(`${h.worker.http.url}/readyz`);
     expect(await res.json()).toEqual({ status: 'ready', checks: { mongodb: 'ok', rabbitmq: 'ok' } });
+  });
+});
+
+describe('behind a converter', () => {
+  it("when the original's three-field message names a video stored the original's way, then it converts and its owner gets the email", async () => {
+    const smtp = await startSmtp();
+    const h = await startWorker(smtp.port);
+    const queues = { video: uniqueName('video'), mp3: h.queues.mp3, failed: h.queues.failed };
+    const converter = await startConverter(queues);
+    const made = await makeVideo({ seconds: 2 });
+    try {
+      const to = uniqueEmail();
+      const fid = await storeVideoAsOriginal(mongo, await readFile(made.path));
+      // Byte for byte what the original's gateway published (Python's json.dumps).
+      await publishRaw(rabbit(), queues.video, `{"video_fid": "${fid}", "mp3_fid": null, "username": "${to}"}`);
+      const mail = await waitFor(() => mailsTo(smtp, to)[0], { timeoutMs: 30_000, what: 'the email' });
+      expect(mail.subject).toBe('MP3 Download');
+      expect(mail.text).toContain(`mp3 file_id: ${mp3IdFor(fid)} is now ready!`);
+    } finally {
+      await converter.worker.stop(1_000);
+      await deleteQueues(rabbit(), queues.video, `${queues.video}.dead`, `${queues.video}.retry.200ms`, `${queues.video}.retry.400ms`);
+      await h.stop();
+      await smtp.close();
+      await made.cleanup();
+    }
   });
 });
 

@@ -77,10 +77,10 @@ export class MongoJobLeases implements JobLeases {
   }
 
   async renew(videoFid: string): Promise<{ cancelRequested: boolean }> {
+    // No projection: FerretDB refuses findAndModify with `fields`, which would make every renewal fail.
     const doc = await this.jobs.findOneAndUpdate(
       { _id: new ObjectId(videoFid), worker: this.worker },
       { $set: { lease_until: new Date(Date.now() + this.leaseMs) } },
-      // No projection: FerretDB refuses findAndModify's `fields`.
       { returnDocument: 'after' },
     );
     return { cancelRequested: Boolean(doc?.cancel_requested_at) };

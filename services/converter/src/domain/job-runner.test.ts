@@ -203,6 +203,26 @@ describe('JobRunner', () => {
     expect(leases.attempts).toBe(0);
   });
 
+  it('when a second delivery of a job arrives while this worker converts it, then it is deferred, no attempt counted, and the first one finishes', async () => {
+    let open!: () => void;
+    transcoder.gate = new Promise((resolve) => (open = resolve));
+    const first = runner.run(message, { replayed: false });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await runner.run(message, { replayed: false })).toMatchObject({ kind: 'defer' });
+    expect(leases.attempts).toBe(1);
+    open();
+    expect(await first).toEqual({ kind: 'done' });
+    expect(mp3Messages).toHaveLength(1);
+    expect(runner.busy).toBe(0);
+  });
+
+  it('when two deliveries of one job arrive at once, then only one is claimed', async () => {
+    const [a, b] = await Promise.all([runner.run(message, { replayed: false }), runner.run(message, { replayed: false })]);
+    expect([a.kind, b.kind].sort()).toEqual(['defer', 'done']);
+    expect(leases.attempts).toBe(1);
+    expect(mp3Messages).toHaveLength(1);
+  });
+
   it('when the job is already finished (a duplicate, or cancelled while queued), then it is acked and nothing is done', async () => {
     leases.state = 'cancelled';
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });

@@ -87,7 +87,7 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 /**
  * One conversion job from claim to its end, the converter's state machine:
  *
- *   claim ─┬─ held by another worker ─────────────────────────────▶ defer (look again later)
+ *   claim ─┬─ held by another worker, or running here already ─────▶ defer (look again later)
  *          ├─ already done / failed / cancelled ──────────────────▶ ack
  *          ├─ claimed more than maxAttempts times ────────────────▶ failed, user told, dead letter
  *          └─ claimed ─▶ convert ─┬─ MP3 stored, announced ───────▶ done
@@ -131,30 +131,41 @@ export class JobRunner {
     const { leases, maxAttempts, logger } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const owner = message.username;
-    const claim = await leases.claim(videoFid, owner, { maxAttempts, revive: delivery.replayed });
-    const log = logger.child({ videoFid, username: owner, ...(claim.status === 'claimed' ? { attempt: claim.attempt } : {}) });
-    switch (claim.status) {
-      case 'held':
-        log.info('job held by another worker; deferred');
-        return { kind: 'defer', reason: 'held by another worker', afterMs: this.deps.deferMs };
-      case 'finished':
-        log.info({ state: claim.state }, 'job already finished');
-        return { kind: 'done' };
-      case 'exhausted': {
-        const reason = gaveUpReason(claim.attempts - 1, claim.lastError ?? 'the conversion was interrupted every time');
-        await this.fail(message, reason, log);
-        return { kind: 'dead', reason };
+    // A second delivery of a job this process runs (a duplicate, or a redelivery after the channel dropped
+    // while the first one went on) would find the lease its own: the slot is taken before the claim.
+    if (this.running.has(videoFid)) {
+      logger.info({ videoFid, username: owner }, 'job already running in this worker; deferred');
+      return { kind: 'defer', reason: 'already running in this worker', afterMs: this.deps.deferMs };
+    }
+    const job: Running = { abort: new AbortController(), activeAt: Date.now() };
+    this.running.set(videoFid, job);
+    try {
+      const claim = await leases.claim(videoFid, owner, { maxAttempts, revive: delivery.replayed });
+      const log = logger.child({ videoFid, username: owner, ...(claim.status === 'claimed' ? { attempt: claim.attempt } : {}) });
+      switch (claim.status) {
+        case 'held':
+          log.info('job held by another worker; deferred');
+          return { kind: 'defer', reason: 'held by another worker', afterMs: this.deps.deferMs };
+        case 'finished':
+          log.info({ state: claim.state }, 'job already finished');
+          return { kind: 'done' };
+        case 'exhausted': {
+          const reason = gaveUpReason(claim.attempts - 1, claim.lastError ?? 'the conversion was interrupted every time');
+          await this.fail(message, reason, log);
+          return { kind: 'dead', reason };
+        }
+        case 'claimed':
+          return await this.convertClaimed(message, job, claim.attempt, log);
       }
-      case 'claimed':
-        return this.convertClaimed(message, claim.attempt, log);
+    } finally {
+      this.running.delete(videoFid);
     }
   }
 
-  private async convertClaimed(message: ConversionMessage, attempt: number, log: Logger): Promise<Outcome> {
+  private async convertClaimed(message: ConversionMessage, job: Running, attempt: number, log: Logger): Promise<Outcome> {
     const { leases, leaseRenewMs, maxAttempts } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
-    const job: Running = { abort: new AbortController(), activeAt: Date.now() };
-    this.running.set(videoFid, job);
+    job.activeAt = Date.now();
     this.announce(message, 'converting', { percent: 0 });
     const renewal = setInterval(() => {
       leases.renew(videoFid).then(
@@ -200,7 +211,6 @@ export class JobRunner {
       return outcome;
     } finally {
       clearInterval(renewal);
-      this.running.delete(videoFid);
     }
   }
 

@@ -18,9 +18,17 @@ export interface EventsRouteDeps {
 /** The `id:` of an event: its time in epoch milliseconds, which `Last-Event-ID` hands back on reconnect. */
 const idOf = (event: JobEvent): number => Date.parse(event.at);
 
-function write(res: Response, event: JobEvent): void {
+/**
+ * A reconnect replays the jobs that changed since a little before its `Last-Event-ID`: a change is written
+ * to the store a moment before its event is stamped, and replicas' clocks differ a little, so a change
+ * recorded just before the last event seen may not have reached the client. A state it already has may
+ * come again; it is the same snapshot.
+ */
+export const REPLAY_MARGIN_MS = 5_000;
+
+function write(res: Response, event: JobEvent, id = idOf(event)): void {
   const { owner: _owner, ...shown } = event;
-  res.write(`id: ${idOf(event)}\nevent: job\ndata: ${JSON.stringify(shown)}\n\n`);
+  res.write(`id: ${id}\nevent: job\ndata: ${JSON.stringify(shown)}\n\n`);
 }
 
 /**
@@ -64,7 +72,11 @@ export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRou
     res.write('retry: 3000\n\n');
     try {
       if (Number.isFinite(since) && since > 0) {
-        for (const job of await jobs.changedSince(owner, new Date(since))) write(res, stateEventOf(job, await jobs.positionOf(job)));
+        // Ids never go back below the one the client resumed from, so its next reconnect starts no earlier.
+        for (const job of await jobs.changedSince(owner, new Date(since - REPLAY_MARGIN_MS))) {
+          const event = stateEventOf(job, await jobs.positionOf(job));
+          write(res, event, Math.max(idOf(event), since));
+        }
       } else {
         res.write(`id: ${Date.now()}\nevent: ready\ndata: {}\n\n`);
       }

@@ -1,7 +1,7 @@
-import { gaveUpReason } from '@mp3converter/shared/amqp/outcome-policy';
+import { gaveUpReason, reasonOf } from '@mp3converter/shared/amqp/outcome-policy';
 import { z } from '@mp3converter/shared/config';
 import type { Email } from './emails.js';
-import { type Mailer, PermanentFailure, type SentLog, TransientFailure } from './ports.js';
+import { type Mailer, PermanentFailure, type SentLog } from './ports.js';
 
 export type NotifyResult =
   | { status: 'sent' | 'already-sent' | 'in-progress' }
@@ -44,8 +44,7 @@ export class NotifierService {
     try {
       await this.mailer.send(email);
     } catch (err) {
-      const reason = err instanceof PermanentFailure || err instanceof TransientFailure ? err.reason : 'temporary failure';
-      await this.sent.release(key, reason).catch(() => undefined);
+      await this.sent.release(key, reasonOf(err)).catch(() => undefined);
       return { status: 'failed', error: err, attempt: claim.attempt };
     }
     await this.sent.markSent(key);

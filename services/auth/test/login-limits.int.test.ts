@@ -35,6 +35,18 @@ describe('failed logins, limited per address and per address and email', () => {
     );
   });
 
+  it('when many wrong guesses arrive at once, then no more than the limit are checked', async () => {
+    await withAuth({ LOGIN_RATE_LIMIT: '3', LOGIN_ADDRESS_RATE_LIMIT: '5' }, async ([auth], config) => {
+      const { email } = await addUser(config);
+      const burst = await Promise.all(Array.from({ length: 20 }, () => login(auth!, email, 'guess', '198.51.100.30')));
+      const statuses = burst.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(17);
+      const spray = await Promise.all(Array.from({ length: 20 }, () => login(auth!, uniqueEmail('burst'), 'guess', '198.51.100.31')));
+      expect(spray.filter((r) => r.status === 401)).toHaveLength(5);
+    });
+  });
+
   it('when one address sprays a password over many emails, then it is stopped, with an accurate Retry-After', async () => {
     await withAuth({ LOGIN_RATE_LIMIT: '3', LOGIN_ADDRESS_RATE_LIMIT: '5' }, async ([auth]) => {
       const statuses = [];

@@ -43,10 +43,12 @@ export class MysqlAttemptCounter implements AttemptCounter {
     const windowUs = windowMs * 1000;
     const timeout = this.timeoutMs;
     const conn = await this.pool.getConnection();
+    let settled = false;
     try {
-      // READ COMMITTED: no gap locks, only the rows counted are locked.
+      // READ COMMITTED: no gap locks, only the rows counted are locked. Every statement has a deadline, the
+      // transaction's own included: a MySQL that stops answering gives a 503, never a hung login.
       await conn.query({ sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', timeout });
-      await conn.beginTransaction();
+      await conn.query({ sql: 'START TRANSACTION', timeout });
       await conn.query({
         sql: `INSERT INTO login_failures (key_hash, failures, window_start)
               VALUES ${hashes.map(() => '(?, 1, UTC_TIMESTAMP(3))').join(', ')}
@@ -62,7 +64,8 @@ export class MysqlAttemptCounter implements AttemptCounter {
         values: [hashes.map((h) => h.hash)],
         timeout,
       });
-      await conn.commit();
+      await conn.query({ sql: 'COMMIT', timeout });
+      settled = true;
       const byHash = new Map(rows.map((r) => [(r.key_hash as Buffer).toString('hex'), r]));
       const counts = new Map<string, WindowCount>();
       for (const { key, hash } of hashes) {
@@ -72,11 +75,10 @@ export class MysqlAttemptCounter implements AttemptCounter {
         counts.set(key, { attempts: Number(row.failures), remainingMs: windowMs - age, windowId: Number(row.window_id) });
       }
       return counts;
-    } catch (err) {
-      await conn.rollback().catch(() => undefined);
-      throw err;
     } finally {
-      conn.release();
+      // A connection left inside a failed transaction is closed, which rolls it back, rather than reused.
+      if (settled) conn.release();
+      else conn.destroy();
     }
   }
 

@@ -45,8 +45,8 @@ declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=809
 
 report=()
 pids=()
-# Each check stops exactly what its launcher started (the engine's child and the node process under it).
-stop_checks() { local p; for p in "${pids[@]}"; do kill_tree "$p"; done; pids=(); }
+# Each check stops exactly what its launcher started, the service first, so the launcher removes its container.
+stop_checks() { local p; for p in "${pids[@]}"; do stop_tree "$p"; done; pids=(); }
 trap stop_checks EXIT
 for s in "${services[@]}"; do
   say "building $s"

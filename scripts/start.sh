@@ -40,7 +40,7 @@ stop_all() {
   local entry
   for entry in "${started_servers[@]}"; do
     case "$entry" in
-      mariadb) as_root start-stop-daemon --stop --oknodo --retry 30 --exec /usr/sbin/mariadbd >/dev/null || true ;;
+      mariadb) as_root start-stop-daemon --stop --oknodo --retry 30 --pidfile "$MARIADB_PIDFILE" --exec /usr/sbin/mariadbd >/dev/null || true ;;
       rabbitmq) as_root rabbitmqctl stop >/dev/null 2>&1 || true ;;
       *) kill -TERM "${entry#* }" 2>/dev/null || true ;;
     esac

@@ -27,6 +27,27 @@ kill_tree() {
   kill "-${2:-TERM}" "$1" 2>/dev/null || true
 }
 
+# leaves_of PID -> the processes at the bottom of PID's tree (PID itself when it has no children)
+leaves_of() {
+  local kids child
+  kids=$(ps -o pid= --ppid "$1" 2>/dev/null) || true
+  [ -n "$kids" ] || { echo "$1"; return; }
+  for child in $kids; do leaves_of "$child"; done
+}
+
+# stop_tree PID [SECONDS] -> stops what a launcher started the way an engine would: SIGTERM to the processes at
+# the bottom of its tree (the service itself), so the launchers above see it end and clean up after it (remove
+# a container) before they exit; whatever is left after SECONDS (default 10) is killed with kill_tree.
+stop_tree() {
+  local leaf i
+  for leaf in $(leaves_of "$1"); do kill -TERM "$leaf" 2>/dev/null || true; done
+  for ((i = 0; i < ${2:-10} * 10; i++)); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill_tree "$1" KILL
+}
+
 wait_port() { # host port seconds what
   local i
   for ((i = 0; i < $3 * 10; i++)); do port_open "$1" "$2" && return 0; sleep 0.1; done
@@ -136,12 +157,16 @@ start_ferretdb() {
   wait_port 127.0.0.1 "$1" 30 FerretDB
 }
 
+# The MariaDB a script started, by process id: stopping it must not stop another one on this machine.
+MARIADB_PIDFILE=${TMPDIR:-/tmp}/mp3converter-mariadb.pid
+
 ensure_mariadb() { # host port
   port_open "$1" "$2" && return
   if [ "$1" = 127.0.0.1 ] || [ "$1" = localhost ]; then
     if [ -x /usr/sbin/mariadbd ]; then
       say "starting the installed MariaDB"
-      as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+      as_root start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$MARIADB_PIDFILE" \
+        --exec /usr/sbin/mariadbd || true
       wait_port "$1" "$2" 60 MariaDB
       return
     fi

@@ -1,5 +1,5 @@
 import { errorMiddleware, notFoundHandler } from '@mp3converter/shared/errors';
-import { requestLogger, securityHeaders } from '@mp3converter/shared/http';
+import { requestLogger } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Express } from 'express';
 import type { AuthService } from './domain/auth.service.js';
@@ -18,7 +18,6 @@ export interface AppDeps {
 export function createApp({ auth, logger, isStoreReady, throttle, trustProxy }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders);
   app.set('trust proxy', trustProxy);
   app.use(requestLogger(logger));
   app.use(loginRouter({ auth, isStoreReady, throttle }));

@@ -1,6 +1,6 @@
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
-import { MysqlFailureCounter } from './adapters/mysql.failure-counter.js';
+import { MysqlAttemptCounter } from './adapters/mysql.attempt-counter.js';
 import { ping } from './adapters/mysql.js';
 import { createApp } from './app.js';
 import { DatabaseBootstrap } from './bootstrap.js';
@@ -23,12 +23,12 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
   const store = openAuthStore(config, logger);
   const { auth, pool } = store;
   const windowMs = config.LOGIN_RATE_WINDOW_SECONDS * 1000;
-  const failures = new MysqlFailureCounter(pool, config.MYSQL_TIMEOUT_MS);
-  const throttle = new LoginThrottle(failures, { perAccount: config.LOGIN_RATE_LIMIT, perAddress: config.LOGIN_ADDRESS_RATE_LIMIT, windowMs });
+  const attempts = new MysqlAttemptCounter(pool, config.MYSQL_TIMEOUT_MS);
+  const throttle = new LoginThrottle(attempts, { perAccount: config.LOGIN_RATE_LIMIT, perAddress: config.LOGIN_ADDRESS_RATE_LIMIT, windowMs });
   // Counts older than their window only take room; any replica may remove them.
   const pruning = setInterval(
     () => {
-      if (bootstrap.ready) failures.prune(windowMs).catch((err: unknown) => logger.debug({ err }, 'old login failures not pruned'));
+      if (bootstrap.ready) attempts.prune(windowMs).catch((err: unknown) => logger.warn({ err }, 'expired login counts not pruned'));
     },
     Math.max(windowMs, 60_000),
   );

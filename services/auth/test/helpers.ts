@@ -27,7 +27,9 @@ export function testConfig(extra: Record<string, string> = {}): AuthConfig {
     PORT: '0',
     HEALTH_PORT: '0',
     HOST: '127.0.0.1',
+    // Every test logs in from loopback: limits a test does not set are out of the way.
     LOGIN_RATE_LIMIT: '1000',
+    LOGIN_ADDRESS_RATE_LIMIT: '1000',
     ...extra,
   });
 }

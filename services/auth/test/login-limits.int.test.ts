@@ -1,7 +1,7 @@
-import { jsonOf, uniqueEmail } from '@mp3converter/shared/testing';
+import { TcpProxy, jsonOf, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { describe, expect, it } from 'vitest';
 import type { AuthServer } from '../src/server.js';
-import { addUser, basic, startAuth, testConfig } from './helpers.js';
+import { addUser, basic, mysqlEnv, startAuth, testConfig } from './helpers.js';
 
 /** A login as the gateway forwards it: the client's address in X-Forwarded-For (auth trusts loopback). */
 const login = (server: AuthServer, email: string, password: string, address: string) =>
@@ -33,6 +33,18 @@ describe('failed logins, limited per address and per address and email', () => {
       },
       2,
     );
+  });
+
+  it('when many wrong guesses arrive at once, then no more than the limit are checked', async () => {
+    await withAuth({ LOGIN_RATE_LIMIT: '3', LOGIN_ADDRESS_RATE_LIMIT: '5' }, async ([auth], config) => {
+      const { email } = await addUser(config);
+      const burst = await Promise.all(Array.from({ length: 20 }, () => login(auth!, email, 'guess', '198.51.100.30')));
+      const statuses = burst.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 401)).toHaveLength(3);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(17);
+      const spray = await Promise.all(Array.from({ length: 20 }, () => login(auth!, uniqueEmail('burst'), 'guess', '198.51.100.31')));
+      expect(spray.filter((r) => r.status === 401)).toHaveLength(5);
+    });
   });
 
   it('when one address sprays a password over many emails, then it is stopped, with an accurate Retry-After', async () => {
@@ -81,5 +93,41 @@ describe('failed logins, limited per address and per address and email', () => {
       for (const forged of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) statuses.push((await login(auth!, email, 'wrong', forged)).status);
       expect(statuses).toEqual([401, 401, 429]);
     });
+  });
+
+  it('when MySQL stops answering, then a login gets 503 rather than waiting or going unlimited, and works again once it is back', async () => {
+    const target = mysqlEnv();
+    const proxy = await new TcpProxy(target.MYSQL_HOST!, Number(target.MYSQL_PORT)).start();
+    try {
+      await withAuth({ ...mysqlEnv({ host: '127.0.0.1', port: proxy.port }), MYSQL_TIMEOUT_MS: '1000', LOGIN_RATE_LIMIT: '3' }, async ([auth], config) => {
+        const { email, password } = await addUser(config);
+        expect((await login(auth!, email, password, '192.0.2.40')).status).toBe(200);
+        proxy.hang();
+        const statuses = [];
+        for (let i = 0; i < 5; i++) {
+          statuses.push(
+            (
+              await fetch(`${auth!.http.url}/login`, {
+                method: 'POST',
+                headers: { authorization: basic(email, 'guess'), 'x-forwarded-for': '192.0.2.41' },
+                signal: AbortSignal.timeout(15_000),
+              })
+            ).status,
+          );
+        }
+        expect(statuses).toEqual([503, 503, 503, 503, 503]);
+        proxy.heal();
+        await waitFor(async () => (await login(auth!, email, password, '192.0.2.40')).status === 200, {
+          timeoutMs: 30_000,
+          what: 'login after MySQL answers again',
+        });
+        // The guesses made while MySQL hung were never checked, and never counted.
+        const after = [];
+        for (let i = 0; i < 4; i++) after.push((await login(auth!, email, 'guess', '192.0.2.41')).status);
+        expect(after).toEqual([401, 401, 401, 429]);
+      });
+    } finally {
+      await proxy.stop();
+    }
   });
 });

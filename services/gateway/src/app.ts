@@ -1,5 +1,5 @@
 import { errorMiddleware, notFoundHandler, unavailable } from '@mp3converter/shared/errors';
-import { requestLogger, securityHeaders } from '@mp3converter/shared/http';
+import { requestLogger } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { isMongoUnavailable } from '@mp3converter/shared/storage';
 import express, { type ErrorRequestHandler, type Express } from 'express';
@@ -40,7 +40,6 @@ const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
 export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders);
   app.set('trust proxy', deps.trustProxy);
   app.use(requestLogger(deps.logger));
   app.use(loginRouter(deps.auth));

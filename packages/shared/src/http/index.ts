@@ -31,7 +31,11 @@ export async function startHttpServer(
   port: number,
   { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000, idleTimeoutMs = 120_000 }: HttpServerOptions = {},
 ): Promise<HttpServerHandle> {
-  const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, app);
+  const listener = app as http.RequestListener;
+  const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    listener(req, res);
+  });
   server.headersTimeout = 60_000;
   server.setTimeout(idleTimeoutMs);
   server.on('clientError', answerClientError);
@@ -62,6 +66,13 @@ export async function startHttpServer(
   };
 }
 
+/**
+ * Headers every response of every service carries, errors and 404s included, set here where every server
+ * starts so no app can forget them: browsers must not guess a type other than the one sent (a user's upload
+ * served back, a JSON error read as HTML).
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff' };
+
 const CLIENT_ERRORS: Record<string, [status: number, code: string, message: string]> = {
   HPE_HEADER_OVERFLOW: [431, 'headers_too_large', 'request headers too large'],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'request timeout'],
@@ -80,6 +91,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const body = JSON.stringify(errorBody(code, message));
     socket.write(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        Object.entries(SECURITY_HEADERS)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('') +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
@@ -142,15 +156,6 @@ export class Readiness {
   }
 }
 
-/**
- * Headers every response carries, errors included: browsers must not guess a type other than the one sent
- * (a user's upload served back, a JSON error read as HTML).
- */
-export const securityHeaders: express.RequestHandler = (_req, res, next) => {
-  res.set('X-Content-Type-Options', 'nosniff');
-  next();
-};
-
 /** `/healthz` and `/readyz`. Mounted before request logging so probes do not fill the logs. */
 export function healthRouter(readiness: Readiness): Router {
   const router = express.Router();
@@ -170,7 +175,6 @@ export function healthRouter(readiness: Readiness): Router {
 export function probeApp(readiness: Readiness): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(securityHeaders);
   app.use(healthRouter(readiness));
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'route_not_found', message: 'not found' } });

@@ -46,6 +46,14 @@ export const MIGRATIONS: readonly Migration[] = [
        )`,
     ],
   },
+  {
+    version: 4,
+    name: 'login windows in UTC, whatever the server time zone',
+    // A TIMESTAMP is read and written in the session's time zone, so a window could jump by an hour at a
+    // daylight-saving change; a DATETIME written with UTC_TIMESTAMP cannot. The counts present (one window's
+    // worth) start again rather than be carried over through that same conversion.
+    sql: ['DELETE FROM login_failures', 'ALTER TABLE login_failures MODIFY window_start DATETIME(3) NOT NULL'],
+  },
 ];
 
 /**

@@ -3,7 +3,7 @@ import express, { type RequestHandler, type Router } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import { type AuthService, InvalidCredentialsError } from '../domain/auth.service.js';
 import { type Credentials, normalizeEmail, parseBasicAuthorization, parseJsonCredentials } from '../domain/credentials.js';
-import type { LoginThrottle } from '../domain/login-throttle.js';
+import type { LoginAttempt, LoginThrottle } from '../domain/login-throttle.js';
 
 export interface LoginRouteDeps {
   auth: AuthService;
@@ -39,26 +39,28 @@ export function loginRouter({ auth, isStoreReady, throttle }: LoginRouteDeps): R
     // subscriber usually holds whole.
     const address = ipKeyGenerator(req.ip ?? 'unknown');
     const email = normalizeEmail(credentials.email);
-    let token: string;
+    let attempt: LoginAttempt;
     try {
-      const waitMs = await throttle.blockedFor(address, email);
-      if (waitMs !== undefined) {
-        throw new AppError(429, 'too_many_attempts', 'too many failed logins, try again later', {
-          'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))),
-        });
-      }
-      token = await auth.login(credentials);
-    } catch (err) {
-      if (err instanceof AppError) throw err;
-      if (err instanceof InvalidCredentialsError) {
-        await throttle.failed(address, email).catch(() => {
-          throw unavailable();
-        });
-        throw invalidCredentials();
-      }
+      attempt = await throttle.begin(address, email);
+    } catch {
+      // Without its count a guess is not let through: the store is down, so is the login.
       throw unavailable();
     }
-    await throttle.succeeded(address, email).catch(() => undefined);
+    if (!attempt.allowed) {
+      throw new AppError(429, 'too_many_attempts', 'too many failed logins, try again later', {
+        'Retry-After': String(Math.max(1, Math.ceil(attempt.retryAfterMs / 1000))),
+      });
+    }
+    let token: string;
+    try {
+      token = await auth.login(credentials);
+    } catch (err) {
+      if (err instanceof InvalidCredentialsError) throw invalidCredentials();
+      await attempt.abandoned().catch(() => undefined);
+      throw unavailable();
+    }
+    // Not clearing the count on a store failure only leaves it too high, the safe side: the login stands.
+    await attempt.succeeded().catch(() => undefined);
     res.set('Cache-Control', 'no-store').type('text/plain').send(token);
   });
   router.all('/login', methodNotAllowed('POST'));

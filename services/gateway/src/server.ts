@@ -100,7 +100,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     ),
     mp3s,
     jobs,
-    jobsService: new JobsService(jobs, videoFiles, mp3s, notices, logger),
+    jobsService: new JobsService(jobs, videoFiles, mp3s, notices, locks, logger),
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     logger,

@@ -67,9 +67,9 @@ export interface Job {
 
 /**
  * Whether a queued job's message is on the broker's queue: `held` (the owner already has their share of jobs
- * in the queue or converting; it waits in the store), `pending` (being published: a crash here is caught by
- * the dispatch sweep) or `published`. A job from the original's three-field message, published by someone
- * else, counts as published.
+ * in the queue or converting; it waits in the store), `pending` (released: its message is published, or being
+ * published — the confirm is recorded apart, and the dispatch sweep publishes again a release a crash cut
+ * short) or `published` (a job from the original's three-field message, published by someone else).
  */
 export type JobDispatch = 'held' | 'pending' | 'published';
 

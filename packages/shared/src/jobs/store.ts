@@ -25,9 +25,12 @@ export interface NewJob {
  */
 export class JobStore {
   readonly jobs: Collection<JobDocument>;
+  /** Which pending jobs' messages the broker confirmed (see confirmDispatch). */
+  private readonly confirms: Collection<{ _id: ObjectId; at: Date }>;
 
   constructor(client: MongoClient) {
     this.jobs = jobsCollection(client);
+    this.confirms = client.db(JOBS.database).collection('job_dispatches');
   }
 
   /** Indexes for the owner's list and the queue order; FerretDB and MongoDB both take them. */
@@ -149,24 +152,34 @@ export class JobStore {
     return docs.map(toJob);
   }
 
-  /** Moves a queued job's dispatch from `from` to `to` in one step; false when it was not at `from` (any more). */
-  async setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
+  /** Held → pending: the job is about to be published. False when it was not held (any more). */
+  async release(videoFid: string): Promise<boolean> {
     const now = new Date();
-    const result = await this.jobs.updateOne({ _id: new ObjectId(videoFid), dispatch: from }, { $set: { dispatch: to, dispatched_at: now } });
+    const result = await this.jobs.updateOne({ _id: new ObjectId(videoFid), dispatch: 'held' }, { $set: { dispatch: 'pending', dispatched_at: now } });
     return result.matchedCount === 1;
   }
 
-  /** Owners with held jobs bound for `queue`, or with ones left `pending` since before `staleBefore` (a publish cut short). */
+  /**
+   * Records that the broker confirmed the job's message. Kept apart from the job itself: by then a converter
+   * may be writing the job, and FerretDB, unlike MongoDB, loses one of two updates made to one document at
+   * the same moment.
+   */
+  async confirmDispatch(videoFid: string): Promise<void> {
+    await this.confirms.updateOne({ _id: new ObjectId(videoFid) }, { $set: { at: new Date() } }, { upsert: true });
+  }
+
+  /** Owners with held jobs bound for `queue`, or with ones left `pending` since before `staleBefore` (maybe a publish cut short). */
   async ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {
     const held = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'held' });
     const stale = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } });
     return [...new Set([...held, ...stale])];
   }
 
-  /** The owner's jobs bound for `queue` left `pending` since before `staleBefore`. */
+  /** The owner's jobs bound for `queue` left `pending` since before `staleBefore`, their publish never confirmed. */
   async stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]> {
     const docs = await this.jobs.find({ owner, queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } }).toArray();
-    return docs.map(toJob);
+    const confirmed = new Set((await this.confirms.find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((c) => c._id.toHexString()));
+    return docs.filter((d) => !confirmed.has(d._id.toHexString())).map(toJob);
   }
 
   /** Queued → cancelled, in one step: no worker can have started it. The job after, or undefined if it was not queued. */

@@ -73,8 +73,12 @@ export class BoundedJobRepository implements JobRepository {
     return this.bounded('reading held jobs', () => this.store.held(owner, queue, limit));
   }
 
-  setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
-    return this.bounded('dispatching a job', () => this.store.setDispatch(videoFid, from, to));
+  releaseHeld(videoFid: string): Promise<boolean> {
+    return this.bounded('dispatching a job', () => this.store.release(videoFid));
+  }
+
+  confirmDispatch(videoFid: string): Promise<void> {
+    return this.bounded('dispatching a job', () => this.store.confirmDispatch(videoFid));
   }
 
   ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {

@@ -61,7 +61,7 @@ export class Dispatcher {
       const free = this.settings.slotsPerUser - (await this.jobs.dispatchedCount(owner));
       if (free <= 0) return published;
       for (const job of await this.jobs.held(owner, this.settings.queue, free)) {
-        if (!(await this.jobs.setDispatch(job.videoFid, 'held', 'pending'))) continue;
+        if (!(await this.jobs.releaseHeld(job.videoFid))) continue;
         await this.publish(job);
         published++;
       }
@@ -97,7 +97,7 @@ export class Dispatcher {
 
   private async publish(job: Job): Promise<void> {
     await this.queue.publish(messageOf(job));
-    await this.jobs.setDispatch(job.videoFid, 'pending', 'published');
+    await this.jobs.confirmDispatch(job.videoFid);
     this.logger.info({ videoFid: job.videoFid }, 'held job dispatched');
   }
 }

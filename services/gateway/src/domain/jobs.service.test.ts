@@ -11,7 +11,7 @@ let jobs: JobsService;
 
 beforeEach(async () => {
   store = new FakeStore();
-  jobs = new JobsService(store, store, store, store, logger);
+  jobs = new JobsService(store, store, store, store, store, logger);
   for (const videoFid of ids) {
     store.videos.add(videoFid);
     await store.create({ videoFid, owner: OWNER, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' });

@@ -2,7 +2,7 @@ import { AppError, notFound } from '@mp3converter/shared/errors';
 import { type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
 import type { SignedLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobNotices, JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
+import type { JobNotices, JobRepository, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
 
 /** Makes signed download links: the absolute URL for a link, and how long links last. */
 export interface LinkSigner {
@@ -25,6 +25,7 @@ export class JobsService {
     private readonly videos: VideoFiles,
     private readonly mp3s: Mp3Deletion,
     private readonly notices: JobNotices,
+    private readonly locks: OwnerLocks,
     private readonly logger: Logger,
   ) {}
 
@@ -60,7 +61,9 @@ export class JobsService {
       if (job.deleted) return { status: 204 };
       switch (job.state) {
         case 'queued': {
-          const cancelled = await this.jobs.cancelQueued(videoFid);
+          // Under the owner's lock: the dispatcher may be releasing this very job (FerretDB keeps only one of
+          // two updates made to a document at once).
+          const cancelled = await this.locks.withLock(owner, () => this.jobs.cancelQueued(videoFid));
           if (!cancelled) continue;
           await this.videos.delete(videoFid).catch((err: unknown) => this.logger.warn({ err, videoFid }, 'could not remove the video of a cancelled job'));
           this.notices.publish(stateEventOf(cancelled));

@@ -52,8 +52,10 @@ export interface JobRepository {
   dispatchedCount(owner: string): Promise<number>;
   /** The owner's held jobs bound for `queue`, oldest first. */
   held(owner: string, queue: string, limit: number): Promise<Job[]>;
-  /** Moves a queued job's dispatch in one step; false when it was not at `from`. */
-  setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean>;
+  /** Held → pending, before its message is published; false when it was not held (any more). */
+  releaseHeld(videoFid: string): Promise<boolean>;
+  /** The broker confirmed the job's message. */
+  confirmDispatch(videoFid: string): Promise<void>;
   /** Owners with held jobs bound for `queue`, or with a publish there left `pending` since before `staleBefore`. */
   ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]>;
   stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]>;

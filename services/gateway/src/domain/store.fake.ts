@@ -133,11 +133,16 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
   async held(owner: string, _queue: string, limit: number): Promise<Job[]> {
     return [...this.jobs.values()].filter((j) => j.owner === owner && j.state === 'queued' && j.dispatch === 'held').slice(0, limit);
   }
-  async setDispatch(videoFid: string, from: 'held' | 'pending', to: 'pending' | 'published'): Promise<boolean> {
+  confirmed = new Set<string>();
+  async releaseHeld(videoFid: string): Promise<boolean> {
     this.check();
-    if (this.jobs.get(videoFid)?.dispatch !== from) return false;
-    this.change(videoFid, { dispatch: to, dispatchedAt: new Date() });
+    if (this.jobs.get(videoFid)?.dispatch !== 'held') return false;
+    this.change(videoFid, { dispatch: 'pending', dispatchedAt: new Date() });
     return true;
+  }
+  async confirmDispatch(videoFid: string): Promise<void> {
+    this.check();
+    this.confirmed.add(videoFid);
   }
   async ownersToDispatch(_queue: string, staleBefore: Date): Promise<string[]> {
     return [

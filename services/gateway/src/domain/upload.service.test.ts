@@ -61,7 +61,8 @@ describe('UploadService.enqueue', () => {
     const ids = ['65f0c0ffee00112233445561', '65f0c0ffee00112233445562', '65f0c0ffee00112233445563', '65f0c0ffee00112233445564'];
     for (const id of ids) await uploads.enqueue({ videoFid: id, filename: null, size: 1, contentType: 'video/mp4' }, 'a@example.test');
     expect(queue.published.map((m) => (m as { video_fid: string }).video_fid)).toEqual(ids.slice(0, 2));
-    expect([...store.jobs.values()].map((j) => j.dispatch)).toEqual(['published', 'published', 'held', 'held']);
+    expect([...store.jobs.values()].map((j) => j.dispatch)).toEqual(['pending', 'pending', 'held', 'held']);
+    expect([...store.confirmed]).toEqual(ids.slice(0, 2));
     // Another user has a share of their own.
     await uploads.enqueue({ videoFid: '65f0c0ffee001122334455b1', filename: null, size: 1, contentType: 'video/mp4' }, 'b@example.test');
     expect(queue.published).toHaveLength(3);
@@ -76,6 +77,6 @@ describe('UploadService.enqueue', () => {
     store.jobs.set(V1, { ...store.jobs.get(V1)!, dispatchedAt: new Date(Date.now() - 5_000) });
     await dispatcher.sweep();
     expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test', options: { bitrate: 128 } }]);
-    expect(store.jobs.get(V1)?.dispatch).toBe('published');
+    expect(store.confirmed.has(V1)).toBe(true);
   });
 });

@@ -48,7 +48,7 @@ export class UploadService {
         this.notices.publish(stateEventOf(created));
         if (now) {
           await this.queue.publish(messageOf(created));
-          await this.jobs.setDispatch(created.videoFid, 'pending', 'published');
+          await this.jobs.confirmDispatch(created.videoFid);
         }
         return created;
       });

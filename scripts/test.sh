@@ -4,12 +4,19 @@
 #
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh unit       one stage: lint | typecheck | unit | manifests | integration | e2e
+#   bash scripts/test.sh integration -- services/gateway/test/jobs.int.test.ts
+#                                   only the test files (or vitest filters) given after `--`
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/kube.sh"
 cd "$ROOT"
 
-stages=("$@")
+stages=()
+filters=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = -- ]; then shift; filters=("$@"); break; fi
+  stages+=("$1"); shift
+done
 [ ${#stages[@]} -gt 0 ] || stages=(lint typecheck unit manifests integration e2e)
 wants() { local s; for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
@@ -59,7 +66,7 @@ fi
 results=$ROOT/.local/test-results
 rm -rf "$results" && mkdir -p "$results"
 vitest() { # project
-  pnpm -s exec vitest run --project "$1" --reporter=default --reporter=json --outputFile.json="$results/$1.json"
+  pnpm -s exec vitest run --project "$1" ${filters[@]+"${filters[@]}"} --reporter=default --reporter=json --outputFile.json="$results/$1.json"
 }
 
 for stage in "${stages[@]}"; do

@@ -59,6 +59,12 @@ diagnose() {
   "$KUBECTL" -n "$NS" get pods -o wide >&2 || true
   "$KUBECTL" -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -15 >&2 || true
   grep -E '^[EF]' "$W/kubelet.log" 2>/dev/null | tail -10 | cut -c1-400 >&2 || true
+  # what a crashing container said last is the quickest way to its cause
+  local pod
+  for pod in $("$KUBECTL" -n "$NS" get pods -o jsonpath='{range .items[?(@.status.containerStatuses[0].ready==false)]}{.metadata.name}{"\n"}{end}' 2>/dev/null); do
+    echo "--- last words of $pod" >&2
+    { "$KUBECTL" -n "$NS" logs "$pod" --previous --tail=20 2>/dev/null || "$KUBECTL" -n "$NS" logs "$pod" --tail=20 2>/dev/null; } | cut -c1-600 >&2 || true
+  done
 }
 
 started=$SECONDS
@@ -142,7 +148,7 @@ ensure_rabbitmq 127.0.0.1 5672
 ensure_node_modules
 mongo_port=$(free_port 27100)
 pids+=("$(start_ferretdb "$mongo_port" "$W/ferretdb" "$W/ferretdb.log")")
-smtp_port=$(free_port 2600) mail_web=$(free_port 2700)
+smtp_port=$(free_port 2600) mail_web=$(free_port 3200) # apart: neither is bound until MailDev starts
 node_bin=$(pnpm -s exec node -e "process.stdout.write(process.execPath)")
 "$node_bin" node_modules/maildev/bin/maildev --smtp "$smtp_port" --web "$mail_web" --ip 127.0.0.1 --silent >"$W/maildev.log" 2>&1 &
 pids+=($!)
@@ -206,6 +212,8 @@ run_id=node_$RANDOM$RANDOM
 auth_db=auth_$run_id
 # this machine's broker is shared: queues of their own
 queues="VIDEO_QUEUE=video_$run_id, MP3_QUEUE=mp3_$run_id, FAILED_QUEUE=failed_$run_id"
+# the stores' credentials are replaced below; the signing key for the email's links stays the generated one
+link_secret=$(sed -n 's/^DOWNLOAD_LINK_SECRET=//p' "$W/manifests/overlays/minikube/secrets/gateway.env")
 cat >"$W/manifests/overlays/node/kustomization.yaml" <<YAML
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -224,13 +232,15 @@ secretGenerator:
   - { name: auth-secret, behavior: merge, literals: [MYSQL_PASSWORD=] }
   - name: gateway-secret
     behavior: replace
-    literals: [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672"]
+    literals:
+      [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672", "DOWNLOAD_LINK_SECRET=$link_secret"]
   - name: converter-secret
     behavior: replace
     literals: [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672"]
   - name: notification-secret
     behavior: replace
-    literals: [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672"]
+    literals:
+      [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672", "DOWNLOAD_LINK_SECRET=$link_secret"]
 patches:
   # no images for the stores and the mail catcher: this machine's servers stand in for them
   - patch: '{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mongodb"}, "\$patch": "delete"}'

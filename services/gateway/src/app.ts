@@ -16,6 +16,7 @@ import { jobsRouter } from './routes/jobs.route.js';
 import { loginRouter } from './routes/login.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
+import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
 
 export interface GatewayDeps {
   auth: AuthClient;
@@ -31,6 +32,8 @@ export interface GatewayDeps {
   links: LinkSigner;
   linkSecret: string;
   trustProxy: string;
+  /** tus at /uploads/: its store, lock and completion. */
+  resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes'>;
 }
 
 const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
@@ -42,6 +45,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
   app.use(requestLogger(deps.logger));
+  // Before anything that could read a body: tus reads its PATCH bodies itself.
+  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger }));
   app.use(loginRouter(deps.auth));
   app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, admission: deps.admission, storage: deps.uploadStorage }));
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));

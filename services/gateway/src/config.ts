@@ -44,6 +44,12 @@ export const gatewayConfigSchema = z
     USER_JOB_SLOTS: env.int(2, 1),
     /** How often held jobs and interrupted publishes are looked at, besides every job's end, ms. */
     DISPATCH_SWEEP_INTERVAL_MS: env.int(5_000, 100),
+    /** A publish left `pending` this long (a crash, a broker away) is made again by the sweep, ms. */
+    DISPATCH_STALE_MS: env.int(30_000, 100),
+    /** How long an unfinished resumable upload (tus) is kept before the sweep removes it, seconds. */
+    RESUMABLE_UPLOAD_EXPIRY_SECONDS: env.int(86_400, 1),
+    /** How long a resumable upload's lock lasts unless its holder renews it (a dead gateway lets go), ms. */
+    RESUMABLE_UPLOAD_LOCK_MS: env.int(15_000, 300),
     /** How often expired jobs' files are removed, ms. */
     RETENTION_SWEEP_INTERVAL_MS: env.int(300_000, 100),
     SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),

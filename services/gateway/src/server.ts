@@ -6,7 +6,10 @@ import type { Logger } from '@mp3converter/shared/logger';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
+import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
+import { MongoTusLocker } from './adapters/mongo-tus.locker.js';
+import { ResumableUploadCompletion } from './adapters/resumable-upload.completion.js';
 import { AmqpJobNotices, subscribeJobEvents } from './adapters/job-notices.js';
 import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
@@ -35,6 +38,8 @@ export interface GatewayServer {
   hub: EventHub;
   retention: RetentionSweep;
   dispatcher: Dispatcher;
+  /** Resumable uploads' end: the expiry sweep and missed recordings. */
+  resumable: ResumableUploadCompletion;
   /** Stops intake, lets in-flight uploads finish (until `drainMs`), then closes the broker and Mongo. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -69,7 +74,13 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   const notices = new AmqpJobNotices(amqp, logger);
   const videoQueue = new AmqpVideoQueue(amqp, config.VIDEO_QUEUE);
   const locks = new MongoOwnerLocks(videosDb);
-  const dispatcher = new Dispatcher(jobs, videoQueue, locks, { queue: config.VIDEO_QUEUE, slotsPerUser: config.USER_JOB_SLOTS, staleMs: 30_000 }, logger);
+  const dispatcher = new Dispatcher(
+    jobs,
+    videoQueue,
+    locks,
+    { queue: config.VIDEO_QUEUE, slotsPerUser: config.USER_JOB_SLOTS, staleMs: config.DISPATCH_STALE_MS },
+    logger,
+  );
   dispatcher.start(config.DISPATCH_SWEEP_INTERVAL_MS);
   onJobEnd = (owner) => void dispatcher.dispatch(owner).catch((err: unknown) => logger.debug({ err }, 'held jobs left to the sweep'));
   const positions = new PositionWatch(hub, jobs, logger);
@@ -87,9 +98,27 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
   const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger);
   retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
+  const uploads = new UploadService(jobs, videoQueue, dispatcher, locks, leases, cleaner, notices, logger);
+  const resumableStore = new GridFsTusStore(videosDb, {
+    expiryMs: config.RESUMABLE_UPLOAD_EXPIRY_SECONDS * 1000,
+    writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS,
+  });
+  resumableStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'resumable upload indexes not created yet'));
+  const completion = new ResumableUploadCompletion(resumableStore, uploads, logger);
+  completion.start(config.ORPHAN_SWEEP_INTERVAL_MS);
   const app = createApp({
     auth,
-    uploads: new UploadService(jobs, videoQueue, dispatcher, locks, leases, cleaner, notices, logger),
+    uploads,
+    resumable: {
+      store: resumableStore,
+      locker: new MongoTusLocker(videosDb, {
+        leaseMs: config.RESUMABLE_UPLOAD_LOCK_MS,
+        // a live holder lets go within a renewal and the drain; a dead one's lease runs out
+        acquireTimeoutMs: config.RESUMABLE_UPLOAD_LOCK_MS + 5_000,
+      }),
+      completion,
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    },
     uploadStorage: new GridFsUploadStorage(
       videosBucket(mongo),
       leases,
@@ -129,11 +158,13 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     hub,
     retention,
     dispatcher,
+    resumable: completion,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       positions.stop();
       dispatcher.stop();
       retention.stop();
+      completion.stop();
       // Event streams never end by themselves: they close first, clients reconnect to another replica.
       hub.closeAll();
       const timer = setTimeout(() => http.forceClose(), Math.max(0, drainMs));

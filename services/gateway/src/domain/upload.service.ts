@@ -61,4 +61,36 @@ export class UploadService {
       this.logger.warn({ err, videoFid: video.videoFid }, 'could not release the lease of an accepted upload');
     });
   }
+
+  /**
+   * The job of a resumable upload whose bytes are all stored: recorded once (a second call finds it and does
+   * nothing), and published when the owner has a free share. The video is never dropped here: the client
+   * already holds a finished upload, so a publish that fails (a broker away) leaves the job `pending` and the
+   * dispatcher's sweep publishes it once the broker is back (the converter's claim takes a job once, so a repeat is safe).
+   */
+  async record(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
+    await this.locks.withLock(username, async () => {
+      if (await this.jobs.get(video.videoFid, { includeDeleted: true })) return;
+      const now = await this.dispatcher.hasFreeSlot(username);
+      const created = await this.jobs.create({
+        videoFid: video.videoFid,
+        owner: username,
+        filename: video.filename,
+        size: video.size,
+        contentType: video.contentType,
+        options,
+        dispatch: now ? 'pending' : 'held',
+        queue: this.dispatcher.target,
+      });
+      this.notices.publish(stateEventOf(created));
+      if (!now) return;
+      try {
+        await this.queue.publish(messageOf(created));
+        await this.jobs.confirmDispatch(created.videoFid);
+      } catch (err) {
+        // Recorded as `pending`: whatever stopped the publish (a broker away, the store), the sweep redoes it.
+        this.logger.warn({ err, videoFid: video.videoFid }, 'job recorded, publish left for the dispatch sweep');
+      }
+    });
+  }
 }

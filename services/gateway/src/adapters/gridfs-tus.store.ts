@@ -1,0 +1,269 @@
+import type { Readable } from 'node:stream';
+import { DataStore, ERRORS, Upload } from '@tus/utils';
+import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
+import { ObjectId, withDeadline } from '@mp3converter/shared/storage';
+import { Binary, type Collection, type Db } from 'mongodb';
+
+/** GridFS's default chunk size, as the multipart path and every GridFS reader use. */
+export const CHUNK_BYTES = 255 * 1024;
+/** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
+const CHECKPOINT_CHUNKS = 32;
+
+/** A resumable upload while it arrives: `videos.resumable_uploads`. */
+export interface ResumableUploadDoc {
+  _id: ObjectId;
+  owner: string;
+  size: number;
+  /** Bytes received: `chunks` whole chunks in `fs.chunks`, then `tail`. */
+  offset: number;
+  chunks: number;
+  tail: Binary;
+  filename: string | null;
+  /** What the client declared (`filetype`), and what the first bytes showed (null until they were read). */
+  declared_type: string | null;
+  detected_type: string | null;
+  metadata: Record<string, string | null>;
+  /** The output options asked at creation, passed on to the job. */
+  options: Record<string, unknown>;
+  created_at: Date;
+  expires_at: Date;
+  /** All bytes are in and the `fs.files` document is written. */
+  completed: boolean;
+  /** The job is recorded (its message published or left to the dispatcher's sweep). */
+  job_recorded: boolean;
+}
+
+/** The first bytes showed no video or audio: the upload is gone. */
+export class NotMediaError extends Error {
+  constructor(readonly reason: string) {
+    super(`the file is ${reason}`);
+    this.name = 'NotMediaError';
+  }
+}
+
+export interface GridFsTusStoreOptions {
+  /** How long an unfinished upload is kept, ms. */
+  expiryMs: number;
+  /** A chunk write or a document update that takes longer fails the PATCH (the client resumes), ms. */
+  writeTimeoutMs: number;
+}
+
+/**
+ * A tus DataStore writing straight into the `videos` GridFS bucket: chunks go into `fs.chunks` as they
+ * arrive, the partial last chunk and the offset live in the upload's document (updated only where the offset
+ * is the one expected), and `fs.files` is written only once the last byte is in, so no reader (the
+ * original's included) ever sees a partial file. The upload's id is the future `video_fid`. Never more than
+ * one chunk (or, before the content is known, the media head) in memory; nothing on disk.
+ */
+export class GridFsTusStore extends DataStore {
+  readonly docs: Collection<ResumableUploadDoc>;
+  private readonly chunks: Collection<{ files_id: ObjectId; n: number; data: Binary }>;
+  private readonly files: Collection;
+
+  constructor(
+    db: Db,
+    private readonly options: GridFsTusStoreOptions,
+  ) {
+    super();
+    this.extensions = ['creation', 'creation-with-upload', 'termination', 'expiration'];
+    this.docs = db.collection<ResumableUploadDoc>('resumable_uploads');
+    this.chunks = db.collection('fs.chunks');
+    this.files = db.collection('fs.files');
+  }
+
+  async ensureIndexes(): Promise<void> {
+    await this.docs.createIndex({ owner: 1, completed: 1 });
+    await this.docs.createIndex({ expires_at: 1 });
+  }
+
+  override getExpiration(): number {
+    return this.options.expiryMs;
+  }
+
+  /** The document of an upload, or undefined for a malformed or unknown id. */
+  async find(id: string): Promise<ResumableUploadDoc | undefined> {
+    if (!/^[0-9a-f]{24}$/i.test(id)) return undefined;
+    return (await this.docs.findOne({ _id: new ObjectId(id) })) ?? undefined;
+  }
+
+  /** Bytes the owner's unfinished uploads have reserved: they count against the quota like stored videos. */
+  async reservedBytes(owner: string): Promise<number> {
+    const open = await this.docs.find({ owner, completed: false }, { projection: { size: 1 } }).toArray();
+    return open.reduce((sum, d) => sum + d.size, 0);
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const meta = upload.metadata ?? {};
+    const created = new Date();
+    await this.docs.insertOne({
+      _id: new ObjectId(upload.id),
+      owner: String(meta.owner),
+      size: upload.size ?? 0,
+      offset: 0,
+      chunks: 0,
+      tail: new Binary(Buffer.alloc(0)),
+      filename: meta.filename ?? null,
+      declared_type: meta.filetype ?? null,
+      detected_type: null,
+      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'owner' && k !== 'options')),
+      options: meta.options ? (JSON.parse(meta.options) as Record<string, unknown>) : {},
+      created_at: created,
+      expires_at: new Date(created.getTime() + this.options.expiryMs),
+      completed: false,
+      job_recorded: false,
+    });
+    upload.creation_date = created.toISOString();
+    return upload;
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    const doc = await this.find(id);
+    if (!doc) throw ERRORS.FILE_NOT_FOUND;
+    return toUpload(doc);
+  }
+
+  override async remove(id: string): Promise<void> {
+    const doc = await this.find(id);
+    if (!doc) throw ERRORS.FILE_NOT_FOUND;
+    await this.discard(doc._id);
+  }
+
+  /** Chunks first, then the document: a sweep that finds the document can always finish the job. */
+  async discard(id: ObjectId): Promise<void> {
+    await this.chunks.deleteMany({ files_id: id });
+    await this.files.deleteOne({ _id: id });
+    await this.docs.deleteOne({ _id: id });
+  }
+
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const doc = await this.find(id);
+    if (!doc) throw ERRORS.FILE_NOT_FOUND;
+    if (doc.offset !== offset) throw ERRORS.INVALID_OFFSET;
+    const { writeTimeoutMs } = this.options;
+    // Chunks past what the document records were written by a PATCH that died before it checkpointed.
+    await withDeadline(writeTimeoutMs, () => this.chunks.deleteMany({ files_id: doc._id, n: { $gte: doc.chunks } }), 'clearing a cut-off write');
+    const state = { offset: doc.offset, chunks: doc.chunks, detected: doc.detected_type };
+    let buffer: Buffer = Buffer.from(doc.tail.buffer);
+    let received = 0;
+    let sinceCheckpoint = 0;
+
+    const checkpoint = async () => {
+      const next = { offset: offset + received, chunks: state.chunks };
+      const saved = await withDeadline(
+        writeTimeoutMs,
+        () => this.docs.updateOne({ _id: doc._id, offset: state.offset }, { $set: { ...next, tail: new Binary(buffer), detected_type: state.detected } }),
+        'saving an upload offset',
+      );
+      if (saved.matchedCount !== 1) throw ERRORS.INVALID_OFFSET;
+      state.offset = next.offset;
+      sinceCheckpoint = 0;
+    };
+    const flush = async (all: boolean) => {
+      while (buffer.length >= CHUNK_BYTES || (all && buffer.length > 0)) {
+        const data = buffer.subarray(0, CHUNK_BYTES);
+        await withDeadline(writeTimeoutMs, () => this.chunks.insertOne({ files_id: doc._id, n: state.chunks, data: new Binary(data) }), 'writing a chunk');
+        state.chunks++;
+        sinceCheckpoint++;
+        buffer = Buffer.from(buffer.subarray(data.length));
+      }
+    };
+    // Until the first bytes have shown media, nothing goes into fs.chunks: the head is kept whole.
+    const decide = async () => {
+      if (state.detected || buffer.length < Math.min(MEDIA_SNIFF_BYTES, doc.size)) return;
+      const verdict = await inspectMediaHead(buffer, buffer.length >= doc.size);
+      if (verdict.kind === 'not-media') throw new NotMediaError(verdict.reason);
+      if (verdict.kind === 'media') state.detected = verdict.mimeType;
+    };
+
+    try {
+      for await (const piece of stream as AsyncIterable<Buffer>) {
+        buffer = buffer.length === 0 ? piece : Buffer.concat([buffer, piece]);
+        received += piece.length;
+        await decide();
+        if (state.detected) await flush(false);
+        if (sinceCheckpoint >= CHECKPOINT_CHUNKS) await checkpoint();
+      }
+    } catch (err) {
+      if (err instanceof NotMediaError) {
+        await this.discard(doc._id);
+        throw err;
+      }
+      // What arrived before the cut is kept: the client resumes from there.
+      await checkpoint().catch(() => undefined);
+      throw err;
+    }
+    const done = offset + received === doc.size;
+    if (done) {
+      if (!state.detected) {
+        await decide();
+        if (!state.detected) {
+          await this.discard(doc._id);
+          throw new NotMediaError('too short to be a video or audio file');
+        }
+      }
+      await flush(true);
+    }
+    await checkpoint();
+    if (done) await this.complete(doc, state.detected!);
+    return offset + received;
+  }
+
+  /** The files document, as the multipart path writes it; the upload document says so afterwards. */
+  private async complete(doc: ResumableUploadDoc, detected: string): Promise<void> {
+    const contentType = contentTypeOf({ ...doc, detected_type: detected });
+    await withDeadline(
+      this.options.writeTimeoutMs,
+      () =>
+        this.files.updateOne(
+          { _id: doc._id },
+          {
+            $setOnInsert: {
+              length: doc.size,
+              chunkSize: CHUNK_BYTES,
+              uploadDate: new Date(),
+              filename: doc.filename ?? '',
+              metadata: { owner: doc.owner, contentType, detectedType: detected, resumable: true },
+            },
+          },
+          { upsert: true },
+        ),
+      'writing the files document',
+    );
+    await this.docs.updateOne({ _id: doc._id }, { $set: { completed: true, detected_type: detected } });
+  }
+
+  /** Unfinished uploads past their expiry: chunks and documents removed. Returns how many. */
+  override async deleteExpired(now = new Date()): Promise<number> {
+    const expired = await this.docs.find({ completed: false, expires_at: { $lt: now } }, { projection: { _id: 1 } }).toArray();
+    for (const { _id } of expired) await this.discard(_id);
+    // Finished ones keep their document (a client's HEAD still finds the upload whole) until it expires too.
+    await this.docs.deleteMany({ completed: true, job_recorded: true, expires_at: { $lt: now } });
+    return expired.length;
+  }
+
+  /** Completed uploads whose job was not recorded (the store failed right after the last byte). */
+  async unrecorded(olderThan: Date): Promise<ResumableUploadDoc[]> {
+    return this.docs
+      .find({ completed: true, job_recorded: false, created_at: { $lt: olderThan } })
+      .limit(100)
+      .toArray();
+  }
+
+  async markRecorded(id: ObjectId): Promise<void> {
+    await this.docs.updateOne({ _id: id }, { $set: { job_recorded: true } });
+  }
+}
+
+/** The type the job and the files document carry: the client's, unless it said nothing useful. */
+export const contentTypeOf = (doc: Pick<ResumableUploadDoc, 'declared_type' | 'detected_type'>): string =>
+  doc.declared_type && doc.declared_type !== 'application/octet-stream' ? doc.declared_type : (doc.detected_type ?? 'application/octet-stream');
+
+function toUpload(doc: ResumableUploadDoc): Upload {
+  return new Upload({
+    id: doc._id.toHexString(),
+    size: doc.size,
+    offset: doc.offset,
+    metadata: doc.metadata,
+    creation_date: doc.created_at.toISOString(),
+  });
+}

@@ -1,0 +1,123 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError, errorBody } from '@mp3converter/shared/errors';
+import type { Logger } from '@mp3converter/shared/logger';
+import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
+import { Server, type ServerOptions } from '@tus/server';
+import type { Locker } from '@tus/utils';
+import express, { type Router } from 'express';
+import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
+import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
+import type { AuthClient, User } from '../domain/ports.js';
+import type { UploadAdmission } from '../domain/upload-admission.js';
+import { authenticate, userOf } from './authenticate.js';
+import { readOptionsQuery } from './upload.route.js';
+
+export interface ResumableUploadDeps {
+  auth: AuthClient;
+  store: GridFsTusStore;
+  locker: Locker;
+  completion: ResumableUploadCompletion;
+  admission: UploadAdmission;
+  maxUploadBytes: number;
+  logger: Logger;
+}
+
+type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0];
+/** A tus error as the server sends it: a status and a body. */
+type TusError = { status_code: number; body: string };
+
+const OPTION_KEYS = ['quality', 'bitrate', 'sample_rate', 'channels', 'tags'] as const;
+const tusError = (status: number, code: string, message: string): TusError => ({ status_code: status, body: JSON.stringify(errorBody(code, message)) });
+const notFound = () => tusError(404, 'upload_not_found', 'no such upload');
+
+/** tus's own refusals, as our JSON errors (the status unchanged). */
+const TUS_CODES: Record<number, string> = {
+  400: 'bad_request',
+  403: 'forbidden',
+  404: 'upload_not_found',
+  409: 'offset_conflict',
+  410: 'upload_expired',
+  412: 'unsupported_tus_version',
+  413: 'upload_too_large',
+  415: 'unsupported_media_type',
+  460: 'checksum_mismatch',
+};
+
+/**
+ * Resumable uploads (tus 1.0: core, creation, creation-with-upload, termination, expiration) at `/uploads/`,
+ * beside the original's multipart `/upload`. Every request carries the bearer token and is checked by auth
+ * first, as for every other route; the owner is the one auth names, and only the owner can continue, read or
+ * delete an upload (404 for anyone else). The same rules as multipart: MAX_UPLOAD_BYTES at creation (the
+ * length is required up front) and on every PATCH, the quota and jobs in flight at creation, the content
+ * check on the first bytes (415, and the upload is gone), and on completion the job recorded and published
+ * as for multipart, with the dispatcher's sweep behind it when the broker is away.
+ */
+export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, logger }: ResumableUploadDeps): Router {
+  const users = new WeakMap<IncomingMessage, User>();
+  const userOfTus = (req: TusRequest): User => {
+    const node = (req as unknown as { runtime?: { node?: { req: IncomingMessage } } }).runtime?.node?.req;
+    const user = node && users.get(node);
+    if (!user) throw tusError(401, 'missing_credentials', 'missing credentials');
+    return user;
+  };
+
+  const tus = new Server({
+    path: '/uploads',
+    datastore: store,
+    locker,
+    relativeLocation: true,
+    // A request asked to let go of its lock (another replica wants the upload) ends this long after.
+    lockDrainTimeout: 1_000,
+    maxSize: maxUploadBytes,
+    namingFunction: () => new ObjectId().toHexString(),
+    // Never the client's proxy headers: relative locations need none.
+    respectForwardedHeaders: false,
+    async onIncomingRequest(req, id) {
+      if (req.method === 'POST') return;
+      const doc = await store.find(id);
+      if (!doc || doc.owner !== userOfTus(req).username) throw notFound();
+    },
+    async onUploadCreate(req, upload) {
+      const { username } = userOfTus(req);
+      const meta = upload.metadata ?? {};
+      if (upload.size === 0) throw tusError(415, 'unsupported_media_type', 'the file is empty');
+      if (meta.filename && Buffer.byteLength(meta.filename) > 1024) throw tusError(400, 'bad_metadata', 'the filename is longer than 1024 bytes');
+      const asked: Record<string, string> = Object.fromEntries(new URL(req.url).searchParams);
+      for (const key of OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
+      const options = readOptionsQuery(asked);
+      // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize); what is left is the quota, less
+      // what the owner's unfinished uploads have reserved.
+      const { maxBytes } = await admission.admit(username, upload.size);
+      if ((upload.size ?? 0) > maxBytes - (await store.reservedBytes(username))) throw await admission.quotaExceeded(username);
+      return { metadata: { ...meta, owner: username, options: JSON.stringify(options) } };
+    },
+    disableTerminationForFinishedUploads: true,
+    async onUploadFinish(req, upload) {
+      await completion.finish(userOfTus(req).username, upload.id);
+      return {};
+    },
+    onResponseError(_req, err) {
+      if ('status_code' in err && typeof err.status_code === 'number') {
+        if (err.body.startsWith('{')) return { status_code: err.status_code, body: err.body };
+        return tusError(err.status_code, TUS_CODES[err.status_code] ?? 'upload_failed', err.body.trim());
+      }
+      if (err instanceof NotMediaError) return tusError(415, 'unsupported_media_type', err.message);
+      if (err instanceof AppError) return tusError(err.status, err.code, err.message);
+      if (isMongoUnavailable(err)) return tusError(503, 'storage_unavailable', 'storage unavailable, try again later');
+      logger.error({ err }, 'resumable upload failed');
+      return tusError(500, 'internal', 'internal server error');
+    },
+  });
+
+  const router = express.Router();
+  const toTus: express.RequestHandler = (req, res, next) => {
+    if (res.locals.user) users.set(req, userOf(res));
+    tus.handle(req, res).catch(next);
+  };
+  const paths = ['/uploads', '/uploads/{*rest}'];
+  // OPTIONS tells what the server supports (tus discovery) and touches no upload: no token needed.
+  router.options(paths, toTus);
+  router.all(paths, authenticate(auth), toTus);
+
+  return router;
+}

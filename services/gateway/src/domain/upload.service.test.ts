@@ -80,3 +80,26 @@ describe('UploadService.enqueue', () => {
     expect(store.confirmed.has(V1)).toBe(true);
   });
 });
+
+describe('UploadService.record (a finished resumable upload)', () => {
+  const video = { videoFid: V1, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' };
+
+  it('when the broker refuses, then the job is kept pending and the video stays, for the sweep to publish', async () => {
+    queue.refuse = true;
+    await uploads.record(video, 'a@example.test');
+    expect(store.videos.has(V1)).toBe(true);
+    expect(store.jobs.get(V1)).toMatchObject({ state: 'queued', dispatch: 'pending' });
+    expect(store.confirmed.has(V1)).toBe(false);
+    queue.refuse = false;
+    store.jobs.set(V1, { ...store.jobs.get(V1)!, dispatchedAt: new Date(Date.now() - 5_000) });
+    await dispatcher.sweep();
+    expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test' }]);
+  });
+
+  it('when it is recorded a second time (a sweep after a cut-short finish), then nothing more is created or published', async () => {
+    await uploads.record(video, 'a@example.test');
+    await uploads.record(video, 'a@example.test');
+    expect(queue.published).toHaveLength(1);
+    expect(store.jobs.size).toBe(1);
+  });
+});

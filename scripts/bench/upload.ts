@@ -1,6 +1,7 @@
 /**
- * Gateway upload benchmark: a 1 GiB generated file through POST /upload (streamed into GridFS and queued)
- * against a raw GridFS write of the same file. Prints throughput, their ratio and the gateway's peak RSS.
+ * Gateway upload benchmark: a 1 GiB generated file through POST /upload (streamed into GridFS and queued),
+ * then through the resumable path (tus: PATCHes of 50 MB on a fresh gateway process), each against a raw
+ * GridFS write of the same file. Prints throughput, their ratio to the raw write and each gateway's peak RSS.
  *
  *   bash scripts/bench.sh upload [SIZE_MIB]
  */
@@ -52,19 +53,22 @@ const auth = await startService(
   },
   'http://127.0.0.1:8097/readyz',
 );
-const gateway = await startService(
-  'gateway',
-  {
-    PORT: '8099',
-    HEALTH_PORT: '8096',
-    HOST: '127.0.0.1',
-    AUTH_SVC_ADDRESS: '127.0.0.1:5099',
-    MONGODB_URI: servers.mongoUrl,
-    RABBITMQ_URL: servers.rabbitUrl,
-    VIDEO_QUEUE: videoQueue,
-  },
-  'http://127.0.0.1:8096/readyz',
-);
+const startGateway = () =>
+  startService(
+    'gateway',
+    {
+      PORT: '8099',
+      HEALTH_PORT: '8096',
+      HOST: '127.0.0.1',
+      AUTH_SVC_ADDRESS: '127.0.0.1:5099',
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: videoQueue,
+      DOWNLOAD_LINK_SECRET: secret,
+    },
+    'http://127.0.0.1:8096/readyz',
+  );
+let gateway = await startGateway();
 const mongo = new MongoClient(servers.mongoUrl);
 
 try {
@@ -101,6 +105,33 @@ try {
   await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), new GridFSBucket(mongo.db('videos')).openUploadStreamWithId(rawId, 'raw.mp4'));
   const rawSeconds = (performance.now() - t) / 1000;
 
+  // The resumable path on a fresh gateway process, so that its peak RSS is its own.
+  await gateway.stop();
+  gateway = await startGateway();
+  const tusBaseline = await gateway.peakRssMiB();
+  const tusHeaders = { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' };
+  t = performance.now();
+  const created = await fetch('http://127.0.0.1:8099/uploads/', {
+    method: 'POST',
+    headers: { ...tusHeaders, 'upload-length': String(size), 'upload-metadata': `filename ${Buffer.from('big.mp4').toString('base64')}` },
+  });
+  if (created.status !== 201) throw new Error(`tus creation answered ${created.status}: ${await created.text()}`);
+  const tusUrl = `http://127.0.0.1:8099${created.headers.get('location')}`;
+  const PART = 50 * 1000 * 1000;
+  for (let offset = 0; offset < size; offset += PART) {
+    const end = Math.min(size, offset + PART);
+    const res = await fetch(tusUrl, {
+      method: 'PATCH',
+      headers: { ...tusHeaders, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream', 'content-length': String(end - offset) },
+      body: Readable.toWeb(createReadStream(file, { start: offset, end: end - 1, highWaterMark: 1024 * 1024 })) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    if (res.status !== 204) throw new Error(`PATCH at ${offset} answered ${res.status}: ${await res.text()}`);
+  }
+  const tusSeconds = (performance.now() - t) / 1000;
+  const tusPeak = await gateway.peakRssMiB();
+  const tusId = tusUrl.split('/').pop()!;
+
   const gatewayMiBs = mib(size) / gatewaySeconds;
   const rawMiBs = mib(size) / rawSeconds;
   console.log(`\nupload of ${fmt(mib(size), 0)} MiB`);
@@ -108,13 +139,23 @@ try {
   console.log(`  raw GridFS write         ${fmt(rawSeconds, 2)} s   ${fmt(rawMiBs)} MiB/s`);
   console.log(`  throughput ratio         ${fmt((gatewayMiBs / rawMiBs) * 100, 0)} % of the raw write (target >= 80 %)`);
   console.log(`  gateway peak RSS         ${fmt(peak)} MiB (${fmt(baseline)} MiB before the upload; target < 150 MB)`);
+  const tusMiBs = mib(size) / tusSeconds;
+  console.log(`\nresumable upload (tus, PATCHes of 50 MB) of ${fmt(mib(size), 0)} MiB`);
+  console.log(`  gateway  tus /uploads/  ${fmt(tusSeconds, 2)} s   ${fmt(tusMiBs)} MiB/s`);
+  console.log(`  throughput ratio         ${fmt((tusMiBs / rawMiBs) * 100, 0)} % of the raw write (target >= 80 %)`);
+  console.log(`  gateway peak RSS         ${fmt(tusPeak)} MiB (${fmt(tusBaseline)} MiB before the upload; target < 150 MB)`);
 
   await deleteGridFsFile(mongo.db('videos'), rawId);
   await deleteGridFsFile(mongo.db('videos'), new ObjectId(answer.video_fid));
+  await deleteGridFsFile(mongo.db('videos'), new ObjectId(tusId));
+  await mongo
+    .db('videos')
+    .collection('resumable_uploads')
+    .deleteOne({ _id: new ObjectId(tusId) });
   await mongo
     .db('videos')
     .collection('jobs')
-    .deleteOne({ _id: new ObjectId(answer.video_fid) });
+    .deleteMany({ _id: { $in: [new ObjectId(answer.video_fid), new ObjectId(tusId)] } });
 } finally {
   await gateway.stop();
   await auth.stop();

@@ -27,6 +27,8 @@ export interface ResumableUploadDoc {
   options: Record<string, unknown>;
   created_at: Date;
   expires_at: Date;
+  /** A PATCH is (or was, when it died) writing chunks past `chunks`: the next one clears them first. */
+  dirty?: boolean;
   /** All bytes are in and the `fs.files` document is written. */
   completed: boolean;
   /** The job is recorded (its message published or left to the dispatcher's sweep). */
@@ -140,15 +142,20 @@ export class GridFsTusStore extends DataStore {
     if (!doc) throw ERRORS.FILE_NOT_FOUND;
     if (doc.offset !== offset) throw ERRORS.INVALID_OFFSET;
     const { writeTimeoutMs } = this.options;
-    // Chunks past what the document records were written by a PATCH that died before it checkpointed.
-    await withDeadline(writeTimeoutMs, () => this.chunks.deleteMany({ files_id: doc._id, n: { $gte: doc.chunks } }), 'clearing a cut-off write');
+    // Chunks past what the document records were written by a PATCH that died before it checkpointed. Only
+    // then is fs.chunks queried (a query FerretDB on SQLite answers by reading the whole collection).
+    if (doc.dirty) {
+      await withDeadline(writeTimeoutMs, () => this.chunks.deleteMany({ files_id: doc._id, n: { $gte: doc.chunks } }), 'clearing a cut-off write');
+    }
+    const marked = await withDeadline(writeTimeoutMs, () => this.docs.updateOne({ _id: doc._id, offset }, { $set: { dirty: true } }), 'starting a write');
+    if (marked.matchedCount !== 1) throw ERRORS.INVALID_OFFSET;
     const state = { offset: doc.offset, chunks: doc.chunks, detected: doc.detected_type };
     let buffer: Buffer = Buffer.from(doc.tail.buffer);
     let received = 0;
     let sinceCheckpoint = 0;
 
-    const checkpoint = async () => {
-      const next = { offset: offset + received, chunks: state.chunks };
+    const checkpoint = async (last = false) => {
+      const next = { offset: offset + received, chunks: state.chunks, dirty: !last };
       const saved = await withDeadline(
         writeTimeoutMs,
         () => this.docs.updateOne({ _id: doc._id, offset: state.offset }, { $set: { ...next, tail: new Binary(buffer), detected_type: state.detected } }),
@@ -189,7 +196,7 @@ export class GridFsTusStore extends DataStore {
         throw err;
       }
       // What arrived before the cut is kept: the client resumes from there.
-      await checkpoint().catch(() => undefined);
+      await checkpoint(true).catch(() => undefined);
       throw err;
     }
     const done = offset + received === doc.size;
@@ -203,7 +210,7 @@ export class GridFsTusStore extends DataStore {
       }
       await flush(true);
     }
-    await checkpoint();
+    await checkpoint(true);
     if (done) await this.complete(doc, state.detected!);
     return offset + received;
   }

@@ -195,8 +195,9 @@ export class GridFsTusStore extends DataStore {
         await this.discard(doc._id);
         throw err;
       }
-      // What arrived before the cut is kept: the client resumes from there.
-      await checkpoint(true).catch(() => undefined);
+      // What arrived before the cut is kept: the client resumes from there. Still dirty: a chunk write that
+      // timed out may yet land, so the next PATCH clears what lies past the recorded chunks.
+      await checkpoint().catch(() => undefined);
       throw err;
     }
     const done = offset + received === doc.size;

@@ -3,11 +3,34 @@
 #
 #   bash scripts/bench.sh upload [SIZE_MIB]       gateway upload vs raw GridFS write, gateway peak RSS (1024 MiB)
 #   bash scripts/bench.sh convert [MINUTES...]    converter message-to-message time vs the bare work (1 10 60)
+#   bash scripts/bench.sh throughput [N]          N jobs through N workers at once vs N bare ffmpeg runs (2)
+#   bash scripts/bench.sh idle                    gateway idle RSS
+#   bash scripts/bench.sh load [USERS] [UPLOADS]  the started system under USERS x UPLOADS uploads (5 10), and a
+#                                                 second user's wait behind a first user's backlog of 30
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
-what=${1:?upload or convert}; shift
+what=${1:?upload, convert, throughput, idle or load}; shift
 ensure_node_modules
+if [ "$what" = load ]; then
+  # Against the system the start command runs; started here (and stopped after) when it is not running.
+  system=$ROOT/.local/run/system.json
+  started=
+  if ! { [ -s "$system" ] && curl -fsS -o /dev/null "$(sed -nE 's/.*"gatewayHealth": "([^"]+)".*/\1/p' "$system")/readyz" 2>/dev/null; }; then
+    # The system listens on fixed ports: one end-to-end run or load benchmark per machine at a time.
+    exec 9>"${TMPDIR:-/tmp}/mp3converter-e2e.lock"
+    flock 9
+    rm -f "$system"
+    say "starting the system (bash scripts/start.sh, logs in .local/logs/)"
+    setsid bash scripts/start.sh >"${TMPDIR:-/tmp}/mp3converter-load-start.log" 2>&1 &
+    started=$!
+    trap '[ -n "$started" ] && kill -TERM -- "-$started" 2>/dev/null; wait "$started" 2>/dev/null || true' EXIT
+    for ((i = 0; i < 2400; i++)); do [ -s "$system" ] && break; kill -0 "$started" 2>/dev/null || die "scripts/start.sh stopped"; sleep 0.1; done
+    [ -s "$system" ] || die "the system was not ready in time"
+  fi
+  pnpm exec tsx --conditions=source scripts/bench/load.ts "$@"
+  exit
+fi
 ensure_ffmpeg
 ensure_mariadb 127.0.0.1 3306
 ensure_rabbitmq 127.0.0.1 5672

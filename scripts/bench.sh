@@ -48,5 +48,7 @@ pnpm -s build >/dev/null
 case "$what" in
   upload) pnpm exec tsx --conditions=source scripts/bench/upload.ts "$@" ;;
   convert) pnpm exec tsx --conditions=source scripts/bench/convert.ts "$@" ;;
-  *) die "unknown benchmark $what (upload or convert)" ;;
+  throughput) pnpm exec tsx --conditions=source scripts/bench/throughput.ts "$@" ;;
+  idle) pnpm exec tsx --conditions=source scripts/bench/idle.ts "$@" ;;
+  *) die "unknown benchmark $what (upload, convert, throughput, idle or load)" ;;
 esac

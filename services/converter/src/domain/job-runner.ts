@@ -279,7 +279,7 @@ export class JobRunner {
         await durationRecorded;
       }
       alive();
-      const mp3 = await transcoder.probe(output, signal);
+      const mp3 = await transcoder.measureMp3(output, signal);
       checkMp3(mp3, limits);
       if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
         throw new PermanentFailure('the file is truncated or damaged: its audio ends early');

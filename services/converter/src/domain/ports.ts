@@ -99,9 +99,14 @@ export interface MediaProbe {
   chapters: number;
 }
 
+/** What is checked of a finished MP3. */
+export type Mp3Measure = Pick<MediaProbe, 'durationSeconds' | 'bitRate' | 'sizeBytes'>;
+
 export interface Transcoder {
   /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
   probe(path: string, signal: AbortSignal): Promise<MediaProbe>;
+  /** The length of an MP3 this transcoder wrote, from its VBR header (or ffprobe when it has none). */
+  measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure>;
   /**
    * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed.
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.

@@ -35,12 +35,25 @@ ensure_ffmpeg
 ensure_mariadb 127.0.0.1 3306
 ensure_rabbitmq 127.0.0.1 5672
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+pgdb=
+stop_started() { # what this script started, then its throwaway database (once FerretDB let go of it)
+  local p i
+  for p in "${pids[@]}"; do
+    kill "$p" 2>/dev/null || continue
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+  [ -z "$pgdb" ] || drop_pg_database "$pgdb"
+}
+trap stop_started EXIT
 export TEST_MYSQL_URL=${TEST_MYSQL_URL:-mysql://root:@127.0.0.1:3306}
 export TEST_RABBITMQ_URL=${TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
 if [ -z "${TEST_MONGODB_URL:-}" ]; then
   if port_open 127.0.0.1 27017; then export TEST_MONGODB_URL=mongodb://127.0.0.1:27017; else
-    data=$(mktemp -d); pids+=("$(start_ferretdb 27037 "$data" "$data/ferretdb.log")")
+    # A throwaway FerretDB, on PostgreSQL where one answers (as for the tests), else on SQLite.
+    data=$(mktemp -d) pgdb=mp3c_bench_$$ pgurl=
+    pgurl=$(ferretdb_pg_database "$pgdb") || pgurl=
+    pids+=("$(start_ferretdb 27037 "$data" "$data/ferretdb.log" "$pgurl")")
+    say "FerretDB on ${pgurl:+PostgreSQL}${pgurl:-SQLite} for the benchmark"
     export TEST_MONGODB_URL=mongodb://127.0.0.1:27037
   fi
 fi

@@ -38,6 +38,7 @@ const gateway = await startService(
     MONGODB_URI: servers.mongoUrl,
     RABBITMQ_URL: servers.rabbitUrl,
     VIDEO_QUEUE: videoQueue,
+    DOWNLOAD_LINK_SECRET: randomBytes(32).toString('hex'),
   },
   'http://127.0.0.1:8096/readyz',
 );

@@ -53,7 +53,7 @@ if [ -z "${TEST_MONGODB_URL:-}" ]; then
     data=$(mktemp -d) pgdb=mp3c_bench_$$ pgurl=
     pgurl=$(ferretdb_pg_database "$pgdb") || pgurl=
     pids+=("$(start_ferretdb 27037 "$data" "$data/ferretdb.log" "$pgurl")")
-    say "FerretDB on ${pgurl:+PostgreSQL}${pgurl:-SQLite} for the benchmark"
+    if [ -n "$pgurl" ]; then say "FerretDB on PostgreSQL for the benchmark"; else say "FerretDB on SQLite for the benchmark"; fi
     export TEST_MONGODB_URL=mongodb://127.0.0.1:27037
   fi
 fi

@@ -14,6 +14,8 @@ export interface Service {
   process: ChildProcess;
   /** Peak resident memory so far (VmHWM), MiB. */
   peakRssMiB(): Promise<number>;
+  /** Resident memory now (VmRSS), MiB. */
+  rssMiB(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -48,17 +50,19 @@ export async function startService(name: string, env: Record<string, string>, re
   }
   return {
     process: child,
-    async peakRssMiB() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      return kb / 1024;
-    },
+    peakRssMiB: () => procStatusMiB(child.pid!, 'VmHWM'),
+    rssMiB: () => procStatusMiB(child.pid!, 'VmRSS'),
     async stop() {
       child.kill('SIGTERM');
       await exited;
       children.delete(child);
     },
   };
+}
+
+async function procStatusMiB(pid: number, field: string): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
 }
 
 export const mib = (bytes: number) => bytes / 1024 ** 2;

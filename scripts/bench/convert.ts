@@ -86,6 +86,8 @@ const worker = await startService(
     MP3_QUEUE: queues.mp3,
     FAILED_QUEUE: queues.failed,
     TMP_DIR: work,
+    // The bare run reads the same video after the job: the worker must not remove it meanwhile.
+    KEEP_VIDEOS: 'true',
   },
   'http://127.0.0.1:8098/readyz',
 );

@@ -1,241 +1,173 @@
 /**
- * Load benchmark against the system the start command brings up (the one at .local/run/system.json, or one
- * this run starts and stops): N users each upload M short generated videos at once, then one user's backlog
- * of 30 against a second user's single upload.
+ * Load benchmark against the system `scripts/start.sh` runs (bench.sh starts it when it is not running):
  *
- * Prints the total wall time, conversions per minute, p50/p95 of upload → email, the converter's per-phase
- * medians (from its "conversion done" log lines), and how long the second user waited behind the backlog
- * against the same upload on an idle system.
+ *   1. idle: one user uploads one short video; upload → email, the reference for scenario 3.
+ *   2. load: USERS users upload UPLOADS videos each, all at once; total wall time, conversions per minute,
+ *      p50/p95 of upload → email, and the converter's per-phase medians (from its `conversion done` logs).
+ *   3. backlog: user A uploads 30 videos, then user B uploads one; B's upload → email against the idle one.
  *
- *   bash scripts/bench.sh load [USERS] [UPLOADS_PER_USER]     (default 5 × 10)
+ *   bash scripts/bench.sh load [USERS] [UPLOADS]     (default 5 10)
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeVideo, uniqueEmail } from '@mp3converter/shared/testing';
+import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
 import { fmt, root } from './common.js';
 
 const run = promisify(execFile);
-const [users = 5, perUser = 10] = process.argv.slice(2).map(Number);
+const [users = 5, uploads = 10] = process.argv.slice(2).map(Number);
 const BACKLOG = 30;
-const systemFile = `${root}.local/run/system.json`;
-const converterLog = `${root}.local/logs/converter.log`;
-
-interface SystemInfo {
+const system = JSON.parse(await readFile(join(root, '.local/run/system.json'), 'utf8')) as {
   gateway: string;
   mail: string;
-  gatewayHealth: string;
   mysql: { host: string; port: number; user: string; password: string; database: string };
-}
+};
+const converterLog = join(root, '.local/logs/converter.log');
+
 interface Mail {
-  id: string;
-  to: { address: string }[];
   text: string;
 }
+
 interface User {
   email: string;
   token: string;
 }
-interface Upload {
-  user: User;
-  videoFid: string;
-  sentAt: number;
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function readSystem(): Promise<SystemInfo | undefined> {
-  try {
-    const info = JSON.parse(await readFile(systemFile, 'utf8')) as SystemInfo;
-    return (await fetch(`${info.gatewayHealth}/readyz`)).ok ? info : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The running system, or one started the README's way for this run (stopped by the returned function). */
-async function system(): Promise<{ info: SystemInfo; stop: () => Promise<void> }> {
-  const running = await readSystem();
-  if (running) return { info: running, stop: async () => undefined };
-  console.log('no system running: starting one with scripts/start.sh');
-  await rm(systemFile, { force: true });
-  const child: ChildProcess = spawn('bash', ['scripts/start.sh'], { cwd: root, stdio: 'ignore', detached: true });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const deadline = Date.now() + 240_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`scripts/start.sh exited with ${child.exitCode} (see .local/logs/)`);
-    if (Date.now() > deadline) throw new Error('scripts/start.sh was not ready in 240 s');
-    const info = await readSystem();
-    if (info) {
-      const stop = async () => {
-        child.kill('SIGTERM');
-        await exited;
-      };
-      return { info, stop };
-    }
-    await sleep(250);
-  }
-}
-
-const { info, stop } = await system();
-
-/** A user made with the auth CLI (the documented way) and logged in with Basic, as the original's clients do. */
-async function newUser(prefix: string): Promise<User> {
-  const email = uniqueEmail(prefix);
-  const password = randomBytes(9).toString('base64url');
+/** A user made with the auth CLI (the documented way), logged in through the gateway. */
+async function newUser(): Promise<User> {
+  const email = uniqueEmail('load');
+  const password = randomBytes(9).toString('base64');
+  const { mysql } = system;
   await run(process.execPath, ['services/auth/dist/cli.js', 'add-user', email], {
     cwd: root,
     env: {
       ...process.env,
-      MYSQL_HOST: info.mysql.host,
-      MYSQL_PORT: String(info.mysql.port),
-      MYSQL_USER: info.mysql.user,
-      MYSQL_PASSWORD: info.mysql.password,
-      MYSQL_DB: info.mysql.database,
+      MYSQL_HOST: mysql.host,
+      MYSQL_PORT: String(mysql.port),
+      MYSQL_USER: mysql.user,
+      MYSQL_PASSWORD: mysql.password,
+      MYSQL_DB: mysql.database,
       NEW_USER_PASSWORD: password,
     },
   });
-  const res = await fetch(`${info.gateway}/login`, {
+  const res = await fetch(`${system.gateway}/login`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}` },
   });
-  if (!res.ok) throw new Error(`login of ${email} answered ${res.status}`);
+  if (!res.ok) throw new Error(`login failed: ${res.status}`);
   return { email, token: await res.text() };
 }
 
-async function upload(user: User, video: Buffer, name: string): Promise<Upload> {
+interface Upload {
+  videoFid: string;
+  mp3Fid: string;
+  /** Epoch ms when the upload request was sent. */
+  sentAt: number;
+  owner: string;
+}
+
+async function upload(user: User, video: Buffer): Promise<Upload> {
   const form = new FormData();
-  form.append('file', new Blob([new Uint8Array(video)], { type: 'video/mp4' }), name);
+  form.append('file', new Blob([new Uint8Array(video)], { type: 'video/mp4' }), 'lecture.mp4');
   const sentAt = Date.now();
-  const res = await fetch(`${info.gateway}/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${user.token}` } });
-  const body = (await res.json()) as { video_fid?: string };
-  if (res.status !== 202 || !body.video_fid) throw new Error(`upload answered ${res.status}: ${JSON.stringify(body)}`);
-  return { user, videoFid: body.video_fid, sentAt };
+  const res = await fetch(`${system.gateway}/upload`, { method: 'POST', body: form, headers: { authorization: `Bearer ${user.token}` } });
+  if (res.status !== 202) throw new Error(`upload refused: ${res.status} ${await res.text()}`);
+  const { video_fid: videoFid } = (await res.json()) as { video_fid: string };
+  return { videoFid, mp3Fid: mp3IdFor(videoFid), sentAt, owner: user.email };
 }
 
-async function mp3FidOf(u: Upload): Promise<string> {
-  const res = await fetch(`${info.gateway}/status?fid=${u.videoFid}`, { headers: { authorization: `Bearer ${u.user.token}` } });
-  const body = (await res.json()) as { state: string; mp3_fid: string | null; reason?: string | null };
-  if (body.state !== 'done' || !body.mp3_fid) throw new Error(`job ${u.videoFid} ended ${body.state}: ${body.reason ?? ''}`);
-  return body.mp3_fid;
-}
-
-/**
- * When each email was first seen in the mail catcher, polled every 100 ms (the resolution of the figures):
- * the catcher's own `time` is the Date header, which has whole seconds only.
- */
-const firstSeen = new Map<string, number>();
-let mails: Mail[] = [];
-let polling = true;
-const poller = (async () => {
-  while (polling) {
-    try {
-      mails = (await (await fetch(`${info.mail}/email`)).json()) as Mail[];
-      const now = Date.now();
-      for (const m of mails) if (!firstSeen.has(m.id)) firstSeen.set(m.id, now);
-    } catch {
-      // the catcher is busy or restarting: the next round sees the mail
-    }
-    await sleep(100);
+/** When each MP3's email was first seen at the mail catcher (its Date header has only whole seconds), epoch ms. */
+const seen = new Map<string, number>();
+let polling: Promise<void> | undefined;
+async function poll(): Promise<void> {
+  const mails = (await (await fetch(`${system.mail}/email`)).json()) as Mail[];
+  const now = Date.now();
+  for (const mail of mails) {
+    for (const [fid] of mail.text.matchAll(/[0-9a-f]{24}/g)) if (!seen.has(fid)) seen.set(fid, now);
   }
-})();
+}
 
-/** Waits until every upload's email has arrived, then returns each upload's upload → email time. */
-async function emailTimes(uploads: Upload[], timeoutMs = 15 * 60_000): Promise<number[]> {
-  const addresses = new Set(uploads.map((u) => u.user.email));
-  const expected = new Map<string, number>();
-  for (const u of uploads) expected.set(u.user.email, (expected.get(u.user.email) ?? 0) + 1);
+/** Upload → email for each upload, once every one has its email. */
+async function emailed(all: Upload[], timeoutMs = 15 * 60_000): Promise<Map<string, number>> {
   const deadline = Date.now() + timeoutMs;
-  let mine: Mail[] = [];
   for (;;) {
-    mine = mails.filter((m) => m.to.some((t) => addresses.has(t.address)));
-    const got = new Map<string, number>();
-    for (const m of mine) for (const t of m.to) got.set(t.address, (got.get(t.address) ?? 0) + 1);
-    if ([...expected].every(([a, n]) => (got.get(a) ?? 0) >= n)) break;
-    if (Date.now() > deadline) throw new Error(`only ${mine.length} of ${uploads.length} emails arrived`);
-    await sleep(250);
+    polling ??= poll().finally(() => (polling = undefined));
+    await polling;
+    if (all.every((u) => seen.has(u.mp3Fid))) return new Map(all.map((u) => [u.videoFid, seen.get(u.mp3Fid)! - u.sentAt]));
+    if (Date.now() > deadline) throw new Error(`${all.filter((u) => !seen.has(u.mp3Fid)).length} of ${all.length} emails did not arrive`);
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return Promise.all(
-    uploads.map(async (u) => {
-      const mp3Fid = await mp3FidOf(u);
-      const mail = mine.find((m) => m.text.includes(mp3Fid));
-      if (!mail) throw new Error(`no email names ${mp3Fid}`);
-      return firstSeen.get(mail.id)! - u.sentAt;
-    }),
-  );
 }
 
-const percentile = (values: number[], p: number) => {
+const quantile = (values: number[], q: number) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
 };
-const seconds = (ms: number) => `${fmt(ms / 1000, 2)} s`;
+const s = (ms: number) => `${fmt(ms / 1000, 2)} s`;
 
-/** The converter's "conversion done" lines written since `offset`, for these jobs: phase → milliseconds. */
-async function phaseMedians(offset: number, fids: Set<string>): Promise<Record<string, number>> {
-  const file = await open(converterLog, 'r');
-  const { size } = await file.stat();
-  const buf = Buffer.alloc(Math.max(0, size - offset));
-  await file.read(buf, 0, buf.length, offset);
-  await file.close();
-  const phases: Record<string, number[]> = {};
-  for (const line of buf.toString('utf8').split('\n')) {
-    if (!line.includes('"conversion done"')) continue;
-    const entry = JSON.parse(line) as { videoFid?: string; ms?: Record<string, number>; totalMs?: number };
-    if (entry.videoFid && !fids.has(entry.videoFid.toLowerCase())) continue;
-    for (const [phase, ms] of Object.entries({ ...entry.ms, total: entry.totalMs })) if (typeof ms === 'number') (phases[phase] ??= []).push(ms);
+/** The converter's per-phase timings of these jobs, from its `conversion done` log lines. */
+async function phases(videoFids: Set<string>): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = {};
+  for (const line of (await readFile(converterLog, 'utf8')).split('\n')) {
+    if (!line.includes('conversion done')) continue;
+    let entry: { videoFid?: string; ms?: Record<string, number>; totalMs?: number };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (!entry.videoFid || !videoFids.has(entry.videoFid)) continue;
+    for (const [phase, ms] of Object.entries({ ...entry.ms, total: entry.totalMs ?? Number.NaN })) (out[phase] ??= []).push(ms);
   }
-  return Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, percentile(v, 50)]));
+  return out;
 }
-const logSize = async () => (await stat(converterLog).catch(() => ({ size: 0 }))).size;
 
-try {
-  // Short videos, each under 1 MB, a few different lengths so the encoder's work varies as in real use.
-  const made = await Promise.all([12, 20, 30].map((s) => makeVideo({ seconds: s, width: 320, height: 240, fps: 15 })));
-  const videos = await Promise.all(made.map((m) => readFile(m.path)));
-  for (const m of made) await m.cleanup();
-  const largest = Math.max(...videos.map((v) => v.length));
+process.stderr.write('generating a 10-second video...\n');
+const made = await makeVideo({ seconds: 10, width: 640, height: 360, fps: 15 });
+const video = await readFile(made.path);
+await made.cleanup();
+process.stderr.write(`video: ${fmt(video.length / 1024, 0)} KiB\n`);
 
-  // The same single upload on an idle system: the yardstick for the fairness scenario.
-  const idleUser = await newUser('bench-idle');
-  const [idleMs] = await emailTimes([await upload(idleUser, videos[1]!, 'idle.mp4')]);
+// 1. idle
+const idleUser = await newUser();
+const idleUpload = await upload(idleUser, video);
+const idleMs = (await emailed([idleUpload])).get(idleUpload.videoFid)!;
+process.stderr.write(`idle: ${s(idleMs)}\n`);
 
-  // N users × M uploads, all at once.
-  const people = await Promise.all(Array.from({ length: users }, (_, i) => newUser(`bench-load${i}`)));
-  const offset = await logSize();
-  const started = Date.now();
-  const uploads = await Promise.all(
-    people.flatMap((user) => Array.from({ length: perUser }, (_, j) => upload(user, videos[j % videos.length]!, `lecture-${j}.mp4`))),
-  );
-  const times = await emailTimes(uploads);
-  const wallMs = Math.max(...uploads.map((u, i) => u.sentAt + times[i]!)) - started;
-  const phases = await phaseMedians(offset, new Set(uploads.map((u) => u.videoFid.toLowerCase())));
+// 2. load
+const people = await Promise.all(Array.from({ length: users }, () => newUser()));
+process.stderr.write(`load: ${users} users x ${uploads} uploads...\n`);
+const t0 = Date.now();
+const all = (await Promise.all(people.map((p) => Promise.all(Array.from({ length: uploads }, () => upload(p, video)))))).flat();
+const waits = await emailed(all);
+const wallMs = Math.max(...all.map((u) => u.sentAt + waits.get(u.videoFid)!)) - t0;
+const latencies = [...waits.values()];
+const timings = await phases(new Set(all.map((u) => u.videoFid)));
 
-  // One user's backlog, then a second user's single upload.
-  const [heavy, light] = await Promise.all([newUser('bench-backlog'), newUser('bench-single')]);
-  const backlog = await Promise.all(Array.from({ length: BACKLOG }, (_, j) => upload(heavy, videos[j % videos.length]!, `backlog-${j}.mp4`)));
-  const single = await upload(light, videos[1]!, 'single.mp4');
-  const [singleMs] = await emailTimes([single]);
-  await emailTimes(backlog);
+// 3. backlog
+const a = await newUser();
+const b = await newUser();
+process.stderr.write(`backlog: user A uploads ${BACKLOG}, then user B one...\n`);
+const aUploads = await Promise.all(Array.from({ length: BACKLOG }, () => upload(a, video)));
+const bUpload = await upload(b, video);
+const bMs = (await emailed([bUpload])).get(bUpload.videoFid)!;
+const aWaits = await emailed(aUploads);
+const aLastMs = Math.max(...aUploads.map((u) => u.sentAt + aWaits.get(u.videoFid)! - aUploads[0]!.sentAt));
 
-  const total = uploads.length;
-  console.log(`\nload: ${users} users × ${perUser} uploads (${total} videos of at most ${fmt(largest / 1024, 0)} KiB) through ${info.gateway}`);
-  console.log(`  total wall time          ${seconds(wallMs)}`);
-  console.log(`  conversions per minute   ${fmt((total / wallMs) * 60_000)}`);
-  console.log(`  upload → email           p50 ${seconds(percentile(times, 50))}   p95 ${seconds(percentile(times, 95))}`);
-  console.log(
-    `  converter phase medians  ${Object.entries(phases)
-      .map(([k, v]) => `${k} ${seconds(v)}`)
-      .join('   ')}`,
-  );
-  console.log(`  copy phase p50           ${phases.copy === undefined ? 'n/a' : seconds(phases.copy)} (target <= 0.3 s)`);
-  console.log(`\nfairness: one user uploads ${BACKLOG}, then a second user uploads one`);
-  console.log(`  second user's upload → email  ${seconds(singleMs!)}   idle system ${seconds(idleMs!)}`);
-  console.log(`  ratio                         ${fmt(singleMs! / idleMs!, 2)} × idle (target <= 3)`);
-} finally {
-  polling = false;
-  await poller;
-  await stop();
-}
+console.log(`\nload: ${users} users x ${uploads} uploads of a ${fmt(video.length / 1024, 0)} KiB, 10-second video, through ${system.gateway}`);
+console.log(`  total wall time          ${s(wallMs)}`);
+console.log(`  conversions per minute   ${fmt((all.length / wallMs) * 60_000)}`);
+console.log(`  upload -> email          p50 ${s(quantile(latencies, 0.5))}   p95 ${s(quantile(latencies, 0.95))}   (idle ${s(idleMs)})`);
+console.log(
+  `  converter phase medians  ${Object.entries(timings)
+    .map(([phase, ms]) => `${phase} ${s(quantile(ms, 0.5))}`)
+    .join('   ')}`,
+);
+console.log(`  copy phase p50 ${s(quantile(timings.copy ?? [], 0.5))} (target <= 0.30 s for a video under 1 MB)`);
+console.log(`\nbacklog: user A uploads ${BACKLOG}, then user B uploads one`);
+console.log(`  B: upload -> email       ${s(bMs)} against ${s(idleMs)} idle: ${fmt(bMs / idleMs, 2)} x (target <= 3 x)`);
+console.log(`  A: all ${BACKLOG} emailed after   ${s(aLastMs)}`);
 process.exit(0);

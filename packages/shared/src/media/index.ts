@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { fileTypeFromBuffer } from 'file-type';
 
 /** Bytes read from the start of an upload to recognise its container (file-type's own sample size). */
 export const MEDIA_SNIFF_BYTES = 4_100;
@@ -106,6 +105,8 @@ export async function inspectMediaHead(head: Buffer, ended: boolean): Promise<Me
   const hidden = offset < head.length ? (playlistIn(head, offset) ?? textBehindWrapper(head, offset, ended)) : undefined;
   if (hidden) return { kind: 'not-media', reason: hidden };
 
+  // Loaded at the first upload, not at start: its parsers are a tenth of an idle gateway's memory.
+  const { fileTypeFromBuffer } = await import('file-type');
   const detected = await fileTypeFromBuffer(head.subarray(0, MEDIA_SNIFF_BYTES));
   const mime = detected?.mime;
   if (mime && (mime.startsWith('video/') || mime.startsWith('audio/') || mime === 'application/ogg')) return { kind: 'media', mimeType: mime };

@@ -1,8 +1,10 @@
 import ffmpeg from 'fluent-ffmpeg';
 import type { EncodingPlan } from '../domain/encoding-plan.js';
 import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
-import { type MediaProbe, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
+import { open } from 'node:fs/promises';
+import { type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
+import { firstFrameOffset, xingLength } from './mp3-header.js';
 import { ChildGroup, OutputTooLarge, ProcessTimedOut, confine, runProcess } from './process-group.js';
 
 export interface FfmpegOptions {
@@ -98,6 +100,26 @@ export class FfmpegTranscoder implements Transcoder {
       tags: Object.fromEntries(Object.entries(data.format?.tags ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
       chapters: data.chapters?.length ?? 0,
     };
+  }
+
+  /** ffmpeg's MP3 muxer writes a Xing/Info header with the exact frame count: read it, not an ffprobe run. */
+  async measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure> {
+    const file = await open(path, 'r');
+    let length: ReturnType<typeof xingLength>;
+    let sizeBytes: number;
+    try {
+      sizeBytes = (await file.stat()).size;
+      const head = Buffer.alloc(16);
+      await file.read(head, 0, head.length, 0);
+      const offset = firstFrameOffset(head);
+      const frame = Buffer.alloc(256);
+      const { bytesRead } = offset === undefined ? { bytesRead: 0 } : await file.read(frame, 0, frame.length, offset);
+      length = xingLength(frame.subarray(0, bytesRead));
+    } finally {
+      await file.close();
+    }
+    if (!length || length.durationSeconds <= 0) return this.probe(path, signal);
+    return { durationSeconds: length.durationSeconds, sizeBytes, bitRate: Math.round((sizeBytes * 8) / length.durationSeconds) };
   }
 
   toMp3(

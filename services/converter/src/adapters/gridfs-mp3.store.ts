@@ -20,10 +20,10 @@ export class GridFsMp3Store implements Mp3Store {
     await deleteGridFsFile(this.db, parseObjectId(mp3Fid)!);
   }
 
-  async save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal): Promise<void> {
+  async save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal, { leftovers }: { leftovers: boolean }): Promise<void> {
     const id = parseObjectId(mp3Fid)!;
     // Chunks of an attempt that died mid-write (no files document) would collide with ours.
-    await deleteGridFsFile(this.db, id);
+    if (leftovers) await deleteGridFsFile(this.db, id);
     const upload = this.bucket.openUploadStreamWithId(id, details.filename, {
       metadata: {
         owner: details.owner,

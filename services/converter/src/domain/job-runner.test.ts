@@ -10,6 +10,7 @@ import {
   type Claim,
   type JobLeases,
   type MediaProbe,
+  type Mp3Measure,
   type Mp3Store,
   PermanentFailure,
   type Progress,
@@ -100,6 +101,9 @@ class FakeTranscoder implements Transcoder {
       tags: {},
       chapters: 0,
     };
+  }
+  async measureMp3(path: string): Promise<Mp3Measure> {
+    return this.probe(path);
   }
   plans: EncodingPlan[] = [];
   async toMp3(_in: string, _out: string, plan: EncodingPlan, signal: AbortSignal, onProgress?: (s: number, speed: number | null) => void): Promise<void> {

@@ -155,14 +155,15 @@ export class JobRunner {
           return { kind: 'dead', reason };
         }
         case 'claimed':
-          return await this.convertClaimed(message, job, claim.attempt, log);
+          // A first claim of a job never replayed follows no earlier attempt: no MP3 or chunks of one to look for.
+          return await this.convertClaimed(message, job, claim.attempt, log, claim.attempt === 1 && !delivery.replayed);
       }
     } finally {
       this.running.delete(videoFid);
     }
   }
 
-  private async convertClaimed(message: ConversionMessage, job: Running, attempt: number, log: Logger): Promise<Outcome> {
+  private async convertClaimed(message: ConversionMessage, job: Running, attempt: number, log: Logger, first: boolean): Promise<Outcome> {
     const { leases, leaseRenewMs, maxAttempts } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     job.activeAt = Date.now();
@@ -178,7 +179,7 @@ export class JobRunner {
     const started = performance.now();
     try {
       log.info('conversion started');
-      const result = await this.convert(message, job, log);
+      const result = await this.convert(message, job, log, first);
       log.info({ ...result, totalMs: Math.round(performance.now() - started) }, 'conversion done');
       return { kind: 'done' };
     } catch (err) {
@@ -214,7 +215,7 @@ export class JobRunner {
     }
   }
 
-  private async convert(message: ConversionMessage, job: Running, log: Logger) {
+  private async convert(message: ConversionMessage, job: Running, log: Logger, first: boolean) {
     const { leases, mp3s, publisher, retentionMs, keepVideos } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const mp3Fid = mp3IdFor(videoFid);
@@ -222,9 +223,9 @@ export class JobRunner {
     let timings: Record<string, number> | undefined;
     const expiresAt = new Date(Date.now() + retentionMs);
     // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
-    let sizeBytes = await mp3s.sizeOf(mp3Fid);
+    let sizeBytes = first ? undefined : await mp3s.sizeOf(mp3Fid);
     const resumed = sizeBytes !== undefined;
-    if (sizeBytes === undefined) ({ timings, sizeBytes } = await this.transcode(message, mp3Fid, expiresAt, job, log));
+    if (sizeBytes === undefined) ({ timings, sizeBytes } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
       await mp3s.delete(mp3Fid);
@@ -243,6 +244,7 @@ export class JobRunner {
     expiresAt: Date,
     job: Running,
     log: Logger,
+    first: boolean,
   ): Promise<{ timings: Record<string, number>; sizeBytes: number }> {
     const { videos, mp3s, transcoder, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
@@ -258,19 +260,26 @@ export class JobRunner {
       const input = join(space.dir, 'input');
       const output = join(space.dir, 'output.mp3');
       const t0 = performance.now();
-      await this.bounded('reading the video', signal, (bounded) => videos.copyTo(videoFid, input, bounded, alive));
+      await this.bounded('reading the video', signal, (bounded) => videos.copyTo(videoFid, input, bounded, alive, info));
       const t1 = performance.now();
       alive();
       const source = await transcoder.probe(input, signal);
       if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
       checkSource(source, limits);
       const plan = planEncoding(options, source, encoding);
-      await leases.recordDuration(videoFid, source.durationSeconds).catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
+      // Written while ffmpeg starts, and done before anything else writes the job.
+      const durationRecorded = leases
+        .recordDuration(videoFid, source.durationSeconds)
+        .catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
       const t2 = performance.now();
       alive();
-      await transcoder.toMp3(input, output, plan, signal, this.progressReporter(message, source.durationSeconds, alive, log));
+      try {
+        await transcoder.toMp3(input, output, plan, signal, this.progressReporter(message, source.durationSeconds, alive, log, durationRecorded));
+      } finally {
+        await durationRecorded;
+      }
       alive();
-      const mp3 = await transcoder.probe(output, signal);
+      const mp3 = await transcoder.measureMp3(output, signal);
       checkMp3(mp3, limits);
       if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
         throw new PermanentFailure('the file is truncated or damaged: its audio ends early');
@@ -285,7 +294,7 @@ export class JobRunner {
         bitRate: mp3.bitRate,
         expiresAt,
       };
-      await this.bounded('storing the MP3', signal, (bounded) => mp3s.save(mp3Fid, output, details, bounded));
+      await this.bounded('storing the MP3', signal, (bounded) => mp3s.save(mp3Fid, output, details, bounded, { leftovers: !first }));
       const t4 = performance.now();
       return {
         timings: { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) },
@@ -313,7 +322,7 @@ export class JobRunner {
    * Turns the encoder's "seconds done, speed" into percent, speed and ETA against the duration ffprobe
    * measured: an event at most every progressEventMs, a snapshot on the job at most every progressSnapshotMs.
    */
-  private progressReporter(message: ConversionMessage, durationSeconds: number, alive: () => void, log: Logger) {
+  private progressReporter(message: ConversionMessage, durationSeconds: number, alive: () => void, log: Logger, after: Promise<void>) {
     const { progressEventMs, progressSnapshotMs, leases } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     let lastEvent = 0;
@@ -335,7 +344,7 @@ export class JobRunner {
       this.announce(message, 'converting', { percent: progress.percent, speed: progress.speed, eta_seconds: progress.etaSeconds }, 'progress');
       if (now - lastSnapshot >= progressSnapshotMs) {
         lastSnapshot = now;
-        leases.recordProgress(videoFid, progress).catch((err: unknown) => log.warn({ err }, 'could not record progress'));
+        after.then(() => leases.recordProgress(videoFid, progress)).catch((err: unknown) => log.warn({ err }, 'could not record progress'));
       }
     };
   }

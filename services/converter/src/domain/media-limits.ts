@@ -38,7 +38,7 @@ export function checkSource(source: MediaProbe, limits: MediaLimits): void {
  * After converting: the encoder stops at the output caps (`outputSecondsCap`, `maxOutputBytes`) whatever
  * the source claimed, so an MP3 that reached either is refused rather than stored cut short.
  */
-export function checkMp3(mp3: MediaProbe, limits: MediaLimits): void {
+export function checkMp3(mp3: Pick<MediaProbe, 'durationSeconds' | 'sizeBytes'>, limits: MediaLimits): void {
   if (mp3.sizeBytes >= limits.maxOutputBytes) throw new PermanentFailure(`the MP3 would be larger than the limit of ${formatBytes(limits.maxOutputBytes)}`);
   if (mp3.durationSeconds > limits.maxDurationSeconds + DURATION_TOLERANCE_SECONDS) throw tooLong(limits);
 }

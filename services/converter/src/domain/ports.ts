@@ -52,8 +52,11 @@ export interface VideoInfo {
 export interface VideoSource {
   /** undefined when there is no such file. */
   info(videoFid: string): Promise<VideoInfo | undefined>;
-  /** Streams the whole file to `path` (a seekable copy for ffmpeg); `onBytes` hears of each piece written. */
-  copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void): Promise<void>;
+  /**
+   * Streams the whole file to `path` (a seekable copy for ffmpeg); `onBytes` hears of each piece written.
+   * `known`: what `info` just answered for it, which saves looking the file up again.
+   */
+  copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void, known?: VideoInfo): Promise<void>;
   /** Removes the video (a cancelled job keeps nothing); done when there is none. */
   delete(videoFid: string): Promise<void>;
 }
@@ -72,8 +75,11 @@ export interface Mp3Store {
   /** The stored MP3's size in bytes, or undefined when there is none. */
   sizeOf(mp3Fid: string): Promise<number | undefined>;
   delete(mp3Fid: string): Promise<void>;
-  /** Stores the file at `path` under `mp3Fid`, first removing chunks an interrupted earlier attempt left. */
-  save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal): Promise<void>;
+  /**
+   * Stores the file at `path` under `mp3Fid`; with `leftovers` (there was an earlier attempt), first removes
+   * chunks an interrupted one left.
+   */
+  save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal, options: { leftovers: boolean }): Promise<void>;
 }
 
 export interface MediaProbe {
@@ -93,9 +99,14 @@ export interface MediaProbe {
   chapters: number;
 }
 
+/** What is checked of a finished MP3. */
+export type Mp3Measure = Pick<MediaProbe, 'durationSeconds' | 'bitRate' | 'sizeBytes'>;
+
 export interface Transcoder {
   /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
   probe(path: string, signal: AbortSignal): Promise<MediaProbe>;
+  /** The length of an MP3 this transcoder wrote, from its VBR header (or ffprobe when it has none). */
+  measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure>;
   /**
    * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed.
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.

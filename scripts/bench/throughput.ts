@@ -1,0 +1,112 @@
+/**
+ * Converter throughput: N jobs of a 10-minute video through N workers (one job each) at once, against N bare
+ * ffmpeg runs of the same conversion in parallel on local copies. Prints the aggregate × realtime of each,
+ * per core, and their ratio.
+ *
+ *   bash scripts/bench.sh throughput [N] [MINUTES]     (default 2 10)
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import amqp from 'amqplib';
+import { JobStore } from '@mp3converter/shared/jobs';
+import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
+import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
+import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
+import { type Service, fmt, servers, startService } from './common.js';
+
+const run = promisify(execFile);
+const n = Number(process.argv[2] ?? 2);
+const minutes = Number(process.argv[3] ?? 10);
+const cores = Math.min(n, availableParallelism());
+const work = await mkdtemp(join(tmpdir(), 'bench-throughput-'));
+const queues = { video: uniqueName('bench_video'), mp3: uniqueName('bench_mp3'), failed: uniqueName('bench_failed') };
+const mongo = new MongoClient(servers.mongoUrl);
+const videos = new GridFSBucket(mongo.db('videos'));
+const seconds = minutes * 60;
+
+process.stderr.write(`generating a ${minutes}-minute video...\n`);
+const source = join(work, 'source.mp4');
+await run('ffmpeg', [
+  ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`],
+  ...['-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`],
+  ...['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', source],
+]);
+
+const workers: Service[] = [];
+const fids: string[] = [];
+const conn = await amqp.connect(servers.rabbitUrl);
+try {
+  for (let i = 0; i < n; i++) {
+    const port = String(8110 + i);
+    workers.push(
+      await startService(
+        'converter',
+        {
+          HEALTH_PORT: port,
+          MONGODB_URI: servers.mongoUrl,
+          RABBITMQ_URL: servers.rabbitUrl,
+          VIDEO_QUEUE: queues.video,
+          MP3_QUEUE: queues.mp3,
+          FAILED_QUEUE: queues.failed,
+          TMP_DIR: work,
+          CONCURRENCY: '1',
+        },
+        `http://127.0.0.1:${port}/readyz`,
+      ),
+    );
+  }
+  for (let i = 0; i < n; i++) {
+    const id = new ObjectId();
+    await pipeline(createReadStream(source), videos.openUploadStreamWithId(id, 'bench.mp4', { metadata: { owner: 'bench@example.test' } }));
+    await new JobStore(mongo).create({ videoFid: id.toHexString(), owner: 'bench@example.test', filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
+    fids.push(id.toHexString());
+  }
+  const ch = await conn.createConfirmChannel();
+  await ch.assertQueue(queues.mp3, { durable: true });
+  const pending = new Set(fids);
+  const done = new Promise<void>((resolve) => {
+    void ch.consume(queues.mp3, (msg) => {
+      if (!msg) return;
+      pending.delete((JSON.parse(msg.content.toString()) as { video_fid: string }).video_fid);
+      ch.ack(msg);
+      if (pending.size === 0) resolve();
+    });
+  });
+  let t = performance.now();
+  for (const fid of fids)
+    ch.sendToQueue(queues.video, Buffer.from(JSON.stringify({ video_fid: fid, mp3_fid: null, username: 'bench@example.test' })), { persistent: true });
+  await done;
+  const systemSeconds = (performance.now() - t) / 1000;
+
+  const copies = await Promise.all(fids.map(async (_, i) => copyFile(source, join(work, `copy${i}.mp4`)).then(() => join(work, `copy${i}.mp4`))));
+  t = performance.now();
+  await Promise.all(
+    copies.map((copy, i) => run('ffmpeg', ['-v', 'error', '-i', copy, '-vn', '-c:a', 'libmp3lame', '-q:a', '2', '-y', join(work, `bare${i}.mp3`)])),
+  );
+  const bareSeconds = (performance.now() - t) / 1000;
+
+  const perCore = (wall: number) => (n * seconds) / wall / cores;
+  console.log(`\nthroughput: ${n} jobs of a ${minutes}-minute video at once, ${n} workers, ${cores} of ${availableParallelism()} cores`);
+  console.log(`  through the system   ${fmt(systemSeconds, 2).padStart(7)} s   ${fmt(perCore(systemSeconds)).padStart(6)} x realtime per core`);
+  console.log(`  bare ffmpeg runs     ${fmt(bareSeconds, 2).padStart(7)} s   ${fmt(perCore(bareSeconds)).padStart(6)} x realtime per core`);
+  console.log(`  ratio                ${fmt(bareSeconds / systemSeconds, 2)} (target >= 0.9)`);
+} finally {
+  await conn.close();
+  for (const worker of workers) await worker.stop();
+  for (const fid of fids) {
+    await deleteGridFsFile(mongo.db('mp3s'), new ObjectId(mp3IdFor(fid))).catch(() => undefined);
+    await mongo
+      .db('videos')
+      .collection('jobs')
+      .deleteOne({ _id: new ObjectId(fid) });
+  }
+  await mongo.close();
+  await deleteQueues(servers.rabbitUrl, ...Object.values(queues), `${queues.video}.dead`, ...[5000, 30000, 120000].map((d) => `${queues.video}.retry.${d}ms`));
+  await rm(work, { recursive: true, force: true });
+}
+process.exit(0);

@@ -186,6 +186,23 @@ describe('output options', () => {
     expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
   });
 
+  it('when a job fails because its file cannot be converted, then its video is removed too', async () => {
+    const owner = uniqueEmail();
+    const fid = await storeVideoAsGateway(mongo, Buffer.from('not a video at all, only text'), owner, 'junk.mp4');
+    await publishRaw(rabbitUrl(), q.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner }));
+    const [notice] = await collect(q.failed, 1);
+    expect(notice!.body.video_fid).toBe(fid);
+    expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
+    await waitFor(
+      async () =>
+        (await mongo
+          .db('videos')
+          .collection('fs.files')
+          .countDocuments({ _id: new ObjectId(fid) })) === 0,
+      { what: 'the failed job’s video to go' },
+    );
+  });
+
   it('when a job is done, then its video is removed', async () => {
     const { fid } = await convert(tagged);
     await waitFor(

@@ -4,6 +4,7 @@ import { jsonOf, makeVideo, publishRaw, storeGridFsFile, uniqueEmail, uniqueName
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Queues, cleanupQueues, startWorker } from '../../converter/test/harness.js';
 import { type Stack, readVideo, signIn, startStack, uploadFile } from './harness.js';
+import { openEvents } from './sse.js';
 
 let video: Buffer;
 let cleanup: () => Promise<void>;
@@ -22,7 +23,7 @@ const upload = async (stack: Stack, authorization: string): Promise<string> => {
 
 describe('a fair share of the queue per user', () => {
   it('when one user uploads ten and another one, with a share of 2, then the other’s starts before the first user’s third — across a gateway restart', async () => {
-    const first = await startStack({ USER_JOB_SLOTS: '2', DISPATCH_SWEEP_INTERVAL_MS: '200' });
+    const first = await startStack({ USER_JOB_SLOTS: '2', DISPATCH_SWEEP_INTERVAL_MS: '200', QUEUE_POSITION_INTERVAL_MS: '200' });
     // Jobs other test files left queued in this shared store would stand in line with these (files run one at a time).
     await first.mongo
       .db('videos')
@@ -44,6 +45,13 @@ describe('a fair share of the queue per user', () => {
     const places = [await position(a[1]!, alice.authorization), await position(b, bob.authorization), await position(a[2]!, alice.authorization)];
     expect(places).toEqual([2, 3, 4]);
     expect(await position(a[9]!, alice.authorization)).toBe(11);
+    // The event stream tells each owner the same places.
+    const [bobEvents, aliceEvents] = await Promise.all([openEvents(first.url, bob.authorization), openEvents(first.url, alice.authorization)]);
+    const placeOn = async (stream: typeof bobEvents, fid: string) =>
+      (await stream.next((e) => e.data.video_fid === fid && typeof e.data.position === 'number', `the position of ${fid}`)).data.position;
+    expect([await placeOn(aliceEvents, a[1]!), await placeOn(bobEvents, b), await placeOn(aliceEvents, a[2]!)]).toEqual([2, 3, 4]);
+    bobEvents.close();
+    aliceEvents.close();
 
     // The gateway that took the uploads goes (its queue and what is on it stay); another one, and a converter, come.
     await first.gateway.stop(1_000);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
 import { TEST_LINK_SECRET, deleteQueues, drainQueue as drain, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
+import type { Logger } from '@mp3converter/shared/logger';
 import { inject } from 'vitest';
 import type { AuthConfig } from '../../auth/src/config.js';
 import type { AuthServer } from '../../auth/src/server.js';
@@ -19,8 +20,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** A real auth (own MySQL database) and a gateway on port 0 with its own `video` queue name. */
-export async function startStack(env: Record<string, string> = {}, existingAuth?: { auth: AuthServer; authConfig: AuthConfig }): Promise<Stack> {
+/** A real auth (own MySQL database) and a gateway on port 0 with its own `video` queue name; `logger` for a test that reads the gateway's log. */
+export async function startStack(
+  env: Record<string, string> = {},
+  existingAuth?: { auth: AuthServer; authConfig: AuthConfig },
+  logger: Logger = testLogger('gateway'),
+): Promise<Stack> {
   const servers = inject('servers');
   const authConfig = existingAuth?.authConfig ?? authTestConfig();
   const auth = existingAuth?.auth ?? (await startAuth(authConfig));
@@ -42,7 +47,7 @@ export async function startStack(env: Record<string, string> = {}, existingAuth?
       PUBLIC_GATEWAY_URL: 'http://mp3converter.test',
       ...env,
     }),
-    testLogger('gateway'),
+    logger,
   );
   await gateway.amqp.start();
   const mongo = createMongoClient(servers.mongoUrl, 'gateway-test');

@@ -1,7 +1,7 @@
 import { JobStore } from '@mp3converter/shared/jobs';
 import { signatureOf, signedDownloadPath } from '@mp3converter/shared/links';
 import { ObjectId } from '@mp3converter/shared/storage';
-import { TEST_LINK_SECRET, jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import { TEST_LINK_SECRET, captureLogger, jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Queues, type Worker, cleanupQueues, startWorker } from '../../converter/test/harness.js';
 import { mp3IdFor } from '../../converter/src/domain/mp3-id.js';
@@ -12,9 +12,10 @@ let queues: Queues;
 let converter: Worker;
 let video: Buffer;
 let cleanup: () => Promise<void>;
+const gatewayLog = captureLogger('gateway');
 
 beforeAll(async () => {
-  stack = await startStack({ RETENTION_SWEEP_INTERVAL_MS: '3600000' });
+  stack = await startStack({ RETENTION_SWEEP_INTERVAL_MS: '3600000' }, undefined, gatewayLog.logger);
   queues = { video: stack.videoQueue, mp3: uniqueName('mp3'), failed: uniqueName('failed') };
   converter = await startWorker(queues);
   const made = await makeVideo({ seconds: 3 });
@@ -125,6 +126,33 @@ describe('signed download links', () => {
     expect((await fetch(url.replace('http://mp3converter.test', stack.url))).status).toBe(200);
     const stranger = await signIn(stack);
     expect((await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization: stranger.authorization } })).status).toBe(404);
+  });
+
+  it('when links are opened (good, altered, expired, malformed) and a fresh one is asked for, then no log line carries a signature', async () => {
+    const user = await signIn(stack);
+    const { fid, mp3Fid } = await converted(user.authorization);
+    const expires = inAWeek();
+    const sig = signatureOf({ mp3Fid, owner: user.email, expires }, TEST_LINK_SECRET);
+    const expiredSig = signatureOf({ mp3Fid, owner: user.email, expires: 1 }, TEST_LINK_SECRET);
+    const fresh = await jsonOf(await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization: user.authorization } }));
+    const freshSig = new URL(fresh.url as string).searchParams.get('sig');
+    expect(freshSig).toBeTruthy();
+    const statuses = [];
+    for (const url of [
+      linkFor(mp3Fid, user.email, expires),
+      `${stack.url}/download?fid=${mp3Fid}&expires=${expires}&sig=${sig.slice(0, -2)}xx`,
+      `${stack.url}/download?fid=${mp3Fid}&expires=1&sig=${expiredSig}`,
+      `${stack.url}/download?fid=nothex&expires=${expires}&sig=${sig}`,
+    ]) {
+      const res = await fetch(url);
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 403, 403, 400]);
+    // The positive signal first: the requests above are in the log, so their absence below means something.
+    await waitFor(async () => gatewayLog.lines().filter((l) => l.path === '/download').length >= 4, { what: 'the downloads to be logged' });
+    const log = JSON.stringify(gatewayLog.lines());
+    for (const secret of [sig, sig.slice(0, -2), expiredSig, freshSig!]) expect(log).not.toContain(secret);
   });
 });
 

@@ -36,9 +36,12 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   });
   const sentLog = new MongoSentLog(mongo, CLAIM_TTL_MS);
   const retentionMs = config.SENT_LOG_RETENTION_DAYS * 86_400_000;
-  const pruning = setInterval(() => {
+  const prune = () => {
     sentLog.prune(new Date(Date.now() - retentionMs)).catch((err: unknown) => logger.warn({ err }, 'sent-log not pruned'));
-  }, 3_600_000);
+  };
+  // At start too: a worker restarted more often than the interval would otherwise never prune.
+  prune();
+  const pruning = setInterval(prune, 3_600_000);
   pruning.unref();
   const deps = {
     amqp,

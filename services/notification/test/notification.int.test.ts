@@ -210,6 +210,42 @@ describe('with a mail server', () => {
   });
 });
 
+describe('the sent-log', () => {
+  it('when the worker starts, then entries sent or claimed longer ago than SENT_LOG_RETENTION_DAYS go, and recent ones stay', async () => {
+    const day = 86_400_000;
+    const old = new Date(Date.now() - 31 * day);
+    const recent = new Date(Date.now() - 29 * day);
+    const ids = { oldSent: uniqueName('old-sent'), oldClaim: uniqueName('old-claim'), recentSent: uniqueName('recent-sent'), now: uniqueName('now') };
+    await mongo
+      .db('notifications')
+      .collection<{ _id: string; state: string; claimed_at: Date | null; sent_at?: Date }>('sent')
+      .insertMany([
+        { _id: ids.oldSent, state: 'sent', claimed_at: old, sent_at: old },
+        { _id: ids.oldClaim, state: 'pending', claimed_at: old },
+        { _id: ids.recentSent, state: 'sent', claimed_at: recent, sent_at: recent },
+        { _id: ids.now, state: 'sending', claimed_at: new Date() },
+      ]);
+    const smtp = await startSmtp();
+    const h = await startWorker(smtp.port);
+    try {
+      const left = async () =>
+        (
+          await sentLog()
+            .find({ _id: { $in: Object.values(ids) } })
+            .toArray()
+        )
+          .map((d) => d._id)
+          .sort();
+      await waitFor(async () => (await left()).length === 2, { what: 'the old entries to go' });
+      expect(await left()).toEqual([ids.now, ids.recentSent].sort());
+    } finally {
+      await h.stop();
+      await smtp.close();
+      await sentLog().deleteMany({ _id: { $in: Object.values(ids) } });
+    }
+  });
+});
+
 describe('behind a converter', () => {
   it("when the original's three-field message names a video stored the original's way, then it converts and its owner gets the email", async () => {
     const smtp = await startSmtp();

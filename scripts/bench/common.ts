@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -67,3 +68,58 @@ async function procStatusMiB(pid: number, field: string): Promise<number> {
 
 export const mib = (bytes: number) => bytes / 1024 ** 2;
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** The bench user auth seeds, and where the bench's auth and gateway listen. */
+export const BENCH_USER = { email: 'bench@example.test', password: 'bench' };
+export const BENCH_AUTH = 'http://127.0.0.1:5099';
+export const BENCH_GATEWAY = 'http://127.0.0.1:8099';
+
+/** auth on its own database of the test MySQL, with the bench user seeded. */
+export function startBenchAuth(): Promise<Service> {
+  const mysql = new URL(servers.mysqlUrl);
+  return startService(
+    'auth',
+    {
+      PORT: '5099',
+      HEALTH_PORT: '8097',
+      HOST: '127.0.0.1',
+      MYSQL_HOST: mysql.hostname,
+      MYSQL_PORT: mysql.port || '3306',
+      MYSQL_USER: decodeURIComponent(mysql.username),
+      MYSQL_PASSWORD: decodeURIComponent(mysql.password),
+      MYSQL_DB: `bench_auth_${randomBytes(6).toString('hex')}`,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      SEED_USER_EMAIL: BENCH_USER.email,
+      SEED_USER_PASSWORD: BENCH_USER.password,
+    },
+    'http://127.0.0.1:8097/readyz',
+  );
+}
+
+/** A gateway in front of that auth, publishing to `videoQueue`. */
+export function startBenchGateway(videoQueue: string): Promise<Service> {
+  return startService(
+    'gateway',
+    {
+      PORT: '8099',
+      HEALTH_PORT: '8096',
+      HOST: '127.0.0.1',
+      AUTH_SVC_ADDRESS: '127.0.0.1:5099',
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: videoQueue,
+      DOWNLOAD_LINK_SECRET: randomBytes(32).toString('hex'),
+    },
+    'http://127.0.0.1:8096/readyz',
+  );
+}
+
+/** The bench user's token, through `base`'s /login. */
+export async function benchToken(base: string): Promise<string> {
+  const res = await fetch(`${base}/login`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${BENCH_USER.email}:${BENCH_USER.password}`).toString('base64')}` },
+  });
+  if (!res.ok) throw new Error(`bench login answered ${res.status}`);
+  return res.text();
+}

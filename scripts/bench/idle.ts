@@ -4,52 +4,15 @@
  *
  *   bash scripts/bench.sh idle
  */
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
-import { SERVICE_NODE_OPTIONS, fmt, servers, startService } from './common.js';
+import { BENCH_GATEWAY, SERVICE_NODE_OPTIONS, benchToken, fmt, servers, startBenchAuth, startBenchGateway } from './common.js';
 
-const mysql = new URL(servers.mysqlUrl);
 const videoQueue = uniqueName('bench_video');
-const secret = randomBytes(32).toString('hex');
-const auth = await startService(
-  'auth',
-  {
-    PORT: '5099',
-    HEALTH_PORT: '8097',
-    HOST: '127.0.0.1',
-    MYSQL_HOST: mysql.hostname,
-    MYSQL_PORT: mysql.port || '3306',
-    MYSQL_USER: decodeURIComponent(mysql.username),
-    MYSQL_PASSWORD: decodeURIComponent(mysql.password),
-    MYSQL_DB: uniqueName('bench_auth'),
-    JWT_SECRET: secret,
-    SEED_USER_EMAIL: 'bench@example.test',
-    SEED_USER_PASSWORD: 'bench',
-  },
-  'http://127.0.0.1:8097/readyz',
-);
-const gateway = await startService(
-  'gateway',
-  {
-    PORT: '8099',
-    HEALTH_PORT: '8096',
-    HOST: '127.0.0.1',
-    AUTH_SVC_ADDRESS: '127.0.0.1:5099',
-    MONGODB_URI: servers.mongoUrl,
-    RABBITMQ_URL: servers.rabbitUrl,
-    VIDEO_QUEUE: videoQueue,
-    DOWNLOAD_LINK_SECRET: randomBytes(32).toString('hex'),
-  },
-  'http://127.0.0.1:8096/readyz',
-);
+const auth = await startBenchAuth();
+const gateway = await startBenchGateway(videoQueue);
 try {
-  const token = await (
-    await fetch('http://127.0.0.1:8099/login', {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('bench@example.test:bench').toString('base64')}` },
-    })
-  ).text();
+  const token = await benchToken(BENCH_GATEWAY);
   await fetch('http://127.0.0.1:8099/status?fid=000000000000000000000000', { headers: { authorization: `Bearer ${token}` } });
   const samples: number[] = [];
   for (let i = 0; i < 10; i++) {

@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, makeVideo, uniqueName } from '@mp3converter/shared/testing';
-import { fmt, mib, servers, startService } from './common.js';
+import { BENCH_AUTH, benchToken, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
 
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const work = await mkdtemp(join(tmpdir(), 'bench-upload-'));
@@ -32,52 +32,14 @@ for (let written = 0; written < sizeMiB; written++) {
 await new Promise<void>((r) => out.end(r));
 const size = (await stat(file)).size;
 
-const mysql = new URL(servers.mysqlUrl);
-const database = uniqueName('bench_auth');
 const videoQueue = uniqueName('bench_video');
-const secret = randomBytes(32).toString('hex');
-const auth = await startService(
-  'auth',
-  {
-    PORT: '5099',
-    HEALTH_PORT: '8097',
-    HOST: '127.0.0.1',
-    MYSQL_HOST: mysql.hostname,
-    MYSQL_PORT: mysql.port || '3306',
-    MYSQL_USER: decodeURIComponent(mysql.username),
-    MYSQL_PASSWORD: decodeURIComponent(mysql.password),
-    MYSQL_DB: database,
-    JWT_SECRET: secret,
-    SEED_USER_EMAIL: 'bench@example.test',
-    SEED_USER_PASSWORD: 'bench',
-  },
-  'http://127.0.0.1:8097/readyz',
-);
-const startGateway = () =>
-  startService(
-    'gateway',
-    {
-      PORT: '8099',
-      HEALTH_PORT: '8096',
-      HOST: '127.0.0.1',
-      AUTH_SVC_ADDRESS: '127.0.0.1:5099',
-      MONGODB_URI: servers.mongoUrl,
-      RABBITMQ_URL: servers.rabbitUrl,
-      VIDEO_QUEUE: videoQueue,
-      DOWNLOAD_LINK_SECRET: secret,
-    },
-    'http://127.0.0.1:8096/readyz',
-  );
+const auth = await startBenchAuth();
+const startGateway = () => startBenchGateway(videoQueue);
 let gateway = await startGateway();
 const mongo = new MongoClient(servers.mongoUrl);
 
 try {
-  const token = await (
-    await fetch('http://127.0.0.1:5099/login', {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from('bench@example.test:bench').toString('base64')}` },
-    })
-  ).text();
+  const token = await benchToken(BENCH_AUTH);
   const baseline = await gateway.peakRssMiB();
 
   // Through the gateway: a streamed multipart body, never held in memory by the client either.

@@ -1,6 +1,6 @@
 import type { Logger } from '@mp3converter/shared/logger';
 import type { ConversionOptions } from '@mp3converter/shared/contracts';
-import { stateEventOf } from '@mp3converter/shared/jobs';
+import { type Job, stateEventOf } from '@mp3converter/shared/jobs';
 import { type Dispatcher, messageOf } from './dispatcher.js';
 import type { LeftoverCleaner } from './leftover-cleaner.js';
 import type { JobNotices, JobRepository, OwnerLocks, UploadLeases, VideoQueue } from './ports.js';
@@ -33,24 +33,8 @@ export class UploadService {
   async enqueue(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
     try {
       await this.locks.withLock(username, async () => {
-        const now = await this.dispatcher.hasFreeSlot(username);
-        const created = await this.jobs.create({
-          videoFid: video.videoFid,
-          owner: username,
-          filename: video.filename,
-          size: video.size,
-          contentType: video.contentType,
-          options,
-          dispatch: now ? 'pending' : 'held',
-          queue: this.dispatcher.target,
-        });
-        // Told before the message goes out, so that watchers hear `queued` before a worker's `converting`.
-        this.notices.publish(stateEventOf(created));
-        if (now) {
-          await this.queue.publish(messageOf(created));
-          await this.jobs.confirmDispatch(created.videoFid);
-        }
-        return created;
+        const job = await this.createJob(video, username, options);
+        if (job) await this.dispatchNow(job);
       });
     } catch (err) {
       await this.cleaner.discard(video.videoFid);
@@ -66,31 +50,41 @@ export class UploadService {
    * The job of a resumable upload whose bytes are all stored: recorded once (a second call finds it and does
    * nothing), and published when the owner has a free share. The video is never dropped here: the client
    * already holds a finished upload, so a publish that fails (a broker away) leaves the job `pending` and the
-   * dispatcher's sweep publishes it once the broker is back (the converter's claim takes a job once, so a repeat is safe).
+   * dispatcher's sweep publishes it once the broker is back (the converter's claim takes a job once, so a
+   * repeat is safe).
    */
   async record(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
     await this.locks.withLock(username, async () => {
       if (await this.jobs.get(video.videoFid, { includeDeleted: true })) return;
-      const now = await this.dispatcher.hasFreeSlot(username);
-      const created = await this.jobs.create({
-        videoFid: video.videoFid,
-        owner: username,
-        filename: video.filename,
-        size: video.size,
-        contentType: video.contentType,
-        options,
-        dispatch: now ? 'pending' : 'held',
-        queue: this.dispatcher.target,
-      });
-      this.notices.publish(stateEventOf(created));
-      if (!now) return;
-      try {
-        await this.queue.publish(messageOf(created));
-        await this.jobs.confirmDispatch(created.videoFid);
-      } catch (err) {
+      const job = await this.createJob(video, username, options);
+      if (!job) return;
+      await this.dispatchNow(job).catch((err: unknown) => {
         // Recorded as `pending`: whatever stopped the publish (a broker away, the store), the sweep redoes it.
         this.logger.warn({ err, videoFid: video.videoFid }, 'job recorded, publish left for the dispatch sweep');
-      }
+      });
     });
+  }
+
+  /** Records the job, `pending` when the owner has a free share (returned, to be published) or else held. */
+  private async createJob(video: StoredVideo, username: string, options: ConversionOptions): Promise<Job | undefined> {
+    const now = await this.dispatcher.hasFreeSlot(username);
+    const created = await this.jobs.create({
+      videoFid: video.videoFid,
+      owner: username,
+      filename: video.filename,
+      size: video.size,
+      contentType: video.contentType,
+      options,
+      dispatch: now ? 'pending' : 'held',
+      queue: this.dispatcher.target,
+    });
+    // Told before the message goes out, so that watchers hear `queued` before a worker's `converting`.
+    this.notices.publish(stateEventOf(created));
+    return now ? created : undefined;
+  }
+
+  private async dispatchNow(job: Job): Promise<void> {
+    await this.queue.publish(messageOf(job));
+    await this.jobs.confirmDispatch(job.videoFid);
   }
 }

@@ -3,7 +3,7 @@ import { AppError, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import { Server, type ServerOptions } from '@tus/server';
-import type { Locker } from '@tus/utils';
+import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
 import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
@@ -97,6 +97,8 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       return {};
     },
     onResponseError(_req, err) {
+      // Another request held the upload past the wait (a holder that did not let go): try again shortly.
+      if (err === ERRORS.ERR_LOCK_TIMEOUT) return tusError(503, 'upload_busy', 'another request is writing this upload; try again shortly');
       if ('status_code' in err && typeof err.status_code === 'number') {
         if (err.body.startsWith('{')) return { status_code: err.status_code, body: err.body };
         return tusError(err.status_code, TUS_CODES[err.status_code] ?? 'upload_failed', err.body.trim());

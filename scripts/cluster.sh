@@ -75,11 +75,21 @@ stage "building what is missing (etcd, kube-apiserver, kube-controller-manager, 
 kube_build kube-apiserver kube-controller-manager kube-scheduler kubelet
 KUBELET=$CACHE_DIR/bin/kubelet-$K8S_VERSION KUBECTL=$(kubectl_bin) KUSTOMIZE=$(kustomize_bin)
 images=(auth gateway converter notification)
+# An image is built again when what goes into it changed since it was built (never a stale image on the node):
+# the fingerprint is git's view of the service, the shared package and the lockfile, uncommitted edits included.
+fingerprint() { # service
+  { git ls-files -s "services/$1" packages/shared package.json pnpm-lock.yaml pnpm-workspace.yaml tsconfig.base.json
+    git diff HEAD -- "services/$1" packages/shared package.json pnpm-lock.yaml; } | sha256sum | cut -c1-16
+}
+mkdir -p "$CACHE_DIR/images"
 missing=()
-for s in "${images[@]}"; do podman image exists "mp3converter/$s:dev" 2>/dev/null || missing+=("$s"); done
+for s in "${images[@]}"; do
+  if ! podman image exists "mp3converter/$s:dev" 2>/dev/null || [ "$(cat "$CACHE_DIR/images/$s" 2>/dev/null)" != "$(fingerprint "$s")" ]; then missing+=("$s"); fi
+done
 if ((${#missing[@]})); then
   stage "building images: ${missing[*]}"
   bash scripts/images.sh --build-only "${missing[@]}"
+  for s in "${missing[@]}"; do fingerprint "$s" >"$CACHE_DIR/images/$s"; done
 fi
 
 # --- containerd ---------------------------------------------------------------------------------------------

@@ -266,6 +266,26 @@ describe('resumable uploads (tus 1.0) into GridFS', () => {
     expect((await head(url, user.authorization)).status).toBe(404);
   });
 
+  it('when the store failed right after the last byte, then the sweep writes the files document and records the job', async () => {
+    const user = await signIn(stack);
+    const url = await tusUpload(stack.url, user.authorization, video);
+    const id = idOf(url);
+    await drainQueue(stack.videoQueue);
+    // As a gateway leaves it when MongoDB went away between the last chunk and the files document.
+    const db = stack.mongo.db('videos');
+    await db.collection('fs.files').deleteOne({ _id: new ObjectId(id) });
+    await db.collection('jobs').deleteOne({ _id: new ObjectId(id) });
+    await db.collection('job_dispatches').deleteMany({ _id: new ObjectId(id) });
+    await db.collection('resumable_uploads').updateOne({ _id: new ObjectId(id) }, { $set: { completed: false, job_recorded: false } });
+    expect((await head(absolute(stack.url, url), user.authorization)).headers.get('upload-offset')).toBe(String(video.length));
+
+    const swept = await stack.gateway.resumable.sweep(new Date(Date.now() + 120_000));
+    expect(swept.recorded).toBe(1);
+    expect(sha(await readGridFsFile(stack.mongo, 'videos', id))).toBe(sha(video));
+    expect((await drainQueue(stack.videoQueue)).map((m) => m.body)).toEqual([{ video_fid: id, mp3_fid: null, username: user.email }]);
+    expect((await stack.gateway.resumable.sweep(new Date(Date.now() + 120_000))).recorded).toBe(0);
+  });
+
   it('when the broker is down as an upload completes, then the upload is accepted and its message published once the broker is back', async () => {
     const rabbit = new URL(inject('servers').rabbitUrl);
     const proxy = await new TcpProxy(rabbit.hostname, Number(rabbit.port || 5672)).start();

@@ -249,6 +249,24 @@ export class GridFsTusStore extends DataStore {
     return expired.length;
   }
 
+  /**
+   * Uploads whose last byte is in but whose files document was never written (the store failed at that
+   * moment): the client's HEAD already shows them whole, so they are finished here. Returns how many.
+   */
+  async finishStragglers(olderThan: Date): Promise<number> {
+    const open = await this.docs
+      .find({ completed: false, created_at: { $lt: olderThan } })
+      .limit(500)
+      .toArray();
+    let finished = 0;
+    for (const doc of open) {
+      if (doc.offset !== doc.size || doc.dirty || !doc.detected_type) continue;
+      await this.complete(doc, doc.detected_type);
+      finished++;
+    }
+    return finished;
+  }
+
   /** Completed uploads whose job was not recorded (the store failed right after the last byte). */
   async unrecorded(olderThan: Date): Promise<ResumableUploadDoc[]> {
     return this.docs

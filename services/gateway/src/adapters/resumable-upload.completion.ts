@@ -4,8 +4,9 @@ import { type GridFsTusStore, contentTypeOf } from './gridfs-tus.store.js';
 
 /**
  * The end of a resumable upload: its job recorded once all bytes are in, and a periodic sweep that removes
- * abandoned uploads (chunks and documents) and records the job of any finished upload whose recording was
- * cut short (the store failing right after the last byte), so that nothing is orphaned and nothing lost.
+ * abandoned uploads (chunks and documents), and finishes any upload whose end was cut short (the store
+ * failing right after the last byte: its files document, then its job), so that nothing is orphaned and
+ * nothing lost.
  */
 export class ResumableUploadCompletion {
   private timer: NodeJS.Timeout | undefined;
@@ -26,8 +27,11 @@ export class ResumableUploadCompletion {
   /** One round: expired uploads removed, missed recordings made. */
   async sweep(now = new Date()): Promise<{ expired: number; recorded: number }> {
     const expired = await this.store.deleteExpired(now);
+    // A minute's grace: what a PATCH is finishing right now is its own business.
+    const settled = new Date(now.getTime() - 60_000);
+    await this.store.finishStragglers(settled);
     let recorded = 0;
-    for (const doc of await this.store.unrecorded(new Date(now.getTime() - 60_000))) {
+    for (const doc of await this.store.unrecorded(settled)) {
       const videoFid = doc._id.toHexString();
       await this.finish(doc.owner, videoFid).then(
         () => recorded++,

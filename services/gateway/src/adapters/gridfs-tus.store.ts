@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { ObjectId, withDeadline } from '@mp3converter/shared/storage';
+import { ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
 
 /** GridFS's default chunk size, as the multipart path and every GridFS reader use. */
@@ -63,7 +63,7 @@ export class GridFsTusStore extends DataStore {
   private readonly files: Collection;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly options: GridFsTusStoreOptions,
   ) {
     super();
@@ -130,10 +130,9 @@ export class GridFsTusStore extends DataStore {
     await this.discard(doc._id);
   }
 
-  /** Chunks first, then the document: a sweep that finds the document can always finish the job. */
+  /** The file's chunks (and files document) first, then the upload's: a sweep that finds it can finish the job. */
   async discard(id: ObjectId): Promise<void> {
-    await this.chunks.deleteMany({ files_id: id });
-    await this.files.deleteOne({ _id: id });
+    await deleteGridFsFile(this.db, id);
     await this.docs.deleteOne({ _id: id });
   }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -122,4 +123,43 @@ export async function benchToken(base: string): Promise<string> {
   });
   if (!res.ok) throw new Error(`bench login answered ${res.status}`);
   return res.text();
+}
+
+/** The queues a bench converter works on. */
+export interface BenchQueues {
+  video: string;
+  mp3: string;
+  failed: string;
+}
+
+/** A converter worker on `queues`, its temporary files in `tmpDir`, its probes on `healthPort`. */
+export function startBenchConverter(healthPort: number, queues: BenchQueues, tmpDir: string, env: Record<string, string> = {}): Promise<Service> {
+  return startService(
+    'converter',
+    {
+      HEALTH_PORT: String(healthPort),
+      MONGODB_URI: servers.mongoUrl,
+      RABBITMQ_URL: servers.rabbitUrl,
+      VIDEO_QUEUE: queues.video,
+      MP3_QUEUE: queues.mp3,
+      FAILED_QUEUE: queues.failed,
+      TMP_DIR: tmpDir,
+      ...env,
+    },
+    `http://127.0.0.1:${healthPort}/readyz`,
+  );
+}
+
+/** A 640x360 video with pink-noise audio (what real speech and music cost the encoder, roughly) at `path`. */
+export async function makeBenchVideo(path: string, seconds: number): Promise<string> {
+  await promisify(execFile)(
+    'ffmpeg',
+    [
+      ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`],
+      ...['-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`],
+      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', path],
+    ],
+    { maxBuffer: 1 << 24 },
+  );
+  return path;
 }

@@ -18,7 +18,7 @@ import amqp from 'amqplib';
 import { JobStore } from '@mp3converter/shared/jobs';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
-import { fmt, mib, servers, startService } from './common.js';
+import { fmt, makeBenchVideo, mib, servers, startBenchConverter } from './common.js';
 
 const run = promisify(execFile);
 const minutes = process.argv.slice(2).map(Number);
@@ -29,44 +29,6 @@ const mongo = new MongoClient(servers.mongoUrl);
 const videos = new GridFSBucket(mongo.db('videos'));
 const mp3s = new GridFSBucket(mongo.db('mp3s'));
 
-/** A 640x360 video with pink-noise audio (what real speech and music cost the encoder, roughly). */
-async function generate(mins: number): Promise<string> {
-  const path = join(work, `${mins}min.mp4`);
-  const seconds = mins * 60;
-  await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc=size=640x360:rate=15:duration=${seconds}`,
-      '-f',
-      'lavfi',
-      '-i',
-      `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-crf',
-      '35',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '128k',
-      '-shortest',
-      '-y',
-      path,
-    ],
-    { maxBuffer: 1 << 24 },
-  );
-  return path;
-}
-
 async function store(path: string, owner: string): Promise<string> {
   const id = new ObjectId();
   await pipeline(createReadStream(path), videos.openUploadStreamWithId(id, `bench.mp4`, { metadata: { owner } }));
@@ -76,21 +38,8 @@ async function store(path: string, owner: string): Promise<string> {
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-const worker = await startService(
-  'converter',
-  {
-    HEALTH_PORT: '8098',
-    MONGODB_URI: servers.mongoUrl,
-    RABBITMQ_URL: servers.rabbitUrl,
-    VIDEO_QUEUE: queues.video,
-    MP3_QUEUE: queues.mp3,
-    FAILED_QUEUE: queues.failed,
-    TMP_DIR: work,
-    // The bare run reads the same video after the job: the worker must not remove it meanwhile.
-    KEEP_VIDEOS: 'true',
-  },
-  'http://127.0.0.1:8098/readyz',
-);
+// The bare run reads the same video after the job: the worker must not remove it meanwhile.
+const worker = await startBenchConverter(8098, queues, work, { KEEP_VIDEOS: 'true' });
 const conn = await amqp.connect(servers.rabbitUrl);
 const ch = await conn.createConfirmChannel();
 await ch.assertQueue(queues.mp3, { durable: true });
@@ -106,7 +55,7 @@ const rows: string[] = [];
 try {
   for (const mins of sizes) {
     process.stderr.write(`generating a ${mins}-minute video...\n`);
-    const path = await generate(mins);
+    const path = await makeBenchVideo(join(work, `${mins}min.mp4`), mins * 60);
     const bytes = (await stat(path)).size;
 
     // Through the system: video message in, mp3 message out.

@@ -17,7 +17,7 @@ import { JobStore } from '@mp3converter/shared/jobs';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
-import { type Service, fmt, servers, startService } from './common.js';
+import { type Service, fmt, makeBenchVideo, servers, startBenchConverter } from './common.js';
 
 const run = promisify(execFile);
 const n = Number(process.argv[2] ?? 2);
@@ -31,34 +31,14 @@ const seconds = minutes * 60;
 
 process.stderr.write(`generating a ${minutes}-minute video...\n`);
 const source = join(work, 'source.mp4');
-await run('ffmpeg', [
-  ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`],
-  ...['-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`],
-  ...['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', source],
-]);
+await makeBenchVideo(source, seconds);
 
 const workers: Service[] = [];
 const fids: string[] = [];
 const conn = await amqp.connect(servers.rabbitUrl);
 try {
   for (let i = 0; i < n; i++) {
-    const port = String(8110 + i);
-    workers.push(
-      await startService(
-        'converter',
-        {
-          HEALTH_PORT: port,
-          MONGODB_URI: servers.mongoUrl,
-          RABBITMQ_URL: servers.rabbitUrl,
-          VIDEO_QUEUE: queues.video,
-          MP3_QUEUE: queues.mp3,
-          FAILED_QUEUE: queues.failed,
-          TMP_DIR: work,
-          CONCURRENCY: '1',
-        },
-        `http://127.0.0.1:${port}/readyz`,
-      ),
-    );
+    workers.push(await startBenchConverter(8110 + i, queues, work, { CONCURRENCY: '1' }));
   }
   for (let i = 0; i < n; i++) {
     const id = new ObjectId();

@@ -130,6 +130,17 @@ async function convert(data: Buffer, options?: Record<string, unknown>, name = '
   return { fid, mp3: await readGridFsFile(mongo, 'mp3s', mp3IdFor(fid)) };
 }
 
+/** Waits until the video's files document is gone (a job that ended drops its video in the background). */
+const videoGone = (fid: string, what: string) =>
+  waitFor(
+    async () =>
+      (await mongo
+        .db('videos')
+        .collection('fs.files')
+        .countDocuments({ _id: new ObjectId(fid) })) === 0,
+    { what },
+  );
+
 describe('output options', () => {
   it('when a bitrate, a sample rate and mono are asked, then the MP3 is CBR at them', async () => {
     const { mp3 } = await convert(tagged, { bitrate: 64, sample_rate: 32000, channels: 1 });
@@ -193,25 +204,11 @@ describe('output options', () => {
     const [notice] = await collect(q.failed, 1);
     expect(notice!.body.video_fid).toBe(fid);
     expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
-    await waitFor(
-      async () =>
-        (await mongo
-          .db('videos')
-          .collection('fs.files')
-          .countDocuments({ _id: new ObjectId(fid) })) === 0,
-      { what: 'the failed job’s video to go' },
-    );
+    await videoGone(fid, 'the failed job’s video to go');
   });
 
   it('when a job is done, then its video is removed', async () => {
     const { fid } = await convert(tagged);
-    await waitFor(
-      async () =>
-        (await mongo
-          .db('videos')
-          .collection('fs.files')
-          .countDocuments({ _id: new ObjectId(fid) })) === 0,
-      { what: 'the video to go' },
-    );
+    await videoGone(fid, 'the video to go');
   });
 });

@@ -14,6 +14,7 @@ import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
 import { jobsRouter } from './routes/jobs.route.js';
 import { loginRouter } from './routes/login.route.js';
+import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   trustProxy: string;
   /** tus at /uploads/: its store, lock and completion. */
   resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes'>;
+  /** The built web page served at `/`; none when it was not built. */
+  pageDirectory?: string | undefined;
 }
 
 const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
@@ -53,6 +56,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
   app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
+  if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));
   app.use(notFoundHandler);
   app.use(storeUnavailable);
   app.use(errorMiddleware(deps.logger));

@@ -1,4 +1,5 @@
 /// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 // The callbacks given to page.evaluate run in the browser.
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -133,6 +134,37 @@ describe('the web page', () => {
       expect(await page.locator('#app-view').isVisible()).toBe(false);
       await shot(page, 'login-refused');
       expect(offsite).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('when a user has only a keyboard, then login, logout and the file picker are all reachable, and every control is labelled', async () => {
+    const user = await addUser(stack.authConfig);
+    const { page, context } = await open();
+    try {
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('email');
+      await page.keyboard.type(user.email);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(user.password);
+      await page.keyboard.press('Enter');
+      await page.locator('#app-view').waitFor({ state: 'visible' });
+      // Focus goes to the page's heading, then Tab reaches the file picker.
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('convert-title');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('files');
+      // Every form control has a name a screen reader reads out.
+      const unnamed = await page.evaluate(() =>
+        [...document.querySelectorAll('input, select, button')]
+          .filter((e) => !(e as HTMLElement).closest('[hidden]'))
+          .filter((e) => !(e.getAttribute('aria-label') || (e as HTMLInputElement).labels?.length || e.textContent?.trim()))
+          .map((e) => e.outerHTML),
+      );
+      expect(unnamed).toEqual([]);
+      await page.getByRole('button', { name: 'Log out' }).focus();
+      await page.keyboard.press('Enter');
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('email');
     } finally {
       await context.close();
     }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import type { Logger } from '../logger/index.js';
 import { backoffMs, delay } from '../lifecycle/index.js';
+import { SpanKind, contextOf, inSpan, traceHeaders } from '../tracing/index.js';
 
 /** The broker cannot take the message now (down, reconnecting, or it refused it). Callers answer 503 or retry. */
 export class BrokerUnavailableError extends Error {
@@ -122,7 +123,9 @@ export class AmqpConnection extends EventEmitter {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BrokerUnavailableError('publish not confirmed in time')), timeoutMs);
       try {
-        channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...properties }, (err) => {
+        // The active trace goes with the message unless the caller gives one (a retry keeps its own).
+        const headers = { ...traceHeaders(), ...properties.headers };
+        channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...properties, headers }, (err) => {
           clearTimeout(timer);
           if (err) reject(new BrokerUnavailableError('broker refused the message'));
           else resolve();
@@ -231,8 +234,17 @@ export class AmqpConnection extends EventEmitter {
       (message) => {
         if (!message) return; // the broker cancelled us (queue deleted); the channel watch reconnects
         this.inFlight++;
-        spec
-          .onMessage(message, channel)
+        // Each delivery is handled in a span that continues the trace its publisher sent along.
+        inSpan(
+          'amqp',
+          `${spec.queue} process`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: contextOf(message.properties.headers),
+            attributes: { 'messaging.system': 'rabbitmq', 'messaging.destination.name': spec.queue, 'messaging.operation.type': 'process' },
+          },
+          () => spec.onMessage(message, channel),
+        )
           .catch(async (err: unknown) => {
             this.log.error({ err, queue: spec.queue }, 'handler failed; requeueing after a pause');
             await delay(1_000);

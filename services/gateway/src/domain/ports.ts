@@ -100,6 +100,9 @@ export interface UploadLeases {
 }
 
 export interface VideoQueue {
-  /** Resolves once the broker has confirmed the message; throws BrokerUnavailableError otherwise. */
-  publish(message: ConversionMessage): Promise<void>;
+  /**
+   * Resolves once the broker has confirmed the message; throws BrokerUnavailableError otherwise.
+   * `traceparent`: the trace the message continues (the upload's), whenever it is published.
+   */
+  publish(message: ConversionMessage, traceparent?: string | null): Promise<void>;
 }

@@ -19,7 +19,7 @@ let video: Buffer;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  setUpTracing({ service: 'mp3converter-test' });
+  await setUpTracing({ service: 'mp3converter-test' });
   smtp = await startSmtp();
   stack = await startStack();
   notification = await startWorker(smtp.port);

@@ -113,7 +113,7 @@ export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT
   try {
     const config = loadConfig();
     logger = createLogger({ service, level: config.LOG_LEVEL });
-    const tracing = setUpTracing({ service, otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT });
+    const tracing = await setUpTracing({ service, otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT });
     const shutdown = new ShutdownRegistry({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
     shutdown.installSignalHandlers();
     const running = await start(config, logger);

@@ -2,7 +2,7 @@ import { trace } from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, contextOf, inSpan, setUpTracing, traceHeaders } from './index.js';
 
-setUpTracing({ service: 'test' });
+await setUpTracing({ service: 'test' });
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const PARENT = `00-${TRACE}-b7ad6b7169203331-01`;
 

@@ -1,6 +1,5 @@
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type Attributes, type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
@@ -19,24 +18,28 @@ export interface TracingSettings {
   otlpEndpoint?: string | undefined;
 }
 
-let provider: TracerProvider | undefined;
+let registered: Promise<TracerProvider> | undefined;
 
 /**
  * Registers the context manager, the W3C propagator and the tracer provider, once per process (services
  * started side by side in one test process share them; each names its own tracer).
  */
-export function setUpTracing({ service, otlpEndpoint }: TracingSettings): { shutdown(): Promise<void> } {
-  if (!provider) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    provider = new TracerProvider({
-      resource: resourceFromAttributes({ 'service.name': service }),
-      spanProcessors: otlpEndpoint ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: otlpEndpoint }) })] : [],
-    });
-    trace.setGlobalTracerProvider(provider);
-  }
-  const registered = provider;
-  return { shutdown: () => registered.shutdown().catch(() => undefined) };
+export function setUpTracing(settings: TracingSettings): Promise<{ shutdown(): Promise<void> }> {
+  registered ??= register(settings);
+  return registered.then((provider) => ({ shutdown: () => provider.shutdown().catch(() => undefined) }));
+}
+
+async function register({ service, otlpEndpoint }: TracingSettings): Promise<TracerProvider> {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  // The exporter (and its protobuf encoders) is loaded only where spans are sent: an idle service stays small.
+  const exporter = otlpEndpoint ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: otlpEndpoint }) : undefined;
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': service }),
+    spanProcessors: exporter ? [new BatchSpanProcessor({ exporter })] : [],
+  });
+  trace.setGlobalTracerProvider(provider);
+  return provider;
 }
 
 /** The W3C headers (`traceparent`, `tracestate`) of the active span, to go with a message or a request. */

@@ -43,11 +43,29 @@ const jobPath = z.object({ video_fid: fidSchema.meta({ description: "The job's k
 const tusRequestHeaders = z.object({ 'Tus-Resumable': z.literal('1.0.0').meta({ description: 'The tus version; required on every request but OPTIONS.' }) });
 const tusResumable = z.object({ 'Tus-Resumable': z.literal('1.0.0') });
 const uploadId = z.object({ upload_id: fidSchema.meta({ description: "The upload's id, which is also its job's `video_fid`." }) });
-const tusPlain = { 'text/plain': { schema: z.string() } };
-const tusProtocolError = (codes: string): ZodOpenApiResponseObject => ({
-  description: `${codes}; a request tus itself refuses before any of ours (a missing or invalid tus header) answers in text/plain`,
-  content: { ...json(errorBodySchema), ...tusPlain },
+/**
+ * The tus server labels every body it writes `text/plain`: its refusals carry our JSON error body as that
+ * text; the few it answers before any of our code runs (a missing or invalid tus header) carry its own words.
+ */
+const errorAsText = {
+  type: 'string',
+  contentMediaType: 'application/json',
+  contentSchema: { $ref: '#/components/schemas/Error' },
+} as const;
+const tusError = (codes: string): ZodOpenApiResponseObject => ({
+  description: `${codes} (the error body, sent as text/plain by the tus server)`,
+  content: { 'text/plain': { schema: errorAsText } },
 });
+const tusProtocolError = (codes: string): ZodOpenApiResponseObject => ({
+  description: `${codes} (the error body, sent as text/plain by the tus server); a missing or invalid tus header gets the tus server's own words`,
+  content: { 'text/plain': { schema: { type: 'string' } } },
+});
+/** A 503: auth's (JSON, before tus), or the store's and the lock's (from the tus server). */
+const tusUnavailable: ZodOpenApiResponseObject = {
+  description: '`auth_unavailable` (JSON), `storage_unavailable`, `upload_busy` (another request holds the upload; text/plain)',
+  headers: z.object({ 'Retry-After': z.string().optional() }),
+  content: { ...json(errorBodySchema), 'text/plain': { schema: errorAsText } },
+};
 
 const tusOptions: ZodOpenApiOperationObject = {
   tags: ['resumable uploads'],
@@ -66,9 +84,7 @@ const tusOptions: ZodOpenApiOperationObject = {
   },
 };
 
-const uploadErrors = {
-  '401': noToken,
-  '403': badToken,
+const uploadLimits = {
   '413': error("`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage would pass USER_STORAGE_QUOTA_BYTES)"),
   '415': error('`unsupported_media_type`: neither a video nor an audio container, judged on the first bytes'),
   '429': error('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting', retryAfter),
@@ -121,7 +137,9 @@ const paths: ZodOpenApiObject['paths'] = {
           content: json(uploadAcceptedSchema),
         },
         '400': error('`invalid_options` (every problem named), `exactly_one_file_required`, `malformed_multipart`'),
-        ...uploadErrors,
+        '401': noToken,
+        '403': badToken,
+        ...uploadLimits,
         '503': unavailable('`auth_unavailable`, `storage_unavailable`, `queue_unavailable`'),
       },
     },
@@ -159,9 +177,13 @@ const paths: ZodOpenApiObject['paths'] = {
           }),
         },
         '400': tusProtocolError('`invalid_options`, `bad_metadata`, `bad_request`'),
-        ...uploadErrors,
+        '401': noToken,
+        '403': badToken,
         '412': tusProtocolError('`unsupported_tus_version`'),
-        '503': unavailable('`auth_unavailable`, `storage_unavailable`, `upload_busy`'),
+        '413': tusError("`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage would pass USER_STORAGE_QUOTA_BYTES)"),
+        '415': tusError('`unsupported_media_type`: an empty file'),
+        '429': tusError('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting'),
+        '503': tusUnavailable,
       },
     },
   },
@@ -187,6 +209,8 @@ const paths: ZodOpenApiObject['paths'] = {
         '403': { description: 'The token was refused (no body: HEAD).' },
         '404': { description: "No such upload, someone else's, or expired and removed (no body: HEAD)." },
         '410': { description: 'Expired (no body: HEAD).' },
+        '412': { description: 'No or another `Tus-Resumable` (no body: HEAD).' },
+        '503': { description: "auth, MongoDB or the upload's lock unavailable (no body: HEAD)." },
       },
     },
     patch: {
@@ -211,13 +235,15 @@ const paths: ZodOpenApiObject['paths'] = {
         '400': tusProtocolError('`bad_request`'),
         '401': noToken,
         '403': badToken,
-        '404': error("`upload_not_found`: no such upload, or someone else's"),
-        '409': error('`offset_conflict`: `Upload-Offset` is not the offset the server holds'),
-        '410': error('`upload_expired`'),
+        '404': tusError("`upload_not_found`: no such upload, or someone else's"),
+        '409': tusError('`offset_conflict`: `Upload-Offset` is not the offset the server holds'),
+        '410': tusError('`upload_expired`'),
         '412': tusProtocolError('`unsupported_tus_version`'),
-        '413': error('`upload_too_large`'),
-        '415': error('`unsupported_media_type` (the upload is removed), or a PATCH without `application/offset+octet-stream`'),
-        '503': unavailable('`auth_unavailable`, `storage_unavailable`, `upload_busy` (another request holds the upload)'),
+        '413': tusError('`upload_too_large`'),
+        '415': tusError(
+          '`unsupported_media_type`: the first bytes are not media (the upload is removed), or a PATCH without `application/offset+octet-stream`',
+        ),
+        '503': tusUnavailable,
       },
     },
     delete: {
@@ -230,9 +256,9 @@ const paths: ZodOpenApiObject['paths'] = {
         '400': tusProtocolError('`bad_request`: a finished upload (delete its job with `DELETE /jobs/{video_fid}`)'),
         '401': noToken,
         '403': badToken,
-        '404': error('`upload_not_found`'),
+        '404': tusError('`upload_not_found`'),
         '412': tusProtocolError('`unsupported_tus_version`'),
-        '503': unavailable('`auth_unavailable`, `storage_unavailable`, `upload_busy`'),
+        '503': tusUnavailable,
       },
     },
   },
@@ -414,7 +440,14 @@ const paths: ZodOpenApiObject['paths'] = {
       security: [],
       requestParams: { path: z.object({ asset: z.string() }) },
       responses: {
-        '200': { description: 'The file.', content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } } } },
+        '200': {
+          description: 'The file.',
+          content: {
+            'text/css': { schema: { type: 'string' } },
+            'text/javascript': { schema: { type: 'string' } },
+            'image/png': { schema: { type: 'string', contentMediaType: 'image/png' } },
+          },
+        },
         '404': error('`route_not_found`'),
       },
     },

@@ -2,6 +2,7 @@ import { JobStore } from '@mp3converter/shared/jobs';
 import { jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { JSDOM, ResourceLoader, type FetchOptions, VirtualConsole } from 'jsdom';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Queues, type Worker, cleanupQueues, startWorker } from '../../converter/test/harness.js';
 import { addUser, basic } from '../../auth/test/helpers.js';
@@ -270,5 +271,63 @@ describe('the API against its document', () => {
     const other = await fetch(`${stack.url}/docs/index.html`);
     expect(other.status).toBe(404);
     expect((await conforms(other, 'get', '/docs/{asset}')).error.code).toBe('route_not_found');
+  });
+
+  it('when the reference page is rendered, then it shows every operation of the document with nothing from elsewhere and no eval', async () => {
+    const elsewhere: string[] = [];
+    const evaluated: string[] = [];
+    // What the page's policy makes a browser do: nothing loaded from another origin, no eval of strings.
+    class SameOrigin extends ResourceLoader {
+      override fetch(url: string, options: FetchOptions) {
+        if (new URL(url).origin !== stack.url) {
+          elsewhere.push(url);
+          return null;
+        }
+        return super.fetch(url, options);
+      }
+    }
+    const virtualConsole = new VirtualConsole();
+    const dom = await JSDOM.fromURL(`${stack.url}/docs`, {
+      runScripts: 'dangerously',
+      resources: new SameOrigin(),
+      pretendToBeVisual: true,
+      virtualConsole,
+      beforeParse(window) {
+        // jsdom has no fetch of its own; the page's requests go through this one, held to the same origin.
+        (window as unknown as { fetch: typeof fetch }).fetch = (input, init) => {
+          const url = new URL(input instanceof Request ? input.url : String(input), window.location.href);
+          if (url.origin !== stack.url) {
+            elsewhere.push(url.href);
+            return Promise.reject(new TypeError('refused by the page policy'));
+          }
+          return fetch(url, init);
+        };
+        const refuse = (what: string) => {
+          evaluated.push(what);
+          throw new EvalError(`${what} refused by the page policy`);
+        };
+        const w = window as unknown as { eval: unknown; Function: FunctionConstructor };
+        w.eval = () => refuse('eval');
+        // Function itself stays (its prototype is everywhere); making one from a string is refused.
+        w.Function = new Proxy(w.Function, { apply: () => refuse('Function'), construct: () => refuse('new Function') });
+      },
+    });
+    try {
+      const operations = () => [...dom.window.document.querySelectorAll('.opblock')];
+      const documentedOperations = Object.values(served.paths as Record<string, object>).flatMap((item) => Object.keys(item)).length;
+      await waitFor(() => (operations().length >= documentedOperations ? true : undefined), { timeoutMs: 30_000, what: 'every operation on the page' });
+      const shownPaths = new Set([...dom.window.document.querySelectorAll('.opblock-summary-path')].map((n) => n.getAttribute('data-path')));
+      expect([...shownPaths].sort()).toEqual(Object.keys(served.paths).sort());
+      expect(dom.window.document.querySelector('.info .title')?.textContent).toContain('mp3converter gateway');
+      // Images are not fetched by jsdom: what the rendered page points at must be here (or data:) too.
+      for (const node of dom.window.document.querySelectorAll('[src], link[href]')) {
+        const url = new URL(node.getAttribute('src') ?? node.getAttribute('href')!, `${stack.url}/docs`);
+        if (url.protocol !== 'data:' && url.origin !== stack.url) elsewhere.push(url.href);
+      }
+    } finally {
+      dom.window.close();
+    }
+    expect(elsewhere).toEqual([]);
+    expect(evaluated).toEqual([]);
   });
 });

@@ -160,6 +160,7 @@ describe('the API against its document', () => {
     const missing = '65f0c0ffee00112233445566';
     const cases: [Promise<Response>, string, string, number, string][] = [
       [fetch(`${stack.url}/login`, { method: 'POST' }), 'post', '/login', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/login`, { method: 'POST', body: 'x'.repeat(20_000) }), 'post', '/login', 413, 'entity_too_large'],
       [fetch(`${stack.url}/login`, { method: 'POST', headers: { authorization: basic(user.email, 'wrong') } }), 'post', '/login', 401, 'invalid_credentials'],
       [uploadFile(stack, undefined, [{ name: 'a.mp4', data: video }]), 'post', '/upload', 401, 'missing_credentials'],
       [uploadFile(stack, 'Bearer not.a.jwt', [{ name: 'a.mp4', data: video }]), 'post', '/upload', 403, 'invalid_token'],
@@ -211,8 +212,8 @@ describe('the API against its document', () => {
   it('when a resumable upload is created, looked at and abandoned, then the tus answers match the document', async () => {
     const { authorization } = await signIn(stack);
     const tus = { authorization, 'tus-resumable': '1.0.0' };
-    await conforms(await fetch(`${stack.url}/uploads/`, { method: 'OPTIONS' }), 'options', '/uploads');
-    const created = await fetch(`${stack.url}/uploads/`, {
+    await conforms(await fetch(`${stack.url}/uploads`, { method: 'OPTIONS' }), 'options', '/uploads');
+    const created = await fetch(`${stack.url}/uploads`, {
       method: 'POST',
       headers: { ...tus, 'upload-length': String(video.length), 'upload-metadata': `filename ${Buffer.from('talk.mp4').toString('base64')}` },
     });

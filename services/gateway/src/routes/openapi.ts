@@ -105,6 +105,7 @@ const paths: ZodOpenApiObject['paths'] = {
           content: { 'text/plain': { schema: z.string().meta({ description: 'A JWT.' }) } },
         },
         '401': error('`missing_credentials`, `invalid_credentials`', z.object({ 'WWW-Authenticate': z.string() })),
+        '413': error('`entity_too_large`: a body over 10 KiB'),
         '429': error('`too_many_attempts`: too many failed logins from this address', retryAfter),
         '503': unavailable("`auth_unavailable` (auth not answering in AUTH_TIMEOUT_MS), `unavailable` (auth's database down)"),
       },
@@ -463,7 +464,7 @@ export function gatewayDocument(): ReturnType<typeof createDocument> {
       description: [
         'Video → MP3 conversion: log in, upload a video, follow its job, download the MP3.',
         '',
-        'Every error body is `Error`: `{"error": {"code", "message"}}`; the code is stable, the message is for people, and a 5xx never carries internal detail. An unknown path answers 404 `route_not_found`; a method a path does not list, 405 `method_not_allowed` with `Allow`. Every response carries `X-Content-Type-Options: nosniff`.',
+        'Every error body is `Error`: `{"error": {"code", "message"}}`; the code is stable, the message is for people, and a 5xx never carries internal detail. An unknown path answers 404 `route_not_found`; a method a path does not list, 405 `method_not_allowed` with `Allow`; a bug, 500 `internal`. Every response carries `X-Content-Type-Options: nosniff`.',
       ].join('\n'),
     },
     tags: [

@@ -4,6 +4,8 @@ import { MP3_SAMPLE_RATES, MPEG1_BITRATES, MPEG2_BITRATES } from './mp3-formats.
 
 export { MP3_SAMPLE_RATES, MPEG1_BITRATES, MPEG2_BITRATES };
 
+const BITRATES = [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b) => a - b);
+
 const oneOf = <T extends number>(values: readonly T[], what: string) =>
   z.coerce.number().refine((n): n is T => (values as readonly number[]).includes(n), `${what}: one of ${values.join(', ')}`);
 
@@ -15,18 +17,21 @@ const oneOf = <T extends number>(values: readonly T[], what: string) =>
  */
 export const conversionOptionsSchema = z
   .strictObject({
-    /** LAME VBR quality, 0 (best, ~245 kbit/s) to 9 (smallest, ~65 kbit/s). */
-    quality: z.coerce.number().int().min(0).max(9).optional(),
-    /** A constant bitrate, kbit/s, valid for the sample rate. */
-    bitrate: oneOf(
-      [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b) => a - b),
-      'bitrate (kbit/s)',
-    ).optional(),
-    sample_rate: oneOf(MP3_SAMPLE_RATES, 'sample_rate (Hz)').optional(),
-    /** 1 for mono, 2 for stereo. */
-    channels: oneOf([1, 2] as const, 'channels').optional(),
-    /** `keep` (default): title, artist, album, date, chapters and cover art of the source; `drop`: none. */
-    tags: z.enum(['keep', 'drop']).optional(),
+    quality: z.coerce.number().int().min(0).max(9).optional().meta({ description: 'LAME VBR quality, 0 (best, ~245 kbit/s) to 9 (smallest, ~65 kbit/s).' }),
+    bitrate: oneOf(BITRATES, 'bitrate (kbit/s)').optional().meta({
+      description: 'A constant bitrate, kbit/s: 32–320 (MPEG-1 rates) at 32 kHz and up, 8–160 (MPEG-2 rates) below; not with `quality`.',
+      enum: BITRATES,
+    }),
+    sample_rate: oneOf(MP3_SAMPLE_RATES, 'sample_rate (Hz)')
+      .optional()
+      .meta({ description: "Hz; the source's by default.", enum: [...MP3_SAMPLE_RATES] }),
+    channels: oneOf([1, 2] as const, 'channels')
+      .optional()
+      .meta({ description: "1 for mono, 2 for stereo; the source's by default.", enum: [1, 2] }),
+    tags: z
+      .enum(['keep', 'drop'])
+      .optional()
+      .meta({ description: '`keep` (default): title, artist, album, date, chapters and cover art of the source, as ID3v2.3; `drop`: none.' }),
   })
   .superRefine((o, ctx) => {
     if (o.quality !== undefined && o.bitrate !== undefined) {

@@ -11,7 +11,7 @@ export const JOBS = { database: 'videos', collection: 'jobs' } as const;
  * `cancelled` (its owner called it off). The last three are final.
  */
 export const JOB_STATES = ['queued', 'converting', 'done', 'failed', 'cancelled'] as const;
-export const jobStateSchema = z.enum(JOB_STATES);
+export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
 export type JobState = z.infer<typeof jobStateSchema>;
 
 export const FINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];

@@ -23,7 +23,7 @@ const shape = (path: string) => path.replace(/\{\*\w+\}|:\w+|\{\w+\}/g, '{}').re
 function mounted(): Map<string, { methods: Set<string>; allowed?: readonly string[]; anyMethod: boolean }> {
   // Routers only register their routes here; nothing of the dependencies is used until a request comes.
   const logger = createLogger({ service: 'test', level: 'silent' });
-  const app = createApp({ logger, resumable: { store: {} }, trustProxy: 'loopback' } as unknown as GatewayDeps);
+  const app = createApp({ logger, resumable: { store: {} }, trustProxy: 'loopback', pageDirectory: '/nowhere' } as unknown as GatewayDeps);
   const routes = new Map<string, { methods: Set<string>; allowed?: readonly string[]; anyMethod: boolean }>();
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {

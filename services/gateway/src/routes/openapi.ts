@@ -10,6 +10,7 @@ import {
   uploadAcceptedSchema,
 } from '@mp3converter/shared/jobs';
 import { z } from 'zod';
+import { PAGE_FILES } from './page.route.js';
 import { type ZodOpenApiObject, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, createDocument } from 'zod-openapi';
 
 /**
@@ -89,6 +90,32 @@ const uploadLimits = {
   '415': error('`unsupported_media_type`: neither a video nor an audio container, judged on the first bytes'),
   '429': error('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting', retryAfter),
 } satisfies Record<string, ZodOpenApiResponseObject>;
+
+const PAGE_TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript', css: 'text/css', map: 'application/json', txt: 'text/plain' };
+
+/** The web page at `/` and its files (see page.route.ts): served only where the page was built. */
+function pagePaths(): ZodOpenApiObject['paths'] {
+  return Object.fromEntries(
+    Object.entries(PAGE_FILES).map(([path, file]) => [
+      path,
+      {
+        get: {
+          tags: ['page'],
+          summary: path === '/' ? 'The web page: log in, upload, follow, play and download' : `The page's ${file}`,
+          security: [],
+          responses: {
+            '200': {
+              description: 'The file (revalidated with its ETag).',
+              content: { [PAGE_TYPES[file.split('.').pop()!] ?? 'application/octet-stream']: { schema: { type: 'string' } } },
+            },
+            '304': { description: 'Not modified since the ETag given.' },
+            '404': error('`route_not_found`: the page was not built into this gateway'),
+          },
+        },
+      },
+    ]),
+  );
+}
 
 const paths: ZodOpenApiObject['paths'] = {
   '/login': {
@@ -418,6 +445,7 @@ const paths: ZodOpenApiObject['paths'] = {
       },
     },
   },
+  ...pagePaths(),
   '/openapi.json': {
     get: {
       tags: ['reference'],

@@ -23,7 +23,7 @@ describe('the command line', () => {
   });
 
   it('when each command is asked for --help, then it prints its usage and the exit codes', async () => {
-    for (const name of ['login', 'upload', 'status', 'jobs', 'download', 'cancel']) {
+    for (const name of ['login', 'upload', 'status', 'jobs', 'download', 'cancel', 'logout']) {
       const io = fakeIo();
       expect(await run([name, '--help'], io)).toBe(0);
       expect(io.stdout.text).toMatch(new RegExp(`^Usage: mp3c ${name}`));

@@ -4,12 +4,13 @@ import { cancel } from './commands/cancel.js';
 import { download } from './commands/download.js';
 import { jobs } from './commands/jobs.js';
 import { login } from './commands/login.js';
+import { logout } from './commands/logout.js';
 import { status } from './commands/status.js';
 import { upload } from './commands/upload.js';
 import { type Io, createContext } from './context.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 
-export const COMMANDS: readonly Command[] = [login, upload, status, jobs, download, cancel];
+export const COMMANDS: readonly Command[] = [login, upload, status, jobs, download, cancel, logout];
 
 export const EXIT_HELP = `Exit codes: 0 ok, 1 error, 2 usage, 3 login needed or refused, 4 no such job or MP3,
 5 the job failed or was cancelled, 130 interrupted (Ctrl-C; run the same command again to resume).`;

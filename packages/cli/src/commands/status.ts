@@ -3,7 +3,7 @@ import { type Command, printJson } from '../command.js';
 import { EXIT } from '../errors.js';
 import { describeState, formatJob } from '../format.js';
 import { createProgress } from '../progress.js';
-import { watchJob } from '../watch.js';
+import { isFinalState, watchJob } from '../watch.js';
 
 export const status: Command = {
   name: 'status',
@@ -20,7 +20,7 @@ cancelled, then shows it. Exit 5 when the job failed or was cancelled, 4 when th
     const id = oneId(parsed);
     const api = await ctx.api();
     let job = await api.job(id);
-    if (flag(parsed, 'watch')) {
+    if (flag(parsed, 'watch') && !isFinalState(job.state)) {
       const progress = createProgress(ctx.stderr, 'converting', { bytes: false });
       let last = '';
       job = await watchJob(api, id, {

@@ -22,7 +22,7 @@ export function conversionOptionsOf(parsed: Parsed): { options: ConversionOption
     const problems = result.error.issues.map((issue) => {
       const key = String(issue.path[0] ?? '');
       // The schema's messages may start with the option's own name ("bitrate (kbit/s): one of …").
-      const message = issue.message.startsWith(`${key} `) ? issue.message.slice(key.length) : `: ${issue.message}`;
+      const message = issue.message.startsWith(`${key} `) || issue.message.startsWith(`${key}:`) ? issue.message.slice(key.length) : `: ${issue.message}`;
       return `${flags[key] ?? key}${named(message)}`;
     });
     throw usageError(`bad conversion options: ${problems.join('; ')}`);

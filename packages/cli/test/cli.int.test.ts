@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectId } from '@mp3converter/shared/storage';
-import { makeVideo, readGridFsFile, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import { TcpProxy, makeVideo, readGridFsFile, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../../services/auth/test/helpers.js';
 import { type Queues, type Worker, cleanupQueues, startWorker } from '../../../services/converter/test/harness.js';
@@ -202,6 +202,18 @@ describe('mp3c', () => {
     expect(stopped.stdout).toBe('');
     expect(stopped.stderr).toMatch(/interrupted: run the same command again to resume big\.mp4/);
 
+    // The login ran out meanwhile: refused (exit 3), and the unfinished upload is not forgotten for it.
+    const file = join(s.config, 'mp3c/login.json');
+    const good = await readFile(file, 'utf8');
+    const stored = JSON.parse(good);
+    stored.logins[s.gateway].token = `${stored.logins[s.gateway].token}x`;
+    await writeFile(file, JSON.stringify(stored));
+    const refused = await s.mp3c(['upload', big, '--chunk-size', '64k']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/run mp3c login, then the same upload again to resume/);
+    expect(Object.keys(JSON.parse(await readFile(join(s.config, 'mp3c/uploads.json'), 'utf8')))).toHaveLength(1);
+    await writeFile(file, good);
+
     const second = await s.mp3c(['upload', big, '--chunk-size', '64k', '--json']);
     expect(second.code).toBe(0);
     const resumedAt = Number(/resuming at (\d+) bytes/.exec(second.stderr)?.[1]);
@@ -213,5 +225,38 @@ describe('mp3c', () => {
     expect(await drainQueue(still.videoQueue)).toHaveLength(1);
     // Finished: the same file again is a new upload, not a resume of the old one.
     expect(JSON.parse(await readFile(join(s.config, 'mp3c/uploads.json'), 'utf8'))).toEqual({});
+  });
+
+  it('when the connection drops mid-upload, then the upload retries, resumes from the offset the gateway holds and ends whole', async () => {
+    const port = Number(new URL(still.url).port);
+    const proxy = await new TcpProxy('127.0.0.1', port).start();
+    try {
+      const s = await loggedIn(`http://127.0.0.1:${proxy.port}`);
+      const data = await readFile(big);
+      const upload = s.start(['upload', big, '--chunk-size', '64k', '--json']);
+      await waitFor(() => /big\.mp4: ([1-9]\d)%/.test(upload.output().stderr), { timeoutMs: 60_000, what: 'a progress line past 10%' });
+      // Every connection cut and new ones refused, as a network that goes away; back a moment later.
+      await proxy.stop();
+      await proxy.start();
+      const done = await upload.exited;
+      expect(done.code).toBe(0);
+      expect(done.stderr).toMatch(/big\.mp4: resuming at [1-9]\d* bytes/);
+      const sent = JSON.parse(done.stdout);
+      expect(sha(await readGridFsFile(still.mongo, 'videos', sent.video_fid))).toBe(sha(data));
+      expect(await drainQueue(still.videoQueue)).toHaveLength(1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('when an upload asks to --wait, then it follows the job and prints it with the id once done', async () => {
+    const s = await loggedIn();
+    const res = await s.mp3c(['upload', short, '--wait', '--json', '--quality', '7']);
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(out).toMatchObject({ name: 'video.mp4', resumed_from: 0, job: { video_fid: out.video_fid, state: 'done', options: { quality: 7 } } });
+    const bad = await s.mp3c(['upload', short, '--channels', '3']);
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(bad.stderr).toMatch(/^mp3c: bad conversion options: --channels: one of 1, 2/);
   });
 });

@@ -7,11 +7,11 @@ import { flag, parseSize, stringOpt } from '../args.js';
 import { type Command, printJson } from '../command.js';
 import type { Context } from '../context.js';
 import { CliError, EXIT, type ExitCode, Interrupted, usageError } from '../errors.js';
-import { formatBytes, formatJob, percentOf } from '../format.js';
+import { describeState, formatBytes, formatJob, percentOf } from '../format.js';
 import { createProgress } from '../progress.js';
 import { conversionOptionsOf, fileTypeOf } from '../upload-options.js';
 import { UploadUrlStore } from '../upload-url.store.js';
-import { isFinalState, watchJob } from '../watch.js';
+import { watchJob } from '../watch.js';
 
 /** Bytes per PATCH: below the 100 MB body limit many proxies have, large enough to cost few requests. */
 const DEFAULT_CHUNK = 50 * 1024 * 1024;
@@ -53,21 +53,23 @@ gateway already has (the same file: path, size and modification time, and the sa
     if (chunkSize === undefined) throw usageError(`--chunk-size must be a size in bytes, e.g. 5242880 or 5m (got ${chunkRaw})`);
 
     const api = await ctx.api();
-    void api.authorization; // not logged in: exit 3 before anything is read
+    // Not logged in: exit 3 before anything is read or written.
+    const authorization = api.authorization;
     await ctx.store.ensureDir();
     const urls = await UploadUrlStore.open(ctx.store.dir);
 
     let worst: ExitCode = EXIT.ok;
     for (const file of files) {
       try {
-        const sent = await uploadOne(ctx, api, urls, file, metadata, chunkSize);
+        const sent = await uploadOne(ctx, api, authorization, urls, file, metadata, chunkSize);
+        // The id first, so that a wait cut short still leaves it on stdout (JSON waits for the whole record).
+        if (!ctx.json) ctx.stdout.write(`${sent.video_fid}\n`);
         let job: JobView | undefined;
         if (flag(parsed, 'wait')) {
           job = await waitFor(ctx, api, sent.video_fid, sent.name);
-          if (job.state !== 'done') worst = worst === EXIT.ok ? EXIT.jobFailed : worst;
+          if (job.state !== 'done' && worst === EXIT.ok) worst = EXIT.jobFailed;
         }
         if (ctx.json) printJson(ctx, { ...sent, ...(job ? { job } : {}) });
-        else ctx.stdout.write(`${sent.video_fid}\n`);
       } catch (err) {
         // Not logged in and Ctrl-C end everything; a file the gateway refused does not stop the next.
         if (!(err instanceof CliError) || err.exitCode === EXIT.auth || err.exitCode === EXIT.interrupted || err.exitCode === EXIT.usage) throw err;
@@ -88,7 +90,15 @@ interface Sent {
   resumed_from: number;
 }
 
-async function uploadOne(ctx: Context, api: ApiClient, urls: UploadUrlStore, file: string, options: Record<string, string>, chunkSize: number): Promise<Sent> {
+async function uploadOne(
+  ctx: Context,
+  api: ApiClient,
+  authorization: string,
+  urls: UploadUrlStore,
+  file: string,
+  options: Record<string, string>,
+  chunkSize: number,
+): Promise<Sent> {
   const path = resolve(file);
   let info: Awaited<ReturnType<typeof stat>>;
   try {
@@ -108,7 +118,7 @@ async function uploadOne(ctx: Context, api: ApiClient, urls: UploadUrlStore, fil
   const videoFid = await new Promise<string>((resolvePromise, reject) => {
     const upload = new tus.Upload(createReadStream(path), {
       endpoint,
-      headers: { authorization: api.authorization },
+      headers: { authorization },
       metadata: { filename: name, ...(type ? { filetype: type } : {}), ...options },
       chunkSize,
       retryDelays: RETRY_DELAYS,
@@ -184,20 +194,25 @@ function tusFailure(err: Error | tus.DetailedError): CliError {
   return new CliError(EXIT.error, `the gateway refused the upload: ${status} ${error.code}: ${error.message}`);
 }
 
-async function waitFor(ctx: Context, api: ApiClient, id: string, name: string) {
+async function waitFor(ctx: Context, api: ApiClient, id: string, name: string): Promise<JobView> {
   const progress = createProgress(ctx.stderr, `${name} converting`, { bytes: false });
   let lastState = '';
-  const job = await watchJob(api, id, {
-    signal: ctx.signal,
-    onUpdate: (j) => {
-      if (j.state !== lastState && j.state !== 'converting') progress.say(`${name}: ${j.state}${j.position ? ` (position ${j.position})` : ''}`);
-      lastState = j.state;
-      if (j.state === 'converting') progress.update(j.percent ?? 0, 100);
-    },
-  });
-  progress.done();
+  let job: JobView;
+  try {
+    job = await watchJob(api, id, {
+      signal: ctx.signal,
+      onUpdate: (j) => {
+        if (j.state !== lastState && j.state !== 'converting') progress.say(`${name}: ${describeState(j)}`);
+        lastState = j.state;
+        if (j.state === 'converting') progress.update(j.percent ?? 0, 100);
+      },
+    });
+  } catch (err) {
+    if (err instanceof Interrupted) throw new Interrupted(`interrupted; ${name} is uploaded, its job is ${id} (mp3c status ${id} --watch follows it)`);
+    throw err;
+  } finally {
+    progress.done();
+  }
   if (!ctx.json) ctx.stderr.write(`${formatJob(job)}\n`);
-  if (isFinalState(job.state) && job.state !== 'done')
-    ctx.stderr.write(`mp3c: ${name}: the job ${job.state === 'failed' ? `failed: ${job.reason ?? ''}` : 'was cancelled'}\n`);
   return job;
 }

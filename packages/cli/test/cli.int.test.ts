@@ -168,6 +168,13 @@ describe('mp3c', () => {
     expect(resumed.stderr).toMatch(/resuming at 1000 bytes/);
     expect(sha(await readFile(target))).toBe(sha(mp3));
     await expect(stat(`${target}.part`)).rejects.toThrow(/ENOENT/);
+
+    // A .part of another file of that name: its bytes do not match the MP3's, so it starts again from 0.
+    await writeFile(`${target}.part`, randomBytes(1000));
+    const fresh = await s.mp3c(['download', fid, '-o', target, '--json']);
+    expect(fresh.code).toBe(0);
+    expect(JSON.parse(fresh.stdout)).toMatchObject({ size: mp3.length, resumed_from: 0 });
+    expect(sha(await readFile(target))).toBe(sha(mp3));
   });
 
   it('when a converting job is cancelled, then cancel exits 0 and status --watch exits 5 with the job cancelled; an unknown job is 4', async () => {

@@ -69,28 +69,75 @@ const contentRange = (value: string | null): { start: number; total: number } | 
   return m ? { start: Number(m[1] ?? 0), total: Number(m[2]) } : undefined;
 };
 
+/**
+ * A resumed download asks for this many bytes before the end of its .part again, and goes on only if they
+ * match: a .part left by another MP3 of the same name (two videos called talk.mp4) is not continued.
+ */
+const OVERLAP = 4096;
+
+/** Reads an answer's body as chunks, then lets the first `n` bytes be taken off the front. */
+async function* chunksOf(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* body as unknown as AsyncIterable<Uint8Array>;
+}
+
+async function takeBytes(chunks: AsyncGenerator<Uint8Array>, n: number): Promise<{ head: Buffer; rest: Buffer }> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < n) {
+    const next = await chunks.next();
+    if (next.done) break;
+    parts.push(Buffer.from(next.value));
+    have += next.value.length;
+  }
+  const all = Buffer.concat(parts);
+  return { head: all.subarray(0, n), rest: all.subarray(n) };
+}
+
+async function tailOf(path: string, n: number): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const buffer = Buffer.alloc(Math.min(n, size));
+    await file.read(buffer, 0, buffer.length, size - buffer.length);
+    return buffer;
+  } finally {
+    await file.close();
+  }
+}
+
+const fileError = (what: string, path: string, err: unknown) =>
+  new CliError(EXIT.error, `cannot ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+
 async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: string): Promise<{ size: number; resumedFrom: number }> {
   const part = `${target}.part`;
-  let offset = await sizeOf(part);
-  let res = await api.send(`/download?fid=${mp3Fid}`, offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {});
+  const path = `/download?fid=${mp3Fid}`;
+  let offset = await sizeOf(part).catch((err) => Promise.reject(fileError('read', part, err)));
+  const overlap = Math.min(offset, OVERLAP);
+  let res = await api.send(path, offset > 0 ? { headers: { range: `bytes=${offset - overlap}-` } } : {});
   if (res.status === 416) {
-    const total = contentRange(res.headers.get('content-range'))?.total;
+    // A .part longer than the MP3: not this MP3's beginning.
     await res.body?.cancel();
-    if (total === offset) {
-      await rename(part, target);
-      return { size: total, resumedFrom: offset };
-    }
-    // A .part longer than the MP3: not this MP3's beginning. Start again.
     offset = 0;
-    res = await api.send(`/download?fid=${mp3Fid}`);
+    res = await api.send(path);
   }
   if (!res.ok || !res.body) throw refusal(res.status, await errorOf(res), res.headers.get('retry-after'));
+  let chunks = chunksOf(res.body);
+  let first: Buffer = Buffer.alloc(0);
   let total: number;
   if (res.status === 206) {
     const range = contentRange(res.headers.get('content-range'));
-    if (!range || range.start !== offset)
+    if (!range || range.start !== offset - overlap)
       throw new CliError(EXIT.error, `the gateway sent a range other than the one asked for (${res.headers.get('content-range')})`);
     total = range.total;
+    const { head, rest } = await takeBytes(chunks, overlap);
+    if (head.equals(await tailOf(part, overlap))) first = rest;
+    else {
+      await chunks.return(undefined);
+      offset = 0;
+      res = await api.ok(path);
+      chunks = chunksOf(res.body!);
+      total = Number(res.headers.get('content-length') ?? Number.NaN);
+    }
   } else {
     offset = 0;
     total = Number(res.headers.get('content-length') ?? Number.NaN);
@@ -98,17 +145,20 @@ async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: stri
   const resumedFrom = offset;
   const progress = createProgress(ctx.stderr, target);
   if (resumedFrom > 0) progress.say(`${target}: resuming at ${resumedFrom} bytes`);
-  const file = await open(part, resumedFrom > 0 ? 'a' : 'w', 0o644);
+  const file = await open(part, resumedFrom > 0 ? 'a' : 'w', 0o644).catch((err) => Promise.reject(fileError('write', part, err)));
   let written = resumedFrom;
+  const keep = async (chunk: Uint8Array) => {
+    await file.write(chunk);
+    written += chunk.length;
+    if (Number.isFinite(total)) progress.update(written, total);
+  };
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      await file.write(chunk);
-      written += chunk.length;
-      if (Number.isFinite(total)) progress.update(written, total);
-    }
+    if (first.length) await keep(first);
+    for await (const chunk of chunks) await keep(chunk);
   } catch (err) {
     progress.done();
     if (ctx.signal.aborted) throw new Interrupted(`interrupted: ${formatBytes(written)} kept in ${part}; run the same command again to resume`);
+    if ((err as NodeJS.ErrnoException).syscall === 'write') throw fileError('write', part, err);
     throw new CliError(EXIT.error, `the download was cut at ${written} bytes (${(err as Error).message}); run the same command again to resume`);
   } finally {
     await file.close();
@@ -117,6 +167,6 @@ async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: stri
   if (Number.isFinite(total) && written !== total) {
     throw new CliError(EXIT.error, `the download ended at ${written} of ${total} bytes; run the same command again to resume`);
   }
-  await rename(part, target);
+  await rename(part, target).catch((err) => Promise.reject(fileError('rename', part, err)));
   return { size: written, resumedFrom };
 }

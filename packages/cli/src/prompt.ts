@@ -5,13 +5,21 @@ import { Interrupted } from './errors.js';
  * Reads one line from a terminal. With `hidden`, nothing is echoed (the terminal in raw mode, the keys read
  * one by one): Enter ends it, Backspace takes a character back, Ctrl-C interrupts, Ctrl-U clears.
  */
-export function askLine(stdin: Input, stderr: Output, question: string, { hidden = false } = {}): Promise<string> {
+export function askLine(
+  stdin: Input,
+  stderr: Output,
+  question: string,
+  { hidden = false, signal }: { hidden?: boolean; signal?: AbortSignal } = {},
+): Promise<string> {
   stderr.write(question);
   return new Promise((resolve, reject) => {
+    // Outside raw mode Ctrl-C comes as SIGINT, which aborts the signal.
+    const onAbort = () => finish(new Interrupted());
     let answer = '';
     const raw = hidden && typeof stdin.setRawMode === 'function';
     if (raw) stdin.setRawMode?.(true);
     const finish = (result: string | Error) => {
+      signal?.removeEventListener('abort', onAbort);
       stdin.off('data', onData);
       if (raw) stdin.setRawMode?.(false);
       stdin.pause();
@@ -29,6 +37,8 @@ export function askLine(stdin: Input, stderr: Output, question: string, { hidden
         else if (ch >= ' ') answer += ch;
       }
     };
+    if (signal?.aborted) return finish(new Interrupted());
+    signal?.addEventListener('abort', onAbort, { once: true });
     stdin.on('data', onData);
     stdin.resume();
   });

@@ -24,13 +24,13 @@ read from stdin (--password-stdin) or MP3C_PASSWORD, for scripts. A token lasts 
     let email = stringOpt(parsed, 'email') ?? (ctx.env.MP3C_EMAIL || undefined);
     if (!email) {
       if (!interactive) throw usageError('no email: give --email (or MP3C_EMAIL)');
-      email = (await askLine(ctx.stdin, ctx.stderr, 'email: ')).trim();
+      email = (await askLine(ctx.stdin, ctx.stderr, 'email: ', { signal: ctx.signal })).trim();
       if (!email) throw usageError('no email given');
     }
     let password: string;
     if (flag(parsed, 'password-stdin')) password = await readAll(ctx.stdin);
     else if (ctx.env.MP3C_PASSWORD) password = ctx.env.MP3C_PASSWORD;
-    else if (interactive) password = await askLine(ctx.stdin, ctx.stderr, 'password: ', { hidden: true });
+    else if (interactive) password = await askLine(ctx.stdin, ctx.stderr, 'password: ', { hidden: true, signal: ctx.signal });
     else throw usageError('no terminal to ask for the password: use --password-stdin or MP3C_PASSWORD');
     if (!password) throw usageError('no password given');
 

@@ -88,7 +88,9 @@ export class ApiClient {
   }
 
   async job(id: string): Promise<JobView> {
-    return (await (await this.ok(`/jobs/${id}`)).json()) as JobView;
+    const job = await this.findJob(id);
+    if (!job) throw new CliError(EXIT.notFound, `${id}: no such job`);
+    return job;
   }
 
   /** The job, or undefined for an id the gateway knows no job by (404). */

@@ -3,6 +3,7 @@ import { errorOf, refusal } from './api.client.js';
 import { CliError, EXIT, Interrupted } from './errors.js';
 import { SseParser } from './sse.js';
 
+/** As in the shared jobs module, which would bring the MongoDB driver into the CLI along with them. */
 export const FINAL_STATES: readonly string[] = ['done', 'failed', 'cancelled'];
 export const isFinalState = (state: string): boolean => FINAL_STATES.includes(state);
 

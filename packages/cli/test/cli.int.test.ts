@@ -193,8 +193,9 @@ describe('mp3c', () => {
     expect((await s.mp3c(['cancel', fid])).code).toBe(0);
     const download = await s.mp3c(['download', fid]);
     expect(download).toMatchObject({ code: 5, stderr: `mp3c: ${fid}: the job was cancelled; there is no MP3\n` });
-    const unknown = await s.mp3c(['status', new ObjectId().toHexString()]);
-    expect(unknown.code).toBe(4);
+    const other = new ObjectId().toHexString();
+    const unknown = await s.mp3c(['status', other]);
+    expect(unknown).toMatchObject({ code: 4, stderr: `mp3c: ${other}: no such job\n` });
   });
 
   it('when an upload is interrupted with Ctrl-C, then it exits 130, and the same command again resumes from the offset the gateway holds', async () => {

@@ -135,6 +135,17 @@ async function uploadOne(
           progress.say(`${name}: resuming at ${resumedFrom} bytes (${percentOf(resumedFrom, info.size)}%, ${formatBytes(info.size - resumedFrom)} to go)`);
         }
       },
+      onShouldRetry: (err, attempt) => {
+        // tus-js-client's own rule: anything but a 4xx, except a conflict or a lock, which settle on their own.
+        const status = err.originalResponse?.getStatus() ?? 0;
+        const retry = status < 400 || status >= 500 || status === 409 || status === 423;
+        const delay = RETRY_DELAYS[attempt];
+        if (retry && delay !== undefined) {
+          const why = status ? `the gateway answered ${status}` : `the connection failed (${err.causingError?.message ?? err.message})`;
+          progress.say(`${name}: ${why}; trying again in ${delay / 1000} s (${attempt + 1} of ${RETRY_DELAYS.length})`);
+        }
+        return retry;
+      },
       onProgress: (bytesSent, bytesTotal) => progress.update(bytesSent, bytesTotal),
       onSuccess: () => {
         ctx.signal.removeEventListener('abort', interrupt);

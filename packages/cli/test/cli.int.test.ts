@@ -58,6 +58,8 @@ afterAll(async () => {
 interface Result {
   code: number | null;
   stdout: string;
+  /** stdout as bytes, for binary output. */
+  bytes: Buffer;
   stderr: string;
 }
 
@@ -78,8 +80,13 @@ async function session(gateway = stack.url): Promise<Session> {
   const env = (extra: Record<string, string> = {}) => ({ PATH: process.env.PATH ?? '', HOME: work, XDG_CONFIG_HOME: config, MP3C_GATEWAY: gateway, ...extra });
   const start: Session['start'] = (args, extra) => {
     const child = spawn(process.execPath, [main, ...args], { cwd: work, env: env(extra) });
-    const out: Result = { code: null, stdout: '', stderr: '' };
-    child.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    const chunks: Buffer[] = [];
+    const out: Result = { code: null, stdout: '', bytes: Buffer.alloc(0), stderr: '' };
+    child.stdout!.on('data', (d: Buffer) => {
+      chunks.push(d);
+      out.bytes = Buffer.concat(chunks);
+      out.stdout = out.bytes.toString();
+    });
     child.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
     const exited = new Promise<Result>((resolve) => child.on('close', (code) => resolve({ ...out, code })));
     return { child, output: () => out, exited };
@@ -158,6 +165,9 @@ describe('mp3c', () => {
     const got = await s.mp3c(['download', fid]);
     expect(got).toMatchObject({ code: 0, stdout: 'video.mp3\n' });
     expect(sha(await readFile(join(work, 'video.mp3')))).toBe(sha(mp3));
+    const piped = await s.mp3c(['download', fid, '-o', '-']);
+    expect(piped.code).toBe(0);
+    expect(sha(piped.bytes)).toBe(sha(mp3));
 
     // A download cut off earlier: the .part holds the first bytes, the rest comes with Range.
     const target = join(work, `${fid}.mp3`);

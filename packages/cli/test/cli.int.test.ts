@@ -260,6 +260,8 @@ describe('mp3c', () => {
       expect(done.code).toBe(0);
       expect(done.stderr).toMatch(/big\.mp4: resuming at [1-9]\d* bytes/);
       const sent = JSON.parse(done.stdout);
+      // This run began at 0; the resume was inside it.
+      expect(sent.resumed_from).toBe(0);
       expect(sha(await readGridFsFile(still.mongo, 'videos', sent.video_fid))).toBe(sha(data));
       expect(await drainQueue(still.videoQueue)).toHaveLength(1);
     } finally {

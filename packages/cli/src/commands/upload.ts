@@ -113,6 +113,7 @@ async function uploadOne(
   const endpoint = api.url('/uploads/');
   const progress = createProgress(ctx.stderr, name);
   let resumedFrom = 0;
+  let firstAnswer = true;
 
   if (ctx.signal.aborted) throw new Interrupted();
   const videoFid = await new Promise<string>((resolvePromise, reject) => {
@@ -130,10 +131,13 @@ async function uploadOne(
       onAfterResponse: (req, res) => {
         const status = res.getStatus();
         if (status === 401 || status === 403) urls.keepAll = true;
+        // A HEAD asks where an upload stands: first thing when an earlier run left it, again after a retry.
         if (req.getMethod() === 'HEAD' && status >= 200 && status < 300) {
-          resumedFrom = Number(res.getHeader('Upload-Offset') ?? 0);
-          progress.say(`${name}: resuming at ${resumedFrom} bytes (${percentOf(resumedFrom, info.size)}%, ${formatBytes(info.size - resumedFrom)} to go)`);
+          const offset = Number(res.getHeader('Upload-Offset') ?? 0);
+          if (firstAnswer) resumedFrom = offset;
+          progress.say(`${name}: resuming at ${offset} bytes (${percentOf(offset, info.size)}%, ${formatBytes(info.size - offset)} to go)`);
         }
+        firstAnswer = false;
       },
       onShouldRetry: (err, attempt) => {
         // tus-js-client's own rule: anything but a 4xx, except a conflict or a lock, which settle on their own.

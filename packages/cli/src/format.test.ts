@@ -5,7 +5,7 @@ const base = { position: null, percent: null, speed: null, eta_seconds: null, re
 
 describe('format', () => {
   it('when sizes and shares are shown, then in binary units and whole percents that reach 100 only at the end', () => {
-    expect([formatBytes(512), formatBytes(1536), formatBytes(20 * 1024 ** 2)]).toEqual(['512 B', '1.5 KiB', '20.0 MiB']);
+    expect([formatBytes(512), formatBytes(1536), formatBytes(20 * 1024 ** 2)]).toEqual(['512 bytes', '1.5 KiB', '20 MiB']);
     expect([percentOf(0, 10), percentOf(9999, 10000), percentOf(10, 10), percentOf(0, 0)]).toEqual([0, 99, 100, 100]);
   });
 

@@ -1,17 +1,8 @@
 import type { JobView } from './api.client.js';
 
-/** Bytes in binary units, one decimal: `512 B`, `1.5 KiB`, `20.0 MiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
-}
+import { formatBytes } from '@mp3converter/shared/units';
+
+export { formatBytes };
 
 /** A percentage of `total`, whole, never 100 before the end. */
 export function percentOf(done: number, total: number): number {

@@ -28,9 +28,9 @@ describe('progress', () => {
     p.update(1024 * 1024, 2048 * 1024);
     p.done();
     expect(out.text).toBe(
-      '\rtalk.mp4 [######------------------]  25% 512.0 KiB of 2.0 MiB\x1b[K' +
+      '\rtalk.mp4 [######------------------]  25% 512 KiB of 2 MiB\x1b[K' +
         '\r\x1b[Kresuming\n' +
-        '\rtalk.mp4 [############------------]  50% 1.0 MiB of 2.0 MiB\x1b[K\n',
+        '\rtalk.mp4 [############------------]  50% 1 MiB of 2 MiB\x1b[K\n',
     );
   });
 

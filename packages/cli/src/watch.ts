@@ -1,7 +1,7 @@
 import type { ApiClient, JobView } from './api.client.js';
 import { errorOf, refusal } from './api.client.js';
 import { CliError, EXIT, Interrupted } from './errors.js';
-import { SseParser } from './sse.js';
+import { SseParser } from '@mp3converter/shared/sse';
 
 /** As in the shared jobs module, which would bring the MongoDB driver into the CLI along with them. */
 export const FINAL_STATES: readonly string[] = ['done', 'failed', 'cancelled'];

@@ -1,23 +1,6 @@
-/** How numbers read on the page. */
+/** How numbers read on the page (sizes and durations as everywhere else: the shared units). */
 
-export function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-export function seconds(s: number): string {
-  if (s < 60) return `${Math.max(0, Math.round(s))} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
+export { formatBytes as bytes, formatDuration as seconds } from '@mp3converter/shared/units';
 
 export function ordinal(n: number): string {
   const tens = n % 100;

@@ -35,6 +35,14 @@ const badToken = error('`invalid_token`: auth refused the token (bad signature, 
 const unavailable = (codes: string) => error(codes, retryAfter);
 const storeDown = unavailable('`auth_unavailable`, `storage_unavailable`: auth or MongoDB down or not answering in time');
 const badFid = error('`fid_required`, `invalid_fid`: the fid is missing or not a 24-character hex id');
+/** What any call on one of the caller's jobs can answer besides its own outcome. */
+const ownJobRefusals = {
+  '400': badFid,
+  '401': noToken,
+  '403': badToken,
+  '404': error("`job_not_found`: no such job, or someone else's (indistinguishable)"),
+  '503': storeDown,
+} satisfies Record<string, ZodOpenApiResponseObject>;
 
 const bearer = [{ bearer: [] }];
 const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
@@ -344,11 +352,7 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: { query: z.object({ fid: fidSchema.meta({ description: "The job's `video_fid`." }) }) },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
-        '400': badFid,
-        '401': noToken,
-        '403': badToken,
-        '404': error("`job_not_found`: no such job, or someone else's"),
-        '503': storeDown,
+        ...ownJobRefusals,
       },
     },
   },
@@ -375,11 +379,7 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
-        '400': badFid,
-        '401': noToken,
-        '403': badToken,
-        '404': error("`job_not_found`: no such job, or someone else's"),
-        '503': storeDown,
+        ...ownJobRefusals,
       },
     },
     delete: {
@@ -395,12 +395,8 @@ const paths: ZodOpenApiObject['paths'] = {
           content: json(jobViewSchema),
         },
         '204': { description: 'A done, failed or cancelled job: its MP3, video and job are removed (again: 204).' },
-        '400': badFid,
-        '401': noToken,
-        '403': badToken,
-        '404': error('`job_not_found`'),
+        ...ownJobRefusals,
         '409': error('`job_finishing` (its MP3 is being announced: delete it once done), `job_busy` (it kept changing; try again)'),
-        '503': storeDown,
       },
     },
   },
@@ -413,13 +409,9 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The link.', headers: noStore, content: json(downloadLinkSchema) },
-        '400': badFid,
-        '401': noToken,
-        '403': badToken,
-        '404': error('`job_not_found`'),
+        ...ownJobRefusals,
         '409': error('`job_not_done`: only a done job has an MP3'),
         '410': error('`mp3_expired`'),
-        '503': storeDown,
       },
     },
   },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseParser } from './sse.js';
+import { SseParser } from './index.js';
 
 describe('SseParser', () => {
   it('when a stream arrives in pieces with comments and CRLF, then it yields whole events and remembers id and retry', () => {

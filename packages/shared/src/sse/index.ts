@@ -1,3 +1,8 @@
+/**
+ * Server-Sent Events as clients read them from a fetch body (EventSource cannot send the Authorization
+ * header): the CLI and the web page. No Node or DOM API, so both can use it.
+ */
+
 /** One Server-Sent Event: `event` defaults to `message`, `data` is the joined data lines. */
 export interface SseEvent {
   id: string | undefined;

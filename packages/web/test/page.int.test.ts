@@ -330,6 +330,28 @@ describe('the web page', () => {
     }
   });
 
+  it('when the API reference is opened, then it renders every operation of the document from the gateway alone, with nothing blocked', async () => {
+    const { page, context, offsite } = await open();
+    try {
+      const blocked: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') blocked.push(m.text());
+      });
+      page.on('pageerror', (e) => blocked.push(e.message));
+      await page.goto(`${stack.url}/docs`);
+      const document = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+      const operations = Object.values(document.paths).flatMap((item) =>
+        Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'].includes(k)),
+      );
+      await expect.poll(() => page.locator('.opblock').count(), { timeout: 30_000 }).toBe(operations.length);
+      await shot(page, 'docs');
+      expect(blocked).toEqual([]);
+      expect(offsite).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('when a video has no sound, then its job shows failed with the reason', async () => {
     const user = await addUser(stack.authConfig);
     const { page, context } = await open();

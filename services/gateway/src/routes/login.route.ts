@@ -16,8 +16,9 @@ export function loginRouter(auth: AuthClient): Router {
       // A token must not be kept by any cache on the way.
       res.set('Cache-Control', 'no-store');
       // A browser meets a Basic challenge with its own password dialog, even on a script's fetch, over the
-      // page's form: a script's request (Sec-Fetch-Mode other than navigate) gets the 401 and its JSON alone.
-      const fromScript = (req.get('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+      // page's form: a page's script (a browser's fetch or XHR says `Sec-Fetch-Dest: empty`; curl and Node's
+      // fetch say nothing of it) gets the 401 and its JSON alone.
+      const fromScript = req.get('sec-fetch-dest') === 'empty';
       const challenge = answer.status === 401 && !fromScript ? 'Basic realm="mp3converter", charset="UTF-8"' : undefined;
       if (challenge) res.set('WWW-Authenticate', challenge);
       if (answer.retryAfter) res.set('Retry-After', answer.retryAfter);

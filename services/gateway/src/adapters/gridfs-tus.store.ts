@@ -26,8 +26,6 @@ export interface ResumableUploadDoc {
   /** The output options asked at creation, passed on to the job. */
   options: Record<string, unknown>;
   created_at: Date;
-  /** Drawn as the document is written, to order a burst of creations by one owner (see create). */
-  admitted_seq: ObjectId;
   expires_at: Date;
   /** A PATCH is (or was, when it died) writing chunks past `chunks`: the next one clears them first. */
   dirty?: boolean;
@@ -110,7 +108,6 @@ export class GridFsTusStore extends DataStore {
   override async create(upload: Upload): Promise<Upload> {
     const meta = upload.metadata ?? {};
     const created = new Date();
-    const seq = new ObjectId();
     await this.docs.insertOne({
       _id: new ObjectId(upload.id),
       owner: String(meta.owner),
@@ -124,19 +121,18 @@ export class GridFsTusStore extends DataStore {
       metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => !INTERNAL_METADATA.has(k))),
       options: meta.options ? (JSON.parse(meta.options) as Record<string, unknown>) : {},
       created_at: created,
-      admitted_seq: seq,
       expires_at: new Date(created.getTime() + this.options.expiryMs),
       completed: false,
       job_recorded: false,
     });
     // The admission counted the owner's unfinished uploads before this one existed, so a burst of creations
-    // in parallel could each see room. Counted again now that this one is in, in the order the documents were
-    // drawn up: those past the slots are removed again. (The id is no order: it is drawn before the admission
-    // and its round trips.) Only two creations whose writes cross within one round trip can both pass.
+    // in parallel could each see room. Counted again now that this one is in: past the slots, it goes again.
+    // Whichever of a burst counts last sees every one that stayed, so no more than the slots ever stay; in a
+    // burst, more may be refused than had to be (429: the client tries again).
     const slots = Number(meta.open_slots);
     if (Number.isFinite(slots)) {
-      const ahead = await this.docs.countDocuments({ owner: String(meta.owner), completed: false, admitted_seq: { $lte: seq } });
-      if (ahead > slots) {
+      const open = await this.docs.countDocuments({ owner: String(meta.owner), completed: false });
+      if (open > slots) {
         await this.docs.deleteOne({ _id: new ObjectId(upload.id) });
         throw new TooManyOpenUploadsError();
       }

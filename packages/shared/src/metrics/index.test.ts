@@ -56,16 +56,22 @@ describe('broker metrics', () => {
 });
 
 describe('store and settle metrics', () => {
-  it('when MongoDB clears a pool and marks it ready again, then one reconnect is counted; the first ready is not one', async () => {
+  it('when MongoDB loses a connection to an error or clears a pool, then the next connection made ready is one reconnect; the first ones are not', async () => {
     const registry = createRegistry();
     const client = new EventEmitter();
     instrumentMongo(registry, client);
-    client.emit('connectionPoolReady', { address: 'a:27017' });
-    expect(metricValue(await read(registry), 'store_reconnects_total', { store: 'mongodb' })).toBe(0);
+    const reconnects = async () => metricValue(await read(registry), 'store_reconnects_total', { store: 'mongodb' });
+    client.emit('connectionReady', { address: 'a:27017' });
+    client.emit('connectionClosed', { address: 'a:27017', reason: 'idle' });
+    client.emit('connectionReady', { address: 'a:27017' });
+    expect(await reconnects()).toBe(0);
+    client.emit('connectionClosed', { address: 'a:27017', reason: 'error' });
+    client.emit('connectionReady', { address: 'a:27017' });
+    client.emit('connectionReady', { address: 'a:27017' });
+    expect(await reconnects()).toBe(1);
     client.emit('connectionPoolCleared', { address: 'a:27017' });
-    client.emit('connectionPoolReady', { address: 'a:27017' });
-    client.emit('connectionPoolReady', { address: 'a:27017' });
-    expect(metricValue(await read(registry), 'store_reconnects_total', { store: 'mongodb' })).toBe(1);
+    client.emit('connectionReady', { address: 'a:27017' });
+    expect(await reconnects()).toBe(2);
   });
 
   it('when two registries count, then neither sees the other: one registry per app', async () => {

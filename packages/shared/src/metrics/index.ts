@@ -180,15 +180,19 @@ export function storeReconnects(registry: Registry, store: string): () => void {
 }
 
 /**
- * MongoDB's driver clears a server's connection pool when it loses the server and marks it ready again once
- * its monitor reaches it: each ready that follows a clear is a reconnect.
+ * A MongoDB reconnect: the first connection made ready after the driver lost one to a network error or
+ * cleared the server's pool (when its monitor lost the server). One per outage and server, however many
+ * connections the pool then opens again.
  */
 export function instrumentMongo(registry: Registry, client: EventEmitter): void {
   const reconnected = storeReconnects(registry, 'mongodb');
-  const cleared = new Set<string>();
-  client.on('connectionPoolCleared', (event: { address: string }) => cleared.add(event.address));
-  client.on('connectionPoolReady', (event: { address: string }) => {
-    if (cleared.delete(event.address)) reconnected();
+  const lost = new Set<string>();
+  client.on('connectionPoolCleared', (event: { address: string }) => lost.add(event.address));
+  client.on('connectionClosed', (event: { address: string; reason?: string }) => {
+    if (event.reason === 'error') lost.add(event.address);
+  });
+  client.on('connectionReady', (event: { address: string }) => {
+    if (lost.delete(event.address)) reconnected();
   });
 }
 

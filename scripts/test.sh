@@ -39,6 +39,7 @@ trap cleanup EXIT
 
 if $needs_servers; then
   ensure_ffmpeg
+  ensure_chromium
   ensure_mariadb 127.0.0.1 3306
   ensure_rabbitmq 127.0.0.1 5672
   export TEST_MYSQL_URL=${TEST_MYSQL_URL:-mysql://root:@127.0.0.1:3306}
@@ -108,7 +109,7 @@ done
 pnpm -s exec node -e '
   const fs = require("node:fs"), dir = process.argv[1];
   let passed = 0, failed = 0, skipped = 0;
-  for (const f of fs.readdirSync(dir)) {
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
     const r = JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
   }

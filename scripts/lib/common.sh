@@ -85,6 +85,12 @@ ensure_ffmpeg() {
   apt_install ffmpeg
 }
 
+# Debian's Chromium, for the page's browser tests (playwright-core drives it; no browser is downloaded).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  apt_install chromium
+}
+
 # go_module_copy MODULE VERSION -> prints a fresh writable folder holding the module's source
 go_module_copy() {
   local dir src

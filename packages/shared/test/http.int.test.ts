@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   api.use(errorMiddleware(testLogger()));
   app = await startHttpServer(api, 0, { host: '127.0.0.1' });
   probes = await startHttpServer(probeApp(new Readiness()), 0, { host: '127.0.0.1' });
-  plain = await startHttpServer((_req, res) => res.end('plain'), 0, { host: '127.0.0.1' });
+  plain = await startHttpServer((_req: IncomingMessage, res: ServerResponse) => res.end('plain'), 0, { host: '127.0.0.1' });
 });
 afterAll(async () => {
   await Promise.all([app.close(), probes.close(), plain.close()]);

@@ -7,6 +7,7 @@ export const converterConfigSchema = z
   .object({
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
     HEALTH_PORT: env.port(8081),
     MONGODB_URI: env.mongoUri(),
     RABBITMQ_URL: env.amqpUrl(),

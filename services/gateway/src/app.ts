@@ -11,10 +11,12 @@ import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
 import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
+import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
 import { jobsRouter } from './routes/jobs.route.js';
 import { loginRouter } from './routes/login.route.js';
+import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
@@ -38,6 +40,8 @@ export interface GatewayDeps {
   /** The app's registry: HTTP metrics go there; served by the probe server. */
   registry: Registry;
   uploadMetrics: UploadMetrics;
+  /** The built web page served at `/`; none when it was not built. */
+  pageDirectory?: string | undefined;
 }
 
 const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
@@ -58,6 +62,8 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
   app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
+  app.use(docsRouter());
+  if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));
   app.use(notFoundHandler);
   app.use(storeUnavailable);
   app.use(errorMiddleware(deps.logger));

@@ -5,6 +5,7 @@ export const gatewayConfigSchema = z
   .object({
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
     HOST: z.string().default('0.0.0.0'),
     PORT: env.port(8080),
     HEALTH_PORT: env.port(8083),

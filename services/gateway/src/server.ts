@@ -17,9 +17,11 @@ import { GridFsMp3Files } from './adapters/mp3-files.js';
 import { MongoUploadLeases } from './adapters/upload-lease.store.js';
 import { GridFsVideoFiles } from './adapters/video-files.js';
 import { AmqpVideoQueue } from './adapters/video.queue.js';
+import { pageDirectory } from '@mp3converter/web';
 import { createApp } from './app.js';
 import type { GatewayConfig } from './config.js';
 import { userOf } from './routes/authenticate.js';
+import { pageBuilt } from './routes/page.route.js';
 import { MongoOwnerLocks } from './adapters/owner-locks.js';
 import { Dispatcher } from './domain/dispatcher.js';
 import { EventHub, PositionWatch } from './domain/event-hub.js';
@@ -152,7 +154,9 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     trustProxy: config.TRUST_PROXY,
     registry,
     uploadMetrics: uploadMetrics(registry),
+    pageDirectory: pageBuilt(pageDirectory) ? pageDirectory : undefined,
   });
+  if (!pageBuilt(pageDirectory)) logger.warn({ pageDirectory }, 'the web page is not built (pnpm build): / answers 404');
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS });
   const health = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
   logger.info({ port: http.port, healthPort: health.port }, 'gateway listening');

@@ -31,6 +31,14 @@ describe('POST /login', () => {
     const res = await fetch(`${stack.url}/login`, { method: 'POST', headers: { authorization: basic(uniqueEmail(), 'nope') } });
     expect(res.status).toBe(401);
     expect(await jsonOf(res)).toEqual({ error: { code: 'invalid_credentials', message: 'invalid credentials' } });
+    expect(res.headers.get('www-authenticate')).toBe('Basic realm="mp3converter", charset="UTF-8"');
+  });
+
+  it("when a page's script is refused, then no Basic challenge comes with the 401, so no browser dialog covers the page", async () => {
+    const res = await fetch(`${stack.url}/login`, { method: 'POST', headers: { authorization: basic(uniqueEmail(), 'nope'), 'sec-fetch-mode': 'cors' } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+    expect((await jsonOf(res)).error.code).toBe('invalid_credentials');
   });
 
   it('when a JSON body carries the credentials, then it is forwarded', async () => {

@@ -81,10 +81,11 @@ export async function uploadFile(
   authorization: string | undefined,
   files: { field?: string; name: string; type?: string; data: Buffer }[],
   query = '',
+  headers: Record<string, string> = {},
 ): Promise<Response> {
   const form = new FormData();
   for (const f of files) form.append(f.field ?? 'file', new Blob([new Uint8Array(f.data)], { type: f.type ?? 'video/mp4' }), f.name);
-  return fetch(`${stack.url}/upload${query}`, { method: 'POST', body: form, headers: authorization ? { authorization } : {} });
+  return fetch(`${stack.url}/upload${query}`, { method: 'POST', body: form, headers: { ...headers, ...(authorization ? { authorization } : {}) } });
 }
 
 export const readVideo = (path: string) => readFile(path);

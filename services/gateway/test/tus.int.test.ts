@@ -255,6 +255,33 @@ describe('resumable uploads (tus 1.0) into GridFS', () => {
     }
   });
 
+  it('when a user opens more unfinished uploads than MAX_JOBS_IN_FLIGHT, even all at once, then the rest are 429 and not kept', async () => {
+    const capped = await startStack({ MAX_JOBS_IN_FLIGHT: '3' }, stack);
+    try {
+      const user = await signIn(capped);
+      const burst = await Promise.all(Array.from({ length: 8 }, () => create(capped.url, user.authorization, video.length)));
+      const statuses = burst.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(3);
+      expect(statuses.every((s) => s === 201 || s === 429)).toBe(true);
+      const open = () => capped.mongo.db('videos').collection('resumable_uploads').countDocuments({ owner: user.email, completed: false });
+      // Let every slot be taken, one after another, then one more is refused.
+      while ((await open()) < 3) expect((await create(capped.url, user.authorization, video.length)).status).toBe(201);
+      expect(await open()).toBe(3);
+      const refused = await create(capped.url, user.authorization, video.length);
+      expect(refused.status).toBe(429);
+      expect((await jsonOf(refused)).error.code).toBe('too_many_jobs');
+
+      // Ending one (termination) frees its slot.
+      const one = await capped.mongo.db('videos').collection('resumable_uploads').findOne({ owner: user.email, completed: false });
+      const url = `${capped.url}/uploads/${one!._id.toHexString()}`;
+      expect((await fetch(url, { method: 'DELETE', headers: tusHeaders(user.authorization) })).status).toBe(204);
+      expect((await create(capped.url, user.authorization, video.length)).status).toBe(201);
+      expect(await open()).toBe(3);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('when an upload is abandoned, then the expiry sweep removes its chunks and document, and the client is told it is gone', async () => {
     const user = await signIn(stack);
     const url = absolute(stack.url, (await create(stack.url, user.authorization, video.length)).headers.get('location')!);

@@ -5,6 +5,7 @@ const schema = z
   .object({
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
     HEALTH_PORT: env.port(8082),
     MONGODB_URI: env.mongoUri(),
     RABBITMQ_URL: env.amqpUrl(),

@@ -5,7 +5,6 @@ import { checkSignedLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
   TEST_LINK_SECRET,
-  captureLogger,
   storeGridFsFile,
   deleteQueues,
   drainQueue,
@@ -17,53 +16,10 @@ import {
 } from '@mp3converter/shared/testing';
 import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
 import { mp3IdFor } from '../../converter/src/domain/mp3-id.js';
 import { startWorker as startConverter, storeVideoAsOriginal } from '../../converter/test/harness.js';
+import { type Harness, rabbit, startWorker } from './harness.js';
 import { type TestSmtp, startSmtp } from './smtp.js';
-
-const rabbit = () => inject('servers').rabbitUrl;
-
-interface Harness {
-  worker: NotificationWorker;
-  queues: { mp3: string; failed: string };
-  lines: () => Record<string, unknown>[];
-  stop(): Promise<void>;
-}
-
-async function startWorker(smtpPort: number): Promise<Harness> {
-  const queues = { mp3: uniqueName('mp3'), failed: uniqueName('failed') };
-  const { logger, lines } = captureLogger('notification');
-  const worker = await startNotificationWorker(
-    loadConfig({
-      HEALTH_PORT: '0',
-      MONGODB_URI: inject('servers').mongoUrl,
-      RABBITMQ_URL: rabbit(),
-      MP3_QUEUE: queues.mp3,
-      FAILED_QUEUE: queues.failed,
-      SMTP_HOST: '127.0.0.1',
-      SMTP_PORT: String(smtpPort),
-      SMTP_TIMEOUT_MS: '2000',
-      MAIL_FROM: 'mp3converter <noreply@mp3converter.test>',
-      PUBLIC_GATEWAY_URL: 'http://mp3converter.com',
-      RETRY_DELAYS_MS: '300,600,900',
-      DOWNLOAD_LINK_SECRET: TEST_LINK_SECRET,
-    }),
-    logger,
-  );
-  await worker.amqp.start();
-  return {
-    worker,
-    queues,
-    lines,
-    async stop() {
-      await worker.stop(1_000);
-      const all = [queues.mp3, queues.failed].flatMap((q) => [q, `${q}.dead`, `${q}.retry.300ms`, `${q}.retry.600ms`, `${q}.retry.900ms`]);
-      await deleteQueues(rabbit(), ...all);
-    },
-  };
-}
 
 const mongo = new MongoClient(inject('servers').mongoUrl);
 afterAll(() => mongo.close());

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import type { Logger } from '../logger/index.js';
 import { backoffMs, delay } from '../lifecycle/index.js';
+import { SpanKind, contextOf, inSpan, traceHeaders } from '../tracing/index.js';
 
 /** When a message was first published, epoch ms (the name RabbitMQ's message timestamp plugin uses). */
 export const PUBLISHED_AT_MS_HEADER = 'timestamp_in_ms';
@@ -141,7 +142,8 @@ export class AmqpConnection extends EventEmitter {
           // under RabbitMQ's own header name for it. Copies made by `settle` drop the header.
           timestamp: Math.floor(now / 1000),
           ...properties,
-          headers: { [PUBLISHED_AT_MS_HEADER]: now, ...properties.headers },
+          // The active trace goes with the message unless the caller gives one (a retry keeps its own).
+          headers: { ...traceHeaders(), [PUBLISHED_AT_MS_HEADER]: now, ...properties.headers },
         };
         channel.publish(exchange, routingKey, content, stamped, (err) => {
           clearTimeout(timer);
@@ -281,8 +283,17 @@ export class AmqpConnection extends EventEmitter {
       (message) => {
         if (!message) return; // the broker cancelled us (queue deleted); the channel watch reconnects
         this.inFlight++;
-        spec
-          .onMessage(message, channel)
+        // Each delivery is handled in a span that continues the trace its publisher sent along.
+        inSpan(
+          'amqp',
+          `${spec.queue} process`,
+          {
+            kind: SpanKind.CONSUMER,
+            parent: contextOf(message.properties.headers),
+            attributes: { 'messaging.system': 'rabbitmq', 'messaging.destination.name': spec.queue, 'messaging.operation.type': 'process' },
+          },
+          () => spec.onMessage(message, channel),
+        )
           .catch(async (err: unknown) => {
             this.log.error({ err, queue: spec.queue }, 'handler failed; requeueing after a pause');
             await delay(1_000);

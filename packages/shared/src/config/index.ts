@@ -38,6 +38,8 @@ export const env = {
       .string()
       .regex(/^amqps?:\/\//, 'an amqp:// URL')
       .default('amqp://guest:guest@rabbitmq:5672'),
+  /** Where spans are sent (OTLP over HTTP, e.g. `http://otel-collector:4318/v1/traces`); unset, none leave the process. */
+  otlpTracesEndpoint: () => z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
   /** Comma-separated list of positive integers, e.g. `1000,5000,30000`. */
   intList: (fallback: string) =>
     z

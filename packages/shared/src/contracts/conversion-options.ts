@@ -1,11 +1,10 @@
 import { z } from 'zod';
 
-/** LAME's sample rates: MPEG-1 (32–48 kHz), MPEG-2 (16–24 kHz) and MPEG-2.5 (8–12 kHz). */
-export const MP3_SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
-/** Constant bitrates, kbit/s, of MPEG-1 Layer III (sample rates of 32 kHz and up). */
-export const MPEG1_BITRATES = [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320] as const;
-/** Constant bitrates, kbit/s, of MPEG-2 and 2.5 Layer III (sample rates under 32 kHz). */
-export const MPEG2_BITRATES = [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160] as const;
+import { MP3_SAMPLE_RATES, MPEG1_BITRATES, MPEG2_BITRATES } from './mp3-formats.js';
+
+export { MP3_SAMPLE_RATES, MPEG1_BITRATES, MPEG2_BITRATES };
+
+const BITRATES = [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b) => a - b);
 
 const oneOf = <T extends number>(values: readonly T[], what: string) =>
   z.coerce.number().refine((n): n is T => (values as readonly number[]).includes(n), `${what}: one of ${values.join(', ')}`);
@@ -18,18 +17,21 @@ const oneOf = <T extends number>(values: readonly T[], what: string) =>
  */
 export const conversionOptionsSchema = z
   .strictObject({
-    /** LAME VBR quality, 0 (best, ~245 kbit/s) to 9 (smallest, ~65 kbit/s). */
-    quality: z.coerce.number().int().min(0).max(9).optional(),
-    /** A constant bitrate, kbit/s, valid for the sample rate. */
-    bitrate: oneOf(
-      [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b) => a - b),
-      'bitrate (kbit/s)',
-    ).optional(),
-    sample_rate: oneOf(MP3_SAMPLE_RATES, 'sample_rate (Hz)').optional(),
-    /** 1 for mono, 2 for stereo. */
-    channels: oneOf([1, 2] as const, 'channels').optional(),
-    /** `keep` (default): title, artist, album, date, chapters and cover art of the source; `drop`: none. */
-    tags: z.enum(['keep', 'drop']).optional(),
+    quality: z.coerce.number().int().min(0).max(9).optional().meta({ description: 'LAME VBR quality, 0 (best, ~245 kbit/s) to 9 (smallest, ~65 kbit/s).' }),
+    bitrate: oneOf(BITRATES, 'bitrate (kbit/s)').optional().meta({
+      description: 'A constant bitrate, kbit/s: 32–320 (MPEG-1 rates) at 32 kHz and up, 8–160 (MPEG-2 rates) below; not with `quality`.',
+      enum: BITRATES,
+    }),
+    sample_rate: oneOf(MP3_SAMPLE_RATES, 'sample_rate (Hz)')
+      .optional()
+      .meta({ description: "Hz; the source's by default.", enum: [...MP3_SAMPLE_RATES] }),
+    channels: oneOf([1, 2] as const, 'channels')
+      .optional()
+      .meta({ description: "1 for mono, 2 for stereo; the source's by default.", enum: [1, 2] }),
+    tags: z
+      .enum(['keep', 'drop'])
+      .optional()
+      .meta({ description: '`keep` (default): title, artist, album, date, chapters and cover art of the source, as ID3v2.3; `drop`: none.' }),
   })
   .superRefine((o, ctx) => {
     if (o.quality !== undefined && o.bitrate !== undefined) {

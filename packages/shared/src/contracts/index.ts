@@ -74,3 +74,4 @@ export {
   describeOptionProblems,
   type ConversionOptions,
 } from './conversion-options.js';
+export { loginBodySchema, type LoginBody } from './login.js';

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
 import type { Logger } from '../logger/index.js';
 
 /**
@@ -49,9 +50,21 @@ export const forbidden = (message = 'not authorized', code = 'forbidden') => new
 export const notFound = (message = 'not found', code = 'not_found') => new AppError(404, code, message);
 export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable') => new AppError(503, code, message, { 'Retry-After': '5' });
 
-export interface ErrorBody {
-  error: { code: string; message: string };
-}
+/** The body of every error response of every service, 4xx and 5xx alike. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      /** Stable and machine-readable (`job_not_found`, `invalid_options`, …): what clients branch on. */
+      code: z
+        .string()
+        .min(1)
+        .meta({ examples: ['job_not_found'] }),
+      /** For people; never internal detail. */
+      message: z.string().meta({ examples: ['no such job'] }),
+    }),
+  })
+  .meta({ id: 'Error', description: 'Every error: a stable code and a message for people.' });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 export const errorBody = (code: string, message: string): ErrorBody => ({ error: { code, message } });
 
@@ -65,12 +78,17 @@ function fromHttpError(err: unknown): AppError | undefined {
   return new AppError(e.status, code, message);
 }
 
-/** For `router.all(path, ...)` after a path's real methods: 405 with `Allow`, as JSON. */
-export const methodNotAllowed =
-  (...allowed: string[]): RequestHandler =>
-  (req, _res, next) => {
-    next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed here`, { Allow: allowed.join(', ') }));
-  };
+/**
+ * For `router.all(path, ...)` after a path's real methods: 405 with `Allow`, as JSON. The handler keeps the
+ * methods it names, so that what a router serves can be listed (and checked against the API's description).
+ */
+export const methodNotAllowed = (...allowed: string[]): RequestHandler & { readonly allowed: readonly string[] } =>
+  Object.assign<RequestHandler, { allowed: readonly string[] }>(
+    (req, _res, next) => {
+      next(new AppError(405, 'method_not_allowed', `${req.method} is not allowed here`, { Allow: allowed.join(', ') }));
+    },
+    { allowed },
+  );
 
 /** Unknown paths answer JSON 404 rather than Express's HTML page. */
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import express, { type Express, type Router } from 'express';
 import { errorBody } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
+import { SpanStatusCode, bindToContext, startServerSpan, withContext } from '../tracing/index.js';
 
 export interface HttpServerHandle {
   readonly server: http.Server;
@@ -197,14 +198,31 @@ export function probeApp(readiness: Readiness, metrics?: MetricsSource): Express
 }
 
 /** One log line per request, with its duration; probes are skipped by mounting this after `healthRouter`. */
-export function requestLogger(logger: Logger): express.RequestHandler {
+export function requestLogger(logger: Logger, tracer = 'http'): express.RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    // The request's span: it continues a trace the caller sent (`traceparent`), and everything the request
+    // does (its log lines, the messages it publishes) happens inside it.
+    const { span, active } = startServerSpan(tracer, req.method, req.headers, { 'http.request.method': req.method, 'url.path': req.path });
+    bindToContext(active, req, res);
+    let ended = false;
+    const end = (status: number, aborted: boolean) => {
+      if (ended) return;
+      ended = true;
+      // The route template, never the raw path: a span name stays one of a few.
+      const route = req.route?.path as string | undefined;
+      if (route) span.updateName(`${req.method} ${req.baseUrl}${route}`);
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500 || aborted) span.setStatus({ code: SpanStatusCode.ERROR, message: aborted ? 'client went away' : `status ${status}` });
+      span.end();
+    };
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      withContext(active, () => logger.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request'));
+      end(res.statusCode, false);
     });
-    next();
+    res.on('close', () => end(res.statusCode, !res.writableFinished));
+    withContext(active, next);
   };
 }
 

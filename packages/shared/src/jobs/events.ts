@@ -31,6 +31,12 @@ export const jobEventSchema = z.object({
 });
 export type JobEvent = z.infer<typeof jobEventSchema>;
 
+/** A job event as its owner's event stream (`GET /events`) sends it: the `data` of each `job` event. */
+export const streamedJobEventSchema = jobEventSchema
+  .omit({ owner: true })
+  .meta({ id: 'JobEvent', description: "The `data` of an `event: job` on the event stream: what changed in one of the user's jobs." });
+export type StreamedJobEvent = z.infer<typeof streamedJobEventSchema>;
+
 export const jobControlSchema = z.object({ action: z.literal('cancel'), video_fid: objectIdHex });
 export type JobControl = z.infer<typeof jobControlSchema>;
 

@@ -11,7 +11,20 @@ export {
   jobStateSchema,
   toJob,
 } from './model.js';
-export { downloadUrlOf, jobListQuerySchema, jobListSchema, jobViewSchema, toJobView, type JobList, type JobView } from './view.js';
+export {
+  downloadLinkSchema,
+  downloadUrlOf,
+  fidSchema,
+  jobListQuerySchema,
+  jobListSchema,
+  jobViewSchema,
+  toJobView,
+  uploadAcceptedSchema,
+  type DownloadLink,
+  type JobList,
+  type JobView,
+  type UploadAccepted,
+} from './view.js';
 export {
   JOB_CONTROL_EXCHANGE,
   JOB_EVENTS_EXCHANGE,
@@ -19,7 +32,9 @@ export {
   jobEventSchema,
   routingKeyOf,
   stateEventOf,
+  streamedJobEventSchema,
   type JobControl,
   type JobEvent,
+  type StreamedJobEvent,
 } from './events.js';
 export { JobStore, jobsCollection, type NewJob } from './store.js';

@@ -11,7 +11,7 @@ export const JOBS = { database: 'videos', collection: 'jobs' } as const;
  * `cancelled` (its owner called it off). The last three are final.
  */
 export const JOB_STATES = ['queued', 'converting', 'done', 'failed', 'cancelled'] as const;
-export const jobStateSchema = z.enum(JOB_STATES);
+export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
 export type JobState = z.infer<typeof jobStateSchema>;
 
 export const FINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
@@ -63,6 +63,8 @@ export interface Job {
   queuedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The W3C `traceparent` of the upload that made it: its message, published now or later, continues that trace. */
+  traceparent: string | null;
 }
 
 /**
@@ -109,6 +111,7 @@ export interface JobDocument {
   /** A worker holds the job until this time; another may take it over after. */
   lease_until?: Date | null;
   worker?: string | null;
+  traceparent?: string | null;
 }
 
 export const toJob = (d: JobDocument): Job => ({
@@ -136,4 +139,5 @@ export const toJob = (d: JobDocument): Job => ({
   queuedAt: d.queued_at ?? d.created_at,
   startedAt: d.started_at ?? null,
   finishedAt: d.finished_at ?? null,
+  traceparent: d.traceparent ?? null,
 });

@@ -17,6 +17,8 @@ export interface NewJob {
   dispatch?: JobDispatch;
   /** The queue its message goes to. */
   queue?: string;
+  /** The upload's trace, for its message (see Job.traceparent). */
+  traceparent?: string | null;
 }
 
 /**
@@ -51,6 +53,7 @@ export class JobStore {
       content_type: job.contentType,
       duration_seconds: null,
       options: job.options ?? {},
+      traceparent: job.traceparent ?? null,
       mp3_size: null,
       expires_at: null,
       expired_at: null,

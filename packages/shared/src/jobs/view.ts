@@ -1,48 +1,81 @@
 import { z } from 'zod';
+import { conversionOptionsSchema } from '../contracts/conversion-options.js';
 import { type Job, jobStateSchema } from './model.js';
 
 const objectIdHex = z.string().regex(/^[0-9a-f]{24}$/, 'a 24-character hex id');
 const isoDate = z.iso.datetime();
 
+/** A `fid` as clients may send it (query or path): a 24-character hex id, in either case. */
+export const fidSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{24}$/, 'a 24-character hex id')
+  .meta({ description: 'A 24-character hex id.', examples: ['6650f0c2a1b2c3d4e5f60718'] });
+
 /** A job as its owner sees it: `/status`, `GET /jobs/{video_fid}` and each item of `GET /jobs`. */
-export const jobViewSchema = z.object({
-  video_fid: objectIdHex,
-  state: jobStateSchema,
-  filename: z.string().nullable(),
-  size: z.number().int().nonnegative().nullable(),
-  content_type: z.string().nullable(),
-  duration_seconds: z.number().nonnegative().nullable(),
-  mp3_fid: objectIdHex.nullable(),
-  download_url: z.string().nullable(),
-  reason: z.string().nullable(),
-  /** 1 for the next job a worker takes; only while queued. */
-  position: z.number().int().positive().nullable(),
-  percent: z.number().min(0).max(100).nullable(),
-  /** × realtime, while converting. */
-  speed: z.number().nonnegative().nullable(),
-  eta_seconds: z.number().nonnegative().nullable(),
-  cancel_requested: z.boolean(),
-  /** The options asked for at upload; `{}` for the defaults. */
-  options: z.record(z.string(), z.union([z.string(), z.number()])),
-  mp3_size: z.number().int().nonnegative().nullable(),
-  /** When the MP3 and the job will be removed; after that, downloads answer 410. */
-  expires_at: isoDate.nullable(),
-  expired: z.boolean(),
-  created_at: isoDate,
-  updated_at: isoDate,
-  started_at: isoDate.nullable(),
-  finished_at: isoDate.nullable(),
-});
+export const jobViewSchema = z
+  .object({
+    video_fid: objectIdHex.meta({ description: "The uploaded video's id; the job's key." }),
+    state: jobStateSchema,
+    filename: z.string().nullable(),
+    size: z.number().int().nonnegative().nullable().meta({ description: 'Of the video, bytes.' }),
+    content_type: z.string().nullable(),
+    duration_seconds: z.number().nonnegative().nullable().meta({ description: "Of the source's audio, once a converter measured it." }),
+    mp3_fid: objectIdHex.nullable(),
+    download_url: z.string().nullable().meta({ description: '`/download?fid=<mp3_fid>` once done, null once the MP3 expired.' }),
+    reason: z.string().nullable().meta({ description: 'Why the job failed, for people.' }),
+    position: z.number().int().positive().nullable().meta({ description: '1 for the next job a converter takes; only while queued.' }),
+    percent: z.number().min(0).max(100).nullable().meta({ description: "Of the source's duration; 100 only once done." }),
+    speed: z.number().nonnegative().nullable().meta({ description: '× realtime, while converting.' }),
+    eta_seconds: z.number().nonnegative().nullable(),
+    cancel_requested: z.boolean(),
+    options: z.record(z.string(), z.union([z.string(), z.number()])).meta({ description: 'The options asked for at upload; `{}` for the defaults.' }),
+    mp3_size: z.number().int().nonnegative().nullable().meta({ description: 'Of the MP3, bytes.' }),
+    expires_at: isoDate.nullable().meta({ description: 'When the MP3 and the job will be removed; after that, downloads answer 410.' }),
+    expired: z.boolean(),
+    created_at: isoDate,
+    updated_at: isoDate,
+    started_at: isoDate.nullable(),
+    finished_at: isoDate.nullable(),
+  })
+  .meta({ id: 'JobView', description: 'A job as its owner sees it.' });
 export type JobView = z.infer<typeof jobViewSchema>;
 
 /** `GET /jobs`: newest first; `next_cursor` fetches the following page, null on the last. */
-export const jobListSchema = z.object({ jobs: z.array(jobViewSchema), next_cursor: z.string().nullable() });
+export const jobListSchema = z
+  .object({
+    jobs: z.array(jobViewSchema),
+    next_cursor: z.string().nullable().meta({ description: 'The `cursor` of the next page; null on the last.' }),
+  })
+  .meta({ id: 'JobList', description: "The user's jobs, newest first." });
 export type JobList = z.infer<typeof jobListSchema>;
 
 export const jobListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: objectIdHex.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20).meta({ description: 'Jobs per page.' }),
+  cursor: objectIdHex.optional().meta({ description: 'The `next_cursor` of the page before.' }),
 });
+
+/** The answer to an upload (multipart `/upload`): the job just recorded, and where to follow it. */
+export const uploadAcceptedSchema = z
+  .object({
+    video_fid: objectIdHex,
+    state: z.literal('queued'),
+    filename: z.string().nullable(),
+    size: z.number().int().nonnegative().meta({ description: 'Bytes stored.' }),
+    content_type: z.string(),
+    options: conversionOptionsSchema.meta({ description: 'The output options, as checked; `{}` for the defaults.' }),
+    status_url: z.string().meta({ description: '`/status?fid=<video_fid>`, also in `Location`.' }),
+  })
+  .meta({ id: 'UploadAccepted', description: 'An upload accepted: its job is queued.' });
+export type UploadAccepted = z.infer<typeof uploadAcceptedSchema>;
+
+/** `POST /jobs/{video_fid}/link`: a signed download link that needs no token, until it expires. */
+export const downloadLinkSchema = z
+  .object({
+    url: z.url().meta({ description: 'The absolute download URL, signed: `…/download?fid=…&expires=…&sig=…`.' }),
+    expires_at: isoDate,
+  })
+  .meta({ id: 'DownloadLink', description: 'A signed download link.' });
+export type DownloadLink = z.infer<typeof downloadLinkSchema>;
 
 export const downloadUrlOf = (mp3Fid: string | null): string | null => (mp3Fid ? `/download?fid=${mp3Fid}` : null);
 

@@ -1,4 +1,5 @@
 import { createLogger, type Logger } from '../logger/index.js';
+import { setUpTracing } from '../tracing/index.js';
 
 type Handler = () => Promise<void> | void;
 
@@ -103,7 +104,7 @@ export function backoffMs(attempt: number, baseMs = 500, capMs = 30_000): number
  * service and register its stop. A start-up failure (a bad config included) logs one structured line and
  * exits 1.
  */
-export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: number }>(
+export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT_MS: number; OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined }>(
   service: string,
   loadConfig: () => C,
   start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>,
@@ -112,10 +113,14 @@ export async function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT
   try {
     const config = loadConfig();
     logger = createLogger({ service, level: config.LOG_LEVEL });
+    const tracing = await setUpTracing({ service, otlpEndpoint: config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT });
     const shutdown = new ShutdownRegistry({ deadlineMs: config.SHUTDOWN_TIMEOUT_MS, logger });
     shutdown.installSignalHandlers();
     const running = await start(config, logger);
-    shutdown.register(service, () => running.stop());
+    shutdown.register(service, async () => {
+      await running.stop();
+      await tracing.shutdown();
+    });
   } catch (err) {
     logger.fatal({ err }, 'start-up failed');
     process.exit(1);

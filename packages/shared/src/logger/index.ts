@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
@@ -35,6 +36,11 @@ export interface LoggerSettings {
   destination?: pino.DestinationStream;
 }
 
+function traceIdsOfActiveSpan(): Record<string, string> {
+  const ids = trace.getActiveSpan()?.spanContext();
+  return ids && trace.isSpanContextValid(ids) ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
+}
+
 /** JSON lines on stdout with the service name on each line and secrets redacted. */
 export function createLogger({ service, level = 'info', destination }: LoggerSettings): Logger {
   const options: LoggerOptions = {
@@ -44,6 +50,8 @@ export function createLogger({ service, level = 'info', destination }: LoggerSet
     formatters: { level: (label) => ({ level: label }) },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { err: pino.stdSerializers.err },
+    // A line written inside a span names its trace: one upload's lines, in every service, share one id.
+    mixin: traceIdsOfActiveSpan,
   };
   return destination ? pino(options, destination) : pino(options);
 }

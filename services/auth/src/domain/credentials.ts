@@ -1,8 +1,7 @@
+import { type LoginBody, loginBodySchema } from '@mp3converter/shared/contracts';
+
 /** Credentials a client presented, before any check against the store. */
-export interface Credentials {
-  email: string;
-  password: string;
-}
+export type Credentials = LoginBody;
 
 /** Longest email (the column's size) and password we spend a hash on; longer input is refused outright. */
 export const MAX_EMAIL_LENGTH = 255;
@@ -24,10 +23,8 @@ export function parseBasicAuthorization(header: string | undefined): Credentials
 
 /** Reads a JSON body `{"email": "...", "password": "..."}`, as one of the original READMEs documents. */
 export function parseJsonCredentials(body: unknown): Credentials | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const { email, password } = body as Record<string, unknown>;
-  if (typeof email !== 'string' || typeof password !== 'string') return undefined;
-  return { email, password };
+  const parsed = loginBodySchema.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Reads `Authorization: Bearer <token>`; the scheme word is case-insensitive, anything else is undefined. */

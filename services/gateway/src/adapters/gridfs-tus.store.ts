@@ -26,6 +26,8 @@ export interface ResumableUploadDoc {
   /** The output options asked at creation, passed on to the job. */
   options: Record<string, unknown>;
   created_at: Date;
+  /** Drawn as the document is written, to order a burst of creations by one owner (see create). */
+  admitted_seq: ObjectId;
   expires_at: Date;
   /** A PATCH is (or was, when it died) writing chunks past `chunks`: the next one clears them first. */
   dirty?: boolean;
@@ -42,6 +44,17 @@ export class NotMediaError extends Error {
     this.name = 'NotMediaError';
   }
 }
+
+/** Lost the race for the owner's last slots: the creation is refused (429), as the admission refuses it. */
+export class TooManyOpenUploadsError extends Error {
+  constructor() {
+    super('too many uploads were started at once');
+    this.name = 'TooManyOpenUploadsError';
+  }
+}
+
+/** Metadata the server sets at creation (the client's own values for these keys are replaced), not kept. */
+const INTERNAL_METADATA = new Set(['owner', 'options', 'open_slots']);
 
 export interface GridFsTusStoreOptions {
   /** How long an unfinished upload is kept, ms. */
@@ -88,15 +101,16 @@ export class GridFsTusStore extends DataStore {
     return (await this.docs.findOne({ _id: new ObjectId(id) })) ?? undefined;
   }
 
-  /** Bytes the owner's unfinished uploads have reserved: they count against the quota like stored videos. */
-  async reservedBytes(owner: string): Promise<number> {
+  /** The owner's unfinished uploads: how many, and the bytes they will take once complete. */
+  async reserved(owner: string): Promise<{ uploads: number; bytes: number }> {
     const open = await this.docs.find({ owner, completed: false }, { projection: { size: 1 } }).toArray();
-    return open.reduce((sum, d) => sum + d.size, 0);
+    return { uploads: open.length, bytes: open.reduce((sum, d) => sum + d.size, 0) };
   }
 
   override async create(upload: Upload): Promise<Upload> {
     const meta = upload.metadata ?? {};
     const created = new Date();
+    const seq = new ObjectId();
     await this.docs.insertOne({
       _id: new ObjectId(upload.id),
       owner: String(meta.owner),
@@ -107,13 +121,26 @@ export class GridFsTusStore extends DataStore {
       filename: meta.filename ?? null,
       declared_type: meta.filetype ?? null,
       detected_type: null,
-      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => k !== 'owner' && k !== 'options')),
+      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => !INTERNAL_METADATA.has(k))),
       options: meta.options ? (JSON.parse(meta.options) as Record<string, unknown>) : {},
       created_at: created,
+      admitted_seq: seq,
       expires_at: new Date(created.getTime() + this.options.expiryMs),
       completed: false,
       job_recorded: false,
     });
+    // The admission counted the owner's unfinished uploads before this one existed, so a burst of creations
+    // in parallel could each see room. Counted again now that this one is in, in the order the documents were
+    // drawn up: those past the slots are removed again. (The id is no order: it is drawn before the admission
+    // and its round trips.) Only two creations whose writes cross within one round trip can both pass.
+    const slots = Number(meta.open_slots);
+    if (Number.isFinite(slots)) {
+      const ahead = await this.docs.countDocuments({ owner: String(meta.owner), completed: false, admitted_seq: { $lte: seq } });
+      if (ahead > slots) {
+        await this.docs.deleteOne({ _id: new ObjectId(upload.id) });
+        throw new TooManyOpenUploadsError();
+      }
+    }
     upload.creation_date = created.toISOString();
     return upload;
   }

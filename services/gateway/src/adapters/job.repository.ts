@@ -1,5 +1,6 @@
 import type { Job, JobStore, NewJob } from '@mp3converter/shared/jobs';
 import { withDeadline } from '@mp3converter/shared/storage';
+import { traceHeaders } from '@mp3converter/shared/tracing';
 import type { JobRepository } from '../domain/ports.js';
 
 /** The shared job store with a deadline on every call: a hanging MongoDB gives 503, never a hung request. */
@@ -13,8 +14,10 @@ export class BoundedJobRepository implements JobRepository {
     return withDeadline(this.timeoutMs, op, what);
   }
 
+  /** The job remembers the trace it was recorded in (the upload's request), for its message. */
   create(job: NewJob): Promise<Job> {
-    return this.bounded('recording a job', () => this.store.create(job));
+    const traceparent = job.traceparent ?? traceHeaders().traceparent ?? null;
+    return this.bounded('recording a job', () => this.store.create({ ...job, traceparent }));
   }
 
   get(videoFid: string, { includeDeleted = false }: { includeDeleted?: boolean } = {}) {

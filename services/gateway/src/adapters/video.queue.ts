@@ -8,7 +8,7 @@ export class AmqpVideoQueue implements VideoQueue {
     private readonly queue: string,
   ) {}
 
-  publish(message: ConversionMessage): Promise<void> {
-    return this.amqp.publish(this.queue, encodeMessage(message), { messageId: message.video_fid });
+  publish(message: ConversionMessage, traceparent?: string | null): Promise<void> {
+    return this.amqp.publish(this.queue, encodeMessage(message), { messageId: message.video_fid, ...(traceparent ? { headers: { traceparent } } : {}) });
   }
 }

@@ -96,7 +96,7 @@ export class Dispatcher {
   }
 
   private async publish(job: Job): Promise<void> {
-    await this.queue.publish(messageOf(job));
+    await this.queue.publish(messageOf(job), job.traceparent);
     await this.jobs.confirmDispatch(job.videoFid);
     this.logger.info({ videoFid: job.videoFid }, 'held job dispatched');
   }

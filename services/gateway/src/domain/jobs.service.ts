@@ -1,5 +1,5 @@
 import { AppError, notFound } from '@mp3converter/shared/errors';
-import { type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
+import { type DownloadLink, type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
 import type { SignedLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import type { JobNotices, JobRepository, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
@@ -92,7 +92,7 @@ export class JobsService {
    * A fresh signed link to a done job's MP3, for its owner: it expires after the link lifetime or with the
    * MP3, whichever comes first. 409 for a job that is not done, or whose MP3 expired.
    */
-  async link(owner: string, videoFid: string, links: LinkSigner, now = Date.now()): Promise<{ url: string; expires_at: string }> {
+  async link(owner: string, videoFid: string, links: LinkSigner, now = Date.now()): Promise<DownloadLink> {
     const job = await this.jobs.get(videoFid);
     if (!job || job.owner !== owner) throw jobNotFound();
     if (job.state !== 'done' || !job.mp3Fid) throw new AppError(409, 'job_not_done', `the job is ${job.state}: only a done job has an MP3`);

@@ -100,8 +100,11 @@ export interface UploadLeases {
 }
 
 export interface VideoQueue {
-  /** Resolves once the broker has confirmed the message; throws BrokerUnavailableError otherwise. */
-  publish(message: ConversionMessage): Promise<void>;
+  /**
+   * Resolves once the broker has confirmed the message; throws BrokerUnavailableError otherwise.
+   * `traceparent`: the trace the message continues (the upload's), whenever it is published.
+   */
+  publish(message: ConversionMessage, traceparent?: string | null): Promise<void>;
 }
 
 /** How a video arrived: one multipart POST /upload, or a resumable (tus) upload. */

@@ -38,6 +38,7 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
       ...job,
       durationSeconds: null,
       options: job.options ?? {},
+      traceparent: job.traceparent ?? null,
       mp3Size: null,
       expiresAt: null,
       expiredAt: null,

@@ -10,6 +10,13 @@ export interface UploadLimits {
   maxJobsInFlight: number;
 }
 
+/** What a user's unfinished resumable uploads will add once complete. */
+export interface Reserved {
+  uploads: number;
+  bytes: number;
+}
+const NOTHING_RESERVED: Reserved = { uploads: 0, bytes: 0 };
+
 const mib = (bytes: number) => `${Math.round((bytes / 1024 ** 2) * 10) / 10} MiB`;
 
 /**
@@ -19,29 +26,36 @@ const mib = (bytes: number) => `${Math.round((bytes / 1024 ** 2) * 10) / 10} MiB
  */
 export class UploadAdmission {
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: Pick<JobRepository, 'usageOf'>,
     private readonly limits: UploadLimits,
   ) {}
 
-  /** `declaredBytes`: what the client says it will send (Content-Length, Upload-Length), if it says. */
-  async admit(owner: string, declaredBytes?: number): Promise<{ maxBytes: number; byQuota: boolean }> {
+  /**
+   * `declaredBytes`: what the client says it will send (Content-Length, Upload-Length), if it says.
+   * `reserved`: the owner's unfinished resumable uploads, each a job to come and bytes to come.
+   */
+  async admit(owner: string, declaredBytes?: number, reserved: Reserved = NOTHING_RESERVED): Promise<{ maxBytes: number; byQuota: boolean; jobSlots: number }> {
     const { maxUploadBytes, storageQuotaBytes, maxJobsInFlight } = this.limits;
     const usage = await this.jobs.usageOf(owner);
-    if (usage.inFlight >= maxJobsInFlight) {
-      throw new AppError(
-        429,
-        'too_many_jobs',
-        `you have ${usage.inFlight} jobs queued or converting; the limit is ${maxJobsInFlight}: wait for one to finish`,
-        {
-          'Retry-After': '30',
-        },
-      );
-    }
-    const left = storageQuotaBytes - usage.bytes;
+    const inFlight = usage.inFlight + reserved.uploads;
+    if (inFlight >= maxJobsInFlight) throw this.tooManyJobs(inFlight, reserved.uploads);
+    const left = storageQuotaBytes - usage.bytes - reserved.bytes;
     if (left <= 0 || (declaredBytes !== undefined && declaredBytes > left && declaredBytes <= maxUploadBytes)) {
       throw quotaExceeded(storageQuotaBytes, usage.bytes);
     }
-    return { maxBytes: Math.min(maxUploadBytes, left), byQuota: left < maxUploadBytes };
+    return { maxBytes: Math.min(maxUploadBytes, left), byQuota: left < maxUploadBytes, jobSlots: maxJobsInFlight - usage.inFlight };
+  }
+
+  /** The refusal for one job too many; `unfinished` of the `inFlight` are resumable uploads not yet complete. */
+  private tooManyJobs(inFlight: number, unfinished = 0): AppError {
+    const { maxJobsInFlight } = this.limits;
+    const note = unfinished > 0 ? ` (${unfinished} of them unfinished uploads)` : '';
+    return new AppError(
+      429,
+      'too_many_jobs',
+      `you have ${inFlight} jobs queued or converting${note}; the limit is ${maxJobsInFlight}: wait for one to finish`,
+      { 'Retry-After': '30' },
+    );
   }
 
   /** The refusal for an upload that passed what was left of the quota while it arrived. */

@@ -84,7 +84,7 @@ export class UploadService {
   }
 
   private async dispatchNow(job: Job): Promise<void> {
-    await this.queue.publish(messageOf(job));
+    await this.queue.publish(messageOf(job), job.traceparent);
     await this.jobs.confirmDispatch(job.videoFid);
   }
 }

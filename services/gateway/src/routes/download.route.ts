@@ -3,8 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import { asciiFilename, safeFilename } from '@mp3converter/shared/filenames';
 import type { Logger } from '@mp3converter/shared/logger';
-import { parseObjectId } from '@mp3converter/shared/storage';
 import { create as contentDisposition } from 'content-disposition';
+import { fidSchema } from '@mp3converter/shared/jobs';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import express, { type RequestHandler, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
@@ -15,7 +15,7 @@ import { authenticate, userOf } from './authenticate.js';
 /** The `fid` query parameter: 400 when missing or not a 24-hex id (the original answered 500). */
 export function requireFid(value: unknown): string {
   if (typeof value !== 'string' || value === '') throw badRequest('fid_required', 'fid is required');
-  if (!parseObjectId(value)) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
+  if (!fidSchema.safeParse(value).success) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
   return value;
 }
 

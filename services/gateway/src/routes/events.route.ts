@@ -1,5 +1,5 @@
 import { AppError, methodNotAllowed } from '@mp3converter/shared/errors';
-import { type JobEvent, stateEventOf } from '@mp3converter/shared/jobs';
+import { type JobEvent, type StreamedJobEvent, stateEventOf } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Response, type Router } from 'express';
 import type { EventHub } from '../domain/event-hub.js';
@@ -27,8 +27,9 @@ const idOf = (event: JobEvent): number => Date.parse(event.at);
 export const REPLAY_MARGIN_MS = 5_000;
 
 function write(res: Response, event: JobEvent, id = idOf(event)): void {
-  const { owner: _owner, ...shown } = event;
-  res.write(`id: ${id}\nevent: job\ndata: ${JSON.stringify(shown)}\n\n`);
+  const { owner: _owner, ...shown }: JobEvent = event;
+  const data: StreamedJobEvent = shown;
+  res.write(`id: ${id}\nevent: job\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
 /**

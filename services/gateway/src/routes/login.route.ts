@@ -15,7 +15,10 @@ export function loginRouter(auth: AuthClient): Router {
       if (answer.contentType) res.type(answer.contentType);
       // A token must not be kept by any cache on the way.
       res.set('Cache-Control', 'no-store');
-      const challenge = answer.status === 401 ? 'Basic realm="mp3converter", charset="UTF-8"' : undefined;
+      // A browser meets a Basic challenge with its own password dialog, even on a script's fetch, over the
+      // page's form: a script's request (Sec-Fetch-Mode other than navigate) gets the 401 and its JSON alone.
+      const fromScript = (req.get('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+      const challenge = answer.status === 401 && !fromScript ? 'Basic realm="mp3converter", charset="UTF-8"' : undefined;
       if (challenge) res.set('WWW-Authenticate', challenge);
       if (answer.retryAfter) res.set('Retry-After', answer.retryAfter);
       res.status(answer.status).send(answer.body);

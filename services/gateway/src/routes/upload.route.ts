@@ -1,6 +1,7 @@
 import { AppError, badRequest, methodNotAllowed, unavailable } from '@mp3converter/shared/errors';
 import { BrokerUnavailableError } from '@mp3converter/shared/amqp';
 import { type ConversionOptions, conversionOptionsSchema, describeOptionProblems } from '@mp3converter/shared/contracts';
+import type { UploadAccepted } from '@mp3converter/shared/jobs';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
@@ -128,18 +129,16 @@ export function uploadRouter({ auth, uploads, admission, storage, metrics }: Upl
       }
       metrics.uploaded('multipart', file.size, (performance.now() - (res.locals.startedAt as number)) / 1000);
       const statusUrl = `/status?fid=${videoFid}`;
-      res
-        .status(202)
-        .location(statusUrl)
-        .json({
-          video_fid: videoFid,
-          state: 'queued',
-          filename: file.originalname || null,
-          size: file.size,
-          content_type: file.contentType,
-          options: res.locals.options as ConversionOptions,
-          status_url: statusUrl,
-        });
+      const accepted: UploadAccepted = {
+        video_fid: videoFid,
+        state: 'queued',
+        filename: file.originalname || null,
+        size: file.size,
+        content_type: file.contentType,
+        options: res.locals.options as ConversionOptions,
+        status_url: statusUrl,
+      };
+      res.status(202).location(statusUrl).json(accepted);
     },
   );
   router.all('/upload', methodNotAllowed('POST'));

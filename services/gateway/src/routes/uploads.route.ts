@@ -5,7 +5,7 @@ import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import { Server, type ServerOptions } from '@tus/server';
 import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
-import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
+import { type GridFsTusStore, NotMediaError, TooManyOpenUploadsError } from '../adapters/gridfs-tus.store.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
 import type { AuthClient, UploadMetrics, User } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
@@ -86,11 +86,13 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       const asked: Record<string, string> = Object.fromEntries(new URL(req.url).searchParams);
       for (const key of OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
       const options = readOptionsQuery(asked);
-      // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize); what is left is the quota, less
-      // what the owner's unfinished uploads have reserved.
-      const { maxBytes } = await admission.admit(username, upload.size);
-      if ((upload.size ?? 0) > maxBytes - (await store.reservedBytes(username))) throw await admission.quotaExceeded(username);
-      return { metadata: { ...meta, owner: username, options: JSON.stringify(options) } };
+      // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize). Each unfinished upload is a job to
+      // come, so they count against the jobs in flight (a user cannot open uploads without end), and their
+      // bytes against the quota.
+      const { maxBytes, jobSlots } = await admission.admit(username, upload.size, await store.reserved(username));
+      if ((upload.size ?? 0) > maxBytes) throw await admission.quotaExceeded(username);
+      // The store counts again once the upload exists, against these slots: parallel creations cannot pass them.
+      return { metadata: { ...meta, owner: username, options: JSON.stringify(options), open_slots: String(jobSlots) } };
     },
     disableTerminationForFinishedUploads: true,
     async onUploadFinish(req, upload) {
@@ -105,6 +107,9 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       if ('status_code' in err && typeof err.status_code === 'number') {
         if (err.body.startsWith('{')) return { status_code: err.status_code, body: err.body };
         return tusError(err.status_code, TUS_CODES[err.status_code] ?? 'upload_failed', err.body.trim());
+      }
+      if (err instanceof TooManyOpenUploadsError) {
+        return tusError(429, 'too_many_jobs', 'too many uploads were started at once; the limit is MAX_JOBS_IN_FLIGHT: wait for one to finish');
       }
       if (err instanceof NotMediaError) return tusError(415, 'unsupported_media_type', err.message);
       if (err instanceof AppError) return tusError(err.status, err.code, err.message);

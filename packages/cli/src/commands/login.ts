@@ -1,0 +1,43 @@
+import { flag, stringOpt } from '../args.js';
+import { type Command, printJson } from '../command.js';
+import { EXIT, usageError } from '../errors.js';
+import { askLine, readAll } from '../prompt.js';
+
+export const login: Command = {
+  name: 'login',
+  summary: 'log in and keep the token for the other commands',
+  help: `Usage: mp3c login [--email EMAIL] [--password-stdin]
+
+Logs in to the gateway (POST /login) and keeps the token, readable by you alone, in
+$XDG_CONFIG_HOME/mp3c/login.json (~/.config/mp3c/login.json). The password is asked for without echo, or
+read from stdin (--password-stdin) or MP3C_PASSWORD, for scripts. A token lasts 24 hours.
+
+  -e, --email EMAIL       the account (default: MP3C_EMAIL, else asked for)
+      --password-stdin    read the password from stdin (one line)`,
+  options: {
+    email: { type: 'string', short: 'e' },
+    'password-stdin': { type: 'boolean' },
+  },
+  async run(ctx, parsed) {
+    if (parsed.positionals.length > 0) throw usageError(`login takes no arguments (got ${parsed.positionals.join(' ')}); the email goes in --email`);
+    const interactive = ctx.stdin.isTTY === true;
+    let email = stringOpt(parsed, 'email') ?? (ctx.env.MP3C_EMAIL || undefined);
+    if (!email) {
+      if (!interactive) throw usageError('no email: give --email (or MP3C_EMAIL)');
+      email = (await askLine(ctx.stdin, ctx.stderr, 'email: ', { signal: ctx.signal })).trim();
+      if (!email) throw usageError('no email given');
+    }
+    let password: string;
+    if (flag(parsed, 'password-stdin')) password = await readAll(ctx.stdin);
+    else if (ctx.env.MP3C_PASSWORD) password = ctx.env.MP3C_PASSWORD;
+    else if (interactive) password = await askLine(ctx.stdin, ctx.stderr, 'password: ', { hidden: true, signal: ctx.signal });
+    else throw usageError('no terminal to ask for the password: use --password-stdin or MP3C_PASSWORD');
+    if (!password) throw usageError('no password given');
+
+    const token = await (await ctx.api()).login(email, password);
+    await ctx.store.save(ctx.gateway, { email, token, saved_at: new Date().toISOString() });
+    if (ctx.json) printJson(ctx, { gateway: ctx.gateway, email, token_file: ctx.store.path });
+    else ctx.stdout.write(`logged in to ${ctx.gateway} as ${email}\n`);
+    return EXIT.ok;
+  },
+};

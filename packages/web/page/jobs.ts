@@ -1,0 +1,157 @@
+import type { Api, JobView } from './api.js';
+import { bytes, el, ordinal, seconds } from './format.js';
+
+const FINAL = new Set(['done', 'failed', 'cancelled']);
+
+/** What a job's line says about where it is. */
+export function describe(job: JobView): string {
+  switch (job.state) {
+    case 'queued':
+      return job.cancel_requested ? 'cancelling…' : job.position ? `queued, ${ordinal(job.position)} in line` : 'queued';
+    case 'converting': {
+      if (job.cancel_requested) return 'cancelling…';
+      const eta = job.eta_seconds !== null ? `, about ${seconds(job.eta_seconds)} left` : '';
+      return `converting ${Math.floor(job.percent ?? 0)}%${eta}`;
+    }
+    case 'done':
+      return job.expired ? 'done; the MP3 has expired' : `done${job.mp3_size !== null ? `, ${bytes(job.mp3_size)}` : ''}`;
+    case 'failed':
+      return `failed: ${job.reason ?? 'no reason given'}`;
+    case 'cancelled':
+      return 'cancelled';
+  }
+}
+
+/** The user's jobs, newest first, each kept up to date from the event stream. */
+export class JobList {
+  private readonly jobs = new Map<string, { view: JobView; row: HTMLLIElement }>();
+
+  constructor(
+    private readonly list: HTMLUListElement,
+    private readonly api: Api,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  clear(): void {
+    this.jobs.clear();
+    this.list.replaceChildren();
+  }
+
+  async reload(): Promise<void> {
+    const { jobs } = await this.api.jobs();
+    for (const view of [...jobs].reverse()) this.show(view);
+  }
+
+  /** A job changed state: its whole view is read again (filename, MP3, reason). */
+  async refresh(fid: string): Promise<void> {
+    try {
+      this.show(await this.api.job(fid));
+    } catch {
+      // gone (deleted elsewhere): its row goes too
+      this.forget(fid);
+    }
+  }
+
+  /** A progress tick: only the numbers change. */
+  progress(fid: string, tick: Record<string, unknown>): void {
+    const known = this.jobs.get(fid);
+    if (!known) return void this.refresh(fid);
+    const view: JobView = { ...known.view, state: 'converting' };
+    if (typeof tick.percent === 'number') view.percent = tick.percent;
+    if (typeof tick.eta_seconds === 'number') view.eta_seconds = tick.eta_seconds;
+    if (typeof tick.speed === 'number') view.speed = tick.speed;
+    if (typeof tick.position === 'number') view.position = tick.position;
+    this.show(view);
+  }
+
+  position(fid: string, position: number): void {
+    const known = this.jobs.get(fid);
+    if (known && known.view.state === 'queued') this.show({ ...known.view, position });
+  }
+
+  private forget(fid: string): void {
+    this.jobs.get(fid)?.row.remove();
+    this.jobs.delete(fid);
+  }
+
+  private show(view: JobView): void {
+    const known = this.jobs.get(view.video_fid);
+    // Events may come out of order around a reconnect: a final state is never undone by a late tick.
+    if (known && FINAL.has(known.view.state) && !FINAL.has(view.state)) return;
+    const row = known?.row ?? el('li');
+    row.dataset.fid = view.video_fid;
+    row.dataset.state = view.state;
+    const stateChanged = !known || known.view.state !== view.state;
+    this.jobs.set(view.video_fid, { view, row });
+    if (!known) this.list.prepend(row);
+    if (stateChanged) this.render(view, row);
+    else this.update(view, row);
+  }
+
+  /** Numbers only, so a playing `<audio>` or a focused button is left alone. */
+  private update(view: JobView, row: HTMLLIElement): void {
+    const state = row.querySelector<HTMLElement>('.state');
+    if (state) state.textContent = describe(view);
+    const bar = row.querySelector('progress');
+    if (bar && view.percent !== null) bar.value = view.percent;
+  }
+
+  private render(view: JobView, row: HTMLLIElement): void {
+    const name = view.filename ?? view.video_fid;
+    const state = el('span', { className: 'state', textContent: describe(view) });
+    state.dataset.state = view.state;
+    const parts: Node[] = [el('span', { className: 'name', textContent: name }), state];
+    if (view.state === 'converting' || view.state === 'queued') {
+      const bar = el('progress', { max: 100, value: view.percent ?? 0 });
+      bar.setAttribute('aria-label', `conversion of ${name}`);
+      parts.push(bar);
+    }
+    const actions = el('div', { className: 'actions' });
+    if (!FINAL.has(view.state)) {
+      actions.append(this.button('Cancel', `Cancel the conversion of ${name}`, () => this.remove(view.video_fid)));
+    } else {
+      if (view.state === 'done' && !view.expired) {
+        const player = el('audio', { controls: true, preload: 'metadata' });
+        player.setAttribute('aria-label', `${name} as MP3`);
+        const download = el('a', { className: 'button', textContent: 'Download MP3', href: '#' });
+        download.download = mp3NameOf(view.filename);
+        parts.push(player);
+        actions.append(download);
+        void this.api.link(view.video_fid).then(
+          (href) => {
+            player.src = href;
+            download.href = href;
+          },
+          () => this.onError(`no download link for ${name} yet`),
+        );
+      }
+      actions.append(this.button('Delete', `Delete ${name} and its MP3`, () => this.remove(view.video_fid)));
+    }
+    parts.push(actions);
+    row.replaceChildren(...parts);
+  }
+
+  private button(label: string, description: string, onClick: () => Promise<void>): HTMLButtonElement {
+    const button = el('button', { type: 'button', className: 'secondary', textContent: label });
+    button.setAttribute('aria-label', description);
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      onClick().finally(() => {
+        button.disabled = false;
+      });
+    });
+    return button;
+  }
+
+  private async remove(fid: string): Promise<void> {
+    try {
+      const status = await this.api.remove(fid);
+      if (status === 204) this.forget(fid);
+      else await this.refresh(fid);
+    } catch (err) {
+      this.onError((err as Error).message);
+    }
+  }
+}
+
+const mp3NameOf = (filename: string | null): string => `${(filename ?? 'audio').replace(/\.[^.]+$/, '') || 'audio'}.mp3`;

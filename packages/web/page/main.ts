@@ -1,0 +1,135 @@
+import { Api, login } from './api.js';
+import { followEvents } from './events.js';
+import { JobList } from './jobs.js';
+import { OptionsForm } from './options.js';
+import { startUpload } from './uploads.js';
+
+/** The token lives as long as the tab (sessionStorage): closing the tab logs out, a reload does not. */
+const SESSION_KEY = 'mp3converter.session';
+interface Session {
+  email: string;
+  token: string;
+}
+const loadSession = (): Session | null => {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as Session | null;
+  } catch {
+    return null;
+  }
+};
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function main(): void {
+  let session = loadSession();
+  let stream: AbortController | undefined;
+  const loginView = $('login-view');
+  const appView = $('app-view');
+  const loginError = $('login-error');
+  const jobsStatus = $('jobs-status');
+
+  const logout = (message = '') => {
+    stream?.abort();
+    stream = undefined;
+    session = null;
+    sessionStorage.removeItem(SESSION_KEY);
+    jobs.clear();
+    $('session').hidden = true;
+    appView.hidden = true;
+    loginView.hidden = false;
+    loginError.textContent = message;
+    $<HTMLInputElement>('password').value = '';
+    $('email').focus();
+  };
+  const expired = () => logout('Your session has ended: log in again.');
+  const api = new Api(() => session?.token ?? '', expired);
+  const jobs = new JobList($<HTMLUListElement>('jobs'), api, (message) => {
+    jobsStatus.textContent = message;
+  });
+  const options = new OptionsForm($('options'));
+
+  const enter = (s: Session) => {
+    session = s;
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+    $('session-user').textContent = s.email;
+    $('session').hidden = false;
+    loginView.hidden = true;
+    appView.hidden = false;
+    $('convert-title').setAttribute('tabindex', '-1');
+    $('convert-title').focus();
+    stream = new AbortController();
+    void followEvents(
+      {
+        authorization: () => api.authorization,
+        onUnauthorized: expired,
+        onStatus: (connected) => {
+          jobsStatus.textContent = connected ? '' : 'Reconnecting to live updates…';
+        },
+        onEvent: ({ event, data }) => {
+          // `ready` opens a fresh stream: from here the list and the stream together miss nothing.
+          if (event === 'ready') return void jobs.reload().catch((err: Error) => (jobsStatus.textContent = err.message));
+          if (event !== 'job' || typeof data.video_fid !== 'string') return;
+          if (data.type === 'progress') jobs.progress(data.video_fid, data);
+          else if (data.type === 'position' && typeof data.position === 'number') jobs.position(data.video_fid, data.position);
+          else void jobs.refresh(data.video_fid);
+        },
+      },
+      stream.signal,
+    );
+  };
+
+  $<HTMLFormElement>('login-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const email = $<HTMLInputElement>('email').value.trim();
+    const password = $<HTMLInputElement>('password').value;
+    if (!email || !password) {
+      loginError.textContent = 'Enter your email and password.';
+      return;
+    }
+    loginError.textContent = '';
+    const button = (e.target as HTMLFormElement).querySelector('button')!;
+    button.disabled = true;
+    try {
+      enter({ email, token: await login(email, password) });
+    } catch (err) {
+      loginError.textContent = (err as Error).message;
+      $('password').focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('logout').addEventListener('click', () => logout());
+
+  const take = (files: Iterable<File>) => {
+    const chosen = options.read();
+    for (const file of files) {
+      startUpload(file, chosen, {
+        list: $<HTMLUListElement>('uploads'),
+        authorization: () => api.authorization,
+        onUnauthorized: expired,
+        onDone: (fid) => void jobs.refresh(fid),
+      });
+    }
+  };
+  const input = $<HTMLInputElement>('files');
+  input.addEventListener('change', () => {
+    take(input.files ?? []);
+    input.value = '';
+  });
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    if (e.dataTransfer?.files.length) take(e.dataTransfer.files);
+  });
+
+  if (session) enter(session);
+  else logout();
+}
+
+main();

@@ -1,0 +1,47 @@
+import { TEST_LINK_SECRET, captureLogger, deleteQueues, uniqueName } from '@mp3converter/shared/testing';
+import { inject } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
+
+export const rabbit = () => inject('servers').rabbitUrl;
+
+export interface Harness {
+  worker: NotificationWorker;
+  queues: { mp3: string; failed: string };
+  lines: () => Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** A notification worker on its own queues, mailing through the SMTP server on `smtpPort`; its log lines kept. */
+export async function startWorker(smtpPort: number): Promise<Harness> {
+  const queues = { mp3: uniqueName('mp3'), failed: uniqueName('failed') };
+  const { logger, lines } = captureLogger('notification');
+  const worker = await startNotificationWorker(
+    loadConfig({
+      HEALTH_PORT: '0',
+      MONGODB_URI: inject('servers').mongoUrl,
+      RABBITMQ_URL: rabbit(),
+      MP3_QUEUE: queues.mp3,
+      FAILED_QUEUE: queues.failed,
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(smtpPort),
+      SMTP_TIMEOUT_MS: '2000',
+      MAIL_FROM: 'mp3converter <noreply@mp3converter.test>',
+      PUBLIC_GATEWAY_URL: 'http://mp3converter.com',
+      RETRY_DELAYS_MS: '300,600,900',
+      DOWNLOAD_LINK_SECRET: TEST_LINK_SECRET,
+    }),
+    logger,
+  );
+  await worker.amqp.start();
+  return {
+    worker,
+    queues,
+    lines,
+    async stop() {
+      await worker.stop(1_000);
+      const all = [queues.mp3, queues.failed].flatMap((q) => [q, `${q}.dead`, `${q}.retry.300ms`, `${q}.retry.600ms`, `${q}.retry.900ms`]);
+      await deleteQueues(rabbit(), ...all);
+    },
+  };
+}

@@ -35,6 +35,21 @@ describe('network policies', () => {
     },
     { name: 'keda', namespace: 'keda', namespaceLabels: { 'kubernetes.io/metadata.name': 'keda' }, labels: { app: 'keda-operator' }, ports: [{ port: 8080 }] },
     { name: 'internet', ip: '203.0.113.10', ports: [25, 465, 587, 443, 80, 27017, 5672].map((port) => ({ port })) },
+    {
+      name: 'prometheus',
+      namespace: 'monitoring',
+      namespaceLabels: { 'kubernetes.io/metadata.name': 'monitoring' },
+      labels: { 'app.kubernetes.io/name': 'prometheus' },
+      ports: [{ port: 9090 }],
+    },
+    // Another pod of the monitoring namespace: the scrape rule names Prometheus, not the whole namespace.
+    {
+      name: 'grafana',
+      namespace: 'monitoring',
+      namespaceLabels: { 'kubernetes.io/metadata.name': 'monitoring' },
+      labels: { 'app.kubernetes.io/name': 'grafana' },
+      ports: [{ port: 3000 }],
+    },
   ];
   const podsOf = (objs: K8s[]): Peer[] =>
     workloads(objs).map((w) => ({
@@ -70,11 +85,16 @@ describe('network policies', () => {
     'converter → rabbitmq:5672',
     'notification → mongodb:27017',
     'notification → rabbitmq:5672',
+    // Each service's probe port, where /metrics is, and no other of its ports.
+    'prometheus → gateway:8083',
+    'prometheus → auth:8084',
+    'prometheus → converter:8081',
+    'prometheus → notification:8082',
   ];
   const smtpOutside = ['notification → internet:25', 'notification → internet:465', 'notification → internet:587'];
   const services = ['auth', 'gateway', 'converter', 'notification', 'mongodb', 'mysql', 'rabbitmq'];
 
-  it('when the base is evaluated, then each workload reaches exactly what it needs: nothing else, not even the probe ports', () => {
+  it('when the base is evaluated, then each workload reaches exactly what it needs, and Prometheus only the probe ports: nothing else', () => {
     expect(reachable(base)).toEqual([...core, ...smtpOutside, ...dns(services)].sort());
   });
 

@@ -19,7 +19,9 @@ const minikube = variants.minikube!;
 async function modelFor(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
   const module = apiVersion.startsWith('keda.sh/')
     ? await import(`@kubernetes-models/keda/${apiVersion}/${kind}`)
-    : await import(`kubernetes-models/${apiVersion}/${kind}`);
+    : apiVersion.startsWith('monitoring.coreos.com/')
+      ? await import(`@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`)
+      : await import(`kubernetes-models/${apiVersion}/${kind}`);
   return module[kind] ?? module.default;
 }
 
@@ -158,5 +160,59 @@ describe('the minikube overlay', () => {
   it('when the committed files are read, then no secret value is in git, only examples', () => {
     const ignored = execFileSync('git', ['check-ignore', 'manifests/overlays/minikube/secrets/auth.env'], { cwd: root, encoding: 'utf8' });
     expect(ignored.trim()).toBe('manifests/overlays/minikube/secrets/auth.env');
+  });
+});
+
+describe('metrics scraping', () => {
+  const base = variants.base!;
+  const monitoring = variants['base + monitoring']!;
+  const scraped = ['gateway', 'auth', 'converter', 'notification'];
+
+  it.each(scraped)("when %s's pods are read, then they are annotated for scraping /metrics on the probe port, which is HEALTH_PORT", (name) => {
+    const template = named(base, 'Deployment', name)!.spec.template;
+    const container = template.spec.containers[0];
+    const health = container.ports.find((p: any) => p.name === 'health');
+    const config = named(base, 'ConfigMap', container.envFrom.find((f: any) => f.configMapRef).configMapRef.name)!;
+    expect(template.metadata.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(config.data!.HEALTH_PORT),
+      'prometheus.io/path': '/metrics',
+    });
+    expect(health.containerPort).toBe(Number(config.data!.HEALTH_PORT));
+  });
+
+  it('when the monitoring component is on, then its PodMonitor scrapes the probe port of exactly the four services', () => {
+    const monitor = named(monitoring, 'PodMonitor', 'mp3converter')!;
+    expect(monitor.metadata.namespace).toBe('mp3converter');
+    expect(monitor.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'health', path: '/metrics' })]);
+    const [expression] = monitor.spec.selector.matchExpressions;
+    const selected = workloads(monitoring).filter(
+      (w) => expression.operator === 'In' && expression.values.includes(w.spec.template.metadata.labels[expression.key]),
+    );
+    expect(selected.map((w) => w.metadata.name).sort()).toEqual([...scraped].sort());
+    for (const w of selected)
+      expect(
+        w.spec.template.spec.containers[0].ports.some((p: any) => p.name === 'health'),
+        w.metadata.name,
+      ).toBe(true);
+  });
+
+  it('when the dashboard is read, then it is valid JSON for the Grafana sidecar and every metric it queries is one a service defines', () => {
+    const map = named(monitoring, 'ConfigMap', 'mp3converter-dashboard')!;
+    expect(map.metadata.labels?.grafana_dashboard).toBe('1');
+    const dashboard = JSON.parse(map.data!['mp3converter.json']!);
+    expect(dashboard.uid).toBe('mp3converter');
+    const exprs: string[] = dashboard.panels.flatMap((p: any) => p.targets.map((t: any) => t.expr));
+    expect(exprs.length).toBeGreaterThan(10);
+    const sources = execFileSync('git', ['grep', '-h', "name: '", '--', 'packages/shared/src/metrics', 'services/*/src/metrics.ts'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    const defined = new Set([...sources.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]));
+    const queried = new Set(exprs.flatMap((e) => [...e.matchAll(/\b([a-z_]+)\{/g)].map((m) => m[1]!.replace(/_bucket$/, ''))));
+    expect([...queried].filter((m) => !defined.has(m))).toEqual([]);
+    for (const m of ['http_requests_total', 'gateway_upload_bytes_total', 'queue_messages', 'converter_queue_wait_seconds', 'notification_emails_total']) {
+      expect(queried.has(m), m).toBe(true);
+    }
   });
 });

@@ -1,17 +1,20 @@
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type Registry, createRegistry, storeReconnects } from '@mp3converter/shared/metrics';
 import { MysqlAttemptCounter } from './adapters/mysql.attempt-counter.js';
-import { ping } from './adapters/mysql.js';
+import { onReconnect, ping } from './adapters/mysql.js';
 import { createApp } from './app.js';
 import { DatabaseBootstrap } from './bootstrap.js';
 import type { AuthConfig } from './config.js';
 import { LoginThrottle } from './domain/login-throttle.js';
+import { loginMetrics } from './metrics.js';
 import { openAuthStore } from './store.js';
 
 export interface AuthServer {
   http: HttpServerHandle;
-  /** /healthz and /readyz, on their own port: never reachable through the public API. */
+  /** /healthz, /readyz and /metrics, on their own port: never reachable through the public API. */
   health: HttpServerHandle;
+  registry: Registry;
   readiness: Readiness;
   bootstrap: DatabaseBootstrap;
   /** Stops intake, lets requests finish, closes MySQL. */
@@ -22,6 +25,8 @@ export interface AuthServer {
 export async function startAuthServer(config: AuthConfig, logger: Logger): Promise<AuthServer> {
   const store = openAuthStore(config, logger);
   const { auth, pool } = store;
+  const registry = createRegistry();
+  onReconnect(pool, storeReconnects(registry, 'mysql'));
   const windowMs = config.LOGIN_RATE_WINDOW_SECONDS * 1000;
   const attempts = new MysqlAttemptCounter(pool, config.MYSQL_TIMEOUT_MS);
   const throttle = new LoginThrottle(attempts, { perAccount: config.LOGIN_RATE_LIMIT, perAddress: config.LOGIN_ADDRESS_RATE_LIMIT, windowMs });
@@ -57,14 +62,17 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
     isStoreReady: () => bootstrap.ready,
     throttle,
     trustProxy: config.TRUST_PROXY,
+    registry,
+    logins: loginMetrics(registry),
   });
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, requestTimeoutMs: 30_000 });
-  const health = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: config.HOST });
+  const health = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
   logger.info({ port: http.port, healthPort: health.port }, 'auth listening');
 
   return {
     http,
     health,
+    registry,
     readiness,
     bootstrap,
     async stop() {

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
+import { AmqpConnection, assertWorkQueue, deadLetterQueueOf } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { FfmpegTranscoder } from './adapters/ffmpeg.transcoder.js';
 import { GridFsMp3Store } from './adapters/gridfs-mp3.store.js';
@@ -16,12 +17,14 @@ import type { ConverterConfig } from './config.js';
 import { controlHandler, videoHandler } from './consumers/video.consumer.js';
 import { JobRunner } from './domain/job-runner.js';
 import { mediaLimits } from './domain/media-limits.js';
+import { converterMetrics } from './metrics.js';
 
 export interface ConverterWorker {
   http: HttpServerHandle;
   amqp: AmqpConnection;
   readiness: Readiness;
   runner: JobRunner;
+  registry: Registry;
   /** Stops taking messages, lets conversions finish until `drainMs`, then kills the rest (they are redelivered). */
   stop(drainMs?: number): Promise<void>;
 }
@@ -50,6 +53,10 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       await channel.assertExchange(JOB_CONTROL_EXCHANGE, 'topic', { durable: true });
     },
   });
+  const registry = createRegistry();
+  instrumentMongo(registry, mongo);
+  instrumentBroker(registry, amqp, [config.VIDEO_QUEUE, deadLetterQueueOf(config.VIDEO_QUEUE)]);
+  const metrics = converterMetrics(registry);
   const limits = mediaLimits(config.MAX_DURATION_SECONDS, config.MAX_OUTPUT_BYTES);
   const runner = new JobRunner({
     leases: new MongoJobLeases(mongo, workerId, config.JOB_LEASE_MS),
@@ -65,6 +72,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     workspace,
     publisher: new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE }),
     events: new AmqpJobEvents(amqp, logger),
+    metrics,
     logger,
     limits,
     maxAttempts: config.MAX_ATTEMPTS,
@@ -85,7 +93,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       const stalled = runner.stalled(config.STALL_TIMEOUT_MS);
       return stalled.length > 0 ? `no progress for ${config.STALL_TIMEOUT_MS} ms on job ${stalled.join(', ')}` : undefined;
     });
-  const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
+  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.
   await pingMongo(mongo).catch((err: unknown) => logger.warn({ err }, 'MongoDB not reachable yet; consuming anyway, failures will retry'));
@@ -93,7 +101,15 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
   await amqp.consume({
     queue: config.VIDEO_QUEUE,
     prefetch: config.CONCURRENCY,
-    onMessage: videoHandler({ amqp, runner, queue: config.VIDEO_QUEUE, retryDelaysMs: config.RETRY_DELAYS_MS, logger }),
+    onMessage: videoHandler({
+      amqp,
+      runner,
+      queue: config.VIDEO_QUEUE,
+      retryDelaysMs: config.RETRY_DELAYS_MS,
+      logger,
+      metrics,
+      settleMetrics: settleMetrics(registry),
+    }),
   });
   void amqp.start();
   logger.info({ queue: config.VIDEO_QUEUE, concurrency: config.CONCURRENCY, healthPort: http.port }, 'converter started');
@@ -103,6 +119,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     amqp,
     readiness,
     runner,
+    registry,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       await amqp.stopConsuming();

@@ -1,6 +1,7 @@
 import { errorMiddleware, notFoundHandler, unavailable } from '@mp3converter/shared/errors';
 import { requestLogger } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type Registry, httpMetrics } from '@mp3converter/shared/metrics';
 import { isMongoUnavailable } from '@mp3converter/shared/storage';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { StorageEngine } from 'multer';
@@ -8,7 +9,7 @@ import type { GridFsMp3Files } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
 import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
-import type { AuthClient, JobRepository } from './domain/ports.js';
+import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
@@ -36,6 +37,9 @@ export interface GatewayDeps {
   trustProxy: string;
   /** tus at /uploads/: its store, lock and completion. */
   resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes'>;
+  /** The app's registry: HTTP metrics go there; served by the probe server. */
+  registry: Registry;
+  uploadMetrics: UploadMetrics;
   /** The built web page served at `/`; none when it was not built. */
   pageDirectory?: string | undefined;
 }
@@ -48,11 +52,12 @@ export function createApp(deps: GatewayDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
+  app.use(httpMetrics(deps.registry));
   app.use(requestLogger(deps.logger));
   // Before anything that could read a body: tus reads its PATCH bodies itself.
-  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger }));
+  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
   app.use(loginRouter(deps.auth));
-  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, admission: deps.admission, storage: deps.uploadStorage }));
+  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, admission: deps.admission, storage: deps.uploadStorage, metrics: deps.uploadMetrics }));
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));

@@ -3,6 +3,7 @@ import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
@@ -29,11 +30,13 @@ import { LeftoverCleaner } from './domain/leftover-cleaner.js';
 import { RetentionSweep } from './domain/retention.js';
 import { UploadAdmission } from './domain/upload-admission.js';
 import { UploadService } from './domain/upload.service.js';
+import { uploadMetrics } from './metrics.js';
 
 export interface GatewayServer {
   http: HttpServerHandle;
-  /** /healthz and /readyz, on their own port: never reachable through the Ingress. */
+  /** /healthz, /readyz and /metrics, on their own port: never reachable through the Ingress. */
   health: HttpServerHandle;
+  registry: Registry;
   readiness: Readiness;
   amqp: AmqpConnection;
   cleaner: LeftoverCleaner;
@@ -60,6 +63,9 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       await channel.assertExchange(JOB_CONTROL_EXCHANGE, 'topic', { durable: true });
     },
   });
+  const registry = createRegistry();
+  instrumentMongo(registry, mongo);
+  instrumentBroker(registry, amqp, [config.VIDEO_QUEUE]);
   const hub = new EventHub(config.MAX_EVENT_STREAMS_PER_USER);
   // Set once the store is wired below; events can only arrive after amqp.start().
   let onJobEnd: (owner: string) => void = () => undefined;
@@ -146,16 +152,19 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     },
     linkSecret: config.DOWNLOAD_LINK_SECRET,
     trustProxy: config.TRUST_PROXY,
+    registry,
+    uploadMetrics: uploadMetrics(registry),
     pageDirectory: pageBuilt(pageDirectory) ? pageDirectory : undefined,
   });
   if (!pageBuilt(pageDirectory)) logger.warn({ pageDirectory }, 'the web page is not built (pnpm build): / answers 404');
   const http = await startHttpServer(app, config.PORT, { host: config.HOST, idleTimeoutMs: config.UPLOAD_IDLE_TIMEOUT_MS });
-  const health = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: config.HOST });
+  const health = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
   logger.info({ port: http.port, healthPort: health.port }, 'gateway listening');
 
   return {
     http,
     health,
+    registry,
     readiness,
     amqp,
     cleaner,

@@ -1,6 +1,7 @@
-import { AmqpConnection, assertWorkQueue } from '@mp3converter/shared/amqp';
+import { AmqpConnection, assertWorkQueue, deadLetterQueueOf } from '@mp3converter/shared/amqp';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
+import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
 import { mp3FileFinder } from './adapters/mongo.mp3-files.js';
 import { MongoSentLog } from './adapters/mongo.sent-log.js';
@@ -8,10 +9,12 @@ import { SmtpMailer } from './adapters/smtp.mailer.js';
 import type { NotificationConfig } from './config.js';
 import { CLAIM_TTL_MS, notificationHandler, readFailureMessage, readMp3Message } from './consumers/notification.consumer.js';
 import { NotifierService } from './domain/notifier.service.js';
+import { emailMetrics } from './metrics.js';
 
 export interface NotificationWorker {
   http: HttpServerHandle;
   amqp: AmqpConnection;
+  registry: Registry;
   stop(drainMs?: number): Promise<void>;
 }
 
@@ -34,6 +37,10 @@ export async function startNotificationWorker(config: NotificationConfig, logger
       await assertWorkQueue(channel, connection, config.FAILED_QUEUE, options);
     },
   });
+  const queues = [config.MP3_QUEUE, config.FAILED_QUEUE];
+  const registry = createRegistry();
+  instrumentMongo(registry, mongo);
+  instrumentBroker(registry, amqp, [...queues, ...queues.map(deadLetterQueueOf)]);
   const sentLog = new MongoSentLog(mongo, CLAIM_TTL_MS);
   const retentionMs = config.SENT_LOG_RETENTION_DAYS * 86_400_000;
   const prune = () => {
@@ -49,9 +56,11 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     retryDelaysMs: config.RETRY_DELAYS_MS,
     maxAttempts: config.MAX_ATTEMPTS,
     logger,
+    metrics: emailMetrics(registry, queues),
+    settleMetrics: settleMetrics(registry),
   };
   const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);
-  const http = await startHttpServer(probeApp(readiness), config.HEALTH_PORT, { host: '0.0.0.0' });
+  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: '0.0.0.0' });
 
   await amqp.consume({
     queue: config.MP3_QUEUE,
@@ -73,14 +82,12 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage, deps),
   });
   void amqp.start();
-  logger.info(
-    { queues: [config.MP3_QUEUE, config.FAILED_QUEUE], smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port },
-    'notification started',
-  );
+  logger.info({ queues, smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port }, 'notification started');
 
   return {
     http,
     amqp,
+    registry,
     async stop(drainMs = config.SHUTDOWN_TIMEOUT_MS - 5_000) {
       readiness.markShuttingDown();
       clearInterval(pruning);

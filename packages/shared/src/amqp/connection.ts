@@ -4,6 +4,17 @@ import type { Logger } from '../logger/index.js';
 import { backoffMs, delay } from '../lifecycle/index.js';
 import { SpanKind, contextOf, inSpan, traceHeaders } from '../tracing/index.js';
 
+/** When a message was first published, epoch ms (the name RabbitMQ's message timestamp plugin uses). */
+export const PUBLISHED_AT_MS_HEADER = 'timestamp_in_ms';
+
+/** When the message was first published, epoch ms: the header if there, else AMQP's timestamp (seconds). */
+export function publishedAtOf(message: ConsumeMessage): number | undefined {
+  const ms = message.properties.headers?.[PUBLISHED_AT_MS_HEADER] as unknown;
+  if (typeof ms === 'number' && Number.isFinite(ms)) return ms;
+  const seconds = message.properties.timestamp as unknown;
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : undefined;
+}
+
 /** The broker cannot take the message now (down, reconnecting, or it refused it). Callers answer 503 or retry. */
 export class BrokerUnavailableError extends Error {
   constructor(message = 'message broker unavailable') {
@@ -123,9 +134,18 @@ export class AmqpConnection extends EventEmitter {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BrokerUnavailableError('publish not confirmed in time')), timeoutMs);
       try {
-        // The active trace goes with the message unless the caller gives one (a retry keeps its own).
-        const headers = { ...traceHeaders(), ...properties.headers };
-        channel.publish(exchange, routingKey, content, { persistent: true, contentType: 'application/json', ...properties, headers }, (err) => {
+        const now = Date.now();
+        const stamped = {
+          persistent: true,
+          contentType: 'application/json',
+          // When it was published, for the consumer's queue wait: AMQP's timestamp (seconds), and in ms
+          // under RabbitMQ's own header name for it. Copies made by `settle` drop the header.
+          timestamp: Math.floor(now / 1000),
+          ...properties,
+          // The active trace goes with the message unless the caller gives one (a retry keeps its own).
+          headers: { ...traceHeaders(), [PUBLISHED_AT_MS_HEADER]: now, ...properties.headers },
+        };
+        channel.publish(exchange, routingKey, content, stamped, (err) => {
           clearTimeout(timer);
           if (err) reject(new BrokerUnavailableError('broker refused the message'));
           else resolve();
@@ -135,6 +155,35 @@ export class AmqpConnection extends EventEmitter {
         reject(new BrokerUnavailableError());
       }
     });
+  }
+
+  /**
+   * What the broker holds in each queue now (ready messages, consumers), for metrics. A channel of its own:
+   * asking about a queue that does not exist closes the channel, which must not take the connection along.
+   * Queues the broker does not know are left out; nothing while disconnected.
+   */
+  async inspectQueues(queues: readonly string[]): Promise<{ queue: string; messageCount: number; consumerCount: number }[]> {
+    const model = this.model;
+    if (!model) return [];
+    const found: { queue: string; messageCount: number; consumerCount: number }[] = [];
+    let channel: Channel | undefined;
+    try {
+      for (const queue of queues) {
+        if (!channel) {
+          channel = await model.createChannel();
+          channel.on('error', () => undefined);
+        }
+        try {
+          const { messageCount, consumerCount } = await channel.checkQueue(queue);
+          found.push({ queue, messageCount, consumerCount });
+        } catch {
+          channel = undefined; // closed by the broker (no such queue)
+        }
+      }
+    } finally {
+      await channel?.close().catch(() => undefined);
+    }
+    return found;
   }
 
   /** Stops taking new messages; in-flight handlers go on and can still ack. */

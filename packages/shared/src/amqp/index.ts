@@ -1,4 +1,12 @@
-export { AmqpConnection, BrokerUnavailableError, type AmqpOptions, type ConsumerSpec, type SubscriptionSpec } from './connection.js';
+export {
+  AmqpConnection,
+  BrokerUnavailableError,
+  PUBLISHED_AT_MS_HEADER,
+  publishedAtOf,
+  type AmqpOptions,
+  type ConsumerSpec,
+  type SubscriptionSpec,
+} from './connection.js';
 export { type Outcome, gaveUpReason, outcomeOf, reasonOf } from './outcome-policy.js';
 export {
   DEAD_REASON_HEADER,

@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger/index.js';
 import { delay } from '../lifecycle/index.js';
-import type { AmqpConnection } from './connection.js';
+import { type AmqpConnection, PUBLISHED_AT_MS_HEADER } from './connection.js';
 import type { Outcome } from './outcome-policy.js';
 
 /**
@@ -118,6 +118,8 @@ export interface SettleContext {
   queue: string;
   retryDelaysMs: readonly number[];
   logger: Logger;
+  /** Hears how each message was settled (`queue_messages_settled_total`). */
+  metrics?: { settled(queue: string, outcome: Outcome['kind']): void };
 }
 
 /**
@@ -126,8 +128,9 @@ export interface SettleContext {
  * If the broker will not take the copy, the original goes back to the queue after a pause: never a tight loop.
  */
 export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: SettleContext): Promise<void> {
-  const { amqp, channel, queue, retryDelaysMs, logger } = ctx;
-  const headers = { ...(message.properties.headers ?? {}) };
+  const { amqp, channel, queue, retryDelaysMs, logger, metrics } = ctx;
+  // A copy is not a first publish: the queue wait is measured from first publish to first delivery only.
+  const { [PUBLISHED_AT_MS_HEADER]: _publishedAt, ...headers } = message.properties.headers ?? {};
   const copy = {
     persistent: true,
     contentType: message.properties.contentType as string | undefined,
@@ -139,6 +142,7 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
       case 'defer': {
         if (retryDelaysMs.length === 0) {
           channel.nack(message, false, true);
+          metrics?.settled(queue, 'requeue');
           return;
         }
         const delayMs = Math.min(...retryDelaysMs.filter((d) => d >= outcome.afterMs), Math.max(...retryDelaysMs));
@@ -149,6 +153,7 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
       case 'retry': {
         if (retryDelaysMs.length === 0) {
           channel.nack(message, false, true);
+          metrics?.settled(queue, 'requeue');
           return;
         }
         const delayMs = retryDelayFor(outcome.attempt, retryDelaysMs);
@@ -168,11 +173,13 @@ export async function settle(message: ConsumeMessage, outcome: Outcome, ctx: Set
         break;
       case 'requeue':
         channel.nack(message, false, true);
+        metrics?.settled(queue, 'requeue');
         return;
       case 'done':
         break;
     }
     channel.ack(message);
+    metrics?.settled(queue, outcome.kind);
   } catch (err) {
     logger.error({ err, queue, outcome: outcome.kind }, 'could not settle message; it will be redelivered');
     await delay(1_000);

@@ -31,12 +31,16 @@ export class PermanentFailure extends Error {
 
 /** A job that failed because something gave way (a dependency, a killed process): worth another try later. */
 export class TransientFailure extends Error {
+  /** Stopped for taking longer than its limit (rather than a dependency failing), as metrics tell them apart. */
+  readonly timedOut: boolean;
+
   constructor(
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; timedOut?: boolean },
   ) {
     super(reason, options);
     this.name = 'TransientFailure';
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 

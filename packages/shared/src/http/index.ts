@@ -172,11 +172,25 @@ export function healthRouter(readiness: Readiness): Router {
   return router;
 }
 
-/** A small app with only the probes, for workers that serve no other HTTP. */
-export function probeApp(readiness: Readiness): Express {
+/** What `GET /metrics` needs of a metrics registry (prom-client's `Registry` is one). */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/**
+ * The probe server's app: `/healthz`, `/readyz` and, given a registry, `GET /metrics` for Prometheus. It
+ * listens on the probe port, which no Service's public port and no Ingress exposes.
+ */
+export function probeApp(readiness: Readiness, metrics?: MetricsSource): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(healthRouter(readiness));
+  if (metrics) {
+    app.get('/metrics', async (_req, res) => {
+      res.type(metrics.contentType).send(await metrics.metrics());
+    });
+  }
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'route_not_found', message: 'not found' } });
   });

@@ -161,6 +161,7 @@ export const jsonOf = async (res: Response): Promise<any> => res.json();
 export { makeMp3, makeVideo, probe, type Probe, type VideoOptions } from './media.js';
 export { deleteQueues, drainQueue, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
 export { readGridFsFile, storeGridFsFile } from './files.js';
+export { parseMetrics, scrape, metricValue, type Sample } from './metrics.js';
 export {
   type HostileFile,
   behindId3,

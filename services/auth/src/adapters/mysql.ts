@@ -26,3 +26,20 @@ export function createPool(config: AuthConfig, { selectDatabase = true }: { sele
 export async function ping(pool: Pool, timeoutMs: number): Promise<void> {
   await pool.query({ sql: 'SELECT 1', timeout: timeoutMs });
 }
+
+/**
+ * Calls `reconnected` for each connection the pool opens after one was lost to an error (MySQL restarted,
+ * the network dropped): the pool's own reconnects, which it makes without telling.
+ */
+export function onReconnect(pool: Pool, reconnected: () => void): void {
+  let lost = 0;
+  pool.on('connection', (connection) => {
+    if (lost > 0) {
+      lost--;
+      reconnected();
+    }
+    (connection as unknown as NodeJS.EventEmitter).on('error', (err: { fatal?: boolean }) => {
+      if (err.fatal) lost++;
+    });
+  });
+}

@@ -71,7 +71,7 @@ export class FfmpegTranscoder implements Transcoder {
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (err instanceof ProcessTimedOut)
-        throw new TransientFailure(`reading the file took longer than ${Math.round(probeTimeoutMs / 1000)} s and was stopped`);
+        throw new TransientFailure(`reading the file took longer than ${Math.round(probeTimeoutMs / 1000)} s and was stopped`, { timedOut: true });
       if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
       throw new TransientFailure('ffprobe could not be started', { cause: err });
     }
@@ -168,7 +168,8 @@ export class FfmpegTranscoder implements Transcoder {
         .on('error', (err: Error) => {
           finish();
           if (signal.aborted) return reject(signal.reason);
-          if (timedOut) return reject(new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`));
+          if (timedOut)
+            return reject(new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true }));
           if (/killed with signal|SIGKILL|SIGTERM/.test(err.message)) return reject(new TransientFailure('ffmpeg was killed', { cause: err }));
           if (/ENOENT|spawn/.test(err.message) && !said) return reject(new TransientFailure('ffmpeg could not be started', { cause: err }));
           reject(new PermanentFailure(inputProblem(`${err.message}\n${said}`), { cause: err }));

@@ -8,6 +8,7 @@ import { mediaLimits } from './media-limits.js';
 import { mp3IdFor } from './mp3-id.js';
 import {
   type Claim,
+  type FailureReason,
   type JobLeases,
   type MediaProbe,
   type Mp3Measure,
@@ -122,6 +123,7 @@ let failures: FailureMessage[];
 let stored: Set<string>;
 let videos: Set<string>;
 let runner: JobRunner;
+let recorded: { converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[]; failed: FailureReason[] };
 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
   const source: VideoSource = {
@@ -152,6 +154,10 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     workspace: { create: async () => ({ dir: '/nowhere', dispose: async () => {} }) },
     publisher,
     events: { publish: (e) => void events.push(e) },
+    metrics: {
+      converted: (seconds, encoded) => void recorded.converted.push({ seconds, encoded }),
+      failed: (reason) => void recorded.failed.push(reason),
+    },
     logger: createLogger({ service: 'test', level: 'silent' }),
     limits: mediaLimits(3600),
     maxAttempts: 3,
@@ -175,6 +181,7 @@ beforeEach(() => {
   failures = [];
   stored = new Set();
   videos = new Set([VIDEO]);
+  recorded = { converted: [], failed: [] };
   runner = new JobRunner(deps());
 });
 
@@ -187,6 +194,8 @@ describe('JobRunner', () => {
     expect(mp3Messages).toEqual([{ ...message, mp3_fid: mp3IdFor(VIDEO) }]);
     expect(leases.state).toBe('done');
     expect(leases.duration).toBe(10);
+    expect(recorded.converted).toEqual([{ seconds: expect.any(Number), encoded: { mediaSeconds: 10, encodeSeconds: expect.any(Number) } }]);
+    expect(recorded.failed).toEqual([]);
   });
 
   it('when it converts, then progress rises, stays below 100 while converting, and 100 comes only with done', async () => {
@@ -240,6 +249,7 @@ describe('JobRunner', () => {
     expect(leases).toMatchObject({ state: 'failed', reason: 'the video has no audio track' });
     expect(failures).toEqual([{ ...message, status: 'failed', reason: 'the video has no audio track' }]);
     expect(statesOf(events)).toEqual(['converting', 'failed']);
+    expect(recorded.failed).toEqual(['unconvertible']);
   });
 
   it('when something gives way before the last attempt, then the job goes back to the queue and the message is retried', async () => {
@@ -257,6 +267,7 @@ describe('JobRunner', () => {
     expect(outcome).toEqual({ kind: 'dead', reason: 'gave up after 3 attempts: ffmpeg was killed' });
     expect(leases.state).toBe('failed');
     expect(failures).toHaveLength(1);
+    expect(recorded.failed).toEqual(['transient', 'transient', 'transient', 'gave_up']);
   });
 
   it('when the job was claimed more often than allowed (its worker died every time), then it is given up on without converting', async () => {
@@ -342,5 +353,6 @@ describe('JobRunner', () => {
       reason: 'reading the video took longer than 0 s and was stopped',
       attempt: 1,
     });
+    expect(recorded.failed).toEqual(['timeout']);
   });
 });

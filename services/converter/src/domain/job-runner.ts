@@ -7,6 +7,7 @@ import { type EncodingDefaults, planEncoding, readOptions } from './encoding-pla
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import {
+  type ConversionMetrics,
   type JobEvents,
   type JobLeases,
   type Mp3Store,
@@ -17,6 +18,7 @@ import {
   TransientFailure,
   type VideoSource,
   type Workspace,
+  failureReasonOf,
 } from './ports.js';
 
 export interface RunnerDeps {
@@ -27,6 +29,7 @@ export interface RunnerDeps {
   workspace: Workspace;
   publisher: ResultPublisher;
   events: JobEvents;
+  metrics: ConversionMetrics;
   logger: Logger;
   limits: MediaLimits;
   /** Claims of one job before it is given up on; redeliveries by the broker count too. */
@@ -150,6 +153,7 @@ export class JobRunner {
           log.info({ state: claim.state }, 'job already finished');
           return { kind: 'done' };
         case 'exhausted': {
+          this.deps.metrics.failed('gave_up');
           const reason = gaveUpReason(claim.attempts - 1, claim.lastError ?? 'the conversion was interrupted every time');
           await this.fail(message, reason, log);
           return { kind: 'dead', reason };
@@ -179,8 +183,10 @@ export class JobRunner {
     const started = performance.now();
     try {
       log.info('conversion started');
-      const result = await this.convert(message, job, log, first);
-      log.info({ ...result, totalMs: Math.round(performance.now() - started) }, 'conversion done');
+      const { encoded, ...result } = await this.convert(message, job, log, first);
+      const totalMs = performance.now() - started;
+      this.deps.metrics.converted(totalMs / 1000, encoded);
+      log.info({ ...result, totalMs: Math.round(totalMs) }, 'conversion done');
       return { kind: 'done' };
     } catch (err) {
       const reason = job.abort.signal.aborted ? job.abort.signal.reason : err;
@@ -193,6 +199,7 @@ export class JobRunner {
         log.warn('conversion stopped for shutdown; message returned to the queue');
         return { kind: 'requeue' };
       }
+      this.deps.metrics.failed(failureReasonOf(err));
       if (err instanceof PermanentFailure) {
         log.warn({ err, reason: err.reason }, 'conversion failed: the file cannot be converted');
         await this.fail(message, err.reason, log);
@@ -206,6 +213,7 @@ export class JobRunner {
         await leases.release(videoFid, { lastError: outcome.reason, refund: false }).catch(() => undefined);
         this.announce(message, 'queued', { reason: `retrying after: ${outcome.reason}` });
       } else if (outcome.kind === 'dead') {
+        this.deps.metrics.failed('gave_up');
         log.warn({ err, reason: outcome.reason }, 'conversion failed; giving up');
         await this.fail(message, outcome.reason, log);
       }
@@ -221,11 +229,12 @@ export class JobRunner {
     const mp3Fid = mp3IdFor(videoFid);
     const signal = job.abort.signal;
     let timings: Record<string, number> | undefined;
+    let encoded: { mediaSeconds: number; encodeSeconds: number } | undefined;
     const expiresAt = new Date(Date.now() + retentionMs);
     // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
     let sizeBytes = first ? undefined : await mp3s.sizeOf(mp3Fid);
     const resumed = sizeBytes !== undefined;
-    if (sizeBytes === undefined) ({ timings, sizeBytes } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
+    if (sizeBytes === undefined) ({ timings, sizeBytes, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
       await mp3s.delete(mp3Fid);
@@ -235,7 +244,7 @@ export class JobRunner {
     await leases.markDone(videoFid, mp3Fid, { sizeBytes, expiresAt });
     this.announce(message, 'done', { percent: 100, mp3_fid: mp3Fid });
     if (!keepVideos) this.dropVideo(videoFid, log);
-    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings } : {}) };
+    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings } : {}), encoded };
   }
 
   private async transcode(
@@ -245,7 +254,7 @@ export class JobRunner {
     job: Running,
     log: Logger,
     first: boolean,
-  ): Promise<{ timings: Record<string, number>; sizeBytes: number }> {
+  ): Promise<{ timings: Record<string, number>; sizeBytes: number; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
     const { videos, mp3s, transcoder, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const signal = job.abort.signal;
@@ -299,6 +308,7 @@ export class JobRunner {
       return {
         timings: { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) },
         sizeBytes: mp3.sizeBytes,
+        encoded: { mediaSeconds: mp3.durationSeconds, encodeSeconds: (t3 - t2) / 1000 },
       };
     } finally {
       await space.dispose();
@@ -313,7 +323,7 @@ export class JobRunner {
       await transfer(AbortSignal.any([signal, limit]));
     } catch (err) {
       if (limit.aborted && !signal.aborted)
-        throw new TransientFailure(`${what} took longer than ${Math.round(transferTimeoutMs / 1000)} s and was stopped`, { cause: err });
+        throw new TransientFailure(`${what} took longer than ${Math.round(transferTimeoutMs / 1000)} s and was stopped`, { cause: err, timedOut: true });
       throw err;
     }
   }

@@ -131,3 +131,24 @@ export interface ResultPublisher {
 }
 
 export type { ConversionMessage };
+
+/**
+ * Why a conversion attempt failed, a fixed set: the file cannot be converted (`unconvertible`), an attempt ran
+ * past a time limit (`timeout`) or something else gave way (`transient`), retries ran out (`gave_up`), or the
+ * message could not be read (`invalid_message`).
+ */
+export type FailureReason = 'unconvertible' | 'timeout' | 'transient' | 'gave_up' | 'invalid_message';
+
+/** Conversions as metrics count them. */
+export interface ConversionMetrics {
+  /**
+   * A job done: `seconds` from claim to done; `mediaSeconds` of audio made in `encodeSeconds` of encoding,
+   * when this attempt encoded it (not when an earlier one had stored the MP3 already).
+   */
+  converted(seconds: number, encoded?: { mediaSeconds: number; encodeSeconds: number }): void;
+  failed(reason: FailureReason): void;
+}
+
+/** The failure reason of an error met by an attempt. */
+export const failureReasonOf = (err: unknown): FailureReason =>
+  err instanceof PermanentFailure ? 'unconvertible' : err instanceof TransientFailure && err.timedOut ? 'timeout' : 'transient';

@@ -106,3 +106,12 @@ export interface VideoQueue {
    */
   publish(message: ConversionMessage, traceparent?: string | null): Promise<void>;
 }
+
+/** How a video arrived: one multipart POST /upload, or a resumable (tus) upload. */
+export type UploadKind = 'multipart' | 'resumable';
+
+/** Uploads as metrics count them. */
+export interface UploadMetrics {
+  /** An upload was stored and recorded as a job: its size and how long it took, in seconds. */
+  uploaded(kind: UploadKind, sizeBytes: number, seconds: number): void;
+}

@@ -1,6 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { createLogger } from '@mp3converter/shared/logger';
 import { describe, expect, it } from 'vitest';
+import { createRegistry } from '@mp3converter/shared/metrics';
 import { type GatewayDeps, createApp } from '../app.js';
 import { gatewayDocument } from './openapi.js';
 
@@ -23,7 +24,13 @@ const shape = (path: string) => path.replace(/\{\*\w+\}|:\w+|\{\w+\}/g, '{}').re
 function mounted(): Map<string, { methods: Set<string>; allowed?: readonly string[]; anyMethod: boolean }> {
   // Routers only register their routes here; nothing of the dependencies is used until a request comes.
   const logger = createLogger({ service: 'test', level: 'silent' });
-  const app = createApp({ logger, resumable: { store: {} }, trustProxy: 'loopback', pageDirectory: '/nowhere' } as unknown as GatewayDeps);
+  const app = createApp({
+    logger,
+    resumable: { store: {} },
+    trustProxy: 'loopback',
+    pageDirectory: '/nowhere',
+    registry: createRegistry(),
+  } as unknown as GatewayDeps);
   const routes = new Map<string, { methods: Set<string>; allowed?: readonly string[]; anyMethod: boolean }>();
   const walk = (stack: Layer[]) => {
     for (const layer of stack) {

@@ -5,7 +5,7 @@ import type { UploadAccepted } from '@mp3converter/shared/jobs';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
 import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
-import type { AuthClient } from '../domain/ports.js';
+import type { AuthClient, UploadMetrics } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
 import { authenticate, userOf } from './authenticate.js';
@@ -15,6 +15,7 @@ export interface UploadRouteDeps {
   uploads: UploadService;
   admission: UploadAdmission;
   storage: StorageEngine;
+  metrics: UploadMetrics;
 }
 
 /** The output options from the query string, all problems named at once (400 `invalid_options`). */
@@ -74,7 +75,7 @@ function uploadErrors(admission: UploadAdmission) {
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, admission, storage }: UploadRouteDeps): Router {
+export function uploadRouter({ auth, uploads, admission, storage, metrics }: UploadRouteDeps): Router {
   const multerFor = (maxBytes: number) =>
     multer({
       storage,
@@ -99,6 +100,7 @@ export function uploadRouter({ auth, uploads, admission, storage }: UploadRouteD
     // Everything that can be refused is refused before a byte of the body is stored: the options, the
     // user's jobs in flight and storage quota, the content type.
     async (req: Request, res: Response, next: NextFunction) => {
+      res.locals.startedAt = performance.now();
       res.locals.options = readOptionsQuery(req.query);
       const declared = Number(req.get('content-length'));
       res.locals.admitted = await admission.admit(userOf(res).username, Number.isFinite(declared) && declared > 0 ? declared : undefined);
@@ -125,6 +127,7 @@ export function uploadRouter({ auth, uploads, admission, storage }: UploadRouteD
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable');
         throw err;
       }
+      metrics.uploaded('multipart', file.size, (performance.now() - (res.locals.startedAt as number)) / 1000);
       const statusUrl = `/status?fid=${videoFid}`;
       const accepted: UploadAccepted = {
         video_fid: videoFid,

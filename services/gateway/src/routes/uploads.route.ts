@@ -7,7 +7,7 @@ import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
 import { type GridFsTusStore, NotMediaError, TooManyOpenUploadsError } from '../adapters/gridfs-tus.store.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
-import type { AuthClient, User } from '../domain/ports.js';
+import type { AuthClient, UploadMetrics, User } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
 import { authenticate, userOf } from './authenticate.js';
 import { readOptionsQuery } from './upload.route.js';
@@ -20,6 +20,7 @@ export interface ResumableUploadDeps {
   admission: UploadAdmission;
   maxUploadBytes: number;
   logger: Logger;
+  metrics: UploadMetrics;
 }
 
 type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0];
@@ -52,7 +53,7 @@ const TUS_CODES: Record<number, string> = {
  * check on the first bytes (415, and the upload is gone), and on completion the job recorded and published
  * as for multipart, with the dispatcher's sweep behind it when the broker is away.
  */
-export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, logger }: ResumableUploadDeps): Router {
+export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, logger, metrics }: ResumableUploadDeps): Router {
   const users = new WeakMap<IncomingMessage, User>();
   const userOfTus = (req: TusRequest): User => {
     const node = (req as unknown as { runtime?: { node?: { req: IncomingMessage } } }).runtime?.node?.req;
@@ -96,6 +97,8 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
     disableTerminationForFinishedUploads: true,
     async onUploadFinish(req, upload) {
       await completion.finish(userOfTus(req).username, upload.id);
+      const created = upload.creation_date ? Date.parse(upload.creation_date) : Number.NaN;
+      metrics.uploaded('resumable', upload.size ?? upload.offset, Number.isNaN(created) ? 0 : (Date.now() - created) / 1000);
       return {};
     },
     onResponseError(_req, err) {

@@ -4,6 +4,7 @@ import type { Logger } from '@mp3converter/shared/logger';
 import { signedDownloadPath } from '@mp3converter/shared/links';
 import { type Email, type Mp3File, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
 import type { NotifierService } from '../domain/notifier.service.js';
+import type { EmailMetrics } from '../metrics.js';
 
 export interface NotificationConsumerDeps {
   amqp: AmqpConnection;
@@ -12,6 +13,8 @@ export interface NotificationConsumerDeps {
   /** Claims of one notification before it is given up on; redeliveries count too. */
   maxAttempts: number;
   logger: Logger;
+  metrics: EmailMetrics;
+  settleMetrics: { settled(queue: string, outcome: string): void };
 }
 
 /** A send claimed this long ago by a worker that never finished is taken over. */
@@ -49,38 +52,45 @@ export const readFailureMessage: Reader = async (body) => {
 
 /** The door from one queue to the notifier; every outcome becomes one settled message, nothing crashes. */
 export function notificationHandler(queue: string, read: Reader, deps: NotificationConsumerDeps) {
-  const { amqp, notifier, retryDelaysMs, maxAttempts, logger } = deps;
-  const handle = async (message: ConsumeMessage): Promise<Outcome> => {
+  const { amqp, notifier, retryDelaysMs, maxAttempts, logger, metrics, settleMetrics } = deps;
+  /** The outcome, and whether this delivery sent the email (`done` alone does not tell: it was sent before). */
+  const handle = async (message: ConsumeMessage): Promise<{ outcome: Outcome; sent?: boolean }> => {
     const parsed = await read(message.content);
     if (!parsed.ok) {
       logger.warn({ queue, reason: parsed.reason }, 'invalid message');
-      return { kind: 'dead', reason: parsed.reason };
+      return { outcome: { kind: 'dead', reason: parsed.reason } };
     }
     const log = logger.child({ queue, key: parsed.key, to: parsed.email.to });
     const result = await notifier.notify(parsed.key, parsed.email, { maxAttempts, revive: replayedAtOf(message) !== undefined });
     switch (result.status) {
       case 'in-progress':
-        return { kind: 'defer', reason: 'another worker is sending it', afterMs: CLAIM_TTL_MS / 2 };
+        return { outcome: { kind: 'defer', reason: 'another worker is sending it', afterMs: CLAIM_TTL_MS / 2 } };
       case 'sent':
       case 'already-sent':
         log.info({ result: result.status }, result.status === 'sent' ? 'email sent' : 'email was already sent');
-        return { kind: 'done' };
+        return { outcome: { kind: 'done' }, sent: result.status === 'sent' };
       case 'failed': {
         const outcome = outcomeOf(result.error, result.attempt, maxAttempts);
         log.warn(
           { err: result.error, attempt: result.attempt, outcome: outcome.kind },
           outcome.kind === 'retry' ? 'email not sent; will retry' : 'email cannot be sent',
         );
-        return outcome;
+        return { outcome };
       }
     }
   };
   return async (message: ConsumeMessage, channel: Channel): Promise<void> => {
+    let handled: { outcome: Outcome; sent?: boolean };
     try {
-      await settle(message, await handle(message), { amqp, channel, queue, retryDelaysMs, logger });
+      handled = await handle(message);
     } catch (err) {
       // The sent-log could not be reached, so no attempt was counted there: the retries scheduled so far count.
-      await settle(message, outcomeOf(err, retryCountOf(message) + 1, maxAttempts), { amqp, channel, queue, retryDelaysMs, logger });
+      handled = { outcome: outcomeOf(err, retryCountOf(message) + 1, maxAttempts) };
     }
+    const { outcome, sent } = handled;
+    if (sent) metrics.email(queue, 'sent');
+    else if (outcome.kind === 'retry') metrics.email(queue, 'retried');
+    else if (outcome.kind === 'dead') metrics.email(queue, 'failed');
+    await settle(message, outcome, { amqp, channel, queue, retryDelaysMs, logger, metrics: settleMetrics });
   };
 }

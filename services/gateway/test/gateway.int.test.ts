@@ -35,7 +35,10 @@ describe('POST /login', () => {
   });
 
   it("when a page's script is refused, then no Basic challenge comes with the 401, so no browser dialog covers the page", async () => {
-    const res = await fetch(`${stack.url}/login`, { method: 'POST', headers: { authorization: basic(uniqueEmail(), 'nope'), 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' } });
+    const res = await fetch(`${stack.url}/login`, {
+      method: 'POST',
+      headers: { authorization: basic(uniqueEmail(), 'nope'), 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' },
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toBeNull();
     expect((await jsonOf(res)).error.code).toBe('invalid_credentials');

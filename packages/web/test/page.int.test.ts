@@ -2,7 +2,7 @@
 /// <reference lib="dom.iterable" />
 // The callbacks given to page.evaluate run in the browser.
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,8 @@ beforeAll(async () => {
   }
   stack = await startStack({ QUEUE_POSITION_INTERVAL_MS: '200' });
   queues = { video: stack.videoQueue, mp3: uniqueName('mp3'), failed: uniqueName('failed') };
-  converter = await startWorker(queues, { PROGRESS_SNAPSHOT_MS: '300' });
+  // ffmpeg held to 40× realtime: the 20-minute video converts for 30 s, a window no busy machine can miss.
+  converter = await startWorker(queues, { PROGRESS_SNAPSHOT_MS: '300', FFMPEG_PATH: await pacedFfmpeg(40, cleanups) });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
 });
 afterAll(async () => {
@@ -102,6 +103,16 @@ async function pcmVideo(seconds: number): Promise<{ path: string; cleanup: () =>
     ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'pcm_s16le', '-shortest', '-y', path],
   ]);
   return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** An ffmpeg that reads its input at `speed` × realtime (its own -readrate), in a folder `cleanups` removes. */
+async function pacedFfmpeg(speed: number, cleanups: (() => Promise<void>)[]): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mp3c-paced-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'ffmpeg');
+  await writeFile(path, `#!/bin/sh\nexec ffmpeg -readrate ${speed} "$@"\n`);
+  await chmod(path, 0o755);
+  return path;
 }
 
 /** Slows the tab's uploads, so that there is time to act between two chunks. */
@@ -300,7 +311,7 @@ describe('the web page', () => {
     } finally {
       await context.close();
     }
-  });
+  }, 180_000);
 
   it('when MP3 options are chosen, then the job carries them; options that clash are refused with the reason', async () => {
     const user = await addUser(stack.authConfig);

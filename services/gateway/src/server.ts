@@ -141,11 +141,15 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     logger,
-    admission: new UploadAdmission(jobs, {
-      maxUploadBytes: config.MAX_UPLOAD_BYTES,
-      storageQuotaBytes: config.USER_STORAGE_QUOTA_BYTES,
-      maxJobsInFlight: config.MAX_JOBS_IN_FLIGHT,
-    }),
+    admission: new UploadAdmission(
+      jobs,
+      {
+        maxUploadBytes: config.MAX_UPLOAD_BYTES,
+        storageQuotaBytes: config.USER_STORAGE_QUOTA_BYTES,
+        maxJobsInFlight: config.MAX_JOBS_IN_FLIGHT,
+      },
+      resumableStore,
+    ),
     links: {
       ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
       url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,

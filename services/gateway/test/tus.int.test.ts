@@ -6,7 +6,7 @@ import { TcpProxy, jsonOf, makeVideo, queueDepth, readGridFsFile, uniqueName, wa
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { addUser, basic } from '../../auth/test/helpers.js';
-import { type Stack, drainQueue, signIn, startStack } from './harness.js';
+import { type Stack, drainQueue, signIn, startStack, uploadFile } from './harness.js';
 
 let stack: Stack;
 let video: Buffer;
@@ -270,6 +270,10 @@ describe('resumable uploads (tus 1.0) into GridFS', () => {
       const refused = await create(capped.url, user.authorization, video.length);
       expect(refused.status).toBe(429);
       expect((await jsonOf(refused)).error.code).toBe('too_many_jobs');
+      // A multipart upload counts them too: the slots are taken whichever way the next upload comes.
+      const multipart = await uploadFile(capped, user.authorization, [{ name: 'lecture.mp4', data: video }]);
+      expect(multipart.status).toBe(429);
+      expect((await jsonOf(multipart)).error.code).toBe('too_many_jobs');
 
       // Ending one (termination) frees its slot.
       const one = await capped.mongo.db('videos').collection('resumable_uploads').findOne({ owner: user.email, completed: false });

@@ -4,7 +4,8 @@ import { UploadAdmission } from './upload-admission.js';
 
 const MiB = 1024 ** 2;
 const limits = { maxUploadBytes: 100 * MiB, storageQuotaBytes: 300 * MiB, maxJobsInFlight: 3 };
-const admissionWith = (usage: { bytes: number; inFlight: number }) => new UploadAdmission({ usageOf: async () => usage }, limits);
+const admissionWith = (usage: { bytes: number; inFlight: number }, reserved = { uploads: 0, bytes: 0 }) =>
+  new UploadAdmission({ usageOf: async () => usage }, limits, { reserved: async () => reserved });
 
 async function refusal(promise: Promise<unknown>): Promise<AppError> {
   const err = await promise.then(
@@ -31,15 +32,15 @@ describe('UploadAdmission', () => {
   });
 
   it('when unfinished resumable uploads fill the slots the jobs leave, then they count as jobs in flight', async () => {
-    const err = await refusal(admissionWith({ bytes: 0, inFlight: 1 }).admit('a@example.test', MiB, { uploads: 2, bytes: 2 * MiB }));
+    const err = await refusal(admissionWith({ bytes: 0, inFlight: 1 }, { uploads: 2, bytes: 2 * MiB }).admit('a@example.test', MiB));
     expect(err).toMatchObject({ status: 429, code: 'too_many_jobs' });
     expect(err.message).toContain('2 of them unfinished uploads');
   });
 
   it('when unfinished uploads have reserved the rest of the quota, then a declared upload is refused 413 quota_exceeded', async () => {
-    const admission = admissionWith({ bytes: 100 * MiB, inFlight: 0 });
-    expect(await admission.admit('a@example.test', 50 * MiB, { uploads: 1, bytes: 150 * MiB })).toMatchObject({ maxBytes: 50 * MiB, byQuota: true });
-    const err = await refusal(admission.admit('a@example.test', 60 * MiB, { uploads: 1, bytes: 150 * MiB }));
+    const admission = admissionWith({ bytes: 100 * MiB, inFlight: 0 }, { uploads: 1, bytes: 150 * MiB });
+    expect(await admission.admit('a@example.test', 50 * MiB)).toMatchObject({ maxBytes: 50 * MiB, byQuota: true });
+    const err = await refusal(admission.admit('a@example.test', 60 * MiB));
     expect(err).toMatchObject({ status: 413, code: 'quota_exceeded' });
   });
 });

@@ -15,7 +15,11 @@ export interface Reserved {
   uploads: number;
   bytes: number;
 }
-const NOTHING_RESERVED: Reserved = { uploads: 0, bytes: 0 };
+
+/** Where the owner's unfinished resumable uploads are counted (the tus store). */
+export interface ReservedUploads {
+  reserved(owner: string): Promise<Reserved>;
+}
 
 const mib = (bytes: number) => `${Math.round((bytes / 1024 ** 2) * 10) / 10} MiB`;
 
@@ -28,15 +32,17 @@ export class UploadAdmission {
   constructor(
     private readonly jobs: Pick<JobRepository, 'usageOf'>,
     private readonly limits: UploadLimits,
+    private readonly unfinished: ReservedUploads,
   ) {}
 
   /**
-   * `declaredBytes`: what the client says it will send (Content-Length, Upload-Length), if it says.
-   * `reserved`: the owner's unfinished resumable uploads, each a job to come and bytes to come.
+   * `declaredBytes`: what the client says it will send (Content-Length, Upload-Length), if it says. The
+   * owner's unfinished resumable uploads count too, whichever way this upload comes: each is a job to come
+   * and bytes to come.
    */
-  async admit(owner: string, declaredBytes?: number, reserved: Reserved = NOTHING_RESERVED): Promise<{ maxBytes: number; byQuota: boolean; jobSlots: number }> {
+  async admit(owner: string, declaredBytes?: number): Promise<{ maxBytes: number; byQuota: boolean; jobSlots: number }> {
     const { maxUploadBytes, storageQuotaBytes, maxJobsInFlight } = this.limits;
-    const usage = await this.jobs.usageOf(owner);
+    const [usage, reserved] = await Promise.all([this.jobs.usageOf(owner), this.unfinished.reserved(owner)]);
     const inFlight = usage.inFlight + reserved.uploads;
     if (inFlight >= maxJobsInFlight) throw this.tooManyJobs(inFlight, reserved.uploads);
     const left = storageQuotaBytes - usage.bytes - reserved.bytes;

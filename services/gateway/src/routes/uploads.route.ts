@@ -89,7 +89,7 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize). Each unfinished upload is a job to
       // come, so they count against the jobs in flight (a user cannot open uploads without end), and their
       // bytes against the quota.
-      const { maxBytes, jobSlots } = await admission.admit(username, upload.size, await store.reserved(username));
+      const { maxBytes, jobSlots } = await admission.admit(username, upload.size);
       if ((upload.size ?? 0) > maxBytes) throw await admission.quotaExceeded(username);
       // The store counts again once the upload exists, against these slots: parallel creations cannot pass them.
       return { metadata: { ...meta, owner: username, options: JSON.stringify(options), open_slots: String(jobSlots) } };

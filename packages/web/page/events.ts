@@ -18,11 +18,14 @@ export interface EventStreamOptions {
 
 /** Follows the stream until `signal` aborts. */
 export async function followEvents({ authorization, onEvent, onUnauthorized, onStatus }: EventStreamOptions, signal: AbortSignal): Promise<void> {
-  const parser = new SseParser();
+  let lastEventId: string | undefined;
+  let retryMs = 3000;
   while (!signal.aborted) {
+    // A parser per connection: half an event left by a dropped one must not run into the next stream.
+    const parser = new SseParser();
     try {
       const headers: Record<string, string> = { authorization: authorization(), accept: 'text/event-stream' };
-      if (parser.lastEventId) headers['last-event-id'] = parser.lastEventId;
+      if (lastEventId) headers['last-event-id'] = lastEventId;
       const res = await fetch('/events', { headers, signal, cache: 'no-store' });
       if (res.status === 401) return onUnauthorized();
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
@@ -32,12 +35,14 @@ export async function followEvents({ authorization, onEvent, onUnauthorized, onS
         const { value, done } = await reader.read();
         if (done) break;
         for (const { event, data } of parser.feed(value)) onEvent({ event, data: parse(data) });
+        lastEventId = parser.lastEventId ?? lastEventId;
+        retryMs = parser.retryMs ?? retryMs;
       }
     } catch {
       if (signal.aborted) return;
     }
     onStatus(false);
-    await new Promise((resolve) => setTimeout(resolve, parser.retryMs ?? 3000));
+    await new Promise((resolve) => setTimeout(resolve, retryMs));
   }
 }
 

@@ -21,6 +21,13 @@ describe('SseParser', () => {
     expect(parser.feed('\n\n')).toEqual([{ id: undefined, event: 'message', data: 'x' }]);
   });
 
+  it('when the stream is cut after an id but before its event ends, then that id is not taken as seen', () => {
+    const parser = new SseParser();
+    parser.feed('id: 5\ndata: a\n\n');
+    expect(parser.feed('id: 6\ndata: b\n')).toEqual([]);
+    expect(parser.lastEventId).toBe('5');
+  });
+
   it('when a CR ends a piece, then a LF at the start of the next is the same line end', () => {
     const parser = new SseParser();
     expect(parser.feed('data: a\r')).toEqual([]);

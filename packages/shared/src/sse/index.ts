@@ -41,6 +41,9 @@ export class SseParser {
 
   private line(line: string): SseEvent | undefined {
     if (line === '') {
+      // The id counts as seen once its event is whole (HTML standard: set at dispatch), so a reconnect after a
+      // cut in the middle of an event asks for it again.
+      this.lastEventId = this.id;
       const event = this.data.length ? { id: this.id, event: this.event || 'message', data: this.data.join('\n') } : undefined;
       this.data = [];
       this.event = '';
@@ -53,7 +56,7 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.event = value;
-    else if (field === 'id' && !value.includes('\0')) this.id = this.lastEventId = value;
+    else if (field === 'id' && !value.includes('\0')) this.id = value;
     else if (field === 'retry' && /^\d+$/.test(value)) this.retryMs = Number(value);
     return undefined;
   }

@@ -140,9 +140,10 @@ async function uploadOne(
         firstAnswer = false;
       },
       onShouldRetry: (err, attempt) => {
-        // tus-js-client's own rule: anything but a 4xx, except a conflict or a lock, which settle on their own.
+        // tus-js-client's own rule: anything but a 4xx, except a conflict or a lock, which settle on their own,
+        // and 429 (a burst of creations past the user's free slots: some of it may fit a moment later).
         const status = err.originalResponse?.getStatus() ?? 0;
-        const retry = status < 400 || status >= 500 || status === 409 || status === 423;
+        const retry = status < 400 || status >= 500 || status === 409 || status === 423 || status === 429;
         const delay = RETRY_DELAYS[attempt];
         if (retry && delay !== undefined) {
           const why = status ? `the gateway answered ${status}` : `the connection failed (${err.causingError?.message ?? err.message})`;

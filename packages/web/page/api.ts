@@ -14,14 +14,18 @@ export class ApiError extends Error {
 
 /** What a JSON error body (`{"error":{"code","message"}}`) says, or the status line when there is none. */
 export async function errorOf(res: Response): Promise<ApiError> {
-  const text = await res.text().catch(() => '');
+  return errorFromBody(res.status, await res.text().catch(() => ''), res.statusText);
+}
+
+/** The same, from a status and a body already read (tus-js-client hands over both). */
+export function errorFromBody(status: number, text: string, statusText = ''): ApiError {
   try {
     const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (error?.message) return new ApiError(res.status, error.code ?? 'error', error.message);
+    if (error?.message) return new ApiError(status, error.code ?? 'error', error.message);
   } catch {
     // not JSON: fall through
   }
-  return new ApiError(res.status, 'http_error', text.trim() || `the server answered ${res.status} ${res.statusText}`);
+  return new ApiError(status, 'http_error', text.trim() || `the server answered ${status} ${statusText}`.trim());
 }
 
 /** HTTP Basic takes UTF-8 credentials (RFC 7617 charset="UTF-8"), which btoa alone cannot encode. */
@@ -69,8 +73,10 @@ export class Api {
   }
 
   async request(path: string, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: this.authorization } });
-    if (res.status === 401) this.onUnauthorized();
+    const sent = this.token();
+    const res = await fetch(path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${sent}` } });
+    // Only a refusal of the token in use ends the session: a late answer to an earlier session's request does not.
+    if (res.status === 401 && sent === this.token()) this.onUnauthorized();
     return res;
   }
 

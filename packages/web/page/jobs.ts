@@ -25,6 +25,8 @@ export function describe(job: JobView): string {
 /** The user's jobs, newest first, each kept up to date from the event stream. */
 export class JobList {
   private readonly jobs = new Map<string, { view: JobView; row: HTMLLIElement }>();
+  /** Bumped by clear(): an answer to a request made before it (another user's, after a logout) is dropped. */
+  private generation = 0;
 
   constructor(
     private readonly list: HTMLUListElement,
@@ -33,22 +35,27 @@ export class JobList {
   ) {}
 
   clear(): void {
+    this.generation += 1;
     this.jobs.clear();
     this.list.replaceChildren();
   }
 
   async reload(): Promise<void> {
+    const asked = this.generation;
     const { jobs } = await this.api.jobs();
+    if (asked !== this.generation) return;
     for (const view of [...jobs].reverse()) this.show(view);
   }
 
   /** A job changed state: its whole view is read again (filename, MP3, reason). */
   async refresh(fid: string): Promise<void> {
+    const asked = this.generation;
     try {
-      this.show(await this.api.job(fid));
+      const view = await this.api.job(fid);
+      if (asked === this.generation) this.show(view);
     } catch {
       // gone (deleted elsewhere): its row goes too
-      this.forget(fid);
+      if (asked === this.generation) this.forget(fid);
     }
   }
 

@@ -2,7 +2,7 @@ import { Api, login } from './api.js';
 import { followEvents } from './events.js';
 import { JobList } from './jobs.js';
 import { OptionsForm } from './options.js';
-import { startUpload } from './uploads.js';
+import { type RunningUpload, forgetResumableUploads, startUpload } from './uploads.js';
 
 /** The token lives as long as the tab (sessionStorage): closing the tab logs out, a reload does not. */
 const SESSION_KEY = 'mp3converter.session';
@@ -23,15 +23,26 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 function main(): void {
   let session = loadSession();
   let stream: AbortController | undefined;
+  const uploading = new Set<RunningUpload>();
   const loginView = $('login-view');
   const appView = $('app-view');
   const loginError = $('login-error');
   const jobsStatus = $('jobs-status');
 
-  const logout = (message = '') => {
+  /**
+   * Back to the login form. `forget` (the Log out button): nothing of this user stays for the next one at
+   * this browser, so uploads stop and their rows and resume notes go. A session that merely ran out keeps
+   * them: logging in again resumes.
+   */
+  const logout = (message = '', forget = false) => {
     stream?.abort();
     stream = undefined;
     session = null;
+    if (forget) {
+      for (const u of uploading) u.stop();
+      uploading.clear();
+      forgetResumableUploads();
+    }
     sessionStorage.removeItem(SESSION_KEY);
     jobs.clear();
     $('session').hidden = true;
@@ -98,17 +109,21 @@ function main(): void {
       button.disabled = false;
     }
   });
-  $('logout').addEventListener('click', () => logout());
+  $('logout').addEventListener('click', () => logout('', true));
 
   const take = (files: Iterable<File>) => {
     const chosen = options.read();
     for (const file of files) {
-      startUpload(file, chosen, {
+      const running = startUpload(file, chosen, {
         list: $<HTMLUListElement>('uploads'),
         authorization: () => api.authorization,
         onUnauthorized: expired,
-        onDone: (fid) => void jobs.refresh(fid),
+        onDone: (fid) => {
+          uploading.delete(running);
+          void jobs.refresh(fid);
+        },
       });
+      uploading.add(running);
     }
   };
   const input = $<HTMLInputElement>('files');

@@ -1,6 +1,12 @@
 import * as tus from 'tus-js-client';
-import { errorOf } from './api.js';
+import { errorFromBody } from './api.js';
 import { bytes, el } from './format.js';
+
+/** A running upload, as the page can stop it at logout. */
+export interface RunningUpload {
+  /** Stops sending (the server keeps what it has) and removes its row. */
+  stop(): void;
+}
 
 export interface UploadDeps {
   list: HTMLUListElement;
@@ -10,17 +16,20 @@ export interface UploadDeps {
   onUnauthorized: () => void;
 }
 
+/** tus-js-client's notes of unfinished uploads (their URLs, by fingerprint), removed at logout. */
+export function forgetResumableUploads(): void {
+  for (const key of Object.keys(localStorage)) if (key.startsWith('tus::')) localStorage.removeItem(key);
+}
+
 /** 8 MiB: few round trips, and little sent twice when a connection drops. */
 const CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Why tus gave up, in the gateway's own words where it sent some. */
-async function reasonOf(err: Error): Promise<{ status: number | undefined; message: string }> {
+function reasonOf(err: Error): { status: number | undefined; message: string } {
   const response = (err as tus.DetailedError).originalResponse;
   if (!response) return { status: undefined, message: 'the connection was lost; resume to go on' };
   const status = response.getStatus();
-  const body = response.getBody();
-  const parsed = await errorOf(new Response(body || null, { status: status >= 200 && status < 600 ? status : 500 }));
-  return { status, message: parsed.message };
+  return { status, message: errorFromBody(status, response.getBody() ?? '').message };
 }
 
 /**
@@ -28,7 +37,7 @@ async function reasonOf(err: Error): Promise<{ status: number | undefined; messa
  * under a fingerprint of the file (name, type, size, modification time), so the same file chosen again,
  * even after the tab was closed, goes on from the offset the server holds.
  */
-export function startUpload(file: File, options: Record<string, string>, deps: UploadDeps): void {
+export function startUpload(file: File, options: Record<string, string>, deps: UploadDeps): RunningUpload {
   const bar = el('progress', { max: 100, value: 0 });
   bar.setAttribute('aria-label', `upload of ${file.name}`);
   const state = el('span', { className: 'state', textContent: 'starting…' });
@@ -44,11 +53,14 @@ export function startUpload(file: File, options: Record<string, string>, deps: U
     retryDelays: [0, 1000, 3000, 5000, 10000],
     metadata: { filename: file.name, filetype: file.type || 'application/octet-stream', ...options },
     removeFingerprintOnSuccess: true,
+    // The options are part of what is resumed: the same file dropped with other options is another upload.
+    fingerprint: async (f: File) => ['mp3converter', f.name, f.type, f.size, f.lastModified, JSON.stringify(Object.entries(options).sort())].join('/'),
     // The token is read for every request, so one renewed by logging in again is the one sent.
     onBeforeRequest: (req) => req.setHeader('Authorization', deps.authorization()),
     onShouldRetry: (err) => {
       const status = (err as tus.DetailedError).originalResponse?.getStatus() ?? 0;
-      return status === 0 || status === 409 || status === 423 || status >= 500;
+      // 429: a burst of uploads past the user's free slots; some may fit a moment later.
+      return status === 0 || status === 409 || status === 423 || status === 429 || status >= 500;
     },
     onProgress: (sent, total) => {
       const percent = total > 0 ? Math.floor((sent / total) * 100) : 0;
@@ -65,14 +77,14 @@ export function startUpload(file: File, options: Record<string, string>, deps: U
       if (fid) deps.onDone(fid);
       setTimeout(() => row.remove(), 1500);
     },
-    onError: async (err) => {
+    onError: (err) => {
       running = false;
-      const { status, message } = await reasonOf(err);
+      const { status, message } = reasonOf(err);
       if (status === 401) deps.onUnauthorized();
       state.textContent = `upload stopped: ${message}`;
       state.dataset.state = 'failed';
       // Refused outright (not media, too large, over quota): nothing to resume.
-      if (status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 409 && status !== 423) pause.remove();
+      if (status !== undefined && status >= 400 && status < 500 && ![401, 409, 423, 429].includes(status)) pause.remove();
       else pause.textContent = 'Resume';
     },
   });
@@ -81,8 +93,13 @@ export function startUpload(file: File, options: Record<string, string>, deps: U
     running = true;
     pause.textContent = 'Pause';
     delete state.dataset.state;
-    const previous = await upload.findPreviousUploads();
-    if (previous[0]) upload.resumeFromPreviousUpload(previous[0]);
+    try {
+      // The newest of the uploads this browser began of this file with these options.
+      const previous = (await upload.findPreviousUploads()).sort((a, b) => Date.parse(b.creationTime) - Date.parse(a.creationTime));
+      if (previous[0]) upload.resumeFromPreviousUpload(previous[0]);
+    } catch {
+      // storage unreadable: start afresh
+    }
     upload.start();
   };
   pause.addEventListener('click', () => {
@@ -100,4 +117,11 @@ export function startUpload(file: File, options: Record<string, string>, deps: U
     row.remove();
   });
   void run();
+  return {
+    stop: () => {
+      running = false;
+      void upload.abort().catch(() => undefined);
+      row.remove();
+    },
+  };
 }

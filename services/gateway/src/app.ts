@@ -53,7 +53,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.trustProxy);
   app.use(httpMetrics(deps.registry));
-  app.use(requestLogger(deps.logger));
+  app.use(requestLogger(deps.logger, { tracer: 'gateway', continueTrace: false }));
   // Before anything that could read a body: tus reads its PATCH bodies itself.
   app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
   app.use(loginRouter(deps.auth));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setUpTracing } from '@mp3converter/shared/tracing';
-import { jsonOf, makeVideo, waitFor } from '@mp3converter/shared/testing';
+import { captureLogger, jsonOf, makeVideo, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Worker, startWorker as startConverter } from '../../converter/test/harness.js';
 import { type Stack, readVideo, signIn, startStack, uploadFile } from '../../gateway/test/harness.js';
@@ -9,10 +9,11 @@ import { type TestSmtp, startSmtp } from './smtp.js';
 
 /**
  * One upload, one trace: the gateway's request, the `video` message, the conversion, the `mp3` message and
- * the email share the trace id the client sent, through the real broker.
+ * the email share one trace id, through the real broker. The gateway starts it: a client's does not count.
  */
 let smtp: TestSmtp;
 let stack: Stack;
+let gatewayLines: () => Record<string, unknown>[];
 let notification: Harness;
 let converter: Worker;
 let video: Buffer;
@@ -21,7 +22,9 @@ const cleanups: (() => Promise<void>)[] = [];
 beforeAll(async () => {
   await setUpTracing({ service: 'mp3converter-test' });
   smtp = await startSmtp();
-  stack = await startStack();
+  const gatewayLog = captureLogger('gateway');
+  gatewayLines = gatewayLog.lines;
+  stack = await startStack({}, undefined, gatewayLog.logger);
   notification = await startWorker(smtp.port);
   converter = await startConverter({ video: stack.videoQueue, mp3: notification.queues.mp3, failed: notification.queues.failed });
   const made = await makeVideo({ seconds: 2 });
@@ -37,14 +40,15 @@ afterAll(async () => {
 });
 
 describe('traces', () => {
-  it('when a video is uploaded with a traceparent, then the conversion and the email log lines carry its trace id', async () => {
+  it('when a video is uploaded, then the conversion and the email log lines carry the trace id of its request, never one the client sent', async () => {
     const user = await signIn(stack);
-    const traceId = randomBytes(16).toString('hex');
+    const sentByClient = randomBytes(16).toString('hex');
     const res = await uploadFile(stack, user.authorization, [{ name: 'traced.mp4', data: video }], '', {
-      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      traceparent: `00-${sentByClient}-${randomBytes(8).toString('hex')}-00`,
     });
     expect(res.status).toBe(202);
     const fid = (await jsonOf(res)).video_fid as string;
+    const traceId = await traceOfUpload(gatewayLines, 1);
 
     const sent = await waitFor(() => notification.lines().find((l) => l.msg === 'email sent' && l.trace_id === traceId), {
       timeoutMs: 60_000,
@@ -54,24 +58,26 @@ describe('traces', () => {
     const converted = converter.lines().filter((l) => l.trace_id === traceId);
     expect(converted.length).toBeGreaterThan(0);
     expect(converted.some((l) => JSON.stringify(l).includes(fid))).toBe(true);
-    // Nothing of another upload is in this trace.
+    // Nothing of another upload is in this trace, and the client's own id went nowhere.
     expect(notification.lines().filter((l) => l.trace_id === traceId && l.msg === 'email sent')).toHaveLength(1);
+    expect([...gatewayLines(), ...converter.lines(), ...notification.lines()].some((l) => l.trace_id === sentByClient)).toBe(false);
   });
 
   it("when a job is held for its owner's share and published later, then its email is still in its own upload's trace", async () => {
-    const fair = await startStack({ USER_JOB_SLOTS: '1' }, stack);
+    const fairLog = captureLogger('gateway');
+    const fair = await startStack({ USER_JOB_SLOTS: '1' }, stack, fairLog.logger);
     const worker = await startConverter({ video: fair.videoQueue, mp3: notification.queues.mp3, failed: notification.queues.failed });
     try {
       const user = await signIn(fair);
-      const traces = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
+      const traces: string[] = [];
       const fids: string[] = [];
-      for (const traceId of traces) {
-        const res = await uploadFile(fair, user.authorization, [{ name: 'held.mp4', data: video }], '', {
-          traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
-        });
+      for (let i = 1; i <= 3; i++) {
+        const res = await uploadFile(fair, user.authorization, [{ name: 'held.mp4', data: video }]);
         expect(res.status).toBe(202);
         fids.push((await jsonOf(res)).video_fid as string);
+        traces.push(await traceOfUpload(fairLog.lines, i));
       }
+      expect(new Set(traces).size).toBe(3);
       for (const traceId of traces) {
         await waitFor(() => notification.lines().find((l) => l.msg === 'email sent' && l.trace_id === traceId), {
           timeoutMs: 60_000,
@@ -90,3 +96,13 @@ describe('traces', () => {
     }
   });
 });
+
+/** The trace id of the `n`th POST /upload the gateway logged. */
+const traceOfUpload = (lines: () => Record<string, unknown>[], n: number): Promise<string> =>
+  waitFor(
+    () => {
+      const id = lines().filter((l) => l.msg === 'request' && l.method === 'POST' && l.path === '/upload')[n - 1]?.trace_id;
+      return typeof id === 'string' ? id : undefined;
+    },
+    { what: `the trace of upload ${n}` },
+  );

@@ -198,12 +198,20 @@ export function probeApp(readiness: Readiness, metrics?: MetricsSource): Express
 }
 
 /** One log line per request, with its duration; probes are skipped by mounting this after `healthRouter`. */
-export function requestLogger(logger: Logger, tracer = 'http'): express.RequestHandler {
+/**
+ * `continueTrace`: whether a `traceparent` the caller sent is continued. A public edge (the gateway) starts a
+ * trace of its own for each request, the caller's kept only as a link: a client must not choose the trace
+ * its work is filed under, nor switch its sampling off. Services behind it (auth) continue their caller's.
+ */
+export function requestLogger(
+  logger: Logger,
+  { tracer = 'http', continueTrace = true }: { tracer?: string; continueTrace?: boolean } = {},
+): express.RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     // The request's span: it continues a trace the caller sent (`traceparent`), and everything the request
     // does (its log lines, the messages it publishes) happens inside it.
-    const { span, active } = startServerSpan(tracer, req.method, req.headers, { 'http.request.method': req.method, 'url.path': req.path });
+    const { span, active } = startServerSpan(tracer, req.method, req.headers, { 'http.request.method': req.method, 'url.path': req.path }, continueTrace);
     bindToContext(active, req, res);
     let ended = false;
     const end = (status: number, aborted: boolean) => {

@@ -60,9 +60,18 @@ export function contextOf(headers: Record<string, unknown> | undefined): Context
 }
 
 /** A span for a request served, continuing the trace its headers carry; `active` is the context to run it in. */
-export function startServerSpan(tracer: string, name: string, headers: Record<string, unknown>, attributes: Attributes): { span: Span; active: Context } {
-  const parent = contextOf(headers);
-  const span = trace.getTracer(tracer).startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+export function startServerSpan(
+  tracer: string,
+  name: string,
+  headers: Record<string, unknown>,
+  attributes: Attributes,
+  continueTrace = true,
+): { span: Span; active: Context } {
+  const sent = contextOf(headers);
+  const sentSpan = trace.getSpanContext(sent);
+  const parent = continueTrace ? sent : ROOT_CONTEXT;
+  const links = !continueTrace && sentSpan && trace.isSpanContextValid(sentSpan) ? [{ context: sentSpan }] : [];
+  const span = trace.getTracer(tracer).startSpan(name, { kind: SpanKind.SERVER, attributes, links }, parent);
   return { span, active: trace.setSpan(parent, span) };
 }
 

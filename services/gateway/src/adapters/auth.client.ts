@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { type AuthAnswer, type AuthClient, AuthUnavailableError, type User } from '../domain/ports.js';
+import { traceHeaders } from '@mp3converter/shared/tracing';
 
 /**
  * auth over a pool of keep-alive connections (node:http's Agent), every call bounded by a timeout: an
@@ -73,7 +74,8 @@ export class HttpAuthClient implements AuthClient {
           method,
           path,
           agent: this.agent,
-          headers: { ...headers, 'content-length': String(body?.length ?? 0) },
+          // The request's trace goes on to auth, so a login or a token check is part of it.
+          headers: { ...traceHeaders(), ...headers, 'content-length': String(body?.length ?? 0) },
           signal: AbortSignal.timeout(this.timeoutMs),
         },
         (res) => {

@@ -59,10 +59,18 @@ export class JobList {
     }
   }
 
+  /** Jobs being read because a tick came for one not listed yet: one read each, however many ticks. */
+  private readonly reading = new Set<string>();
+
   /** A progress tick: only the numbers change. */
   progress(fid: string, tick: Record<string, unknown>): void {
     const known = this.jobs.get(fid);
-    if (!known) return void this.refresh(fid);
+    if (!known) {
+      if (this.reading.has(fid)) return;
+      this.reading.add(fid);
+      void this.refresh(fid).finally(() => this.reading.delete(fid));
+      return;
+    }
     const view: JobView = { ...known.view, state: 'converting' };
     if (typeof tick.percent === 'number') view.percent = tick.percent;
     if (typeof tick.eta_seconds === 'number') view.eta_seconds = tick.eta_seconds;

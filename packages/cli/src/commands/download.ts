@@ -27,7 +27,7 @@ once whole. Prints FILE. Exit 5 when the job failed or was cancelled, 4 when the
     const { mp3Fid, name } = await mp3Of(api, id);
     const target = stringOpt(parsed, 'output') ?? name;
     if (target === '-') {
-      const res = await api.ok(`/download?fid=${mp3Fid}`);
+      const res = await api.ok(`/download?fid=${encodeURIComponent(mp3Fid)}`);
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) ctx.stdout.write(chunk);
       return EXIT.ok;
     }
@@ -110,7 +110,7 @@ const fileError = (what: string, path: string, err: unknown) =>
 
 async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: string): Promise<{ size: number; resumedFrom: number }> {
   const part = `${target}.part`;
-  const path = `/download?fid=${mp3Fid}`;
+  const path = `/download?fid=${encodeURIComponent(mp3Fid)}`;
   let offset = await sizeOf(part).catch((err) => Promise.reject(fileError('read', part, err)));
   const overlap = Math.min(offset, OVERLAP);
   let res = await api.send(path, offset > 0 ? { headers: { range: `bytes=${offset - overlap}-` } } : {});

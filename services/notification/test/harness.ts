@@ -1,4 +1,5 @@
 import { TEST_LINK_SECRET, captureLogger, deleteQueues, uniqueName } from '@mp3converter/shared/testing';
+import { createServer } from 'node:net';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { type NotificationWorker, startNotificationWorker } from '../src/worker.js';
@@ -44,4 +45,15 @@ export async function startWorker(smtpPort: number): Promise<Harness> {
       await deleteQueues(rabbit(), ...all);
     },
   };
+}
+
+/** A port nothing listens on now: for an SMTP server that is to come later. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

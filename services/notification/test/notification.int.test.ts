@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import {
@@ -18,7 +17,7 @@ import { MongoClient, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mp3IdFor } from '../../converter/src/domain/mp3-id.js';
 import { startWorker as startConverter, storeVideoAsOriginal } from '../../converter/test/harness.js';
-import { type Harness, rabbit, startWorker } from './harness.js';
+import { type Harness, freePort, rabbit, startWorker } from './harness.js';
 import { type TestSmtp, startSmtp } from './smtp.js';
 
 const mongo = new MongoClient(inject('servers').mongoUrl);
@@ -260,13 +259,3 @@ describe('without a mail server', () => {
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

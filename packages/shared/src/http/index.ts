@@ -197,9 +197,45 @@ export function probeApp(readiness: Readiness, metrics?: MetricsSource): Express
   return app;
 }
 
-/** One log line per request, with its duration; probes are skipped by mounting this after `healthRouter`. */
+/** The route of every request no route matched (404s, probes of unknown paths): one value, whatever the URL. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+const TEMPLATE = Symbol('route template');
+
 /**
- * `continueTrace`: whether a `traceparent` the caller sent is continued. A public edge (the gateway) starts a
+ * The route template a request is answered by (`/status`, `/uploads/{*rest}`), never its URL, for metric
+ * labels and span names: ids and query strings would make a new series per request. Mount path and route
+ * path are joined, remembered as Express enters the route: by the time the response is done, an error passed
+ * on to the app's error handler has left the router, and Express has put `req.baseUrl` back to the app's.
+ * Every middleware that asks shares one watch of the request.
+ */
+export function routeTemplate(req: express.Request): () => string {
+  const holder = req as express.Request & { [TEMPLATE]?: () => string };
+  const known = holder[TEMPLATE];
+  if (known) return known;
+  let route: unknown;
+  let template = UNMATCHED_ROUTE;
+  Object.defineProperty(req, 'route', {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set(value: { path?: unknown } | undefined) {
+      route = value;
+      if (!value || value.path === undefined) template = UNMATCHED_ROUTE;
+      else {
+        const path = Array.isArray(value.path) ? value.path.map(String).join('|') : String(value.path);
+        template = `${req.baseUrl ?? ''}${path}` || '/';
+      }
+    },
+  });
+  const read = () => template;
+  holder[TEMPLATE] = read;
+  return read;
+}
+
+/**
+ * One log line and one span per request, with its duration; probes are skipped by mounting this after
+ * `healthRouter`. `continueTrace`: whether a `traceparent` the caller sent is continued. A public edge (the gateway) starts a
  * trace of its own for each request, the caller's kept only as a link: a client must not choose the trace
  * its work is filed under, nor switch its sampling off. Services behind it (auth) continue their caller's.
  */
@@ -209,6 +245,7 @@ export function requestLogger(
 ): express.RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
+    const template = routeTemplate(req);
     // The request's span: it continues a trace the caller sent (`traceparent`), and everything the request
     // does (its log lines, the messages it publishes) happens inside it.
     const { span, active } = startServerSpan(tracer, req.method, req.headers, { 'http.request.method': req.method, 'url.path': req.path }, continueTrace);
@@ -218,8 +255,8 @@ export function requestLogger(
       if (ended) return;
       ended = true;
       // The route template, never the raw path: a span name stays one of a few.
-      const route = req.route?.path as string | undefined;
-      if (route) span.updateName(`${req.method} ${req.baseUrl}${route}`);
+      const route = template();
+      if (route !== UNMATCHED_ROUTE) span.updateName(`${req.method} ${route}`);
       span.setAttribute('http.response.status_code', status);
       if (status >= 500 || aborted) span.setStatus({ code: SpanStatusCode.ERROR, message: aborted ? 'client went away' : `status ${status}` });
       span.end();

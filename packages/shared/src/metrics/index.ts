@@ -1,6 +1,9 @@
 import type { EventEmitter } from 'node:events';
-import type { RequestHandler, Request } from 'express';
+import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { UNMATCHED_ROUTE, routeTemplate } from '../http/index.js';
+
+export { UNMATCHED_ROUTE };
 
 export { Counter, Gauge, Histogram, Registry };
 
@@ -12,42 +15,6 @@ export function createRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return registry;
-}
-
-/** The label of every request no route matched (404s, probes of unknown paths): one value, whatever the URL. */
-export const UNMATCHED_ROUTE = 'unmatched';
-
-/**
- * The route template a request was answered by (`/status`, `/uploads/{*rest}`), never its URL: ids and query
- * strings would make a new series per request. Mount path and route path are joined; no route is UNMATCHED_ROUTE.
- */
-export function routeTemplateOf(req: Request): string {
-  return templateOf(req.baseUrl, (req as Request & { route?: { path?: unknown } }).route);
-}
-
-function templateOf(baseUrl: string | undefined, route: { path?: unknown } | undefined): string {
-  if (!route || route.path === undefined) return UNMATCHED_ROUTE;
-  const path = Array.isArray(route.path) ? route.path.map(String).join('|') : String(route.path);
-  return `${baseUrl ?? ''}${path}` || '/';
-}
-
-/**
- * Remembers the template when Express enters a route: by the time the response is done, an error passed on
- * to the app's error handler has left the router, and Express has put `req.baseUrl` back to the app's.
- */
-function captureTemplate(req: Request): () => string {
-  let route: unknown;
-  let template = UNMATCHED_ROUTE;
-  Object.defineProperty(req, 'route', {
-    configurable: true,
-    enumerable: true,
-    get: () => route,
-    set(value: { path?: unknown } | undefined) {
-      route = value;
-      template = templateOf(req.baseUrl, value);
-    },
-  });
-  return () => template;
 }
 
 /** Seconds buckets for requests: from a cached answer to an upload of a few minutes. */
@@ -70,7 +37,7 @@ export function httpMetrics(registry: Registry): RequestHandler {
   });
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    const template = captureTemplate(req);
+    const template = routeTemplate(req);
     let recorded = false;
     const record = () => {
       if (recorded) return;

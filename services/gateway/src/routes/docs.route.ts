@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import express, { type Router } from 'express';
-import { gatewayDocument } from './openapi.js';
 
 /**
  * Nothing of the page comes from anywhere but this gateway (it works offline, and a CDN cannot change what it
@@ -55,12 +54,16 @@ const INIT = `window.addEventListener('load', function () {
 
 /** `GET /openapi.json`, the API's OpenAPI document, and `GET /docs`, a reference page that reads it. */
 export function docsRouter(): Router {
-  const document = JSON.stringify(gatewayDocument());
+  // Built on the first request, not at start-up: the document's builder (zod-openapi) stays out of a gateway
+  // nobody asks for it, and out of its resident memory.
+  let document: Promise<string> | undefined;
+  const documentJson = () => (document ??= import('./openapi.js').then(({ gatewayDocument }) => JSON.stringify(gatewayDocument())));
   const assetsDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const router = express.Router();
 
-  router.get('/openapi.json', (_req, res) => {
-    res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" }).type('json').send(document);
+  router.get('/openapi.json', async (_req, res) => {
+    const json = await documentJson();
+    res.set({ 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'" }).type('json').send(json);
   });
   router.all('/openapi.json', methodNotAllowed('GET'));
 

@@ -1,4 +1,5 @@
 import type { JobList, JobView } from '@mp3converter/shared/jobs';
+import { readErrorBody } from '@mp3converter/shared/contracts/error-body';
 import { CliError, EXIT, Interrupted } from './errors.js';
 
 export type { JobList, JobView };
@@ -11,13 +12,8 @@ export interface ApiErrorBody {
 
 export async function errorOf(res: Response): Promise<ApiErrorBody> {
   const text = await res.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { error?: Partial<ApiErrorBody> };
-    if (body.error?.code) return { code: body.error.code, message: body.error.message ?? body.error.code };
-  } catch {
-    // not ours (a proxy's page): the status says enough
-  }
-  return { code: `http_${res.status}`, message: text.trim().slice(0, 200) || res.statusText || `HTTP ${res.status}` };
+  // Not ours (a proxy's page): the status says enough.
+  return readErrorBody(text) ?? { code: `http_${res.status}`, message: text.trim().slice(0, 200) || res.statusText || `HTTP ${res.status}` };
 }
 
 /** The exit code and words for a refusal the gateway sent. */

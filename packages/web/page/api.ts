@@ -1,3 +1,5 @@
+import { readErrorBody } from '@mp3converter/shared/contracts/error-body';
+
 /** The gateway's HTTP API, as the page uses it: same origin, the bearer token of the session. */
 
 /** A refusal the gateway explained: its status and its JSON error. */
@@ -19,12 +21,8 @@ export async function errorOf(res: Response): Promise<ApiError> {
 
 /** The same, from a status and a body already read (tus-js-client hands over both). */
 export function errorFromBody(status: number, text: string, statusText = ''): ApiError {
-  try {
-    const { error } = JSON.parse(text) as { error?: { code?: string; message?: string } };
-    if (error?.message) return new ApiError(status, error.code ?? 'error', error.message);
-  } catch {
-    // not JSON: fall through
-  }
+  const error = readErrorBody(text);
+  if (error) return new ApiError(status, error.code, error.message);
   return new ApiError(status, 'http_error', text.trim() || `the server answered ${status} ${statusText}`.trim());
 }
 

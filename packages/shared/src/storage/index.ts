@@ -4,6 +4,9 @@ import { GRIDFS_DATABASES } from '../contracts/index.js';
 
 export { GridFSBucket, MongoClient, ObjectId };
 
+/** The chunk size GridFS drivers use by default (255 KiB), and so every file of ours, whoever writes it. */
+export const GRIDFS_CHUNK_BYTES = 255 * 1024;
+
 /** A client that reconnects on its own; short selection timeout so a dead server fails requests fast. */
 export function createMongoClient(url: string, appName: string): MongoClient {
   return new MongoClient(url, {

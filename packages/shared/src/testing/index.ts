@@ -37,12 +37,14 @@ export const uniqueEmail = (prefix = 'user'): string => `${uniqueName(prefix)}@e
  * A TCP proxy in front of a real server, so a test can take the server "away" without touching the server
  * other tests share: `stop()` refuses connections and cuts the open ones (a crashed server), `hang()` keeps
  * accepting connections but lets no byte through either way (a black hole: a frozen server or a network
- * partition), and `start()` / `heal()` bring it back.
+ * partition), `pace()` lets the server's answers through at a set rate (a slow disk or link), and `start()`
+ * / `heal()` bring it back.
  */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private hanging = false;
+  private bytesPerSecond = 0;
   port = 0;
 
   constructor(
@@ -79,6 +81,11 @@ export class TcpProxy {
     this.hanging = true;
   }
 
+  /** From now on the server's bytes reach the clients at `bytesPerSecond` at most; 0 lifts the limit. */
+  pace(bytesPerSecond: number): void {
+    this.bytesPerSecond = bytesPerSecond;
+  }
+
   /** Ends a `hang()`: the connections held in it are cut (as after a long partition), new ones pass again. */
   heal(): void {
     this.hanging = false;
@@ -108,10 +115,17 @@ export class TcpProxy {
           (upstream as HeldSocket).held = true;
           return;
         }
-        if (!to.write(data)) {
-          from.pause();
-          to.once('drain', () => from.resume());
-        }
+        const paced = from === upstream && this.bytesPerSecond > 0;
+        const full = !to.write(data);
+        if (!full && !paced) return;
+        from.pause();
+        const waits: Promise<unknown>[] = [];
+        if (full) waits.push(once(to, 'drain'));
+        if (paced) waits.push(new Promise((resolve) => setTimeout(resolve, (data.length / this.bytesPerSecond) * 1000)));
+        Promise.all(waits).then(
+          () => from.resume(),
+          () => undefined,
+        );
       });
     forward(client, upstream);
     forward(upstream, client);

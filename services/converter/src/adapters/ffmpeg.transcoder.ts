@@ -2,9 +2,10 @@ import ffmpeg from 'fluent-ffmpeg';
 import type { EncodingPlan } from '../domain/encoding-plan.js';
 import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
 import { open } from 'node:fs/promises';
-import { type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
+import { type EncodeRun, type MediaInput, type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
-import { firstFrameOffset, xingLength } from './mp3-header.js';
+import { followFile } from './file-follower.js';
+import { MAX_FRAME_BYTES, firstFrameOffset, xingLength } from './mp3-header.js';
 import { ChildGroup, OutputTooLarge, ProcessTimedOut, confine, runProcess } from './process-group.js';
 
 export interface FfmpegOptions {
@@ -23,8 +24,11 @@ export interface FfmpegOptions {
  */
 export const ALLOWED_DEMUXERS = ['mov', 'matroska', 'avi', 'flv', 'mpegts', 'mpeg', 'ogg', 'wav', 'mp3', 'aac', 'flac', 'asf', 'aiff', 'ac3'];
 
-/** Input options of every ffmpeg and ffprobe run: local files only, whitelisted containers only. */
-export const INPUT_GUARDS = ['-protocol_whitelist', 'file', '-format_whitelist', ALLOWED_DEMUXERS.join(',')];
+/**
+ * Input options of every ffmpeg and ffprobe run: whitelisted containers only, and one way in: a local file,
+ * or the pipe the converter feeds itself.
+ */
+export const inputGuards = (protocol: 'file' | 'pipe' = 'file') => ['-protocol_whitelist', protocol, '-format_whitelist', ALLOWED_DEMUXERS.join(',')];
 
 /** Demuxers that would read other files or URLs, named in the reason when ffmpeg refuses one. */
 const PLAYLISTS = new Set(['hls', 'dash', 'concat', 'imf', 'webm_dash_manifest', 'sdp', 'vobsub']);
@@ -54,9 +58,10 @@ function inputProblem(stderr: string): string {
 }
 
 /**
- * ffmpeg through fluent-ffmpeg. The input is a local file, never a pipe: an MP4 whose index (moov) sits at
- * the end cannot be read from a pipe. The output is a file too, so ffmpeg can go back and write the VBR
- * (Xing/LAME) header that carries the duration; written to a pipe, players misreport a VBR MP3's length.
+ * ffmpeg through fluent-ffmpeg. The input is a local file, or, for a container that can be read in file
+ * order (see ContainerLayout), a pipe this process feeds from the local copy as it grows: never a network
+ * protocol. The output is a file, so ffmpeg can go back and write the VBR (Xing/LAME) header that carries
+ * the duration; written to a pipe, players misreport a VBR MP3's length.
  */
 export class FfmpegTranscoder implements Transcoder {
   constructor(private readonly options: FfmpegOptions) {}
@@ -64,7 +69,7 @@ export class FfmpegTranscoder implements Transcoder {
   /** ffprobe, run directly: fluent-ffmpeg's own ffprobe has no time limit, ignores abort and passes the whole environment. */
   async probe(path: string, signal: AbortSignal): Promise<MediaProbe> {
     const { ffprobePath, probeTimeoutMs } = this.options;
-    const args = ['-hide_banner', '-v', 'error', ...INPUT_GUARDS, '-show_entries', PROBE_ENTRIES, '-of', 'json', '-i', path];
+    const args = ['-hide_banner', '-v', 'error', ...inputGuards(), '-show_entries', PROBE_ENTRIES, '-of', 'json', '-i', path];
     let result: Awaited<ReturnType<typeof runProcess>>;
     try {
       result = await runProcess(ffprobePath, args, { timeoutMs: probeTimeoutMs, signal, maxStdoutBytes: PROBE_MAX_STDOUT_BYTES });
@@ -102,40 +107,50 @@ export class FfmpegTranscoder implements Transcoder {
     };
   }
 
-  /** ffmpeg's MP3 muxer writes a Xing/Info header with the exact frame count: read it, not an ffprobe run. */
+  /**
+   * ffmpeg's MP3 muxer writes a Xing/Info header with the exact frame count: read it, not an ffprobe run.
+   * The header the muxer goes back to is the ID3v2 tag (its size, once the cover art is in) and that first
+   * frame (at the end): everything up to the frame's end. Without such a header, all of the file counts.
+   */
   async measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure> {
     const file = await open(path, 'r');
     let length: ReturnType<typeof xingLength>;
     let sizeBytes: number;
+    let offset: number | undefined;
     try {
       sizeBytes = (await file.stat()).size;
       const head = Buffer.alloc(16);
       await file.read(head, 0, head.length, 0);
-      const offset = firstFrameOffset(head);
+      offset = firstFrameOffset(head);
       const frame = Buffer.alloc(256);
       const { bytesRead } = offset === undefined ? { bytesRead: 0 } : await file.read(frame, 0, frame.length, offset);
       length = xingLength(frame.subarray(0, bytesRead));
     } finally {
       await file.close();
     }
-    if (!length || length.durationSeconds <= 0) return this.probe(path, signal);
-    return { durationSeconds: length.durationSeconds, sizeBytes, bitRate: Math.round((sizeBytes * 8) / length.durationSeconds) };
+    if (!length || length.durationSeconds <= 0 || offset === undefined) {
+      const { durationSeconds, bitRate } = await this.probe(path, signal);
+      return { durationSeconds, bitRate, sizeBytes, header: { start: 0, end: sizeBytes } };
+    }
+    return {
+      durationSeconds: length.durationSeconds,
+      sizeBytes,
+      bitRate: Math.round((sizeBytes * 8) / length.durationSeconds),
+      header: { start: 0, end: Math.min(sizeBytes, offset + MAX_FRAME_BYTES) },
+    };
   }
 
-  toMp3(
-    input: string,
-    output: string,
-    plan: EncodingPlan,
-    signal: AbortSignal,
-    onProgress?: (encodedSeconds: number, speed: number | null) => void,
-  ): Promise<void> {
+  toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun = {}): Promise<void> {
     const { ffmpegPath, timeoutMs, limits } = this.options;
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       let timedOut = false;
-      const command = ffmpeg(input, { stdoutLines: 20 })
+      // Read from its first byte on: stopped (destroyed) once ffmpeg is done, whether it read it all or not.
+      const feed = input.growing ? followFile(input.growing) : undefined;
+      const command = ffmpeg(feed ?? input.path, { stdoutLines: 20 })
         .setFfmpegPath(ffmpegPath)
-        .inputOptions(['-hide_banner', '-nostdin', ...INPUT_GUARDS])
+        // -nostdin: no keyboard commands; a fed input (pipe:0) is read all the same.
+        .inputOptions(['-hide_banner', '-nostdin', ...inputGuards(feed ? 'pipe' : 'file')])
         // `-stats` keeps the statistics line coming at `-v error`: it is how far the encoder is.
         .outputOptions([...outputArgs(plan), '-v', 'error', '-stats'])
         // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.
@@ -154,20 +169,26 @@ export class FfmpegTranscoder implements Transcoder {
       const children = new ChildGroup();
       confine(command, children);
       const kill = () => children.killAll();
-      const timer = setTimeout(() => {
-        timedOut = true;
-        kill();
-      }, timeoutMs);
+      const timer = setTimeout(
+        () => {
+          timedOut = true;
+          kill();
+        },
+        Math.max(0, timeoutMs - spentMs),
+      );
       signal.addEventListener('abort', kill, { once: true });
       const finish = () => {
         clearTimeout(timer);
         signal.removeEventListener('abort', kill);
+        feed?.destroy();
       };
 
       command
-        .on('error', (err: Error) => {
+        .on('error', (err: Error & { inputStreamError?: unknown }) => {
           finish();
           if (signal.aborted) return reject(signal.reason);
+          // The copy being fed failed: its own error (a storage problem), not the file's.
+          if (err.inputStreamError) return reject(err.inputStreamError);
           if (timedOut)
             return reject(new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true }));
           if (/killed with signal|SIGKILL|SIGTERM/.test(err.message)) return reject(new TransientFailure('ffmpeg was killed', { cause: err }));

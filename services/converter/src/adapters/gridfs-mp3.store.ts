@@ -1,15 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { Db } from 'mongodb';
-import { GridFSBucket, deleteGridFsFile, parseObjectId } from '@mp3converter/shared/storage';
-import type { Mp3Details, Mp3Store } from '../domain/ports.js';
+import { deleteGridFsFile, parseObjectId } from '@mp3converter/shared/storage';
+import type { Mp3Store, Mp3Upload } from '../domain/ports.js';
+import { GridFsFollowingUpload } from './gridfs-following.upload.js';
 
 export class GridFsMp3Store implements Mp3Store {
-  private readonly bucket: GridFSBucket;
+  private indexes: Promise<unknown> | undefined;
 
-  constructor(private readonly db: Db) {
-    this.bucket = new GridFSBucket(db);
-  }
+  constructor(private readonly db: Db) {}
 
   async sizeOf(mp3Fid: string): Promise<number | undefined> {
     const doc = await this.db.collection<{ length: number }>('fs.files').findOne({ _id: parseObjectId(mp3Fid)! }, { projection: { length: 1 } });
@@ -20,25 +17,19 @@ export class GridFsMp3Store implements Mp3Store {
     await deleteGridFsFile(this.db, parseObjectId(mp3Fid)!);
   }
 
-  async save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal, { leftovers }: { leftovers: boolean }): Promise<void> {
+  async follow(mp3Fid: string, path: string, { leftovers }: { leftovers: boolean }): Promise<Mp3Upload> {
     const id = parseObjectId(mp3Fid)!;
+    // The indexes a driver's GridFS upload makes before its first file; here the chunks are written directly.
+    this.indexes ??= Promise.all([
+      this.db.collection('fs.files').createIndex({ filename: 1, uploadDate: 1 }),
+      this.db.collection('fs.chunks').createIndex({ files_id: 1, n: 1 }, { unique: true }),
+    ]).catch((err: unknown) => {
+      this.indexes = undefined;
+      throw err;
+    });
+    await this.indexes;
     // Chunks of an attempt that died mid-write (no files document) would collide with ours.
     if (leftovers) await deleteGridFsFile(this.db, id);
-    const upload = this.bucket.openUploadStreamWithId(id, details.filename, {
-      metadata: {
-        owner: details.owner,
-        videoFid: details.videoFid,
-        contentType: 'audio/mpeg',
-        durationSeconds: details.durationSeconds,
-        bitRate: details.bitRate,
-        expiresAt: details.expiresAt,
-      },
-    });
-    try {
-      await pipeline(createReadStream(path), upload, { signal });
-    } catch (err) {
-      await deleteGridFsFile(this.db, id).catch(() => undefined);
-      throw err;
-    }
+    return GridFsFollowingUpload.start(this.db, id, path);
   }
 }

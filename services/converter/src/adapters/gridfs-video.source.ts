@@ -1,6 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
+import { addAbortSignal } from 'node:stream';
 import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
 import type { Db } from 'mongodb';
 import type { VideoInfo, VideoSource } from '../domain/ports.js';
@@ -19,16 +18,19 @@ export class GridFsVideoSource implements VideoSource {
     return doc ? new FoundVideo(doc.filename || null, doc) : undefined;
   }
 
-  async copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void, known?: VideoInfo): Promise<void> {
+  async copyTo(videoFid: string, path: string, signal: AbortSignal, onData?: (piece: Uint8Array) => void, known?: VideoInfo): Promise<void> {
     const file = known instanceof FoundVideo ? known.file : await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
     if (!file) throw new Error(`video ${videoFid} disappeared`);
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        onBytes?.(chunk.length);
-        done(null, chunk);
-      },
-    });
-    await pipeline(openGridFsDownload(this.db, file), counted, createWriteStream(path), { signal });
+    const out = await open(path, 'w');
+    try {
+      // Each piece is told once written, never before: readers follow the copy up to what they heard of.
+      for await (const piece of addAbortSignal(signal, openGridFsDownload(this.db, file)) as AsyncIterable<Buffer>) {
+        for (let at = 0; at < piece.length; ) at += (await out.write(piece, at)).bytesWritten;
+        onData?.(piece);
+      }
+    } finally {
+      await out.close();
+    }
   }
 
   async delete(videoFid: string): Promise<void> {

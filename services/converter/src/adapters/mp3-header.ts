@@ -11,6 +11,9 @@ export interface Mp3Length {
 
 const SAMPLE_RATES = [44100, 48000, 32000];
 
+/** No Layer III frame is longer: 144 × 320 kbit/s ÷ 32 kHz + padding is 1441 bytes, with room to spare. */
+export const MAX_FRAME_BYTES = 2048;
+
 /** Where the first frame starts: after an ID3v2 tag (10-byte header, syncsafe size, optional footer). */
 export function firstFrameOffset(head: Buffer): number | undefined {
   if (head.length < 10) return undefined;

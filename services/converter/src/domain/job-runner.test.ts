@@ -7,9 +7,12 @@ import { JobRunner, type RunnerDeps } from './job-runner.js';
 import { mediaLimits } from './media-limits.js';
 import { mp3IdFor } from './mp3-id.js';
 import {
+  type ByteSpan,
   type Claim,
+  type EncodeRun,
   type FailureReason,
   type JobLeases,
+  type MediaInput,
   type MediaProbe,
   type Mp3Measure,
   type Mp3Store,
@@ -104,14 +107,21 @@ class FakeTranscoder implements Transcoder {
     };
   }
   async measureMp3(path: string): Promise<Mp3Measure> {
-    return this.probe(path);
+    return { ...(await this.probe(path)), header: { start: 0, end: 600 } };
   }
   plans: EncodingPlan[] = [];
-  async toMp3(_in: string, _out: string, plan: EncodingPlan, signal: AbortSignal, onProgress?: (s: number, speed: number | null) => void): Promise<void> {
+  /** What each run read: fed from the growing copy, or the whole file. */
+  inputs: ('fed' | 'file')[] = [];
+  /** Each run's failure, in turn (then failWith). */
+  runFailures: Error[] = [];
+  async toMp3(input: MediaInput, _out: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     this.plans.push(plan);
-    for (const s of this.ticks) onProgress?.(s, 4);
+    this.inputs.push(input.growing ? 'fed' : 'file');
+    for (const s of this.ticks) run.onProgress?.(s, 4);
+    if (input.growing) for (let offset = 0, next = 0; (next = await input.growing.available(offset)) > offset; ) offset = next;
     if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
-    if (this.failWith) throw this.failWith;
+    const failure = this.runFailures.shift() ?? this.failWith;
+    if (failure) throw failure;
   }
 }
 
@@ -121,6 +131,7 @@ let events: JobEvent[];
 let mp3Messages: Mp3Message[];
 let failures: FailureMessage[];
 let stored: Set<string>;
+let uploads: { headers: ByteSpan[]; aborted: number };
 let videos: Set<string>;
 let runner: JobRunner;
 let recorded: { converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[]; failed: FailureReason[] };
@@ -128,16 +139,25 @@ let recorded: { converted: { seconds: number; encoded?: { mediaSeconds: number; 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
   const source: VideoSource = {
     info: async (fid) => (videos.has(fid) ? { filename: 'clip.mp4', length: 1000 } : undefined),
-    copyTo: async (_fid, _path, signal, onBytes) => {
+    copyTo: async (_fid, _path, signal, onData) => {
       signal.throwIfAborted();
-      onBytes?.(1000);
+      onData?.(new Uint8Array(1000));
     },
     delete: async (fid) => void videos.delete(fid),
   };
   const mp3s: Mp3Store = {
     sizeOf: async (fid) => (stored.has(fid) ? 160_000 : undefined),
     delete: async (fid) => void stored.delete(fid),
-    save: async (fid) => void stored.add(fid),
+    follow: async (fid) => ({
+      finish: async (_details, header) => {
+        uploads.headers.push(header);
+        stored.add(fid);
+      },
+      abort: async () => {
+        uploads.aborted++;
+        stored.delete(fid);
+      },
+    }),
   };
   const publisher: ResultPublisher = {
     publishMp3: async (m) => {
@@ -180,6 +200,7 @@ beforeEach(() => {
   mp3Messages = [];
   failures = [];
   stored = new Set();
+  uploads = { headers: [], aborted: 0 };
   videos = new Set([VIDEO]);
   recorded = { converted: [], failed: [] };
   runner = new JobRunner(deps());
@@ -354,5 +375,107 @@ describe('JobRunner', () => {
       attempt: 1,
     });
     expect(recorded.failed).toEqual(['timeout']);
+  });
+});
+
+/** The head of an MP4 made for the web: its index (moov), then the media (mdat), which runs on past the head. */
+function fastStartHead(): Uint8Array {
+  const box = (type: string, size: number, body = 0) => {
+    const b = Buffer.alloc(8 + body);
+    b.writeUInt32BE(size, 0);
+    b.write(type, 4, 'latin1');
+    return b;
+  };
+  return Buffer.concat([box('ftyp', 32, 24), box('moov', 2008, 2000), box('mdat', 8 + 4_500_000), Buffer.alloc(1_500_000)]);
+}
+
+/** A video source whose copy sends `head`, then the rest once `release` is called (or fails with its failure). */
+function gatedSource(head: Uint8Array) {
+  let release: (failure?: Error) => void = () => undefined;
+  let whole = false;
+  const gate = new Promise<Error | undefined>((resolve) => {
+    release = resolve;
+  });
+  const source: VideoSource = {
+    info: async () => ({ filename: 'clip.mp4', length: head.length + 3_000_000 }),
+    copyTo: async (_fid, _path, signal, onData) => {
+      onData?.(head);
+      const failure = await gate;
+      signal.throwIfAborted();
+      if (failure) throw failure;
+      onData?.(new Uint8Array(3_000_000));
+      whole = true;
+    },
+    delete: async () => {},
+  };
+  return { source, release, isWhole: () => whole };
+}
+
+describe('JobRunner, reading while the video is copied', () => {
+  it('when the index comes first, then the head is probed before the copy is whole and the encoder is fed as it grows', async () => {
+    const { source, release, isWhole } = gatedSource(fastStartHead());
+    const wholeWhenProbed: boolean[] = [];
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (path) => {
+      wholeWhenProbed.push(isWhole());
+      release();
+      return probe(path);
+    };
+    runner = new JobRunner(deps({ videos: source }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(wholeWhenProbed[0]).toBe(false);
+    expect(transcoder.inputs).toEqual(['fed']);
+    expect(uploads.headers).toEqual([{ start: 0, end: 600 }]);
+    expect(stored.has(mp3IdFor(VIDEO))).toBe(true);
+  });
+
+  it('when the file is not one that streams, then the encoder waits for the whole copy', async () => {
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['file']);
+  });
+
+  it('when the fed run fails on the file, then the whole copy gets one more run, and its first upload is removed', async () => {
+    const { source, release } = gatedSource(fastStartHead());
+    release();
+    transcoder.runFailures = [new PermanentFailure('the file is truncated or damaged')];
+    runner = new JobRunner(deps({ videos: source }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['fed', 'file']);
+    expect(uploads.aborted).toBe(1);
+    expect(stored.has(mp3IdFor(VIDEO))).toBe(true);
+  });
+
+  it('when the file fails both ways, then it is refused for its reason and nothing is kept', async () => {
+    const { source, release } = gatedSource(fastStartHead());
+    release();
+    transcoder.failWith = new PermanentFailure('the file is truncated or damaged');
+    runner = new JobRunner(deps({ videos: source }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['fed', 'file']);
+    expect(leases.reason).toBe('the file is truncated or damaged');
+    expect(stored.size).toBe(0);
+    expect(uploads.aborted).toBe(2);
+  });
+
+  it('when the copy fails while the encoder is fed, then the attempt is retried and not blamed on the file', async () => {
+    const { source, release } = gatedSource(fastStartHead());
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (path) => {
+      setTimeout(() => release(new TransientFailure('MongoDB cannot be reached')), 5);
+      return probe(path);
+    };
+    runner = new JobRunner(deps({ videos: source }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'retry', reason: 'MongoDB cannot be reached', attempt: 1 });
+    expect(transcoder.inputs).toEqual(['fed']);
+    expect(stored.size).toBe(0);
+    expect(uploads.aborted).toBe(1);
+  });
+
+  it('when the finished MP3 breaks a limit, then its upload is removed', async () => {
+    transcoder.measureMp3 = async () => ({ durationSeconds: 10, bitRate: 128_000, sizeBytes: 10 * 1024 ** 3, header: { start: 0, end: 600 } });
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(leases.state).toBe('failed');
+    expect(uploads).toEqual({ headers: [], aborted: 1 });
+    expect(stored.size).toBe(0);
   });
 });

@@ -3,14 +3,17 @@ import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/amqp
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
-import { type EncodingDefaults, planEncoding, readOptions } from './encoding-plan.js';
+import { type EncodingDefaults, type EncodingPlan, planEncoding, readOptions } from './encoding-plan.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import {
   type ConversionMetrics,
   type JobEvents,
   type JobLeases,
+  type MediaProbe,
+  type Mp3Measure,
   type Mp3Store,
+  type Mp3Upload,
   PermanentFailure,
   type Progress,
   type ResultPublisher,
@@ -20,6 +23,7 @@ import {
   type Workspace,
   failureReasonOf,
 } from './ports.js';
+import { VideoCopy } from './video-copy.js';
 
 export interface RunnerDeps {
   leases: JobLeases;
@@ -82,6 +86,11 @@ interface Running {
 
 /** An MP3 shorter than this share of the source's audio (less a half second) means the source was cut off. */
 const MIN_DURATION_SHARE = 0.95;
+/**
+ * Read past a streamable file's index before it is probed: ffprobe reads its first samples too (and simply
+ * stops at the end of what is there, should it want more).
+ */
+const PROBE_READ_AHEAD_BYTES = 256 * 1024;
 /** Progress stays below 100 until the job is done: 100 means the MP3 is there. */
 const MAX_RUNNING_PERCENT = 99.9;
 
@@ -229,12 +238,13 @@ export class JobRunner {
     const mp3Fid = mp3IdFor(videoFid);
     const signal = job.abort.signal;
     let timings: Record<string, number> | undefined;
+    let fed: boolean | undefined;
     let encoded: { mediaSeconds: number; encodeSeconds: number } | undefined;
     const expiresAt = new Date(Date.now() + retentionMs);
     // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
     let sizeBytes = first ? undefined : await mp3s.sizeOf(mp3Fid);
     const resumed = sizeBytes !== undefined;
-    if (sizeBytes === undefined) ({ timings, sizeBytes, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
+    if (sizeBytes === undefined) ({ timings, fed, sizeBytes, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
       await mp3s.delete(mp3Fid);
@@ -244,7 +254,7 @@ export class JobRunner {
     await leases.markDone(videoFid, mp3Fid, { sizeBytes, expiresAt });
     this.announce(message, 'done', { percent: 100, mp3_fid: mp3Fid });
     if (!keepVideos) this.dropVideo(videoFid, log);
-    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings } : {}), encoded };
+    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings, fed } : {}), encoded };
   }
 
   private async transcode(
@@ -254,8 +264,8 @@ export class JobRunner {
     job: Running,
     log: Logger,
     first: boolean,
-  ): Promise<{ timings: Record<string, number>; sizeBytes: number; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
-    const { videos, mp3s, transcoder, workspace, limits, leases, encoding } = this.deps;
+  ): Promise<{ timings: Record<string, number>; fed: boolean; sizeBytes: number; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
+    const { videos, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const signal = job.abort.signal;
     const options = readOptions(message.options);
@@ -265,14 +275,27 @@ export class JobRunner {
     const info = await videos.info(videoFid);
     if (!info) throw new PermanentFailure('the uploaded video could not be found');
     const space = await workspace.create(videoFid);
+    const input = join(space.dir, 'input');
+    const t0 = performance.now();
+    // Reading, encoding and storing overlap: the copy runs ahead of the encoder, the MP3 is stored as written.
+    const copy = new VideoCopy(input, signal, (copySignal, onData) =>
+      this.bounded('reading the video', copySignal, (bounded) =>
+        videos.copyTo(
+          videoFid,
+          input,
+          bounded,
+          (piece) => {
+            alive();
+            onData(piece);
+          },
+          info,
+        ),
+      ),
+    );
     try {
-      const input = join(space.dir, 'input');
       const output = join(space.dir, 'output.mp3');
-      const t0 = performance.now();
-      await this.bounded('reading the video', signal, (bounded) => videos.copyTo(videoFid, input, bounded, alive, info));
-      const t1 = performance.now();
+      const { source, streaming } = await this.probeSource(copy, signal, log);
       alive();
-      const source = await transcoder.probe(input, signal);
       if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
       checkSource(source, limits);
       const plan = planEncoding(options, source, encoding);
@@ -280,38 +303,108 @@ export class JobRunner {
       const durationRecorded = leases
         .recordDuration(videoFid, source.durationSeconds)
         .catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
-      const t2 = performance.now();
-      alive();
+      const t1 = performance.now();
+      let encodedMp3: Awaited<ReturnType<JobRunner['encode']>>;
       try {
-        await transcoder.toMp3(input, output, plan, signal, this.progressReporter(message, source.durationSeconds, alive, log, durationRecorded));
+        const progress = this.progressReporter(message, source.durationSeconds, alive, log, durationRecorded);
+        encodedMp3 = await this.encode(copy, output, plan, { mp3Fid, leftovers: !first, streaming }, signal, progress, log);
       } finally {
         await durationRecorded;
       }
+      const { mp3, upload, fed } = encodedMp3;
       alive();
-      const mp3 = await transcoder.measureMp3(output, signal);
-      checkMp3(mp3, limits);
-      if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
-        throw new PermanentFailure('the file is truncated or damaged: its audio ends early');
+      const t2 = performance.now();
+      try {
+        checkMp3(mp3, limits);
+        if (source.durationSeconds > 1 && mp3.durationSeconds < source.durationSeconds * MIN_DURATION_SHARE - 0.5) {
+          throw new PermanentFailure('the file is truncated or damaged: its audio ends early');
+        }
+        signal.throwIfAborted();
+        const details = {
+          owner: message.username,
+          videoFid,
+          filename: mp3FilenameFor(info.filename, videoFid),
+          durationSeconds: mp3.durationSeconds,
+          bitRate: mp3.bitRate,
+          expiresAt,
+        };
+        await this.bounded('storing the MP3', signal, (bounded) => upload.finish(details, mp3.header, bounded));
+      } catch (err) {
+        await upload.abort().catch((abortErr: unknown) => log.warn({ err: abortErr }, 'could not remove a stored MP3 that is not kept'));
+        throw err;
       }
-      signal.throwIfAborted();
       const t3 = performance.now();
-      const details = {
-        owner: message.username,
-        videoFid,
-        filename: mp3FilenameFor(info.filename, videoFid),
-        durationSeconds: mp3.durationSeconds,
-        bitRate: mp3.bitRate,
-        expiresAt,
-      };
-      await this.bounded('storing the MP3', signal, (bounded) => mp3s.save(mp3Fid, output, details, bounded, { leftovers: !first }));
-      const t4 = performance.now();
       return {
-        timings: { copy: Math.round(t1 - t0), probe: Math.round(t2 - t1), ffmpeg: Math.round(t3 - t2), store: Math.round(t4 - t3) },
+        timings: {
+          copy: Math.round((copy.completedAt ?? t2) - t0),
+          probe: Math.round(t1 - t0),
+          ffmpeg: Math.round(t2 - t1),
+          store: Math.round(t3 - t2),
+        },
+        fed,
         sizeBytes: mp3.sizeBytes,
-        encoded: { mediaSeconds: mp3.durationSeconds, encodeSeconds: (t3 - t2) / 1000 },
+        encoded: { mediaSeconds: mp3.durationSeconds, encodeSeconds: (t2 - t1) / 1000 },
       };
     } finally {
+      await copy.stop();
       await space.dispose();
+    }
+  }
+
+  /**
+   * The source as ffprobe sees it: from the copy's head when the file can be read before it is whole (then
+   * `streaming`), else, or when the head does not show the audio, from the whole copy.
+   */
+  private async probeSource(copy: VideoCopy, signal: AbortSignal, log: Logger): Promise<{ source: MediaProbe; streaming: boolean }> {
+    const { transcoder } = this.deps;
+    const layout = await copy.layout;
+    if (layout.kind === 'index-first') {
+      await copy.file.reach(layout.indexEnd + PROBE_READ_AHEAD_BYTES);
+      const whole = copy.completedAt !== undefined;
+      try {
+        const source = await transcoder.probe(copy.file.path, signal);
+        if (source.hasAudio || whole) return { source, streaming: !whole };
+      } catch (err) {
+        if (whole || signal.aborted || !(err instanceof PermanentFailure)) throw err;
+      }
+      log.info('the head of the video did not show its audio; probing the whole copy');
+    }
+    await copy.whole;
+    return { source: await transcoder.probe(copy.file.path, signal), streaming: false };
+  }
+
+  /**
+   * Encodes to `output` while the MP3 is stored as it is written; returns the measured MP3 and its upload,
+   * still to be finished. When a run fed from the growing copy fails on the file, the whole copy gets one
+   * more run (within the same time limit): the file is refused only as the original would refuse it.
+   */
+  private async encode(
+    copy: VideoCopy,
+    output: string,
+    plan: EncodingPlan,
+    target: { mp3Fid: string; leftovers: boolean; streaming: boolean },
+    signal: AbortSignal,
+    onProgress: (encodedSeconds: number, speed: number | null) => void,
+    log: Logger,
+  ): Promise<{ mp3: Mp3Measure; upload: Mp3Upload; fed: boolean }> {
+    const { transcoder, mp3s } = this.deps;
+    const started = performance.now();
+    let leftovers = target.leftovers;
+    for (let fed = target.streaming; ; fed = false) {
+      const upload = await mp3s.follow(target.mp3Fid, output, { leftovers });
+      try {
+        const input = fed ? { path: copy.file.path, growing: copy.file } : { path: copy.file.path };
+        await transcoder.toMp3(input, output, plan, signal, { onProgress, spentMs: performance.now() - started });
+        return { mp3: await transcoder.measureMp3(output, signal), upload, fed };
+      } catch (err) {
+        await upload.abort().catch(() => {
+          leftovers = true;
+        });
+        if (!fed || signal.aborted || !(err instanceof PermanentFailure)) throw err;
+        // A copy that failed is the job's failure (retried), not the file's.
+        await copy.whole;
+        log.info({ reason: err.reason }, 'the video could not be converted as it streamed; converting the whole copy');
+      }
     }
   }
 

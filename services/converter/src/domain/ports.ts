@@ -53,10 +53,10 @@ export interface VideoSource {
   /** undefined when there is no such file. */
   info(videoFid: string): Promise<VideoInfo | undefined>;
   /**
-   * Streams the whole file to `path` (a seekable copy for ffmpeg); `onBytes` hears of each piece written.
+   * Streams the whole file to `path`; `onData` hears of each piece once it is on disk, in order.
    * `known`: what `info` just answered for it, which saves looking the file up again.
    */
-  copyTo(videoFid: string, path: string, signal: AbortSignal, onBytes?: (bytes: number) => void, known?: VideoInfo): Promise<void>;
+  copyTo(videoFid: string, path: string, signal: AbortSignal, onData?: (piece: Uint8Array) => void, known?: VideoInfo): Promise<void>;
   /** Removes the video (a cancelled job keeps nothing); done when there is none. */
   delete(videoFid: string): Promise<void>;
 }
@@ -76,10 +76,28 @@ export interface Mp3Store {
   sizeOf(mp3Fid: string): Promise<number | undefined>;
   delete(mp3Fid: string): Promise<void>;
   /**
-   * Stores the file at `path` under `mp3Fid`; with `leftovers` (there was an earlier attempt), first removes
-   * chunks an interrupted one left.
+   * Starts storing the file at `path` under `mp3Fid` while the encoder still writes it, as its bytes settle;
+   * with `leftovers` (there was an earlier attempt), first removes chunks an interrupted one left. Nobody sees
+   * the MP3 before `finish`.
    */
-  save(mp3Fid: string, path: string, details: Mp3Details, signal: AbortSignal, options: { leftovers: boolean }): Promise<void>;
+  follow(mp3Fid: string, path: string, options: { leftovers: boolean }): Promise<Mp3Upload>;
+}
+
+/** Bytes `start` (inclusive) to `end` (exclusive) of a file. */
+export interface ByteSpan {
+  start: number;
+  end: number;
+}
+
+/** An MP3 being stored while it is written. */
+export interface Mp3Upload {
+  /**
+   * The file is complete: stores the rest of it, stores `rewritten` again (the bytes the encoder went back
+   * to at its end), then makes the MP3 visible with its details. Stops, with nothing kept, on `signal`.
+   */
+  finish(details: Mp3Details, rewritten: ByteSpan, signal: AbortSignal): Promise<void>;
+  /** Stops and removes whatever was stored. */
+  abort(): Promise<void>;
 }
 
 export interface MediaProbe {
@@ -99,8 +117,24 @@ export interface MediaProbe {
   chapters: number;
 }
 
-/** What is checked of a finished MP3. */
-export type Mp3Measure = Pick<MediaProbe, 'durationSeconds' | 'bitRate' | 'sizeBytes'>;
+/** What is checked of a finished MP3, and where its header lies (written last, over what was there). */
+export type Mp3Measure = Pick<MediaProbe, 'durationSeconds' | 'bitRate' | 'sizeBytes'> & { header: ByteSpan };
+
+/** A local file still being written: how much of it a reader may read. */
+export interface FollowedFile {
+  readonly path: string;
+  /** The bytes on disk once there are more than `offset`, or `offset` itself when the file is complete. */
+  available(offset: number): Promise<number>;
+}
+
+/**
+ * What the encoder reads: a whole local file, or (`growing`) one still being copied, which it then reads
+ * from its first byte on as it grows, through a pipe: for containers that can be read in file order only.
+ */
+export interface MediaInput {
+  path: string;
+  growing?: FollowedFile;
+}
 
 export interface Transcoder {
   /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
@@ -108,16 +142,16 @@ export interface Transcoder {
   /** The length of an MP3 this transcoder wrote, from its VBR header (or ffprobe when it has none). */
   measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure>;
   /**
-   * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed.
+   * Extracts the audio to an MP3 file; PermanentFailure for bad input, TransientFailure when killed or past
+   * the time limit, less `spentMs` (encoding this job has used already, in a run that failed).
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.
    */
-  toMp3(
-    input: string,
-    output: string,
-    plan: EncodingPlan,
-    signal: AbortSignal,
-    onProgress?: (encodedSeconds: number, speed: number | null) => void,
-  ): Promise<void>;
+  toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, run?: EncodeRun): Promise<void>;
+}
+
+export interface EncodeRun {
+  onProgress?: (encodedSeconds: number, speed: number | null) => void;
+  spentMs?: number;
 }
 
 export interface Workspace {

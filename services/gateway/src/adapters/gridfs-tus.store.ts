@@ -1,11 +1,9 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
+import { GRIDFS_CHUNK_BYTES as CHUNK_BYTES, ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
 
-/** GridFS's default chunk size, as the multipart path and every GridFS reader use. */
-export const CHUNK_BYTES = 255 * 1024;
 /** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
 const CHECKPOINT_CHUNKS = 32;
 

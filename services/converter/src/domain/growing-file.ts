@@ -1,0 +1,54 @@
+import type { FollowedFile } from './ports.js';
+
+/**
+ * How far a local file being written is, for readers that follow it: the copy of the video tells it each
+ * piece on disk, ffmpeg's feeder and the probe wait on it. Its end is told once, as complete or failed.
+ */
+export class GrowingFile implements FollowedFile {
+  private written = 0;
+  private ended: { failure?: unknown } | undefined;
+  private waiters = new Set<() => void>();
+
+  constructor(readonly path: string) {}
+
+  /** Bytes on disk so far. */
+  get size(): number {
+    return this.written;
+  }
+
+  grew(bytes: number): void {
+    this.written += bytes;
+    this.wake();
+  }
+
+  complete(): void {
+    this.ended ??= {};
+    this.wake();
+  }
+
+  fail(failure: unknown): void {
+    this.ended ??= { failure };
+    this.wake();
+  }
+
+  /** Resolves once `bytes` are on disk, or the file is complete (then with its size, perhaps less). */
+  reach(bytes: number): Promise<number> {
+    return this.until(() => this.written >= bytes);
+  }
+
+  available(offset: number): Promise<number> {
+    return this.until(() => this.written > offset);
+  }
+
+  private async until(enough: () => boolean): Promise<number> {
+    while (!enough() && !this.ended) await new Promise<void>((resolve) => this.waiters.add(resolve));
+    if (this.ended && 'failure' in this.ended) throw this.ended.failure;
+    return this.written;
+  }
+
+  private wake(): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiters) wake();
+  }
+}

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectId } from 'mongodb';
@@ -19,6 +19,9 @@ let w: Worker;
 /** Five minutes of video made for the web (index first), and its twin with the index at the end, same packets. */
 let fastStart: Buffer;
 let indexLast: Buffer;
+/** Two minutes with cover art of some 700 kB: the MP3's header (ID3v2 tag, then the VBR frame) spans chunks. */
+let bigCover: Buffer;
+let dir: string;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -27,7 +30,15 @@ beforeAll(async () => {
   cleanups.push(made.cleanup);
   const twin = join(dirname(made.path), 'index-last.mp4');
   await run('ffmpeg', ['-v', 'error', '-i', made.path, '-map', '0', '-c', 'copy', '-y', twin]);
-  [fastStart, indexLast] = await Promise.all([readFile(made.path), readFile(twin)]);
+  dir = dirname(made.path);
+  const covered = join(dir, 'cover.mp4');
+  await run('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5:duration=120', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=120'],
+    ...['-f', 'lavfi', '-i', 'color=c=gray:size=800x800:duration=1,noise=alls=100:allf=t'],
+    ...['-map', '0:v', '-map', '1:a', '-map', '2:v', '-frames:v:1', '1', '-c:v:0', 'libx264', '-c:v:1', 'mjpeg', '-q:v:1', '1'],
+    ...['-disposition:v:1', 'attached_pic', '-c:a', 'aac', '-movflags', '+faststart', '-y', covered],
+  ]);
+  [fastStart, indexLast, bigCover] = await Promise.all([readFile(made.path), readFile(twin), readFile(covered)]);
   // The worker reaches MongoDB through a proxy that can slow the video's copy down to a trickle.
   const mongoUrl = new URL(inject('servers').mongoUrl);
   proxy = await new TcpProxy(mongoUrl.hostname, Number(mongoUrl.port || 27017)).start();
@@ -102,5 +113,19 @@ describe('reading, encoding and storing at once', () => {
       .find({ files_id: new ObjectId(mp3IdFor(streamed.fid)) }, { projection: { n: 1 } })
       .toArray();
     expect(chunks.map((c) => c.n).sort((a, b) => a - b)).toEqual([...Array(Math.ceil(streamed.mp3.length / (255 * 1024))).keys()]);
+  });
+
+  it('when the cover art is larger than a chunk, then the header the encoder writes last is stored where it belongs', async () => {
+    const { mp3 } = await convert(bigCover);
+    const frameAt = firstFrameOffset(mp3)!;
+    expect(frameAt).toBeGreaterThan(2 * 255 * 1024);
+    expect(xingLength(mp3.subarray(frameAt))!.durationSeconds).toBeCloseTo(120, 0);
+    // The picture's bytes, as the MP3 carries them and as the video did (its third stream).
+    const cover = async (data: Buffer, name: string, stream: string) => {
+      await writeFile(join(dir, name), data);
+      const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', join(dir, name), '-map', stream, '-c', 'copy', '-f', 'md5', '-']);
+      return stdout.trim();
+    };
+    expect(await cover(mp3, 'covered.mp3', '0:v')).toBe(await cover(bigCover, 'source.mp4', '0:2'));
   });
 });

@@ -3,21 +3,23 @@ import { Binary, type Db, type ObjectId } from 'mongodb';
 import { GRIDFS_CHUNK_BYTES, deleteGridFsFile } from '@mp3converter/shared/storage';
 import type { ByteSpan, Mp3Details, Mp3Upload } from '../domain/ports.js';
 
-/** How often the file is looked at for more whole chunks while it is written. */
-const POLL_MS = 200;
-/** Chunks per insert: about a megabyte per round trip. */
+/** How often the file is looked at for more whole chunks while it is written (an fstat). */
+const POLL_MS = 50;
+/** Chunks per insert: about a megabyte per round trip while following, two at the end. */
 const CHUNKS_PER_WRITE = 4;
+const CHUNKS_PER_LAST_WRITE = 8;
 
 /**
  * A GridFS file stored while a local file is still being written (the MP3 as ffmpeg writes it): every chunk
- * wholly on disk is stored as it settles, and `finish` stores the rest, stores the header chunks again (the
- * encoder wrote them last) and then writes the files document, the moment the MP3 exists for readers, as
- * GridFS drivers do. The file only ever grows while it is written, apart from its header.
+ * wholly on disk is stored as it settles, and `finish` stores the rest and then writes the files document,
+ * the moment the MP3 exists for readers, as GridFS drivers do. The file only ever grows while it is written,
+ * apart from its header, which the encoder writes last: the first chunk, where it lies, is held back until
+ * `finish`, and the chunks after it are stored again when the header reached into them (large cover art).
  */
 export class GridFsFollowingUpload implements Mp3Upload {
   private handle: FileHandle | undefined;
-  /** Chunks 0 … stored-1 are in fs.chunks. */
-  private stored = 0;
+  /** Chunks 1 … next-1 are in fs.chunks; chunk 0 goes in last. */
+  private next = 1;
   private failure: { error: unknown } | undefined;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -36,20 +38,19 @@ export class GridFsFollowingUpload implements Mp3Upload {
   }
 
   async finish(details: Mp3Details, rewritten: ByteSpan, signal: AbortSignal): Promise<void> {
-    await this.stop();
+    await untilAborted(signal, this.stop());
     if (this.failure) throw this.failure.error;
     const handle = await this.open();
     if (!handle) throw new Error(`${this.path} was never written`);
     const length = (await handle.stat()).size;
-    const settled = this.stored;
-    await this.storeUpTo(length, true, signal);
     const chunks = this.db.collection('fs.chunks');
-    const first = Math.floor(rewritten.start / GRIDFS_CHUNK_BYTES);
-    const last = Math.min(settled, Math.ceil(rewritten.end / GRIDFS_CHUNK_BYTES));
-    for (let n = first; n < last; n++) {
-      const [data] = await this.read(n, 1, length);
+    const rewriteEnd = Math.min(this.next, Math.ceil(rewritten.end / GRIDFS_CHUNK_BYTES));
+    for (let n = Math.max(1, Math.floor(rewritten.start / GRIDFS_CHUNK_BYTES)); n < rewriteEnd; n++) {
+      const data = await this.readChunk(n, length);
       await untilAborted(signal, chunks.updateOne({ files_id: this.id, n }, { $set: { data: new Binary(data) } }));
     }
+    const rest = length > 0 ? [0, ...range(this.next, Math.ceil(length / GRIDFS_CHUNK_BYTES))] : [];
+    for (let i = 0; i < rest.length; i += CHUNKS_PER_LAST_WRITE) await this.insert(rest.slice(i, i + CHUNKS_PER_LAST_WRITE), length, signal);
     await untilAborted(
       signal,
       this.db.collection('fs.files').insertOne({
@@ -99,33 +100,33 @@ export class GridFsFollowingUpload implements Mp3Upload {
   /** The whole chunks on disk so far. */
   private async storeSettled(): Promise<void> {
     const handle = await this.open();
-    if (handle) await this.storeUpTo((await handle.stat()).size, false);
-  }
-
-  /** Stores the chunks below `length` not stored yet; with `all`, the last partial one too. */
-  private async storeUpTo(length: number, all: boolean, signal?: AbortSignal): Promise<void> {
-    const end = all ? Math.ceil(length / GRIDFS_CHUNK_BYTES) : Math.floor(length / GRIDFS_CHUNK_BYTES);
-    while (this.stored < end && (all || !this.stopped)) {
-      const count = Math.min(CHUNKS_PER_WRITE, end - this.stored);
-      const pieces = await this.read(this.stored, count, length);
-      const docs = pieces.map((data, i) => ({ files_id: this.id, n: this.stored + i, data: new Binary(data) }));
-      await untilAborted(signal, this.db.collection('fs.chunks').insertMany(docs, { ordered: true }));
-      this.stored += count;
+    if (!handle) return;
+    const length = (await handle.stat()).size;
+    const settled = Math.floor(length / GRIDFS_CHUNK_BYTES);
+    while (this.next < settled && !this.stopped) {
+      const batch = range(this.next, Math.min(this.next + CHUNKS_PER_WRITE, settled));
+      await this.insert(batch, length);
+      this.next += batch.length;
     }
   }
 
-  /** Chunks `from` … from+count-1 of the file, which is `length` bytes now. */
-  private async read(from: number, count: number, length: number): Promise<Buffer[]> {
+  /** Chunks `ns` of the file (`length` bytes now), in one insert. */
+  private async insert(ns: number[], length: number, signal?: AbortSignal): Promise<void> {
+    const docs: { files_id: ObjectId; n: number; data: Binary }[] = [];
+    for (const n of ns) docs.push({ files_id: this.id, n, data: new Binary(await this.readChunk(n, length)) });
+    await untilAborted(signal, this.db.collection('fs.chunks').insertMany(docs, { ordered: true }));
+  }
+
+  private async readChunk(n: number, length: number): Promise<Buffer> {
     const handle = (await this.open())!;
-    const start = from * GRIDFS_CHUNK_BYTES;
-    const bytes = Math.min(count * GRIDFS_CHUNK_BYTES, length - start);
-    const buffer = Buffer.allocUnsafe(bytes);
-    for (let at = 0; at < bytes; ) {
-      const { bytesRead } = await handle.read(buffer, at, bytes - at, start + at);
+    const start = n * GRIDFS_CHUNK_BYTES;
+    const buffer = Buffer.allocUnsafe(Math.min(GRIDFS_CHUNK_BYTES, length - start));
+    for (let at = 0; at < buffer.length; ) {
+      const { bytesRead } = await handle.read(buffer, at, buffer.length - at, start + at);
       if (bytesRead === 0) throw new Error(`${this.path} shrank while it was stored`);
       at += bytesRead;
     }
-    return Array.from({ length: count }, (_, i) => buffer.subarray(i * GRIDFS_CHUNK_BYTES, (i + 1) * GRIDFS_CHUNK_BYTES));
+    return buffer;
   }
 
   /** The file, once the encoder has made it. */
@@ -146,6 +147,8 @@ export class GridFsFollowingUpload implements Mp3Upload {
     await handle?.close();
   }
 }
+
+const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
 
 /** `op`, or the signal's reason as soon as it aborts (the write itself, which takes no signal, is abandoned). */
 function untilAborted<T>(signal: AbortSignal | undefined, op: Promise<T>): Promise<T> {

@@ -97,7 +97,7 @@ describe('reading, encoding and storing at once', () => {
       proxy.pace(0);
     }
     expect(streamed.line.fed).toBe(true);
-    expect(streamed.line.ms.probe + 1000).toBeLessThan(streamed.line.ms.copy);
+    expect(streamed.line.ms.probe! + 1000).toBeLessThan(streamed.line.ms.copy!);
     expect(streamed.storedEarly).toBe(true);
     expect(streamed.mp3.length).toBeGreaterThan(2 * 255 * 1024);
 

@@ -1,13 +1,15 @@
 /**
  * Converter throughput: N jobs of a 10-minute video through N workers (one job each) at once, against N bare
  * ffmpeg runs of the same conversion in parallel on local copies. Prints the aggregate × realtime of each,
- * per core, and their ratio.
+ * per core, and their ratio; and where the CPU went while the system ran: the encoders (ffmpeg and ffprobe,
+ * children of the workers), the workers themselves, the MongoDB server (FerretDB and the PostgreSQL behind
+ * it, when that is what serves), and everything else on the machine.
  *
  *   bash scripts/bench.sh throughput [N] [MINUTES]     (default 2 10)
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -57,11 +59,17 @@ try {
       if (pending.size === 0) resolve();
     });
   });
+  const cpuBefore = await cpuSeconds(workers);
+  const cpuFrom = performance.now();
   let t = performance.now();
   for (const fid of fids)
     ch.sendToQueue(queues.video, Buffer.from(JSON.stringify({ video_fid: fid, mp3_fid: null, username: 'bench@example.test' })), { persistent: true });
   await done;
   const systemSeconds = (performance.now() - t) / 1000;
+  // Workers reap their encoders as they exit: a moment for the last one to be counted.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const cpuAfter = await cpuSeconds(workers);
+  const cpuWall = (performance.now() - cpuFrom) / 1000;
 
   const copies = await Promise.all(fids.map(async (_, i) => copyFile(source, join(work, `copy${i}.mp4`)).then(() => join(work, `copy${i}.mp4`))));
   t = performance.now();
@@ -75,6 +83,15 @@ try {
   console.log(`  through the system   ${fmt(systemSeconds, 2).padStart(7)} s   ${fmt(perCore(systemSeconds)).padStart(6)} x realtime per core`);
   console.log(`  bare ffmpeg runs     ${fmt(bareSeconds, 2).padStart(7)} s   ${fmt(perCore(bareSeconds)).padStart(6)} x realtime per core`);
   console.log(`  ratio                ${fmt(bareSeconds / systemSeconds, 2)} (target >= 0.9)`);
+  const used = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - cpuBefore[k as keyof typeof cpuAfter]]));
+  const budget = cpuWall * availableParallelism();
+  const share = (x: number) => `${fmt(x, 2).padStart(6)} s ${fmt((100 * x) / budget, 0).padStart(3)} %`;
+  console.log(`  CPU while the system ran (${fmt(budget, 2)} core-seconds):`);
+  console.log(`    ffmpeg + ffprobe    ${share(used.encoders!)}`);
+  console.log(`    converter workers   ${share(used.workers!)}`);
+  console.log(`    MongoDB server      ${share(used.store!)}`);
+  console.log(`    everything else     ${share(used.total! - used.encoders! - used.workers! - used.store!)}`);
+  console.log(`    idle                ${share(budget - used.total!)}`);
 } finally {
   await conn.close();
   for (const worker of workers) await worker.stop();
@@ -90,3 +107,36 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 process.exit(0);
+
+/**
+ * CPU seconds so far: of the workers (their own, and their reaped children's: the encoders), of the MongoDB
+ * server's processes (FerretDB, PostgreSQL, mongod), and of the whole machine, from /proc.
+ */
+async function cpuSeconds(of: Service[]): Promise<{ workers: number; encoders: number; store: number; total: number }> {
+  const tick = 100; // USER_HZ
+  const statOf = async (pid: number | string) => {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const name = /\((.*)\)/.exec(text)?.[1] ?? '';
+    const fields = text
+      .slice(text.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // utime, stime, cutime, cstime are fields 14-17 of stat, 12-15 after the name.
+    return { name, own: (fields[11]! + fields[12]!) / tick, children: (fields[13]! + fields[14]!) / tick };
+  };
+  let workers = 0;
+  let encoders = 0;
+  for (const w of of) {
+    const s = await statOf(w.process.pid!);
+    workers += s.own;
+    encoders += s.children;
+  }
+  let store = 0;
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const s = await statOf(pid);
+    if (/^(ferretdb|postgres|mongod)/.test(s.name)) store += s.own;
+  }
+  const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const total = (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!) / tick;
+  return { workers, encoders, store, total };
+}

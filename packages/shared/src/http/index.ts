@@ -1,11 +1,14 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import http from 'node:http';
+import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type Express, type Router } from 'express';
 import { errorBody } from '../errors/index.js';
 import type { Logger } from '../logger/index.js';
 import { SpanStatusCode, bindToContext, startServerSpan, withContext } from '../tracing/index.js';
+import { nodeHttp } from './node-http.js';
+
+export { nodeHttp };
 
 export interface HttpServerHandle {
   readonly server: http.Server;
@@ -33,7 +36,7 @@ export async function startHttpServer(
   { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000, idleTimeoutMs = 120_000 }: HttpServerOptions = {},
 ): Promise<HttpServerHandle> {
   const listener = app as http.RequestListener;
-  const server = http.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
+  const server = nodeHttp.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     listener(req, res);
   });
@@ -91,7 +94,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'bad_request', 'malformed HTTP request'];
     const body = JSON.stringify(errorBody(code, message));
     socket.write(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `HTTP/1.1 ${status} ${nodeHttp.STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         Object.entries(SECURITY_HEADERS)
           .map(([name, value]) => `${name}: ${value}\r\n`)
           .join('') +

@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type http from 'node:http';
+import { nodeHttp } from '@mp3converter/shared/http';
 import { type AuthAnswer, type AuthClient, AuthUnavailableError, type User } from '../domain/ports.js';
 import { traceHeaders } from '@mp3converter/shared/tracing';
 
@@ -18,7 +19,7 @@ export class HttpAuthClient implements AuthClient {
     const [host = 'auth', port = '80'] = address.split(':');
     this.host = host;
     this.port = Number(port);
-    this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, maxFreeSockets: 16, timeout: 30_000 });
+    this.agent = new nodeHttp.Agent({ keepAlive: true, keepAliveMsecs: 15_000, maxSockets: 64, maxFreeSockets: 16, timeout: 30_000 });
   }
 
   login(headers: { authorization?: string; contentType?: string; clientAddress: string }, body: Buffer | undefined): Promise<AuthAnswer> {
@@ -67,7 +68,7 @@ export class HttpAuthClient implements AuthClient {
 
   private call(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer): Promise<AuthAnswer> {
     return new Promise((resolve, reject) => {
-      const req = http.request(
+      const req = nodeHttp.request(
         {
           host: this.host,
           port: this.port,

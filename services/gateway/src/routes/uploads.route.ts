@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { AppError, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
-import { Server, type ServerOptions } from '@tus/server';
+import type { Server, ServerOptions } from '@tus/server';
 import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
 import { type GridFsTusStore, NotMediaError, TooManyOpenUploadsError } from '../adapters/gridfs-tus.store.js';
@@ -62,7 +62,7 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
     return user;
   };
 
-  const tus = new Server({
+  const options: ServerOptions & { datastore: GridFsTusStore } = {
     path: '/uploads',
     datastore: store,
     locker,
@@ -117,12 +117,18 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       logger.error({ err }, 'resumable upload failed');
       return tusError(500, 'internal', 'internal server error');
     },
-  });
+  };
+  // Loaded with the first request: @tus/server brings Node's fetch implementation (undici) with it, some
+  // 2 MiB that a gateway nobody uploads to through tus need not hold.
+  let tus: Promise<Server> | undefined;
+  const server = () => (tus ??= import('@tus/server').then(({ Server }) => new Server(options)));
 
   const router = express.Router();
   const toTus: express.RequestHandler = (req, res, next) => {
     if (res.locals.user) users.set(req, userOf(res));
-    tus.handle(req, res).catch(next);
+    server()
+      .then((t) => t.handle(req, res))
+      .catch(next);
   };
   const paths = ['/uploads', '/uploads/{*rest}'];
   // OPTIONS tells what the server supports (tus discovery) and touches no upload: no token needed.

@@ -1,11 +1,8 @@
 import type { ApiClient, JobView } from './api.client.js';
 import { errorOf, refusal } from './api.client.js';
 import { CliError, EXIT, Interrupted } from './errors.js';
+import { isFinal } from '@mp3converter/shared/contracts/job-states';
 import { SseParser } from '@mp3converter/shared/sse';
-
-/** As in the shared jobs module, which would bring the MongoDB driver into the CLI along with them. */
-export const FINAL_STATES: readonly string[] = ['done', 'failed', 'cancelled'];
-export const isFinalState = (state: string): boolean => FINAL_STATES.includes(state);
 
 /** What the watcher knows of the job at each change: the view, updated by the events' fields. */
 export type JobUpdate = (job: JobView) => void;
@@ -53,10 +50,10 @@ export async function watchJob(api: ApiClient, id: string, options: WatchOptions
   const seen = async (next: JobView): Promise<JobView | undefined> => {
     job = next;
     onUpdate(job);
-    if (!isFinalState(job.state)) return undefined;
+    if (!isFinal(job.state)) return undefined;
     // The event carries the fields that changed; the final view has all of them (mp3_fid, sizes, expiry).
     const final = await api.job(id);
-    return isFinalState(final.state) ? final : job;
+    return isFinal(final.state) ? final : job;
   };
 
   for (;;) {
@@ -122,7 +119,7 @@ async function poll(
     const next = await api.job(id);
     if (!job || next.updated_at !== job.updated_at || next.state !== job.state || next.percent !== job.percent) onUpdate(next);
     job = next;
-    if (isFinalState(job.state)) return job;
+    if (isFinal(job.state)) return job;
     await pause(pollMs, signal);
   }
 }

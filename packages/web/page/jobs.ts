@@ -1,7 +1,6 @@
 import type { Api, JobView } from './api.js';
+import { isFinal } from '@mp3converter/shared/contracts/job-states';
 import { bytes, el, ordinal, seconds } from './format.js';
-
-const FINAL = new Set(['done', 'failed', 'cancelled']);
 
 /** What a job's line says about where it is. */
 export function describe(job: JobView): string {
@@ -92,7 +91,7 @@ export class JobList {
   private show(view: JobView): void {
     const known = this.jobs.get(view.video_fid);
     // Events may come out of order around a reconnect: a final state is never undone by a late tick.
-    if (known && FINAL.has(known.view.state) && !FINAL.has(view.state)) return;
+    if (known && isFinal(known.view.state) && !isFinal(view.state)) return;
     const row = known?.row ?? el('li');
     row.dataset.fid = view.video_fid;
     row.dataset.state = view.state;
@@ -122,7 +121,7 @@ export class JobList {
       parts.push(bar);
     }
     const actions = el('div', { className: 'actions' });
-    if (!FINAL.has(view.state)) {
+    if (!isFinal(view.state)) {
       actions.append(this.button('Cancel', `Cancel the conversion of ${name}`, () => this.remove(view.video_fid)));
     } else {
       if (view.state === 'done' && !view.expired) {

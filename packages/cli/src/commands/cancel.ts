@@ -1,7 +1,7 @@
 import { flag, oneId } from '../args.js';
 import { type Command, printJson } from '../command.js';
 import { CliError, EXIT } from '../errors.js';
-import { isFinalState } from '../watch.js';
+import { isFinal } from '@mp3converter/shared/contracts/job-states';
 
 export const cancel: Command = {
   name: 'cancel',
@@ -20,7 +20,7 @@ finishing, 4 when there is no such job.
     const api = await ctx.api();
     const job = await api.job(id);
     const remove = flag(parsed, 'delete');
-    if (isFinalState(job.state) && !remove) {
+    if (isFinal(job.state) && !remove) {
       if (job.state === 'cancelled') {
         if (ctx.json) printJson(ctx, { video_fid: id, result: 'already_cancelled', job });
         else ctx.stdout.write(`${id}: already cancelled\n`);
@@ -28,7 +28,7 @@ finishing, 4 when there is no such job.
       }
       throw new CliError(EXIT.error, `${id}: the job is already ${job.state}, nothing to cancel (--delete removes it and its MP3)`);
     }
-    if (!isFinalState(job.state) && remove) throw new CliError(EXIT.error, `${id}: the job is ${job.state}; cancel it first, --delete is for a job that ended`);
+    if (!isFinal(job.state) && remove) throw new CliError(EXIT.error, `${id}: the job is ${job.state}; cancel it first, --delete is for a job that ended`);
     const { status, job: after } = await api.deleteJob(id);
     const result = status === 200 ? 'cancelled' : status === 202 ? 'cancel_requested' : 'deleted';
     const words = {

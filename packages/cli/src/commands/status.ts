@@ -3,7 +3,8 @@ import { type Command, printJson } from '../command.js';
 import { EXIT } from '../errors.js';
 import { describeState, formatJob } from '../format.js';
 import { createProgress } from '../progress.js';
-import { isFinalState, watchJob } from '../watch.js';
+import { isFinal } from '@mp3converter/shared/contracts/job-states';
+import { watchJob } from '../watch.js';
 
 export const status: Command = {
   name: 'status',
@@ -20,7 +21,7 @@ cancelled, then shows it. Exit 5 when the job failed or was cancelled, 4 when th
     const id = oneId(parsed);
     const api = await ctx.api();
     let job = await api.job(id);
-    if (flag(parsed, 'watch') && !isFinalState(job.state)) {
+    if (flag(parsed, 'watch') && !isFinal(job.state)) {
       const progress = createProgress(ctx.stderr, 'converting', { bytes: false });
       let last = '';
       job = await watchJob(api, id, {

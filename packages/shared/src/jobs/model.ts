@@ -1,21 +1,15 @@
 import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
 import type { ConversionOptions } from '../contracts/index.js';
+import { JOB_STATES, type JobState } from '../contracts/job-states.js';
 
 /** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */
 export const JOBS = { database: 'videos', collection: 'jobs' } as const;
 
-/**
- * A job's life: `queued` (stored, its message on the queue, with its place in line) → `converting` (a worker
- * holds it: percent, speed and ETA) → `done` (the MP3's id) | `failed` (a reason people can read) |
- * `cancelled` (its owner called it off). The last three are final.
- */
-export const JOB_STATES = ['queued', 'converting', 'done', 'failed', 'cancelled'] as const;
-export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
-export type JobState = z.infer<typeof jobStateSchema>;
+export { FINAL_STATES, JOB_STATES, type JobState, isFinal } from '../contracts/job-states.js';
 
-export const FINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
-export const isFinal = (state: JobState): boolean => FINAL_STATES.includes(state);
+/** A job's state on the wire (see JOB_STATES). */
+export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
 
 /** How far a conversion is; kept on the job as a snapshot at most every few seconds, sent live as events. */
 export interface JobProgress {

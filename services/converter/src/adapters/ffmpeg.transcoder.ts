@@ -67,14 +67,29 @@ export class FfmpegTranscoder implements Transcoder {
   constructor(private readonly options: FfmpegOptions) {}
 
   /** ffprobe, run directly: fluent-ffmpeg's own ffprobe has no time limit, ignores abort and passes the whole environment. */
-  async probe(path: string, signal: AbortSignal): Promise<MediaProbe> {
+  async probe(input: MediaInput, signal: AbortSignal): Promise<MediaProbe> {
     const { ffprobePath, probeTimeoutMs } = this.options;
-    const args = ['-hide_banner', '-v', 'error', ...inputGuards(), '-show_entries', PROBE_ENTRIES, '-of', 'json', '-i', path];
+    // Fed, ffprobe reads the copy as it is written and stops once it knows enough (or at the index, last).
+    const feed = input.growing ? followFile(input.growing) : undefined;
+    const args = [
+      '-hide_banner',
+      '-v',
+      'error',
+      ...inputGuards(feed ? 'pipe' : 'file'),
+      '-show_entries',
+      PROBE_ENTRIES,
+      '-of',
+      'json',
+      '-i',
+      feed ? 'pipe:0' : input.path,
+    ];
     let result: Awaited<ReturnType<typeof runProcess>>;
     try {
-      result = await runProcess(ffprobePath, args, { timeoutMs: probeTimeoutMs, signal, maxStdoutBytes: PROBE_MAX_STDOUT_BYTES });
+      result = await runProcess(ffprobePath, args, { timeoutMs: probeTimeoutMs, signal, maxStdoutBytes: PROBE_MAX_STDOUT_BYTES, stdin: feed });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
+      // The copy being fed failed: its own error (a storage problem), not the file's.
+      if (feed?.errored) throw err;
       if (err instanceof ProcessTimedOut)
         throw new TransientFailure(`reading the file took longer than ${Math.round(probeTimeoutMs / 1000)} s and was stopped`, { timedOut: true });
       if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
@@ -129,7 +144,7 @@ export class FfmpegTranscoder implements Transcoder {
       await file.close();
     }
     if (!length || length.durationSeconds <= 0 || offset === undefined) {
-      const { durationSeconds, bitRate } = await this.probe(path, signal);
+      const { durationSeconds, bitRate } = await this.probe({ path }, signal);
       return { durationSeconds, bitRate, sizeBytes, header: { start: 0, end: sizeBytes } };
     }
     return {

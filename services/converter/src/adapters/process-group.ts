@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { FfmpegCommand } from 'fluent-ffmpeg';
 
@@ -104,6 +105,11 @@ export interface RunOptions {
   signal: AbortSignal;
   /** Standard output beyond this kills the process group (OutputTooLarge). */
   maxStdoutBytes: number;
+  /**
+   * Fed to standard input (else none). The process may stop reading early; should the stream fail, the
+   * process group is killed and the run rejects with the stream's error. It is destroyed when the run ends.
+   */
+  stdin?: Readable;
 }
 
 export interface RunResult {
@@ -116,7 +122,7 @@ export interface RunResult {
 const STDERR_KEPT = 64 * 1024;
 
 /** Runs a program to its end with the minimal environment, a wall-clock limit and abort, in its own process group. */
-export function runProcess(file: string, args: readonly string[], { timeoutMs, signal, maxStdoutBytes }: RunOptions): Promise<RunResult> {
+export function runProcess(file: string, args: readonly string[], { timeoutMs, signal, maxStdoutBytes, stdin }: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const group = new ChildGroup();
@@ -129,8 +135,14 @@ export function runProcess(file: string, args: readonly string[], { timeoutMs, s
     let stdoutBytes = 0;
     let stderr = '';
 
-    const child = spawn(file, args, { env: childEnvironment(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: childEnvironment(), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     group.add(child);
+    // A reader that has what it needs closes its end: EPIPE then only means it stopped early.
+    child.stdin.on('error', () => undefined);
+    if (stdin) {
+      stdin.on('error', (err) => stop(err));
+      stdin.pipe(child.stdin);
+    } else child.stdin.end();
     const timer = setTimeout(() => stop(new ProcessTimedOut(timeoutMs)), timeoutMs);
     const onAbort = () => stop(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -150,6 +162,7 @@ export function runProcess(file: string, args: readonly string[], { timeoutMs, s
     child.on('close', (code) => {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
+      stdin?.destroy();
       if (failure !== undefined) reject(failure);
       else resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
     });

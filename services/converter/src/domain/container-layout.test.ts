@@ -34,9 +34,9 @@ describe('ContainerLayout', () => {
     expect(layoutOf(file, 7)).toEqual({ kind: 'index-first', indexEnd: 32 + 8 + 316 });
   });
 
-  it('when the media comes first and the index at the end, then the whole file is copied first', () => {
-    expect(layoutOf(Buffer.concat([box('ftyp', 24), box('mdat', 20000), box('moov', 500)]))).toEqual({ kind: 'copy-first' });
-    expect(layoutOf(Buffer.concat([box('ftyp', 24), box('mdat', 20000, true), box('moov', 500)]), 3)).toEqual({ kind: 'copy-first' });
+  it('when the media comes first and the index at the end, then it is an MP4 whose index comes last', () => {
+    expect(layoutOf(Buffer.concat([box('ftyp', 24), box('mdat', 20000), box('moov', 500)]))).toEqual({ kind: 'index-last' });
+    expect(layoutOf(Buffer.concat([box('ftyp', 24), box('mdat', 20000, true), box('moov', 500)]), 3)).toEqual({ kind: 'index-last' });
   });
 
   it('when the file is another container, or no box structure at all, then it is copied first', () => {

@@ -4,14 +4,19 @@
  * the index (`moov`) comes before the media (`mdat`), as in files made for the web ("fast start"), every
  * sample can be read in file order and the conversion can start as soon as the index is in. An index at the
  * end (what cameras and ffmpeg write by default) is needed before the first sample, so the whole file must be
- * there first. Other containers are copied first too: their length, which the limits and the truncation check
- * rely on, is not always in their head.
+ * there before ffmpeg starts; ffprobe, which needs only the index, can still read it as it streams. Other
+ * containers are copied first: their length, which the limits and the truncation check rely on, is not
+ * always in their head.
  */
 export type Layout =
-  /** Readable in file order; `indexEnd` is where the index ends, the bytes a probe needs first. */
-  { kind: 'index-first'; indexEnd: number } | { kind: 'copy-first' };
+  /** Readable in file order; `indexEnd` is where the index ends. */
+  | { kind: 'index-first'; indexEnd: number }
+  /** An MP4/MOV whose index follows its media. */
+  | { kind: 'index-last' }
+  | { kind: 'copy-first' };
 
 const COPY_FIRST: Layout = { kind: 'copy-first' };
+const INDEX_LAST: Layout = { kind: 'index-last' };
 /** A file whose index is not found this far in is copied first (a huge `free` box, say). */
 const MAX_SCAN_BYTES = 64 * 1024 * 1024;
 const FOURCC = /^[\x20-\x7e]{4}$/;
@@ -63,7 +68,8 @@ export class ContainerLayout {
     // Size 0 runs to the end of the file; anything under a header is not a box.
     if (size < this.header.length) return COPY_FIRST;
     if (type === 'moov') return { kind: 'index-first', indexEnd: this.boxAt + size };
-    if (type === 'mdat' || type === 'moof') return COPY_FIRST;
+    if (type === 'mdat') return INDEX_LAST;
+    if (type === 'moof') return COPY_FIRST;
     this.boxAt += size;
     this.header = [];
     return this.boxAt > MAX_SCAN_BYTES ? COPY_FIRST : undefined;

@@ -91,7 +91,13 @@ class FakeTranscoder implements Transcoder {
   gate: Promise<void> | undefined;
   /** Seconds of audio reported as encoded, one line each. */
   ticks = [2.5, 5, 7.5, 10];
-  async probe(path: string): Promise<MediaProbe> {
+  /** What each probe read: the copy as it streamed, or the whole file. */
+  probes: ('fed' | 'file')[] = [];
+  /** Called as each conversion starts (a test lets the copy go on then). */
+  beforeRun: (() => void) | undefined;
+  async probe(input: MediaInput): Promise<MediaProbe> {
+    this.probes.push(input.growing ? 'fed' : 'file');
+    const path = input.path;
     return {
       durationSeconds: 10,
       bitRate: 128_000,
@@ -107,7 +113,7 @@ class FakeTranscoder implements Transcoder {
     };
   }
   async measureMp3(path: string): Promise<Mp3Measure> {
-    return { ...(await this.probe(path)), header: { start: 0, end: 600 } };
+    return { durationSeconds: 10, bitRate: 128_000, sizeBytes: path.length > 0 ? 160_000 : 0, header: { start: 0, end: 600 } };
   }
   plans: EncodingPlan[] = [];
   /** What each run read: fed from the growing copy, or the whole file. */
@@ -117,6 +123,7 @@ class FakeTranscoder implements Transcoder {
   async toMp3(input: MediaInput, _out: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     this.plans.push(plan);
     this.inputs.push(input.growing ? 'fed' : 'file');
+    this.beforeRun?.();
     for (const s of this.ticks) run.onProgress?.(s, 4);
     if (input.growing) for (let offset = 0, next = 0; (next = await input.growing.available(offset)) > offset; ) offset = next;
     if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
@@ -378,16 +385,18 @@ describe('JobRunner', () => {
   });
 });
 
-/** The head of an MP4 made for the web: its index (moov), then the media (mdat), which runs on past the head. */
-function fastStartHead(): Uint8Array {
-  const box = (type: string, size: number, body = 0) => {
-    const b = Buffer.alloc(8 + body);
-    b.writeUInt32BE(size, 0);
-    b.write(type, 4, 'latin1');
-    return b;
-  };
-  return Buffer.concat([box('ftyp', 32, 24), box('moov', 2008, 2000), box('mdat', 8 + 4_500_000), Buffer.alloc(1_500_000)]);
+/** A top-level ISO BMFF box header for `size` bytes, with `body` zero bytes after it. */
+function box(type: string, size: number, body = 0): Buffer {
+  const b = Buffer.alloc(8 + body);
+  b.writeUInt32BE(size, 0);
+  b.write(type, 4, 'latin1');
+  return b;
 }
+
+/** The head of an MP4 made for the web: its index (moov), then the media (mdat), which runs on past the head. */
+const fastStartHead = (): Uint8Array => Buffer.concat([box('ftyp', 32, 24), box('moov', 2008, 2000), box('mdat', 8 + 4_500_000), Buffer.alloc(1_500_000)]);
+/** The head of an MP4 as cameras write it: the media first, its index after it. */
+const indexLastHead = (): Uint8Array => Buffer.concat([box('ftyp', 32, 24), box('mdat', 8 + 4_500_000), Buffer.alloc(1_500_000)]);
 
 /** A video source whose copy sends `head`, then the rest once `release` is called (or fails with its failure). */
 function gatedSource(head: Uint8Array) {
@@ -412,31 +421,72 @@ function gatedSource(head: Uint8Array) {
 }
 
 describe('JobRunner, reading while the video is copied', () => {
-  it('when the index comes first, then the head is probed before the copy is whole and the encoder is fed as it grows', async () => {
+  it('when the index comes first, then ffprobe reads the copy as it streams and the encoder is fed as it grows', async () => {
     const { source, release, isWhole } = gatedSource(fastStartHead());
     const wholeWhenProbed: boolean[] = [];
     const probe = transcoder.probe.bind(transcoder);
-    transcoder.probe = async (path) => {
+    transcoder.probe = async (input) => {
       wholeWhenProbed.push(isWhole());
-      release();
-      return probe(path);
+      return probe(input);
     };
+    transcoder.beforeRun = () => release();
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
-    expect(wholeWhenProbed[0]).toBe(false);
+    expect(wholeWhenProbed).toEqual([false]);
+    expect(transcoder.probes).toEqual(['fed']);
     expect(transcoder.inputs).toEqual(['fed']);
     expect(uploads.headers).toEqual([{ start: 0, end: 600 }]);
     expect(stored.has(mp3IdFor(VIDEO))).toBe(true);
   });
 
-  it('when the file is not one that streams, then the encoder waits for the whole copy', async () => {
+  it('when the index comes last, then ffprobe still reads the copy as it streams, and the encoder waits for the whole copy', async () => {
+    const { source, release, isWhole } = gatedSource(indexLastHead());
+    const wholeWhenProbed: boolean[] = [];
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (input) => {
+      wholeWhenProbed.push(isWhole());
+      release();
+      return probe(input);
+    };
+    runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(wholeWhenProbed).toEqual([false]);
+    expect(transcoder.probes).toEqual(['fed']);
     expect(transcoder.inputs).toEqual(['file']);
+  });
+
+  it('when the file is not an MP4, then the answer that counts comes from the whole copy, which the encoder reads too', async () => {
+    const aborted: boolean[] = [];
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (input, signal) => {
+      if (!input.growing) return probe(input, signal);
+      transcoder.probes.push('fed');
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      aborted.push(signal.aborted);
+      throw signal.reason;
+    };
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(aborted).toEqual([true]);
+    expect(transcoder.probes).toEqual(['fed', 'file']);
+    expect(transcoder.inputs).toEqual(['file']);
+  });
+
+  it('when ffprobe sees no audio as the copy streams, then the whole copy is probed, and that answer counts', async () => {
+    const { source, release } = gatedSource(indexLastHead());
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (input) => {
+      release();
+      return { ...(await probe(input)), hasAudio: input.growing === undefined };
+    };
+    runner = new JobRunner(deps({ videos: source }));
+    expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.probes).toEqual(['fed', 'file']);
+    expect(leases.state).toBe('done');
   });
 
   it('when the fed run fails on the file, then the whole copy gets one more run, and its first upload is removed', async () => {
     const { source, release } = gatedSource(fastStartHead());
-    release();
+    transcoder.beforeRun = () => release();
     transcoder.runFailures = [new PermanentFailure('the file is truncated or damaged')];
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
@@ -447,7 +497,7 @@ describe('JobRunner, reading while the video is copied', () => {
 
   it('when the file fails both ways, then it is refused for its reason and nothing is kept', async () => {
     const { source, release } = gatedSource(fastStartHead());
-    release();
+    transcoder.beforeRun = () => release();
     transcoder.failWith = new PermanentFailure('the file is truncated or damaged');
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
@@ -459,11 +509,7 @@ describe('JobRunner, reading while the video is copied', () => {
 
   it('when the copy fails while the encoder is fed, then the attempt is retried and not blamed on the file', async () => {
     const { source, release } = gatedSource(fastStartHead());
-    const probe = transcoder.probe.bind(transcoder);
-    transcoder.probe = async (path) => {
-      setTimeout(() => release(new TransientFailure('MongoDB cannot be reached')), 5);
-      return probe(path);
-    };
+    transcoder.beforeRun = () => setTimeout(() => release(new TransientFailure('MongoDB cannot be reached')), 5);
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'retry', reason: 'MongoDB cannot be reached', attempt: 1 });
     expect(transcoder.inputs).toEqual(['fed']);

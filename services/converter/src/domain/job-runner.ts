@@ -86,11 +86,6 @@ interface Running {
 
 /** An MP3 shorter than this share of the source's audio (less a half second) means the source was cut off. */
 const MIN_DURATION_SHARE = 0.95;
-/**
- * Read past a streamable file's index before it is probed: ffprobe reads its first samples too (and simply
- * stops at the end of what is there, should it want more).
- */
-const PROBE_READ_AHEAD_BYTES = 256 * 1024;
 /** Progress stays below 100 until the job is done: 100 means the MP3 is there. */
 const MAX_RUNNING_PERCENT = 99.9;
 
@@ -352,25 +347,31 @@ export class JobRunner {
   }
 
   /**
-   * The source as ffprobe sees it: from the copy's head when the file can be read before it is whole (then
-   * `streaming`), else, or when the head does not show the audio, from the whole copy.
+   * The source as ffprobe sees it. ffprobe starts with the copy and reads it through a pipe as it is written,
+   * so its start (tens of milliseconds) overlaps the wait for the first bytes; an MP4/MOV gives its answer
+   * there (the head when the index comes first, up to the index at the end otherwise). When that answer is not
+   * clear (no audio seen, ffprobe refused it) or the file is of another kind, the whole copy is probed: the
+   * answer that counts. `streaming`: ffmpeg can be fed too.
    */
   private async probeSource(copy: VideoCopy, signal: AbortSignal, log: Logger): Promise<{ source: MediaProbe; streaming: boolean }> {
     const { transcoder } = this.deps;
+    const early = new AbortController();
+    const streamed = transcoder.probe({ path: copy.file.path, growing: copy.file }, AbortSignal.any([signal, early.signal]));
+    streamed.catch(() => undefined);
     const layout = await copy.layout;
-    if (layout.kind === 'index-first') {
-      await copy.file.reach(layout.indexEnd + PROBE_READ_AHEAD_BYTES);
-      const whole = copy.completedAt !== undefined;
+    if (layout.kind === 'copy-first') early.abort(new Error('not a file ffprobe reads as it streams'));
+    else {
       try {
-        const source = await transcoder.probe(copy.file.path, signal);
-        if (source.hasAudio || whole) return { source, streaming: !whole };
+        const source = await streamed;
+        if (source.hasAudio) return { source, streaming: layout.kind === 'index-first' && copy.completedAt === undefined };
       } catch (err) {
-        if (whole || signal.aborted || !(err instanceof PermanentFailure)) throw err;
+        if (signal.aborted || !(err instanceof PermanentFailure)) throw err;
       }
-      log.info('the head of the video did not show its audio; probing the whole copy');
+      log.info('the video as it streamed did not show its audio; probing the whole copy');
     }
+    await streamed.catch(() => undefined);
     await copy.whole;
-    return { source: await transcoder.probe(copy.file.path, signal), streaming: false };
+    return { source: await transcoder.probe({ path: copy.file.path }, signal), streaming: false };
   }
 
   /**

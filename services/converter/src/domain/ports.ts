@@ -137,8 +137,12 @@ export interface MediaInput {
 }
 
 export interface Transcoder {
-  /** Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. */
-  probe(path: string, signal: AbortSignal): Promise<MediaProbe>;
+  /**
+   * Throws PermanentFailure when the file is not media ffprobe can read, TransientFailure when killed. A
+   * `growing` input is read through a pipe as it is copied: then the container's size and overall bitrate
+   * are unknown (0).
+   */
+  probe(input: MediaInput, signal: AbortSignal): Promise<MediaProbe>;
   /** The length of an MP3 this transcoder wrote, from its VBR header (or ffprobe when it has none). */
   measureMp3(path: string, signal: AbortSignal): Promise<Mp3Measure>;
   /**

@@ -95,7 +95,7 @@ class FakeTranscoder implements Transcoder {
   probes: ('fed' | 'file')[] = [];
   /** Called as each conversion starts (a test lets the copy go on then). */
   beforeRun: (() => void) | undefined;
-  async probe(input: MediaInput): Promise<MediaProbe> {
+  async probe(input: MediaInput, _signal?: AbortSignal): Promise<MediaProbe> {
     this.probes.push(input.growing ? 'fed' : 'file');
     const path = input.path;
     return {
@@ -459,7 +459,7 @@ describe('JobRunner, reading while the video is copied', () => {
     const aborted: boolean[] = [];
     const probe = transcoder.probe.bind(transcoder);
     transcoder.probe = async (input, signal) => {
-      if (!input.growing) return probe(input, signal);
+      if (!input.growing || !signal) return probe(input);
       transcoder.probes.push('fed');
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       aborted.push(signal.aborted);

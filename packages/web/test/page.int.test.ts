@@ -271,7 +271,10 @@ describe('the web page', () => {
       await dropFile(second.page, 'seminar.mkv', media.short.data);
       const again = second.page.locator('#uploads li', { hasText: 'seminar.mkv' });
       await expect.poll(() => again.locator('.state').textContent(), { timeout: 60_000 }).toBe('uploaded');
-      expect(offsets[0]).toBeGreaterThanOrEqual(left.offset);
+      // Never from the start: every PATCH goes on from the server's offset (none at all when the PATCH on its
+      // way as the tab closed had brought the last byte).
+      expect(offsets.every((offset) => offset >= left.offset)).toBe(true);
+      if (left.offset < media.short.data.length) expect(offsets.length).toBeGreaterThan(0);
       await expect.poll(() => job(second.page, 'seminar.mkv').getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
       // One upload, not two: the first tab's was continued.
       expect(await second.page.locator('#jobs li').count()).toBe(1);

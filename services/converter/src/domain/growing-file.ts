@@ -2,7 +2,7 @@ import type { FollowedFile } from './ports.js';
 
 /**
  * How far a local file being written is, for readers that follow it: the copy of the video tells it each
- * piece on disk, ffmpeg's feeder and the probe wait on it. Its end is told once, as complete or failed.
+ * piece on disk, the feeders of ffprobe and ffmpeg wait on it. Its end is told once, as complete or failed.
  */
 export class GrowingFile implements FollowedFile {
   private written = 0;
@@ -10,11 +10,6 @@ export class GrowingFile implements FollowedFile {
   private waiters = new Set<() => void>();
 
   constructor(readonly path: string) {}
-
-  /** Bytes on disk so far. */
-  get size(): number {
-    return this.written;
-  }
 
   grew(bytes: number): void {
     this.written += bytes;
@@ -29,11 +24,6 @@ export class GrowingFile implements FollowedFile {
   fail(failure: unknown): void {
     this.ended ??= { failure };
     this.wake();
-  }
-
-  /** Resolves once `bytes` are on disk, or the file is complete (then with its size, perhaps less). */
-  reach(bytes: number): Promise<number> {
-    return this.until(() => this.written >= bytes);
   }
 
   available(offset: number): Promise<number> {

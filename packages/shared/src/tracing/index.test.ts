@@ -29,6 +29,13 @@ describe('trace context', () => {
     }
   });
 
+  it('when no OTLP endpoint is configured, then spans carry their ids and record nothing', async () => {
+    await inSpan('test', 'quiet', { attributes: { 'job.id': 'x' } }, async (span) => {
+      expect(span.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(span.isRecording()).toBe(false);
+    });
+  });
+
   it('when the work throws, then the error goes on', async () => {
     await expect(inSpan('test', 'fail', {}, async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
   });

@@ -1,24 +1,23 @@
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { type Attributes, type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { TraceContextPropagator } from './trace-context.propagator.js';
+import { UnexportedSpans } from './unexported-spans.js';
 
 export { SpanKind, SpanStatusCode, type Context };
 
 /**
  * Traces: one upload is one trace, from the gateway's request through the `video` and `mp3` messages (W3C
  * `traceparent` in their AMQP headers) to the email. Spans are made whether or not they are exported, so
- * that every log line written inside one carries its trace id; they leave the process only when an OTLP
- * endpoint is configured.
+ * that every log line written inside one carries its trace id; only where an OTLP endpoint is configured are
+ * they recorded, by the OpenTelemetry SDK, and sent.
  */
 export interface TracingSettings {
   service: string;
-  /** OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); none keeps spans in the process. */
+  /** OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); without one, spans carry their ids and nothing more. */
   otlpEndpoint?: string | undefined;
 }
 
-let registered: Promise<TracerProvider> | undefined;
+let registered: Promise<{ shutdown(): Promise<void> }> | undefined;
 
 /**
  * Registers the context manager, the W3C propagator and the tracer provider, once per process (services
@@ -26,20 +25,28 @@ let registered: Promise<TracerProvider> | undefined;
  */
 export function setUpTracing(settings: TracingSettings): Promise<{ shutdown(): Promise<void> }> {
   registered ??= register(settings);
-  return registered.then((provider) => ({ shutdown: () => provider.shutdown().catch(() => undefined) }));
+  return registered;
 }
 
-async function register({ service, otlpEndpoint }: TracingSettings): Promise<TracerProvider> {
+async function register({ service, otlpEndpoint }: TracingSettings): Promise<{ shutdown(): Promise<void> }> {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  // The exporter (and its protobuf encoders) is loaded only where spans are sent: an idle service stays small.
-  const exporter = otlpEndpoint ? new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: otlpEndpoint }) : undefined;
+  propagation.setGlobalPropagator(new TraceContextPropagator());
+  if (!otlpEndpoint) {
+    trace.setGlobalTracerProvider(new UnexportedSpans());
+    return { shutdown: async () => undefined };
+  }
+  // The SDK and the exporter (with its protobuf encoders) are loaded only where spans are sent.
+  const [{ resourceFromAttributes }, { BatchSpanProcessor, TracerProvider }, { OTLPTraceExporter }] = await Promise.all([
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/sdk-trace'),
+    import('@opentelemetry/exporter-trace-otlp-http'),
+  ]);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': service }),
-    spanProcessors: exporter ? [new BatchSpanProcessor({ exporter })] : [],
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: otlpEndpoint }) })],
   });
   trace.setGlobalTracerProvider(provider);
-  return provider;
+  return { shutdown: () => provider.shutdown().catch(() => undefined) };
 }
 
 /** The W3C headers (`traceparent`, `tracestate`) of the active span, to go with a message or a request. */

@@ -17,7 +17,7 @@ describe('the MongoDB driver as the services load it', () => {
       "import { createRequire } from 'node:module';",
       "new MongoClient('mongodb://user:secret@127.0.0.1:27017/db?authMechanism=SCRAM-SHA-256');",
       'const loaded = Object.keys(createRequire(import.meta.url).cache);',
-      "console.log(JSON.stringify(['@mongodb-js/saslprep', 'whatwg-url', 'tr46'].filter((p) => loaded.some((f) => f.includes(`/node_modules/${p}/`)))));",
+      "console.log(JSON.stringify(['@mongodb-js/saslprep', 'whatwg-url', 'tr46'].filter((p) => loaded.some((f) => f.includes('/node_modules/' + p + '/')))));",
       "console.log(loaded.some((f) => f.includes('/node_modules/mongodb/')));",
     ].join('\n');
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe], { cwd: here });

@@ -40,4 +40,41 @@ describe('openGridFsDownload', () => {
     await deleteGridFsFile(db, new ObjectId(id));
     expect(await db.collection('fs.chunks').countDocuments({ files_id: new ObjectId(id) })).toBe(0);
   });
+
+  describe('as stored', () => {
+    /** A file of `count` chunks whose chunk documents went in in `order`, and its bytes. */
+    async function storedInOrder(order: number[]): Promise<{ file: Awaited<ReturnType<typeof fileDoc>>; bytes: Buffer }> {
+      const chunkSize = 1024;
+      const bytes = randomBytes(order.length * chunkSize - 100);
+      const id = new ObjectId();
+      for (const n of order) {
+        await db.collection('fs.chunks').insertOne({ files_id: id, n, data: bytes.subarray(n * chunkSize, (n + 1) * chunkSize) });
+      }
+      await db.collection('fs.files').insertOne({ _id: id, length: bytes.length, chunkSize, uploadDate: new Date(), filename: 'as-stored' });
+      return { file: await fileDoc(id.toHexString()), bytes };
+    }
+
+    it('when chunks were written in order, then the file comes back whole and in order', async () => {
+      const { file, bytes } = await storedInOrder([...Array(30).keys()]);
+      expect((await buffer(openGridFsDownload(db, file, { asStored: true }))).equals(bytes)).toBe(true);
+      expect((await buffer(openGridFsDownload(db, file, { asStored: true, start: 5000, end: 9000 }))).equals(bytes.subarray(5000, 9000))).toBe(true);
+    });
+
+    it('when a few chunks were written out of order, or all of them backwards, then the file still comes back in order', async () => {
+      const swapped = [...Array(30).keys()];
+      [swapped[3], swapped[7]] = [swapped[7]!, swapped[3]!];
+      for (const order of [swapped, [...Array(30).keys()].reverse()]) {
+        const { file, bytes } = await storedInOrder(order);
+        expect((await buffer(openGridFsDownload(db, file, { asStored: true }))).equals(bytes)).toBe(true);
+      }
+    });
+
+    it('when a chunk is missing, then the stream fails, whether it was early or late', async () => {
+      for (const gone of [0, 12, 29]) {
+        const { file } = await storedInOrder([...Array(30).keys()]);
+        await db.collection('fs.chunks').deleteOne({ files_id: file._id, n: gone });
+        await expect(buffer(openGridFsDownload(db, file, { asStored: true }))).rejects.toThrow(new RegExp(`chunk ${gone} .* is missing`));
+      }
+    });
+  });
 });

@@ -50,41 +50,89 @@ export interface GridFsFile {
 /** Chunks fetched per round trip when reading: about 2 MiB with the default 255 KiB chunks. */
 const CHUNKS_PER_BATCH = 8;
 
+/** Chunks an as-stored read holds back while an earlier one is still to come (2 MiB), before it sorts instead. */
+const REORDER_WINDOW = 8;
+
+type Chunk = { files_id: ObjectId; n: number; data: Binary };
+
 /**
  * Bytes `start` (inclusive) to `end` (exclusive) of a GridFS file, as a stream. The driver's download stream
  * leaves the batch size to the server, and FerretDB answers with everything that is left, so a large file
  * came back whole in memory; here a few chunks travel at a time and memory stays flat whatever the size.
  * A missing chunk fails the stream instead of yielding a shorter file. With `batchTimeoutMs`, a fetch from
  * the server that takes longer fails the stream with a StorageTimeoutError (a hanging server).
+ *
+ * `asStored` is for files whose chunks were written one after the other (an upload's): they are asked for
+ * in no order, and put back in order in a window of a few chunks. A query sorted by `n` answers at once on
+ * MongoDB (its `files_id, n` index gives that order), but FerretDB reads and sorts every match before the
+ * first one comes back (296 of 382 ms on 14 MiB), and a reader that feeds ffmpeg as it reads waits for all
+ * of it; unsorted, FerretDB hands the chunks over in their stored order as it reads them. Chunks further out
+ * of place than the window end that read, and the rest of the file is read sorted.
  */
 export function openGridFsDownload(
   db: Db,
   file: GridFsFile,
-  { start = 0, end = file.length, batchTimeoutMs }: { start?: number; end?: number; batchTimeoutMs?: number } = {},
+  { start = 0, end = file.length, batchTimeoutMs, asStored = false }: { start?: number; end?: number; batchTimeoutMs?: number; asStored?: boolean } = {},
   bucketName = 'fs',
 ): Readable {
-  async function* read(): AsyncGenerator<Buffer> {
-    if (end <= start) return;
-    const first = Math.floor(start / file.chunkSize);
-    const last = Math.floor((end - 1) / file.chunkSize);
-    const cursor = db
-      .collection<{ files_id: ObjectId; n: number; data: Binary }>(`${bucketName}.chunks`)
-      .find({ files_id: file._id, n: { $gte: first, $lte: last } }, { sort: { n: 1 }, batchSize: CHUNKS_PER_BATCH, projection: { n: 1, data: 1 } });
-    // Each fetch races a deadline; a cursor left waiting on a hanging server is then closed unawaited below.
+  const chunks = db.collection<Chunk>(`${bucketName}.chunks`);
+  const first = Math.floor(start / file.chunkSize);
+  const last = Math.floor((end - 1) / file.chunkSize);
+  const missing = (n: number) => new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
+
+  // Each fetch races a deadline; a cursor left waiting on a hanging server is then closed unawaited.
+  async function* fetch(from: number, sorted: boolean): AsyncGenerator<Chunk> {
+    const cursor = chunks.find(
+      { files_id: file._id, n: { $gte: from, $lte: last } },
+      { ...(sorted ? { sort: { n: 1 } } : {}), batchSize: CHUNKS_PER_BATCH, projection: { n: 1, data: 1 } },
+    );
     const next = () => (batchTimeoutMs ? withDeadline(batchTimeoutMs, () => cursor.next(), 'reading a GridFS chunk') : cursor.next());
-    let expected = first;
     try {
-      for (let chunk = await next(); chunk; chunk = await next()) {
-        if (chunk.n !== expected) throw new Error(`chunk ${expected} of GridFS file ${file._id.toHexString()} is missing`);
-        const bytes = chunk.data.buffer;
-        const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const offset = expected * file.chunkSize;
-        yield data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
-        expected++;
-      }
+      for (let chunk = await next(); chunk; chunk = await next()) yield chunk;
     } finally {
       // Not awaited: after a timeout the close itself would wait on the server that does not answer.
       cursor.close().catch(() => undefined);
+    }
+  }
+
+  const bytes = (chunk: Chunk): Buffer => {
+    const b = chunk.data.buffer;
+    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const offset = chunk.n * file.chunkSize;
+    return data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
+  };
+
+  async function* read(): AsyncGenerator<Buffer> {
+    if (end <= start) return;
+    let expected = first;
+    if (asStored) {
+      const early = new Map<number, Chunk>();
+      let reordered = true;
+      for await (const chunk of fetch(first, false)) {
+        if (chunk.n < expected || early.has(chunk.n)) throw new Error(`chunk ${chunk.n} of GridFS file ${file._id.toHexString()} came twice`);
+        if (chunk.n > expected) {
+          if (early.size === REORDER_WINDOW) {
+            reordered = false;
+            break;
+          }
+          early.set(chunk.n, chunk);
+          continue;
+        }
+        yield bytes(chunk);
+        for (expected++; early.has(expected); expected++) {
+          yield bytes(early.get(expected)!);
+          early.delete(expected);
+        }
+      }
+      if (reordered) {
+        if (expected !== last + 1) throw missing(expected);
+        return;
+      }
+    }
+    for await (const chunk of fetch(expected, true)) {
+      if (chunk.n !== expected) throw missing(expected);
+      yield bytes(chunk);
+      expected++;
     }
     if (expected !== last + 1) throw new Error(`GridFS file ${file._id.toHexString()} ends at chunk ${expected}, expected ${last + 1}`);
   }

@@ -89,7 +89,7 @@ try {
   console.log(`  CPU while the system ran (${fmt(budget, 2)} core-seconds):`);
   console.log(`    ffmpeg + ffprobe    ${share(used.encoders!)}`);
   console.log(`    converter workers   ${share(used.workers!)}`);
-  console.log(`    MongoDB server      ${share(used.store!)}`);
+  console.log(`    MongoDB server      ${share(used.store!)}${used.postgres ? `   (of which PostgreSQL ${fmt(used.postgres, 2)} s)` : ''}`);
   console.log(`    everything else     ${share(used.total! - used.encoders! - used.workers! - used.store!)}`);
   console.log(`    idle                ${share(budget - used.total!)}`);
 } finally {
@@ -112,7 +112,7 @@ process.exit(0);
  * CPU seconds so far: of the workers (their own, and their reaped children's: the encoders), of the MongoDB
  * server's processes (FerretDB, PostgreSQL, mongod), and of the whole machine, from /proc.
  */
-async function cpuSeconds(of: Service[]): Promise<{ workers: number; encoders: number; store: number; total: number }> {
+async function cpuSeconds(of: Service[]): Promise<{ workers: number; encoders: number; store: number; postgres: number; total: number }> {
   const tick = 100; // USER_HZ
   const statOf = async (pid: number | string) => {
     const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
@@ -132,11 +132,13 @@ async function cpuSeconds(of: Service[]): Promise<{ workers: number; encoders: n
     encoders += s.children;
   }
   let store = 0;
+  let postgres = 0;
   for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
     const s = await statOf(pid);
     if (/^(ferretdb|postgres|mongod)/.test(s.name)) store += s.own;
+    if (/^postgres/.test(s.name)) postgres += s.own;
   }
   const cpu = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.split(/\s+/).slice(1).map(Number);
   const total = (cpu[0]! + cpu[1]! + cpu[2]! + cpu[5]! + cpu[6]! + cpu[7]!) / tick;
-  return { workers, encoders, store, total };
+  return { workers, encoders, store, postgres, total };
 }

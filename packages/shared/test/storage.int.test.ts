@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { GridFSBucket, ObjectId, createMongoClient, deleteGridFsFile, openGridFsDownload } from '../src/storage/index.js';
+import {
+  GridFSBucket,
+  GridFsChunkWriter,
+  ObjectId,
+  createMongoClient,
+  deleteGridFsFile,
+  ensureGridFsIndexes,
+  openGridFsDownload,
+} from '../src/storage/index.js';
 import { storeGridFsFile, uniqueName } from '../src/testing/index.js';
 
 const mongo = createMongoClient(inject('servers').mongoUrl, 'shared-test');
@@ -76,5 +84,57 @@ describe('openGridFsDownload', () => {
         await expect(buffer(openGridFsDownload(db, file, { asStored: true }))).rejects.toThrow(new RegExp(`chunk ${gone} .* is missing`));
       }
     });
+  });
+});
+
+describe('GridFsChunkWriter', () => {
+  const chunkSize = 1000;
+  const chunksOf = (id: ObjectId) =>
+    db
+      .collection('fs.chunks')
+      .find({ files_id: id }, { sort: { n: 1 } })
+      .toArray();
+
+  it('when bytes arrive in pieces of any size, then every chunk goes in once it is whole, and the last one at the end', async () => {
+    const id = new ObjectId();
+    const bytes = randomBytes(10_500);
+    const writer = new GridFsChunkWriter(db, id, { chunkSize, timeoutMs: 10_000 });
+    await writer.write(bytes.subarray(0, 300));
+    await writer.write(bytes.subarray(300, 2_500));
+    await writer.drain();
+    expect((await chunksOf(id)).map((c) => c.n)).toEqual([0, 1]);
+    for (let at = 2_500; at < bytes.length; at += 700) await writer.write(bytes.subarray(at, Math.min(at + 700, bytes.length)));
+    await writer.end();
+    const chunks = await chunksOf(id);
+    expect(chunks.map((c) => c.n)).toEqual([...Array(11).keys()]);
+    expect(Buffer.concat(chunks.map((c) => Buffer.from(c.data.buffer))).equals(bytes)).toBe(true);
+    expect(writer.chunkCount).toBe(11);
+  });
+
+  it('when a file goes on from where it was left, then its chunks follow the ones before', async () => {
+    const id = new ObjectId();
+    const bytes = randomBytes(3_200);
+    const first = new GridFsChunkWriter(db, id, { chunkSize, timeoutMs: 10_000 });
+    await first.write(bytes.subarray(0, 2_400));
+    await first.drain();
+    const second = new GridFsChunkWriter(db, id, { chunkSize, timeoutMs: 10_000, resume: { chunks: first.chunkCount, tail: first.tail() } });
+    await second.write(bytes.subarray(2_400));
+    await second.end();
+    expect(Buffer.concat((await chunksOf(id)).map((c) => Buffer.from(c.data.buffer))).equals(bytes)).toBe(true);
+  });
+
+  it('when a chunk cannot go in, then the writer fails, and settle waits for every insert still on its way', async () => {
+    await ensureGridFsIndexes(db);
+    const id = new ObjectId();
+    await db.collection('fs.chunks').insertOne({ files_id: id, n: 2, data: Buffer.alloc(1) });
+    const writer = new GridFsChunkWriter(db, id, { chunkSize, timeoutMs: 10_000 });
+    const fed = (async () => {
+      for (let i = 0; i < 12; i++) await writer.write(randomBytes(chunkSize));
+      await writer.end();
+    })();
+    await expect(fed).rejects.toThrow(/duplicate key/i);
+    await writer.settle();
+    await deleteGridFsFile(db, id);
+    expect(await db.collection('fs.chunks').countDocuments({ files_id: id })).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
-import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
@@ -128,7 +128,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
     },
     uploadStorage: new GridFsUploadStorage(
-      videosBucket(mongo),
+      videosDb,
       leases,
       cleaner,
       (req) => userOf(req.res!).username,

@@ -1,6 +1,10 @@
 import { Readable } from 'node:stream';
 import { type Binary, GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
 import { GRIDFS_DATABASES } from '../contracts/index.js';
+import { StorageTimeoutError, withDeadline } from './deadline.js';
+
+export { StorageTimeoutError, withDeadline };
+export { GridFsChunkWriter } from './chunk-writer.js';
 
 export { GridFSBucket, MongoClient, ObjectId };
 
@@ -38,6 +42,27 @@ export function parseObjectId(hex: unknown): ObjectId | undefined {
 export async function deleteGridFsFile(db: Db, id: ObjectId, bucketName = 'fs'): Promise<void> {
   await db.collection(`${bucketName}.files`).deleteOne({ _id: id });
   await db.collection(`${bucketName}.chunks`).deleteMany({ files_id: id });
+}
+
+const gridFsIndexes = new WeakMap<Db, Promise<unknown>>();
+
+/**
+ * The indexes a driver's GridFS upload makes before a bucket's first file, for writers that insert chunks
+ * themselves: once per database and process, tried again after a failure.
+ */
+export function ensureGridFsIndexes(db: Db): Promise<unknown> {
+  let made = gridFsIndexes.get(db);
+  if (!made) {
+    made = Promise.all([
+      db.collection('fs.files').createIndex({ filename: 1, uploadDate: 1 }),
+      db.collection('fs.chunks').createIndex({ files_id: 1, n: 1 }, { unique: true }),
+    ]).catch((err: unknown) => {
+      gridFsIndexes.delete(db);
+      throw err;
+    });
+    gridFsIndexes.set(db, made);
+  }
+  return made;
 }
 
 /** What reading a GridFS file needs from its files document. */
@@ -137,41 +162,6 @@ export function openGridFsDownload(
     if (expected !== last + 1) throw new Error(`GridFS file ${file._id.toHexString()} ends at chunk ${expected}, expected ${last + 1}`);
   }
   return Readable.from(read(), { objectMode: false });
-}
-
-/** A MongoDB operation that did not answer within its deadline: the server hangs or the network drops packets. */
-export class StorageTimeoutError extends Error {
-  constructor(
-    readonly timeoutMs: number,
-    what = 'MongoDB operation',
-  ) {
-    super(`${what} did not answer within ${timeoutMs} ms`);
-    this.name = 'StorageTimeoutError';
-  }
-}
-
-/**
- * Runs a MongoDB operation with a deadline. The driver gives none that fits: its client-side operation
- * timeout (`timeoutMS`) is a no-op in mongodb 6.x, `socketTimeoutMS` is minutes, and a silent server is
- * otherwise noticed only when the driver's monitor gives up on it (heartbeat + connect timeout, 5 to 20 s).
- * Reads get the signal, so the driver closes the connection they hang on; a write (which takes no signal) is
- * abandoned at the deadline and ends with its connection once the monitor gives the server up.
- */
-export async function withDeadline<T>(ms: number, op: (signal: AbortSignal) => Promise<T>, what?: string): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new StorageTimeoutError(ms, what);
-      controller.abort(error);
-      reject(error);
-    }, ms);
-  });
-  try {
-    return await Promise.race([op(controller.signal), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Server error codes that mean "not now" (no primary, shutting down, network), as the driver's retry rules have them. */

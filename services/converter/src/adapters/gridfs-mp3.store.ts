@@ -1,11 +1,9 @@
 import type { Db } from 'mongodb';
-import { deleteGridFsFile, parseObjectId } from '@mp3converter/shared/storage';
+import { deleteGridFsFile, ensureGridFsIndexes, parseObjectId } from '@mp3converter/shared/storage';
 import type { Mp3Store, Mp3Upload } from '../domain/ports.js';
 import { GridFsFollowingUpload } from './gridfs-following.upload.js';
 
 export class GridFsMp3Store implements Mp3Store {
-  private indexes: Promise<unknown> | undefined;
-
   constructor(private readonly db: Db) {}
 
   async sizeOf(mp3Fid: string): Promise<number | undefined> {
@@ -19,15 +17,8 @@ export class GridFsMp3Store implements Mp3Store {
 
   async follow(mp3Fid: string, path: string, { leftovers }: { leftovers: boolean }): Promise<Mp3Upload> {
     const id = parseObjectId(mp3Fid)!;
-    // The indexes a driver's GridFS upload makes before its first file; here the chunks are written directly.
-    this.indexes ??= Promise.all([
-      this.db.collection('fs.files').createIndex({ filename: 1, uploadDate: 1 }),
-      this.db.collection('fs.chunks').createIndex({ files_id: 1, n: 1 }, { unique: true }),
-    ]).catch((err: unknown) => {
-      this.indexes = undefined;
-      throw err;
-    });
-    await this.indexes;
+    // Its chunks are written directly, not through the driver's upload stream that makes these.
+    await ensureGridFsIndexes(this.db);
     // Chunks of an attempt that died mid-write (no files document) would collide with ours.
     if (leftovers) await deleteGridFsFile(this.db, id);
     return GridFsFollowingUpload.start(this.db, id, path);

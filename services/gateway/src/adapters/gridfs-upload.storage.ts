@@ -1,11 +1,11 @@
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { AppError } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { type GridFSBucket, ObjectId, StorageTimeoutError } from '@mp3converter/shared/storage';
+import { GRIDFS_CHUNK_BYTES, GridFsChunkWriter, ObjectId, ensureGridFsIndexes, withDeadline } from '@mp3converter/shared/storage';
+import type { Db } from 'mongodb';
 import type { LeftoverCleaner } from '../domain/leftover-cleaner.js';
 import type { UploadLeases } from '../domain/ports.js';
 
@@ -41,7 +41,7 @@ async function sniff(iterator: AsyncIterator<Buffer>): Promise<{ head: Buffer; e
 }
 
 export interface UploadStorageOptions {
-  /** A chunk write (or the closing files document) that takes longer fails the upload (503), ms. */
+  /** A chunk insert (or the closing files document) that takes longer fails the upload (503), ms. */
   writeTimeoutMs: number;
   /** How long an upload's lease lasts; it is renewed every third of it while the upload is written, ms. */
   leaseMs: number;
@@ -61,7 +61,8 @@ export class GridFsUploadStorage implements StorageEngine {
   private readonly handled = new WeakMap<object, { id: ObjectId; stored: Promise<boolean> }>();
 
   constructor(
-    private readonly bucket: GridFSBucket,
+    /** The `videos` database: its default GridFS bucket. */
+    private readonly db: Db,
     private readonly leases: UploadLeases,
     private readonly cleaner: LeftoverCleaner,
     private readonly ownerOf: (req: Request) => string,
@@ -117,41 +118,39 @@ export class GridFsUploadStorage implements StorageEngine {
       });
     }, leaseMs / 3);
     renewal.unref();
-    let size = 0;
-    const upload = this.bucket.openUploadStreamWithId(id, file.originalname, {
-      metadata: { owner, contentType, detectedType: detected, fieldname: file.fieldname },
-    });
-    // Armed only while the store holds the upload up (a chunk not yet taken, the closing files document):
-    // a slow client is the idle timeout's business, a store that hangs is this one's.
-    let watchdog: NodeJS.Timeout | undefined;
-    const arm = () => {
-      watchdog = setTimeout(() => upload.destroy(new StorageTimeoutError(writeTimeoutMs, 'writing a video')), writeTimeoutMs);
-    };
-    const disarm = () => clearTimeout(watchdog);
-    async function* body() {
-      size += head.length;
-      arm();
-      yield head;
-      disarm();
+    // A slow client is the idle timeout's business; a store that hangs is the inserts' deadline's.
+    const writer = new GridFsChunkWriter(this.db, id, { chunkSize: GRIDFS_CHUNK_BYTES, timeoutMs: writeTimeoutMs });
+    let size = head.length;
+    try {
+      await withDeadline(writeTimeoutMs, () => ensureGridFsIndexes(this.db), 'making the GridFS indexes');
+      await writer.write(head);
       if (!ended) {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) break;
+        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
           size += next.value.length;
-          arm();
-          yield next.value;
-          disarm();
+          await writer.write(next.value);
         }
       }
-      arm();
-    }
-    try {
-      await pipeline(body, upload);
+      await writer.end();
+      // Last, as GridFS drivers do: the file exists for readers once it is whole.
+      await withDeadline(
+        writeTimeoutMs,
+        () =>
+          this.db.collection('fs.files').insertOne({
+            _id: id,
+            length: size,
+            chunkSize: GRIDFS_CHUNK_BYTES,
+            uploadDate: new Date(),
+            filename: file.originalname,
+            metadata: { owner, contentType, detectedType: detected, fieldname: file.fieldname },
+          }),
+        'writing the files document',
+      );
     } catch (err) {
+      // Inserts still on their way would land after the removal.
+      await writer.settle();
       await this.cleaner.discard(videoFid);
       throw err;
     } finally {
-      disarm();
       clearInterval(renewal);
       written();
     }

@@ -26,6 +26,7 @@ export class GridFsChunkWriter {
   private heldBytes: number;
   private sent: number;
   private readonly pending: Promise<unknown>[] = [];
+  private failure: { error: unknown } | undefined;
 
   constructor(
     db: Db,
@@ -73,10 +74,10 @@ export class GridFsChunkWriter {
     await this.drain();
   }
 
-  /** Waits until every chunk sent is in; the first that failed fails it. */
+  /** Waits until every chunk sent is in; once one has failed, every later call fails with its error. */
   async drain(): Promise<void> {
-    const pending = this.pending.splice(0);
-    await Promise.all(pending);
+    await this.settle();
+    if (this.failure) throw this.failure.error;
   }
 
   /** Waits until every insert sent has succeeded or failed, whichever: before the file's chunks are removed. */
@@ -85,11 +86,14 @@ export class GridFsChunkWriter {
   }
 
   private async send(data: Buffer): Promise<void> {
+    if (this.failure) throw this.failure.error;
     if (this.pending.length >= IN_FLIGHT) await this.pending.shift();
     const doc = { files_id: this.id, n: this.sent++, data: new Binary(data) };
     const insert = withDeadline(this.options.timeoutMs, () => this.chunks.insertOne(doc), 'writing a GridFS chunk');
-    // Its failure is seen where it is awaited (here, in `drain` or `settle`), never as an unhandled rejection.
-    insert.catch(() => undefined);
+    // Its failure is kept for `send` and `drain`, never left as an unhandled rejection.
+    insert.catch((error: unknown) => {
+      this.failure ??= { error };
+    });
     this.pending.push(insert);
   }
 }

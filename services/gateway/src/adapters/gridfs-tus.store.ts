@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { GRIDFS_CHUNK_BYTES as CHUNK_BYTES, ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
+import { GRIDFS_CHUNK_BYTES as CHUNK_BYTES, GridFsChunkWriter, ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
 
 /** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
@@ -169,54 +169,68 @@ export class GridFsTusStore extends DataStore {
     }
     const marked = await withDeadline(writeTimeoutMs, () => this.docs.updateOne({ _id: doc._id, offset }, { $set: { dirty: true } }), 'starting a write');
     if (marked.matchedCount !== 1) throw ERRORS.INVALID_OFFSET;
-    const state = { offset: doc.offset, chunks: doc.chunks, detected: doc.detected_type };
-    let buffer: Buffer = Buffer.from(doc.tail.buffer);
+    const state = { offset: doc.offset, detected: doc.detected_type };
+    // Until the first bytes have shown media, nothing goes into fs.chunks: the head is kept whole, here.
+    let head: Buffer[] = state.detected ? [] : [Buffer.from(doc.tail.buffer)];
+    let headBytes = head[0]?.length ?? 0;
+    const joinedHead = (): Buffer => {
+      if (head.length !== 1) head = [Buffer.concat(head, headBytes)];
+      return head[0]!;
+    };
+    const writer = new GridFsChunkWriter(this.db, doc._id, {
+      chunkSize: CHUNK_BYTES,
+      timeoutMs: writeTimeoutMs,
+      resume: { chunks: doc.chunks, tail: state.detected ? Buffer.from(doc.tail.buffer) : Buffer.alloc(0) },
+    });
     let received = 0;
-    let sinceCheckpoint = 0;
+    let checkpointed = doc.chunks;
 
+    // Only chunks that are in count: the inserts on their way are waited for first.
     const checkpoint = async (last = false) => {
-      const next = { offset: offset + received, chunks: state.chunks, dirty: !last };
+      await writer.drain();
+      const next = { offset: offset + received, chunks: writer.chunkCount, dirty: !last };
+      const tail = state.detected ? writer.tail() : joinedHead();
       const saved = await withDeadline(
         writeTimeoutMs,
-        () => this.docs.updateOne({ _id: doc._id, offset: state.offset }, { $set: { ...next, tail: new Binary(buffer), detected_type: state.detected } }),
+        () => this.docs.updateOne({ _id: doc._id, offset: state.offset }, { $set: { ...next, tail: new Binary(tail), detected_type: state.detected } }),
         'saving an upload offset',
       );
       if (saved.matchedCount !== 1) throw ERRORS.INVALID_OFFSET;
       state.offset = next.offset;
-      sinceCheckpoint = 0;
+      checkpointed = next.chunks;
     };
-    const flush = async (all: boolean) => {
-      while (buffer.length >= CHUNK_BYTES || (all && buffer.length > 0)) {
-        const data = buffer.subarray(0, CHUNK_BYTES);
-        await withDeadline(writeTimeoutMs, () => this.chunks.insertOne({ files_id: doc._id, n: state.chunks, data: new Binary(data) }), 'writing a chunk');
-        state.chunks++;
-        sinceCheckpoint++;
-        buffer = Buffer.from(buffer.subarray(data.length));
-      }
-    };
-    // Until the first bytes have shown media, nothing goes into fs.chunks: the head is kept whole.
     const decide = async () => {
-      if (state.detected || buffer.length < Math.min(MEDIA_SNIFF_BYTES, doc.size)) return;
-      const verdict = await inspectMediaHead(buffer, buffer.length >= doc.size);
+      if (state.detected || headBytes < Math.min(MEDIA_SNIFF_BYTES, doc.size)) return;
+      const bytes = joinedHead();
+      const verdict = await inspectMediaHead(bytes, headBytes >= doc.size);
       if (verdict.kind === 'not-media') throw new NotMediaError(verdict.reason);
-      if (verdict.kind === 'media') state.detected = verdict.mimeType;
+      if (verdict.kind !== 'media') return;
+      state.detected = verdict.mimeType;
+      head = [];
+      headBytes = 0;
+      await writer.write(bytes);
     };
 
     try {
       for await (const piece of stream as AsyncIterable<Buffer>) {
-        buffer = buffer.length === 0 ? piece : Buffer.concat([buffer, piece]);
         received += piece.length;
-        await decide();
-        if (state.detected) await flush(false);
-        if (sinceCheckpoint >= CHECKPOINT_CHUNKS) await checkpoint();
+        if (state.detected) await writer.write(piece);
+        else {
+          head.push(piece);
+          headBytes += piece.length;
+          await decide();
+        }
+        if (writer.chunkCount - checkpointed >= CHECKPOINT_CHUNKS) await checkpoint();
       }
     } catch (err) {
+      await writer.settle();
       if (err instanceof NotMediaError) {
         await this.discard(doc._id);
         throw err;
       }
-      // What arrived before the cut is kept: the client resumes from there. Still dirty: a chunk write that
-      // timed out may yet land, so the next PATCH clears what lies past the recorded chunks.
+      // What arrived before the cut is kept: the client resumes from there (unless a chunk of it failed: then
+      // from the last checkpoint). Still dirty: a chunk write that timed out may yet land, so the next PATCH
+      // clears what lies past the recorded chunks.
       await checkpoint().catch(() => undefined);
       throw err;
     }
@@ -229,7 +243,7 @@ export class GridFsTusStore extends DataStore {
           throw new NotMediaError('too short to be a video or audio file');
         }
       }
-      await flush(true);
+      await writer.end();
     }
     await checkpoint(true);
     if (done) await this.complete(doc, state.detected!);

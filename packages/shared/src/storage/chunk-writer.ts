@@ -50,10 +50,6 @@ export class GridFsChunkWriter {
     return this.held[0]!;
   }
 
-  get tailBytes(): number {
-    return this.heldBytes;
-  }
-
   async write(piece: Buffer): Promise<void> {
     this.held.push(piece);
     this.heldBytes += piece.length;

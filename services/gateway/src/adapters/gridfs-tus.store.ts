@@ -1,7 +1,14 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, Upload } from '@tus/utils';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { GRIDFS_CHUNK_BYTES as CHUNK_BYTES, GridFsChunkWriter, ObjectId, deleteGridFsFile, withDeadline } from '@mp3converter/shared/storage';
+import {
+  GRIDFS_CHUNK_BYTES as CHUNK_BYTES,
+  GridFsChunkWriter,
+  ObjectId,
+  deleteGridFsFile,
+  ensureGridFsIndexes,
+  withDeadline,
+} from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
 
 /** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
@@ -83,6 +90,8 @@ export class GridFsTusStore extends DataStore {
   }
 
   async ensureIndexes(): Promise<void> {
+    // The chunks go in directly, never through the driver's upload stream that would make the GridFS ones.
+    await ensureGridFsIndexes(this.db);
     await this.docs.createIndex({ owner: 1, completed: 1 });
     await this.docs.createIndex({ expires_at: 1 });
   }

@@ -87,8 +87,9 @@ type Chunk = { files_id: ObjectId; n: number; data: Binary };
  * A missing chunk fails the stream instead of yielding a shorter file. With `batchTimeoutMs`, a fetch from
  * the server that takes longer fails the stream with a StorageTimeoutError (a hanging server).
  *
- * `asStored` is for files whose chunks were written one after the other (an upload's): they are asked for
- * in no order, and put back in order in a window of a few chunks. A query sorted by `n` answers at once on
+ * `asStored` is for files whose chunks were written one after the other (an upload's, by a GridFsChunkWriter
+ * whose four inserts on their way may land a few places out of order): they are asked for in no order, and
+ * put back in order in a window of eight chunks. A query sorted by `n` answers at once on
  * MongoDB (its `files_id, n` index gives that order), but FerretDB reads and sorts every match before the
  * first one comes back (296 of 382 ms on 14 MiB), and a reader that feeds ffmpeg as it reads waits for all
  * of it; unsorted, FerretDB hands the chunks over in their stored order as it reads them. Chunks further out

@@ -24,7 +24,8 @@ export class GridFsVideoSource implements VideoSource {
     const out = await open(path, 'w');
     try {
       // Each piece is told once written, never before: readers follow the copy up to what they heard of.
-      // An upload's chunks were written in order: read as stored, the first ones come while the rest is read.
+      // An upload's chunks were written in order, give or take a few places: read as stored, the first ones
+      // come while the rest is read.
       const chunks = openGridFsDownload(this.db, file, { asStored: true });
       for await (const piece of addAbortSignal(signal, chunks) as AsyncIterable<Buffer>) {
         for (let at = 0; at < piece.length; ) at += (await out.write(piece, at)).bytesWritten;

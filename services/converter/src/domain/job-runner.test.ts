@@ -420,15 +420,22 @@ function gatedSource(head: Uint8Array) {
   return { source, release, isWhole: () => whole };
 }
 
+/** Whether the copy was whole at each probe the runner asks for; `then` runs at each, before it answers. */
+function wholeAtEachProbe(isWhole: () => boolean, then: () => void = () => undefined): boolean[] {
+  const seen: boolean[] = [];
+  const probe = transcoder.probe.bind(transcoder);
+  transcoder.probe = async (input) => {
+    seen.push(isWhole());
+    then();
+    return probe(input);
+  };
+  return seen;
+}
+
 describe('JobRunner, reading while the video is copied', () => {
   it('when the index comes first, then ffprobe reads the copy as it streams and the encoder is fed as it grows', async () => {
     const { source, release, isWhole } = gatedSource(fastStartHead());
-    const wholeWhenProbed: boolean[] = [];
-    const probe = transcoder.probe.bind(transcoder);
-    transcoder.probe = async (input) => {
-      wholeWhenProbed.push(isWhole());
-      return probe(input);
-    };
+    const wholeWhenProbed = wholeAtEachProbe(isWhole);
     transcoder.beforeRun = () => release();
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
@@ -441,13 +448,7 @@ describe('JobRunner, reading while the video is copied', () => {
 
   it('when the index comes last, then ffprobe still reads the copy as it streams, and the encoder waits for the whole copy', async () => {
     const { source, release, isWhole } = gatedSource(indexLastHead());
-    const wholeWhenProbed: boolean[] = [];
-    const probe = transcoder.probe.bind(transcoder);
-    transcoder.probe = async (input) => {
-      wholeWhenProbed.push(isWhole());
-      release();
-      return probe(input);
-    };
+    const wholeWhenProbed = wholeAtEachProbe(isWhole, () => release());
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
     expect(wholeWhenProbed).toEqual([false]);

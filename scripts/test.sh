@@ -27,13 +27,10 @@ wants integration && needs_servers=true
 wants e2e && needs_servers=true
 pids=()
 drop_dbs=()
-kube_dir=
 cleanup() {
   local p d
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   for d in "${drop_dbs[@]}"; do drop_pg_database "$d"; done
-  kube_stop
-  [ -z "$kube_dir" ] || rm -rf "$kube_dir"
 }
 trap cleanup EXIT
 
@@ -70,18 +67,21 @@ vitest() { # project
   pnpm -s exec vitest run --project "$1" ${filters[@]+"${filters[@]}"} --reporter=default --reporter=json --outputFile.json="$results/$1.json"
 }
 
-for stage in "${stages[@]}"; do
-  say "$stage"
-  case "$stage" in
+# Every stage runs, whatever the one before it did; each one's result is recorded, and the closing lines
+# say what happened in all of them.
+run_stage() {
+  case "$1" in
     lint) pnpm -s lint ;;
     typecheck) pnpm -s typecheck ;;
-    unit | integration) vitest "$stage" ;;
+    unit | integration) vitest "$1" ;;
     e2e)
       # The system under test listens on fixed ports: one end-to-end run per machine at a time.
       exec 9>"${TMPDIR:-/tmp}/mp3converter-e2e.lock"
       flock 9
-      vitest e2e
+      local rc=0
+      vitest e2e || rc=$?
       exec 9>&-
+      return "$rc"
       ;;
     manifests)
       # Kubernetes: render every variant with kustomize, check it offline (schemas, probes, limits, non-root,
@@ -90,28 +90,64 @@ for stage in "${stages[@]}"; do
       # Compose: the file must be accepted by `docker compose config`.
       export KUSTOMIZE_BIN KUBECTL_BIN KEDA_CRDS TEST_KUBECONFIG
       KUSTOMIZE_BIN=$(kustomize_bin) KUBECTL_BIN=$(kubectl_bin) KEDA_CRDS=$(keda_crds)
+      # This stage runs in a subshell: it stops its own control plane, also when it fails half way.
       kube_dir=$(mktemp -d)
+      trap 'kube_stop; rm -rf "$kube_dir"' EXIT
       say "starting a Kubernetes control plane on loopback"
-      started=$SECONDS
+      local started=$SECONDS rc=0
       kube_start "$kube_dir"
       TEST_KUBECONFIG=$kube_dir/kubeconfig
       echo "control plane ready in $((SECONDS - started)) s" >&2
-      vitest manifests
-      kube_stop
+      vitest manifests || rc=$?
+      local compose
       read -r -a compose <<<"$(compose_cmd)"
-      "${compose[@]}" -f docker-compose.yml config -q && echo "docker-compose.yml: accepted by compose config"
+      if "${compose[@]}" -f docker-compose.yml config -q; then
+        echo "docker-compose.yml: accepted by compose config"
+      else
+        echo "docker-compose.yml: refused by compose config" >&2
+        rc=1
+      fi
+      return "$rc"
       ;;
-    *) die "unknown stage $stage" ;;
+    *) die "unknown stage $1" ;;
   esac
+}
+
+outcomes=()
+for stage in "${stages[@]}"; do
+  say "$stage"
+  # `if` keeps errexit away from the stage as a whole; the stage runs in a subshell so that its own `set -e`
+  # still stops it at its first failing command.
+  if (set -e; run_stage "$stage"); then outcomes+=("$stage: passed"); else outcomes+=("$stage: FAILED ($?)"); fi
 done
 
-# One closing line for all stages together.
+# The closing lines, whatever happened above: each stage, then the tests of all of them together. Skipped
+# tests fail the run unless test/expected-skips.txt names them (one full test name per line).
+summary_ok=true
 pnpm -s exec node -e '
-  const fs = require("node:fs"), dir = process.argv[1];
+  const fs = require("node:fs"), [dir, expectedFile] = process.argv.slice(1);
+  const expected = new Set(fs.existsSync(expectedFile)
+    ? fs.readFileSync(expectedFile, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"))
+    : []);
   let passed = 0, failed = 0, skipped = 0;
+  const unexpected = [];
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".json"))) {
     const r = JSON.parse(fs.readFileSync(`${dir}/${f}`, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    for (const file of r.testResults ?? [])
+      for (const t of file.assertionResults ?? [])
+        if ((t.status === "pending" || t.status === "skipped" || t.status === "todo") && !expected.has(t.fullName))
+          unexpected.push(t.fullName);
   }
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$results"
+  for (const name of unexpected) console.log(`  skipped, not listed in test/expected-skips.txt: ${name}`);
+  process.exit(unexpected.length > 0 ? 1 : 0);
+' "$results" "$ROOT/test/expected-skips.txt" || summary_ok=false
+
+failed_stages=0
+for o in "${outcomes[@]}"; do
+  echo "  $o"
+  case "$o" in *FAILED*) failed_stages=$((failed_stages + 1)) ;; esac
+done
+$summary_ok || failed_stages=$((failed_stages + 1))
+[ "$failed_stages" -eq 0 ]

@@ -1,4 +1,4 @@
-/** What `mp3c` exits with; scripts can rely on these (the README lists them). */
+/** What `mp3c` exits with; scripts can rely on these (docs/cli.md lists them). */
 export const EXIT = {
   ok: 0,
   /** The gateway refused or failed, the network, the disk. */

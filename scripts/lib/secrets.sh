@@ -18,12 +18,16 @@ rabbit_hash() {
 #   write      publish to an exchange (the default exchange is `amq.default`); be the queue end of a binding
 #   read       consume from a queue; be the exchange end of a binding; declare a queue that dead-letters
 # Publishing through the default exchange needs write on `amq.default`, which RabbitMQ cannot narrow to some
-# queues: every service that publishes can reach any queue by name. What the regexes do limit is who may
+# queues (topic permissions apply to topic exchanges only): every service that publishes, and every worker
+# does (its retries and dead letters go through it, and its retry queues dead-letter through it, which takes
+# write on it to declare), can reach any queue by name. The workers check a message's owner against the job
+# store for that reason. What the regexes do limit is who may publish to the job exchanges, and who may
 # consume, declare, delete and bind what. Server-named queues are `amq.gen-*`. A new queue or exchange goes
 # into the alternation of each user that needs it: `^(a|b|new)$`.
 RABBITMQ_PERMISSIONS=(
-  # declares and publishes to `video`; publishes to `job.control`; binds its own queue to `job.events`
-  'gateway     ^(video|job\.control|job\.events|amq\.gen-.*)$  ^(amq\.default|job\.control|amq\.gen-.*)$  ^(job\.events|amq\.gen-.*)$'
+  # declares and publishes to `video`; publishes to `job.control` and (queued, cancelled) to `job.events`;
+  # binds its own queue to `job.events`
+  'gateway     ^(video|job\.control|job\.events|amq\.gen-.*)$  ^(amq\.default|job\.control|job\.events|amq\.gen-.*)$  ^(job\.events|amq\.gen-.*)$'
   # consumes `video` with its retry and dead-letter queues (its dead-letter command reads and replays
   # `video.dead`); declares `mp3` and `conversion.failed` so that no result is dropped before the notification
   # service first starts; publishes to them and to `job.events`; binds its own queue to `job.control`
@@ -36,11 +40,24 @@ RABBITMQ_PERMISSIONS=(
   'admin       .*  .*  .*'
 )
 
+# Routing keys on the topic exchanges, one line per user and exchange: exchange, write, read. Write narrows
+# the keys a user may publish with; read (matched against binding keys) is left open, as whoever may bind
+# there may read every message anyway. Only the publishers named above may publish to the exchange at all.
+JOB_EVENT_KEYS='^job\.(queued|converting|progress|done|failed|cancelled)$'
+RABBITMQ_TOPIC_PERMISSIONS=(
+  # the job events it records (queued, cancelled); cancel requests only
+  "gateway     job.events   $JOB_EVENT_KEYS  .*"
+  'gateway     job.control  ^job\.cancel$  .*'
+  # job events only, never a control message
+  "converter   job.events   $JOB_EVENT_KEYS  .*"
+  'converter   job.control  ^$  .*'
+)
+
 # JSON string escaping for the regexes (backslashes and quotes)
 json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
 
 rabbitmq_definitions() { # user=password...
-  local users=() perms=() kv name tags line u c w r
+  local users=() perms=() topics=() kv name tags line u c w r x
   for kv in "$@"; do
     name=${kv%%=*} tags='[]'
     [ "$name" = admin ] && tags='["administrator"]'
@@ -50,9 +67,13 @@ rabbitmq_definitions() { # user=password...
     read -r u c w r <<<"$line"
     perms+=("    {\"user\": \"$u\", \"vhost\": \"/\", \"configure\": $(json_str "$c"), \"write\": $(json_str "$w"), \"read\": $(json_str "$r")}")
   done
+  for line in "${RABBITMQ_TOPIC_PERMISSIONS[@]}"; do
+    read -r u x w r <<<"$line"
+    topics+=("    {\"user\": \"$u\", \"vhost\": \"/\", \"exchange\": \"$x\", \"write\": $(json_str "$w"), \"read\": $(json_str "$r")}")
+  done
   local IFS=$'\n'
-  printf '{\n  "vhosts": [{"name": "/"}],\n  "users": [\n%s\n  ],\n  "permissions": [\n%s\n  ]\n}\n' \
-    "$(sed '$!s/$/,/' <<<"${users[*]}")" "$(sed '$!s/$/,/' <<<"${perms[*]}")"
+  printf '{\n  "vhosts": [{"name": "/"}],\n  "users": [\n%s\n  ],\n  "permissions": [\n%s\n  ],\n  "topic_permissions": [\n%s\n  ]\n}\n' \
+    "$(sed '$!s/$/,/' <<<"${users[*]}")" "$(sed '$!s/$/,/' <<<"${perms[*]}")" "$(sed '$!s/$/,/' <<<"${topics[*]}")"
 }
 
 SECRET_FILES=(mysql.env auth.env mongodb.env gateway.env converter.env notification.env rabbitmq-keda.env

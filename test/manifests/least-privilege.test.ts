@@ -259,6 +259,7 @@ describe('RabbitMQ users', () => {
     ['gateway', 'configure', 'video', true],
     ['gateway', 'write', 'amq.default', true],
     ['gateway', 'write', 'job.control', true],
+    ['gateway', 'write', 'job.events', true],
     ['gateway', 'read', 'job.events', true],
     ['gateway', 'read', 'amq.gen-Xy12', true],
     ['gateway', 'read', 'video', false],
@@ -286,6 +287,23 @@ describe('RabbitMQ users', () => {
   ];
   it.each(table)('when %s asks for %s on %s, then allowed is %s', (user, perm, name, expected) => {
     expect(new RegExp(permissions(user)[perm]).test(name)).toBe(expected);
+  });
+
+  // [user, exchange, routing key, may publish]
+  const topics: [string, string, string, boolean][] = [
+    ['converter', 'job.events', 'job.progress', true],
+    ['converter', 'job.events', 'job.done', true],
+    ['converter', 'job.events', 'job.cancel', false],
+    ['converter', 'job.events', 'job.done.x', false],
+    ['converter', 'job.control', 'job.cancel', false],
+    ['gateway', 'job.control', 'job.cancel', true],
+    ['gateway', 'job.control', 'job.cancelx', false],
+    ['gateway', 'job.events', 'job.queued', true],
+    ['gateway', 'job.events', 'video', false],
+  ];
+  it.each(topics)('when %s publishes to %s with key %s, then allowed is %s', (user, exchange, key, expected) => {
+    const entry = definitions().topic_permissions.find((t: any) => t.user === user && t.exchange === exchange);
+    expect(new RegExp(entry.write).test(key)).toBe(expected);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Counter, Histogram, LONG_BUCKETS, type Registry } from '@mp3converter/shared/metrics';
 import type { ConversionMetrics, FailureReason } from './domain/ports.js';
 
-const REASONS: readonly FailureReason[] = ['unconvertible', 'timeout', 'transient', 'gave_up', 'invalid_message'];
+const REASONS: readonly FailureReason[] = ['unconvertible', 'timeout', 'transient', 'gave_up', 'invalid_message', 'owner_mismatch'];
 
 /** Times faster than real time, from a slow machine to a short clip on a fast one. */
 const REALTIME_BUCKETS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];

@@ -202,6 +202,27 @@ describe('one worker', () => {
     await nothingPending();
   });
 
+  it("when a message names another user than the owner the job store knows, then it is dead-lettered as owner_mismatch, nothing is made or told, and the owner's message still converts", async () => {
+    const owner = uniqueEmail('owner');
+    const intruder = uniqueEmail('intruder');
+    const fid = await storeVideoAsGateway(mongo, tone, owner);
+    await publishVideo(q.video, fid, intruder);
+    const [dead] = await collect(`${q.video}.dead`, 1);
+    expect(dead!.body).toEqual({ video_fid: fid, mp3_fid: null, username: intruder });
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
+    // Dead-lettering settled it: whatever it was to cause has happened by now.
+    expect(await jobOf(fid)).toMatchObject({ state: 'queued', owner, attempts: 0, reason: null });
+    expect(await mongo.db('mp3s').collection('fs.files').countDocuments({ 'metadata.videoFid': fid })).toBe(0);
+    expect(await drainQueue(rabbitUrl(), q.mp3)).toEqual([]);
+    expect(await drainQueue(rabbitUrl(), q.failed)).toEqual([]);
+    await nothingPending();
+
+    await publishVideo(q.video, fid, owner);
+    const [message] = await collect(q.mp3, 1);
+    expect(message!.body).toEqual({ video_fid: fid, mp3_fid: mp3IdFor(fid), username: owner });
+    await nothingPending();
+  });
+
   it('when a message is delivered again after the job is done, then no second MP3 and no second mp3 message', async () => {
     const owner = uniqueEmail();
     const fid = await storeVideoAsGateway(mongo, tone, owner);

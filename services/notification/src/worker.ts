@@ -3,6 +3,7 @@ import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { jobFinder } from './adapters/mongo.jobs.js';
 import { mp3FileFinder } from './adapters/mongo.mp3-files.js';
 import { MongoSentLog } from './adapters/mongo.sent-log.js';
 import { SmtpMailer } from './adapters/smtp.mailer.js';
@@ -50,6 +51,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   prune();
   const pruning = setInterval(prune, 3_600_000);
   pruning.unref();
+  const findJob = jobFinder(mongo);
   const deps = {
     amqp,
     notifier: new NotifierService(mailer, sentLog),
@@ -70,6 +72,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
       readMp3Message({
         gatewayUrl: config.PUBLIC_GATEWAY_URL,
         findMp3: mp3FileFinder(mongo),
+        findJob,
         linkSecret: config.DOWNLOAD_LINK_SECRET,
         linkTtlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
       }),
@@ -79,7 +82,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   await amqp.consume({
     queue: config.FAILED_QUEUE,
     prefetch: config.CONCURRENCY,
-    onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage, deps),
+    onMessage: notificationHandler(config.FAILED_QUEUE, readFailureMessage(findJob), deps),
   });
   void amqp.start();
   logger.info({ queues, smtp: `${config.smtp.host}:${config.smtp.port}`, healthPort: http.port }, 'notification started');

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { encodeMessage } from '@mp3converter/shared/contracts';
+import { JobStore } from '@mp3converter/shared/jobs';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
@@ -157,6 +158,92 @@ describe('with a mail server', () => {
     expect(dead!.raw.toString()).toBe(body);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/invalid message|not valid JSON|not an email address/);
     expect(smtp.mails.length).toBe(before);
+  });
+
+  /** A job as our gateway records it, converted: its MP3 stored as the converter stores it. */
+  async function convertedJob(owner: string): Promise<{ videoFid: string; mp3Fid: string }> {
+    const videoFid = new ObjectId().toHexString();
+    await new JobStore(mongo).create({ videoFid, owner, filename: 'clip.mp4', size: 1000, contentType: 'video/mp4' });
+    const mp3Fid = await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(1000), { filename: 'clip.mp3', metadata: { owner, videoFid } });
+    return { videoFid, mp3Fid };
+  }
+
+  /** `to` got nothing: no email, not even a try at the mail server. */
+  const nothingTo = (to: string) => {
+    expect(mailsTo(smtp, to)).toHaveLength(0);
+    expect(smtp.attempts).not.toContain(to);
+  };
+
+  it("when an mp3 message names another user than the job's owner, then it is dead-lettered as owner_mismatch and no email leaves, to either of them", async () => {
+    const owner = uniqueEmail('owner');
+    const intruder = uniqueEmail('intruder');
+    const { videoFid, mp3Fid } = await convertedJob(owner);
+    const body = encodeMessage({ video_fid: videoFid, mp3_fid: mp3Fid, username: intruder });
+    await publishRaw(rabbit(), h.queues.mp3, body);
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(dead!.raw.toString()).toBe(body.toString());
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
+    await sentinel(h, smtp);
+    nothingTo(intruder);
+    nothingTo(owner);
+  });
+
+  it("when an mp3 message names the job's owner but an MP3 of someone else's, then it is dead-lettered and no email leaves", async () => {
+    const owner = uniqueEmail('owner');
+    const other = uniqueEmail('other');
+    const { videoFid } = await convertedJob(owner);
+    const { mp3Fid: theirs } = await convertedJob(other);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: videoFid, mp3_fid: theirs, username: owner }));
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
+    await sentinel(h, smtp);
+    nothingTo(owner);
+    nothingTo(other);
+  });
+
+  it("when an mp3 message names the owner's own MP3 of another video, then it is dead-lettered and no email leaves", async () => {
+    const owner = uniqueEmail('owner');
+    const first = await convertedJob(owner);
+    const second = await convertedJob(owner);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: first.videoFid, mp3_fid: second.mp3Fid, username: owner }));
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^mp3_mismatch: /);
+    await sentinel(h, smtp);
+    nothingTo(owner);
+  });
+
+  it('when a message for a video the store does not know names an MP3 stored for someone else, then it is dead-lettered and no email leaves', async () => {
+    const intruder = uniqueEmail('intruder');
+    const { mp3Fid } = await convertedJob(uniqueEmail('owner'));
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username: intruder }));
+    const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^(owner|mp3)_mismatch: /);
+    await sentinel(h, smtp);
+    nothingTo(intruder);
+  });
+
+  it("when a failure message names another user than the job's owner, then it is dead-lettered as owner_mismatch and no email leaves", async () => {
+    const owner = uniqueEmail('owner');
+    const intruder = uniqueEmail('intruder');
+    const { videoFid } = await convertedJob(owner);
+    await publishRaw(
+      rabbit(),
+      h.queues.failed,
+      encodeMessage({ video_fid: videoFid, mp3_fid: null, username: intruder, status: 'failed', reason: 'the video has no audio track' }),
+    );
+    const [dead] = await collect(`${h.queues.failed}.dead`, 1);
+    expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
+    await sentinel(h, smtp);
+    nothingTo(intruder);
+    nothingTo(owner);
+  });
+
+  it("when the job's owner is named with the job's own MP3, then the owner gets the email", async () => {
+    const owner = uniqueEmail('owner');
+    const { videoFid, mp3Fid } = await convertedJob(owner);
+    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: videoFid, mp3_fid: mp3Fid, username: owner }));
+    const mail = await waitFor(() => mailsTo(smtp, owner)[0], { what: 'the email' });
+    expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
   });
 
   it('when the worker runs, then /readyz checks Mongo and RabbitMQ', async () => {

@@ -49,6 +49,9 @@ export class MongoJobLeases implements JobLeases {
         return { status: 'held' };
       }
     }
+    // The owner is the store's: a message naming someone else (forged, or sent by a client that got it
+    // wrong) neither takes the lease nor counts an attempt, so it cannot disturb the owner's job.
+    if (existing.owner !== owner) return { status: 'not-owner' };
     if (revive && existing.state === 'failed' && !existing.deleted_at) {
       // An operator replayed it from the dead letters: a fresh set of attempts.
       await this.jobs.updateOne(

@@ -29,6 +29,8 @@ const message: ConversionMessage = { video_fid: VIDEO, mp3_fid: null, username: 
 
 /** The job store's rules for one job, in memory. */
 class FakeLeases implements JobLeases {
+  /** Whose job it is, as the gateway recorded it. */
+  owner = message.username;
   state: 'queued' | 'converting' | 'done' | 'failed' | 'cancelled' = 'queued';
   attempts = 0;
   held = false;
@@ -41,7 +43,8 @@ class FakeLeases implements JobLeases {
   duration: number | null = null;
   log: string[] = [];
 
-  async claim(_videoFid: string, _owner: string, { maxAttempts }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+  async claim(_videoFid: string, owner: string, { maxAttempts }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    if (owner !== this.owner) return { status: 'not-owner' };
     if (this.held) return { status: 'held' };
     if (this.state !== 'queued' && this.state !== 'converting') return { status: 'finished', state: this.state };
     this.state = 'converting';
@@ -262,6 +265,30 @@ describe('JobRunner', () => {
     expect([a.kind, b.kind].sort()).toEqual(['defer', 'done']);
     expect(leases.attempts).toBe(1);
     expect(mp3Messages).toHaveLength(1);
+  });
+
+  it.each([
+    ['queued', false],
+    ['held by another worker', true],
+  ])(
+    "when the message names another user than the job's owner and the job is %s, then it is dead-lettered as owner_mismatch and the job is not touched",
+    async (_label, held) => {
+      leases.held = held;
+      const outcome = await runner.run({ ...message, username: 'intruder@example.test' }, { replayed: false });
+      expect(outcome).toEqual({ kind: 'dead', reason: expect.stringMatching(/^owner_mismatch: /) });
+      expect(leases).toMatchObject({ state: 'queued', attempts: 0, reason: null });
+      expect(mp3Messages).toEqual([]);
+      expect(failures).toEqual([]);
+      expect(events).toEqual([]);
+      expect(recorded.failed).toEqual(['owner_mismatch']);
+    },
+  );
+
+  it('when a message naming another user is replayed from the dead letters, then it is dead-lettered again', async () => {
+    leases.state = 'failed';
+    const outcome = await runner.run({ ...message, username: 'intruder@example.test' }, { replayed: true });
+    expect(outcome).toMatchObject({ kind: 'dead', reason: expect.stringMatching(/^owner_mismatch: /) });
+    expect(leases.state).toBe('failed');
   });
 
   it('when the job is already finished (a duplicate, or cancelled while queued), then it is acked and nothing is done', async () => {

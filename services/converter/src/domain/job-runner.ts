@@ -89,12 +89,17 @@ const MIN_DURATION_SHARE = 0.95;
 /** Progress stays below 100 until the job is done: 100 means the MP3 is there. */
 const MAX_RUNNING_PERCENT = 99.9;
 
+/** The dead letter's reason for a message naming someone other than the job's owner. */
+const OWNER_MISMATCH = "owner_mismatch: the message names another user than the job's owner";
+
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /**
  * One conversion job from claim to its end, the converter's state machine:
  *
- *   claim ─┬─ held by another worker, or running here already ─────▶ defer (look again later)
+ *   running here already ─────────────────────────────────────────▶ defer (look again later)
+ *   claim ─┬─ the store's job has another owner than the message ─▶ dead letter (owner_mismatch), job untouched
+ *          ├─ held by another worker ─────────────────────────────▶ defer (look again later)
  *          ├─ already done / failed / cancelled ──────────────────▶ ack
  *          ├─ claimed more than maxAttempts times ────────────────▶ failed, user told, dead letter
  *          └─ claimed ─▶ convert ─┬─ MP3 stored, announced ───────▶ done
@@ -103,6 +108,10 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
  *                                 ├─ something gave way ──────────▶ released, retried later
  *                                 │    … on the last attempt ─────▶ failed, user told, dead letter
  *                                 └─ the worker stops ────────────▶ released, requeued, attempt refunded
+ *
+ * The owner is the job store's: a job the store knows is converted only for a message naming its owner, so
+ * `message.username` is the store's owner from the claim on. A video the store does not know (the original's
+ * gateway recorded no job) becomes a job of the user its message names.
  *
  * Exactly once in effect: a lease keeps two workers off one job, the MP3's id is derived from the video's so
  * a retry finds earlier work, and the `mp3` message goes out (confirmed) before the job is marked done and
@@ -150,6 +159,11 @@ export class JobRunner {
       const claim = await leases.claim(videoFid, owner, { maxAttempts, revive: delivery.replayed });
       const log = logger.child({ videoFid, username: owner, ...(claim.status === 'claimed' ? { attempt: claim.attempt } : {}) });
       switch (claim.status) {
+        case 'not-owner':
+          // Nobody is told: the named user owns nothing here, and the owner did not send it.
+          this.deps.metrics.failed('owner_mismatch');
+          log.warn('the message names another user than the owner of the job; dead-lettered');
+          return { kind: 'dead', reason: OWNER_MISMATCH };
         case 'held':
           log.info('job held by another worker; deferred');
           return { kind: 'defer', reason: 'held by another worker', afterMs: this.deps.deferMs };

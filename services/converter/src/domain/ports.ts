@@ -13,7 +13,9 @@ export type Claim =
   /** Done, failed or cancelled already: nothing to do (a duplicate message, or cancelled while queued). */
   | { status: 'finished'; state: JobState }
   /** Claimed more often than the limit allows: give up, with the last transient failure met if any. */
-  | { status: 'exhausted'; attempts: number; lastError: string | null };
+  | { status: 'exhausted'; attempts: number; lastError: string | null }
+  /** The store records another owner for this job than the message names: nothing is taken or changed. */
+  | { status: 'not-owner' };
 
 export interface Progress {
   percent: number;
@@ -23,7 +25,11 @@ export interface Progress {
 
 /** The job store as one worker sees it: every lease is taken in this worker's name. */
 export interface JobLeases {
-  /** `revive`: the message was replayed from the dead letters, so a failed job may start again with fresh attempts. */
+  /**
+   * `owner`: whom the message names. A job the store knows is claimed only for its recorded owner; a video it
+   * does not know (the original's gateway recorded none) becomes a job of `owner`.
+   * `revive`: the message was replayed from the dead letters, so a failed job may start again with fresh attempts.
+   */
   claim(videoFid: string, owner: string, options: { maxAttempts: number; revive: boolean }): Promise<Claim>;
   /** Extends the lease; says whether the owner asked to cancel meanwhile. */
   renew(videoFid: string): Promise<{ cancelRequested: boolean }>;
@@ -172,10 +178,10 @@ export type { ConversionMessage };
 
 /**
  * Why a conversion attempt failed, a fixed set: the file cannot be converted (`unconvertible`), an attempt ran
- * past a time limit (`timeout`) or something else gave way (`transient`), retries ran out (`gave_up`), or the
- * message could not be read (`invalid_message`).
+ * past a time limit (`timeout`) or something else gave way (`transient`), retries ran out (`gave_up`), the
+ * message could not be read (`invalid_message`), or it named another user than the job's owner (`owner_mismatch`).
  */
-export type FailureReason = 'unconvertible' | 'timeout' | 'transient' | 'gave_up' | 'invalid_message';
+export type FailureReason = 'unconvertible' | 'timeout' | 'transient' | 'gave_up' | 'invalid_message' | 'owner_mismatch';
 
 /** Conversions as metrics count them. */
 export interface ConversionMetrics {

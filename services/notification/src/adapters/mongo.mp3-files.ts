@@ -6,7 +6,7 @@ import type { Mp3File } from '../domain/emails.js';
 interface Mp3FilesDocument {
   filename?: string;
   length: number;
-  metadata?: { owner?: unknown; durationSeconds?: unknown; expiresAt?: unknown };
+  metadata?: { owner?: unknown; videoFid?: unknown; durationSeconds?: unknown; expiresAt?: unknown };
 }
 
 /** The MP3s' GridFS files documents (read only): what the email says of the file. */
@@ -16,12 +16,13 @@ export function mp3FileFinder(client: MongoClient): (mp3Fid: string) => Promise<
     const id = parseObjectId(mp3Fid);
     const doc = id ? await files.findOne({ _id: id as never }) : null;
     if (!doc) return undefined;
-    const { owner, durationSeconds, expiresAt } = doc.metadata ?? {};
+    const { owner, videoFid, durationSeconds, expiresAt } = doc.metadata ?? {};
     return {
       filename: doc.filename || `${mp3Fid}.mp3`,
       sizeBytes: doc.length,
       durationSeconds: typeof durationSeconds === 'number' ? durationSeconds : null,
       owner: typeof owner === 'string' ? owner : null,
+      videoFid: typeof videoFid === 'string' ? videoFid : null,
       expiresAt: expiresAt instanceof Date ? expiresAt : null,
     };
   };

@@ -4,6 +4,7 @@ import type { Logger } from '@mp3converter/shared/logger';
 import { signedDownloadPath } from '@mp3converter/shared/links';
 import { type Email, type Mp3File, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
 import type { NotifierService } from '../domain/notifier.service.js';
+import { type KnownJob, recipientOf } from '../domain/recipient.js';
 import type { EmailMetrics } from '../metrics.js';
 
 export interface NotificationConsumerDeps {
@@ -22,33 +23,48 @@ export const CLAIM_TTL_MS = 120_000;
 
 type Reader = (body: Buffer) => Promise<{ ok: true; key: string; email: Email } | { ok: false; reason: string }>;
 
+/** What the job store knows of a video's job; undefined for a video it does not know. */
+export type JobFinder = (videoFid: string) => Promise<KnownJob | undefined>;
+
 export interface ReadyEmailSources {
   gatewayUrl: string;
   /** What the store knows of the MP3; undefined for one that is not ours. */
   findMp3(mp3Fid: string): Promise<Mp3File | undefined>;
+  findJob: JobFinder;
   linkSecret: string;
   linkTtlMs: number;
 }
 
-/** `mp3`: the file is ready. The email carries a signed link, which expires with the MP3 at the latest. */
+/**
+ * `mp3`: the file is ready. The email goes to the owner the store records (see recipientOf), and carries a
+ * signed link, which expires with the MP3 at the latest.
+ */
 export const readMp3Message =
-  ({ gatewayUrl, findMp3, linkSecret, linkTtlMs }: ReadyEmailSources): Reader =>
+  ({ gatewayUrl, findMp3, findJob, linkSecret, linkTtlMs }: ReadyEmailSources): Reader =>
   async (body) => {
     const parsed = parseMessage(mp3MessageSchema, body);
     if (!parsed.ok) return parsed;
-    const message = parsed.value;
-    const mp3Fid = message.mp3_fid.toLowerCase();
-    const file = await findMp3(mp3Fid);
+    const mp3Fid = parsed.value.mp3_fid.toLowerCase();
+    const [file, job] = await Promise.all([findMp3(mp3Fid), findJob(parsed.value.video_fid)]);
+    const recipient = recipientOf({ named: parsed.value.username, videoFid: parsed.value.video_fid, mp3Fid, job, file });
+    if (!recipient.ok) return recipient;
+    const message = { ...parsed.value, username: recipient.to };
     const expires = Math.floor(Math.min(Date.now() + linkTtlMs, file?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) / 1000);
-    const url = `${gatewayUrl.replace(/\/+$/, '')}${signedDownloadPath({ mp3Fid, owner: file?.owner ?? message.username, expires }, linkSecret)}`;
+    const url = `${gatewayUrl.replace(/\/+$/, '')}${signedDownloadPath({ mp3Fid, owner: recipient.to, expires }, linkSecret)}`;
     return { ok: true, key: `mp3:${mp3Fid}`, email: mp3ReadyEmail(message, { gatewayUrl, link: { url, expiresAt: new Date(expires * 1000) }, file }) };
   };
 
-/** `conversion.failed`: the converter gave up. */
-export const readFailureMessage: Reader = async (body) => {
-  const parsed = parseMessage(failureMessageSchema, body);
-  return parsed.ok ? { ok: true, key: `failed:${parsed.value.video_fid.toLowerCase()}`, email: conversionFailedEmail(parsed.value) } : parsed;
-};
+/** `conversion.failed`: the converter gave up. The email goes to the owner the store records (see recipientOf). */
+export const readFailureMessage =
+  (findJob: JobFinder): Reader =>
+  async (body) => {
+    const parsed = parseMessage(failureMessageSchema, body);
+    if (!parsed.ok) return parsed;
+    const job = await findJob(parsed.value.video_fid);
+    const recipient = recipientOf({ named: parsed.value.username, videoFid: parsed.value.video_fid, mp3Fid: null, job });
+    if (!recipient.ok) return recipient;
+    return { ok: true, key: `failed:${parsed.value.video_fid.toLowerCase()}`, email: conversionFailedEmail({ ...parsed.value, username: recipient.to }) };
+  };
 
 /** The door from one queue to the notifier; every outcome becomes one settled message, nothing crashes. */
 export function notificationHandler(queue: string, read: Reader, deps: NotificationConsumerDeps) {
@@ -57,7 +73,7 @@ export function notificationHandler(queue: string, read: Reader, deps: Notificat
   const handle = async (message: ConsumeMessage): Promise<{ outcome: Outcome; sent?: boolean }> => {
     const parsed = await read(message.content);
     if (!parsed.ok) {
-      logger.warn({ queue, reason: parsed.reason }, 'invalid message');
+      logger.warn({ queue, reason: parsed.reason }, 'message refused');
       return { outcome: { kind: 'dead', reason: parsed.reason } };
     }
     const log = logger.child({ queue, key: parsed.key, to: parsed.email.to });

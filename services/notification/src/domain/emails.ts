@@ -18,6 +18,8 @@ export interface Mp3File {
   sizeBytes: number;
   durationSeconds: number | null;
   owner: string | null;
+  /** The video it was made from; null on files stored before it was recorded. */
+  videoFid?: string | null;
   /** When it will be removed. */
   expiresAt: Date | null;
 }

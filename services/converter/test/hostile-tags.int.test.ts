@@ -99,6 +99,17 @@ describe('uploads whose tag names are ffmpeg options', () => {
     if (mp3) expect((await ffprobeJson(mp3, 'write.mp3')).streams.map((s: any) => s.codec_type)).toEqual(['audio']);
   });
 
+  it('when the tag names would add an output file of the uploader’s naming, then no such file appears', async () => {
+    const target = join(dir, 'extra-output.mp3');
+    const upload = await id3TaggedMp3(optionInjectionTags.extraOutput(target));
+
+    const { job, mp3 } = await convert(upload);
+
+    expect(['done', 'failed']).toContain(job.state);
+    expect(await exists(target)).toBe(false);
+    if (mp3) expect((await ffprobeJson(mp3, 'extra.mp3')).streams.map((s: any) => s.codec_type)).toEqual(['audio']);
+  });
+
   it('when the tag names would have ffmpeg connect to a URL, then no connection is attempted', async () => {
     const { port } = listener.address() as net.AddressInfo;
     const upload = await id3TaggedMp3(optionInjectionTags.progressTo(`tcp://127.0.0.1:${port}/x`));

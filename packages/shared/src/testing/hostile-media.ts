@@ -159,10 +159,13 @@ const FREE_NEXT_NAME = ['x=y -scodec:', '1'] as const;
 /**
  * ID3 tag sets that would run ffmpeg options of the uploader's choosing were tag names ever split into
  * ffmpeg's arguments: `readFile` renders a local text file into a picture stream (`movie=…:f=tty`);
- * `progressTo` has ffmpeg write its progress report to a file or URL (`tcp://…` connects out). The `=`
- * that empties a tag sticks to the last word: the file written is `target=`.
+ * `progressTo` has ffmpeg write its progress report to a file or URL (`tcp://…` connects out); `extraOutput`
+ * adds an output file of the uploader's naming (its name free of the `=` that empties a tag: the next tag's
+ * `-scodec:` takes that, and a last tag puts the arguments back in step). The `=` that empties a tag sticks
+ * to the last word: the file `progressTo` writes is `target=`.
  */
 export const optionInjectionTags = {
   readFile: (path: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`-filter_complex movie=${path}:f=tty,null`, '2']] as const,
   progressTo: (target: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`-progress ${target}`, '2']] as const,
+  extraOutput: (path: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`${path} -scodec:`, '2'], ['-scodec: x=y', '3']] as const,
 };

@@ -41,7 +41,8 @@ const FFMETADATA_SPECIAL = /[=;#\\\n\r]/g;
  * The kept tags as an ffmetadata file (ffmpeg's `-f ffmetadata`), the way they reach the MP3 without being
  * on a command line. NUL bytes are dropped: an ID3 text ends at one. A value that ends in a backslash gets a
  * NUL after its escaped backslash: ffmpeg 5.1 takes a line end after an escaped backslash as escaped too,
- * and the NUL, which ends the text it keeps, stops that.
+ * and the NUL, where the text it keeps ends, stops that (a reader without that quirk ends the line at the
+ * NUL and skips the empty line after it).
  */
 export function ffmetadata(tags: Record<string, string>): string {
   const lines = Object.entries(tags).map(([name, value]) => {

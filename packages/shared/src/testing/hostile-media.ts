@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -120,3 +123,49 @@ export async function understatedAac(seconds: number): Promise<Buffer> {
   );
   return stdout;
 }
+
+/** ffmetadata's escaping (a backslash before `=`, `;`, `#`, a backslash and line ends), so that any tag name reaches the MP3 as it is. */
+const ffmetadataText = (tags: readonly (readonly [string, string])[]): string =>
+  `;FFMETADATA1\n${tags.map(([k, v]) => `${k.replace(/[=;#\\\n\r]/g, '\\$&')}=${v.replace(/[=;#\\\n\r]/g, '\\$&')}\n`).join('')}`;
+
+/**
+ * A short MP3 (a sine tone) whose ID3v2.3 tag holds `tags` in this order, made by ffmpeg from an ffmetadata
+ * file: a name outside ID3's own frames becomes a TXXX frame of exactly that name (spaces, `=` and all), and
+ * ffprobe reads it back as a format tag of that name.
+ */
+export async function id3TaggedMp3(tags: readonly (readonly [string, string])[], seconds = 2): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'id3-tagged-'));
+  try {
+    await writeFile(join(dir, 'tags.txt'), ffmetadataText(tags));
+    await run('ffmpeg', [
+      ...['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`],
+      ...['-f', 'ffmetadata', '-i', join(dir, 'tags.txt'), '-map', '0:a', '-map_metadata', '1', '-id3v2_version', '3'],
+      ...['-c:a', 'libmp3lame', '-q:a', '6', join(dir, 'tagged.mp3')],
+    ]);
+    return await readFile(join(dir, 'tagged.mp3'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The first tag of each attack below: should tag names ever be split at a space into ffmpeg arguments after a
+ * `-metadata`, this one's first word is the metadata it sets and its second (`-scodec:`, the subtitle codec,
+ * harmless without subtitles) swallows the next `-metadata`, so the next tag name's first word is read as an
+ * option of ffmpeg's own.
+ */
+const FREE_NEXT_NAME = ['x=y -scodec:', '1'] as const;
+
+/**
+ * ID3 tag sets that would run ffmpeg options of the uploader's choosing were tag names ever split into
+ * ffmpeg's arguments: `readFile` renders a local text file into a picture stream (`movie=…:f=tty`);
+ * `progressTo` has ffmpeg write its progress report to a file or URL (`tcp://…` connects out); `extraOutput`
+ * adds an output file of the uploader's naming (its name free of the `=` that empties a tag: the next tag's
+ * `-scodec:` takes that, and a last tag puts the arguments back in step). The `=` that empties a tag sticks
+ * to the last word: the file `progressTo` writes is `target=`.
+ */
+export const optionInjectionTags = {
+  readFile: (path: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`-filter_complex movie=${path}:f=tty,null`, '2']] as const,
+  progressTo: (target: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`-progress ${target}`, '2']] as const,
+  extraOutput: (path: string) => [['title', 'Hostile'], FREE_NEXT_NAME, [`${path} -scodec:`, '2'], ['-scodec: x=y', '3']] as const,
+};

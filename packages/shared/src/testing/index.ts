@@ -184,6 +184,8 @@ export {
   ffconcatList,
   hlsPlaylist,
   hostileCorpus,
+  id3TaggedMp3,
+  optionInjectionTags,
   partialTsDataUri,
   understatedAac,
 } from './hostile-media.js';

@@ -1,7 +1,7 @@
 /**
  * ffmpeg's statistics line (`size=… time=00:01:02.50 bitrate=… speed=3.1x`), printed to standard error
- * about twice a second when `-stats` is on, even at `-v error`. It is where the encoder says how far it is;
- * fluent-ffmpeg's own progress event is silent at `-v error` and needs an extra, unguarded ffprobe.
+ * about twice a second when `-stats` is on, even at `-v error`. It is where the encoder says how far it is,
+ * with no ffprobe run of its own.
  */
 export interface EncoderStats {
   /** Seconds of output written so far. */

@@ -1,12 +1,12 @@
-import ffmpeg from 'fluent-ffmpeg';
+import { open, rm, writeFile } from 'node:fs/promises';
 import type { EncodingPlan } from '../domain/encoding-plan.js';
-import { type MediaLimits, outputSecondsCap } from '../domain/media-limits.js';
-import { open } from 'node:fs/promises';
+import type { MediaLimits } from '../domain/media-limits.js';
 import { type EncodeRun, type MediaInput, type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
+import { encodeArgs, ffmetadata, fileUrl, inputGuards, isStreamIndex } from './ffmpeg-args.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
 import { followFile } from './file-follower.js';
 import { MAX_FRAME_BYTES, firstFrameOffset, xingLength } from './mp3-header.js';
-import { ChildGroup, OutputTooLarge, ProcessTimedOut, confine, runProcess } from './process-group.js';
+import { OutputTooLarge, ProcessTimedOut, runProcess } from './process-group.js';
 
 export interface FfmpegOptions {
   ffmpegPath: string;
@@ -15,20 +15,6 @@ export interface FfmpegOptions {
   probeTimeoutMs: number;
   limits: MediaLimits;
 }
-
-/**
- * The demuxers ffmpeg and ffprobe may use, by name (`mov` is also mp4, m4a, 3gp, 3g2 and mj2; `matroska`
- * also webm; `mp3` also MP2). None of them opens another file or URL: playlists, manifests and lists (hls,
- * dash, concat, imf), image sequences, devices and the rest are refused however the input is wrapped, since
- * the demuxer ffmpeg detects must be on the list.
- */
-export const ALLOWED_DEMUXERS = ['mov', 'matroska', 'avi', 'flv', 'mpegts', 'mpeg', 'ogg', 'wav', 'mp3', 'aac', 'flac', 'asf', 'aiff', 'ac3'];
-
-/**
- * Input options of every ffmpeg and ffprobe run: whitelisted containers only, and one way in: a local file,
- * or the pipe the converter feeds itself.
- */
-export const inputGuards = (protocol: 'file' | 'pipe' = 'file') => ['-protocol_whitelist', protocol, '-format_whitelist', ALLOWED_DEMUXERS.join(',')];
 
 /** Demuxers that would read other files or URLs, named in the reason when ffmpeg refuses one. */
 const PLAYLISTS = new Set(['hls', 'dash', 'concat', 'imf', 'webm_dash_manifest', 'sdp', 'vobsub']);
@@ -40,6 +26,8 @@ const PROBE_ENTRIES =
 /** Cover art the MP3 can carry in an ID3 APIC frame. */
 const COVER_CODECS = new Set(['mjpeg', 'png']);
 const PROBE_MAX_STDOUT_BYTES = 1 << 20;
+/** ffmpeg writes its MP3 to a file and nothing to standard output. */
+const ENCODE_MAX_STDOUT_BYTES = 64 * 1024;
 
 /** What is kept of ffmpeg's own words (not its statistics) for the failure reason. */
 const STDERR_KEPT = 64 * 1024;
@@ -58,15 +46,15 @@ function inputProblem(stderr: string): string {
 }
 
 /**
- * ffmpeg through fluent-ffmpeg. The input is a local file, or, for a container that can be read in file
- * order (see ContainerLayout), a pipe this process feeds from the local copy as it grows: never a network
+ * ffmpeg and ffprobe, spawned directly with argument lists of fixed words, validated numbers and the
+ * converter's own file names (see `encodeArgs`). The input is a local file, or, for a container that can be
+ * read in file order (see ContainerLayout), a pipe this process feeds from the local copy as it grows: never a network
  * protocol. The output is a file, so ffmpeg can go back and write the VBR (Xing/LAME) header that carries
  * the duration; written to a pipe, players misreport a VBR MP3's length.
  */
 export class FfmpegTranscoder implements Transcoder {
   constructor(private readonly options: FfmpegOptions) {}
 
-  /** ffprobe, run directly: fluent-ffmpeg's own ffprobe has no time limit, ignores abort and passes the whole environment. */
   async probe(input: MediaInput, signal: AbortSignal): Promise<MediaProbe> {
     const { ffprobePath, probeTimeoutMs } = this.options;
     // Fed, ffprobe reads the copy as it is written and stops once it knows enough (or at the index, last).
@@ -81,7 +69,7 @@ export class FfmpegTranscoder implements Transcoder {
       '-of',
       'json',
       '-i',
-      feed ? 'pipe:0' : input.path,
+      feed ? 'pipe:0' : fileUrl(input.path),
     ];
     let result: Awaited<ReturnType<typeof runProcess>>;
     try {
@@ -116,7 +104,8 @@ export class FfmpegTranscoder implements Transcoder {
       audioCodec: audio?.codec_name ?? null,
       sampleRate: Number(audio?.sample_rate) || null,
       channels: Number(audio?.channels) || null,
-      coverStream: cover?.index ?? null,
+      // Only ever a number ffprobe printed, but it becomes part of `-map 0:N`: a small non-negative integer or no cover.
+      coverStream: isStreamIndex(cover?.index) ? cover.index : null,
       tags: Object.fromEntries(Object.entries(data.format?.tags ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
       chapters: data.chapters?.length ?? 0,
     };
@@ -155,69 +144,45 @@ export class FfmpegTranscoder implements Transcoder {
     };
   }
 
-  toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun = {}): Promise<void> {
+  /**
+   * The kept tags travel in an ffmetadata file next to the output (in the job's folder), read by ffmpeg as a
+   * second input: never as arguments.
+   */
+  async toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun = {}): Promise<void> {
     const { ffmpegPath, timeoutMs, limits } = this.options;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason);
-      let timedOut = false;
-      // Read from its first byte on: stopped (destroyed) once ffmpeg is done, whether it read it all or not.
-      const feed = input.growing ? followFile(input.growing) : undefined;
-      const command = ffmpeg(feed ?? input.path, { stdoutLines: 20 })
-        .setFfmpegPath(ffmpegPath)
-        // -nostdin: no keyboard commands; a fed input (pipe:0) is read all the same.
-        .inputOptions(['-hide_banner', '-nostdin', ...inputGuards(feed ? 'pipe' : 'file')])
-        // `-stats` keeps the statistics line coming at `-v error`: it is how far the encoder is.
-        .outputOptions([...outputArgs(plan), '-v', 'error', '-stats'])
-        // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.
-        .outputOptions(['-t', String(outputSecondsCap(limits)), '-fs', String(limits.maxOutputBytes)])
-        .format('mp3');
-
-      // No 'progress' listener here: fluent-ffmpeg would start its own unguarded ffprobe for it. The
-      // statistics lines would also push what ffmpeg said about the input out of fluent-ffmpeg's short
-      // ring of lines, so the other lines are kept here.
-      let said = '';
-      command.on('stderr', (line: string) => {
-        const stats = parseStatsLine(line);
-        if (stats) onProgress?.(stats.seconds, stats.speed);
-        else said = `${said}${line}\n`.slice(-STDERR_KEPT);
-      });
-      const children = new ChildGroup();
-      confine(command, children);
-      const kill = () => children.killAll();
-      const timer = setTimeout(
-        () => {
-          timedOut = true;
-          kill();
-        },
-        Math.max(0, timeoutMs - spentMs),
-      );
-      signal.addEventListener('abort', kill, { once: true });
-      const finish = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', kill);
-        feed?.destroy();
-      };
-
-      command
-        .on('error', (err: Error & { inputStreamError?: unknown }) => {
-          finish();
-          if (signal.aborted) return reject(signal.reason);
-          // The copy being fed failed: its own error (a storage problem), not the file's.
-          if (err.inputStreamError) return reject(err.inputStreamError);
-          if (timedOut)
-            return reject(new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true }));
-          if (/killed with signal|SIGKILL|SIGTERM/.test(err.message)) return reject(new TransientFailure('ffmpeg was killed', { cause: err }));
-          if (/ENOENT|spawn/.test(err.message) && !said) return reject(new TransientFailure('ffmpeg could not be started', { cause: err }));
-          reject(new PermanentFailure(inputProblem(`${err.message}\n${said}`), { cause: err }));
-        })
-        .on('end', () => {
-          finish();
-          // ffmpeg exits 0 on a cut-off MP4 with its index at the front, having said so at error level.
-          if (TRUNCATED.test(said)) return reject(new PermanentFailure('the file is truncated or damaged'));
-          resolve();
-        })
-        .save(output);
-    });
+    signal.throwIfAborted();
+    const metadata = plan.tags.keep ? `${output}.ffmetadata` : null;
+    const args = encodeArgs(plan, { input: input.path, fed: input.growing !== undefined, metadata, output }, limits);
+    if (metadata && plan.tags.keep) await writeFile(metadata, ffmetadata(plan.tags.tags), { mode: 0o600 });
+    // Read from its first byte on: stopped (destroyed) once ffmpeg is done, whether it read it all or not.
+    const feed = input.growing ? followFile(input.growing) : undefined;
+    // The statistics lines would push what ffmpeg said about the input out of a ring of lines: kept apart.
+    let said = '';
+    const onStderrLine = (line: string) => {
+      const stats = parseStatsLine(line);
+      if (stats) onProgress?.(stats.seconds, stats.speed);
+      else if (line) said = `${said}${line}\n`.slice(-STDERR_KEPT);
+    };
+    const limitMs = Math.max(0, timeoutMs - spentMs);
+    let code: number | null;
+    try {
+      ({ code } = await runProcess(ffmpegPath, args, { timeoutMs: limitMs, signal, maxStdoutBytes: ENCODE_MAX_STDOUT_BYTES, stdin: feed, onStderrLine }));
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      // The copy being fed failed: its own error (a storage problem), not the file's.
+      if (feed?.errored) throw err;
+      if (err instanceof ProcessTimedOut)
+        throw new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true });
+      if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
+      throw new TransientFailure('ffmpeg could not be started', { cause: err });
+    } finally {
+      if (metadata) await rm(metadata, { force: true });
+    }
+    // Killed by a signal of someone else's (the kernel's OOM killer, an operator).
+    if (code === null) throw new TransientFailure('ffmpeg was killed');
+    if (code !== 0) throw new PermanentFailure(inputProblem(said), { cause: new Error(said.slice(-2000)) });
+    // ffmpeg exits 0 on a cut-off MP4 with its index at the front, having said so at error level.
+    if (TRUNCATED.test(said)) throw new PermanentFailure('the file is truncated or damaged');
   }
 }
 
@@ -233,32 +198,4 @@ interface FfprobeJson {
     disposition?: { attached_pic?: number };
   }[];
   chapters?: unknown[];
-}
-
-/**
- * The output options for a plan: the first audio stream, copied or encoded with LAME; with tags kept, the
- * source's global tags except the junk ones, its chapters and its cover art as ID3v2.3 (what players read
- * best); `+bitexact` so that ffmpeg adds no encoder tag of its own.
- */
-export function outputArgs(plan: EncodingPlan): string[] {
-  const args = ['-map', '0:a:0'];
-  const { tags, audio } = plan;
-  if (tags.keep) {
-    if (tags.coverStream !== null) args.push('-map', `0:${tags.coverStream}`, '-c:v', 'copy', '-disposition:v:0', 'attached_pic');
-    args.push('-map_metadata', '0', '-map_chapters', '0', '-id3v2_version', '3');
-    for (const key of tags.dropKeys) args.push('-metadata', `${key}=`);
-  } else {
-    args.push('-map_metadata', '-1', '-map_chapters', '-1');
-  }
-  if (!tags.keep || tags.coverStream === null) args.push('-vn');
-  if (audio.mode === 'copy') args.push('-c:a', 'copy');
-  else {
-    args.push('-c:a', 'libmp3lame');
-    if (audio.bitrateKbps !== null) args.push('-b:a', `${audio.bitrateKbps}k`);
-    else args.push('-q:a', String(audio.vbrQuality ?? 2));
-    if (audio.sampleRate !== null) args.push('-ar', String(audio.sampleRate));
-    if (audio.channels !== null) args.push('-ac', String(audio.channels));
-  }
-  args.push('-fflags', '+bitexact', '-write_id3v1', '0');
-  return args;
 }

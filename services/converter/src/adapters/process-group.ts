@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { type ChildProcess, spawn } from 'node:child_process';
-import type { FfmpegCommand } from 'fluent-ffmpeg';
 
 /**
  * The environment of every child: PATH alone, to find ffmpeg and whatever a wrapper script in FFMPEG_PATH
@@ -60,30 +59,6 @@ export class ChildGroup {
   }
 }
 
-type SpawnStep = (this: FfmpegCommand, args: string[], options: object, processCB?: unknown, endCB?: unknown) => void;
-type ProcessCallback = (child: ChildProcess, ...rings: unknown[]) => void;
-
-/**
- * fluent-ffmpeg passes no environment to spawn (ffmpeg inherits the worker's whole one) and its `kill`
- * reaches only the process it started. Every process it starts (the conversion and its capability queries)
- * goes through its private `_spawnFfmpeg`; 2.1.3 is the library's last release, so this one hook is stable.
- * It adds the minimal environment and a process group, and hands each child to `group`.
- */
-export function confine(command: FfmpegCommand, group: ChildGroup): void {
-  const target = command as unknown as { _spawnFfmpeg: SpawnStep };
-  const spawnStep = target._spawnFfmpeg;
-  target._spawnFfmpeg = function (args, options, processCB, endCB) {
-    // The same optional arguments as the original: (args, options?, processCB?, endCB).
-    if (typeof options === 'function') [options, processCB, endCB] = [{}, options, processCB];
-    if (endCB === undefined) [processCB, endCB] = [undefined, processCB];
-    const onProcess: ProcessCallback = (child, ...rings) => {
-      group.add(child);
-      if (typeof processCB === 'function') (processCB as ProcessCallback)(child, ...rings);
-    };
-    spawnStep.call(this, args, { ...options, env: childEnvironment(), detached: true }, onProcess, endCB);
-  };
-}
-
 export class ProcessTimedOut extends Error {
   constructor(readonly timeoutMs: number) {
     super(`still running after ${timeoutMs} ms`);
@@ -110,6 +85,8 @@ export interface RunOptions {
    * process group is killed and the run rejects with the stream's error. It is destroyed when the run ends.
    */
   stdin?: Readable;
+  /** Hears each line of standard error as it comes; a line ends at `\n`, `\r\n` or `\r` (ffmpeg's statistics line). */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -120,9 +97,10 @@ export interface RunResult {
 }
 
 const STDERR_KEPT = 64 * 1024;
+const LINE_END = /\r\n|\r|\n/;
 
 /** Runs a program to its end with the minimal environment, a wall-clock limit and abort, in its own process group. */
-export function runProcess(file: string, args: readonly string[], { timeoutMs, signal, maxStdoutBytes, stdin }: RunOptions): Promise<RunResult> {
+export function runProcess(file: string, args: readonly string[], { timeoutMs, signal, maxStdoutBytes, stdin, onStderrLine }: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const group = new ChildGroup();
@@ -134,6 +112,7 @@ export function runProcess(file: string, args: readonly string[], { timeoutMs, s
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';
+    let partial = '';
 
     const child = spawn(file, args, { env: childEnvironment(), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     group.add(child);
@@ -155,11 +134,16 @@ export function runProcess(file: string, args: readonly string[], { timeoutMs, s
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-STDERR_KEPT);
+      if (!onStderrLine) return;
+      const lines = (partial + chunk).split(LINE_END);
+      partial = (lines.pop() ?? '').slice(-STDERR_KEPT);
+      for (const line of lines) onStderrLine(line);
     });
     child.on('error', (err) => {
       failure ??= err;
     });
     child.on('close', (code) => {
+      if (partial) onStderrLine?.(partial);
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       stdin?.destroy();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planEncoding, readOptions } from './encoding-plan.js';
+import { keptTags, planEncoding, readOptions } from './encoding-plan.js';
 import { type MediaProbe, PermanentFailure } from './ports.js';
 
 const source = (over: Partial<MediaProbe> = {}): MediaProbe => ({
@@ -22,7 +22,7 @@ describe('planEncoding', () => {
   it('when nothing is asked, then LAME VBR at the default quality, tags, chapters and cover kept, container junk dropped', () => {
     expect(planEncoding({}, source(), defaults)).toEqual({
       audio: { mode: 'encode', vbrQuality: 2, bitrateKbps: null, sampleRate: null, channels: null },
-      tags: { keep: true, dropKeys: ['major_brand', 'encoder', 'compatible_brands', 'comment'], coverStream: 3 },
+      tags: { keep: true, tags: { title: 'T', artist: 'A' }, coverStream: 3 },
     });
   });
 
@@ -44,6 +44,15 @@ describe('planEncoding', () => {
   it('when a bitrate does not exist at the sample rate, then the job fails saying which do', () => {
     expect(() => planEncoding({ bitrate: 144 }, source(), defaults)).toThrow(PermanentFailure);
     expect(() => planEncoding({ bitrate: 320 }, source({ sampleRate: 22050 }), defaults)).toThrow(/does not exist at 22050 Hz/);
+  });
+});
+
+describe('keptTags', () => {
+  it('when tags have other spellings, other names or hostile names, then only the kept names remain, lower-case, the first spelling winning', () => {
+    expect(keptTags({ TITLE: 'first', Title: 'second', Artist: 'A', 'x=y -scodec:': '1', '-filter_complex movie=/etc/passwd': '2', title_x: '3' })).toEqual({
+      title: 'first',
+      artist: 'A',
+    });
   });
 });
 

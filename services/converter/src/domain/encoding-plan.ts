@@ -16,8 +16,12 @@ export type AudioPlan =
   { mode: 'copy' } | { mode: 'encode'; vbrQuality: number | null; bitrateKbps: number | null; sampleRate: number | null; channels: number | null };
 
 export type TagPlan =
-  /** The source's global tags minus `dropKeys` (junk), its chapters, and its cover art (an attached picture stream, never the video track). */
-  { keep: true; dropKeys: string[]; coverStream: number | null } | { keep: false };
+  /**
+   * Of the source's global tags, those on KEPT_TAGS (by their lower-case names), with its chapters and its
+   * cover art (an attached picture stream, never the video track). The tags are data for the MP3's tag: none
+   * of them, names or values, is ever part of a command line.
+   */
+  { keep: true; tags: Record<string, string>; coverStream: number | null } | { keep: false };
 
 export interface EncodingPlan {
   audio: AudioPlan;
@@ -29,6 +33,16 @@ export interface EncodingDefaults {
   bitrateKbps?: number | undefined;
 }
 
+/** The source's tags an MP3 keeps, by their lower-case names; of two spellings of one name, the first. */
+export function keptTags(source: Record<string, string>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    const key = name.toLowerCase();
+    if (KEPT_TAGS.has(key) && !Object.hasOwn(kept, key)) kept[key] = value;
+  }
+  return kept;
+}
+
 /** The options a message carries (none: the defaults); bad ones fail the job, as the gateway would have refused them. */
 export function readOptions(raw: unknown): ConversionOptions {
   const parsed = conversionOptionsSchema.safeParse(raw ?? {});
@@ -38,10 +52,7 @@ export function readOptions(raw: unknown): ConversionOptions {
 
 /** How this source becomes the MP3 its owner asked for. */
 export function planEncoding(options: ConversionOptions, source: MediaProbe, defaults: EncodingDefaults): EncodingPlan {
-  const tags: TagPlan =
-    options.tags === 'drop'
-      ? { keep: false }
-      : { keep: true, dropKeys: Object.keys(source.tags).filter((k) => !KEPT_TAGS.has(k.toLowerCase())), coverStream: source.coverStream };
+  const tags: TagPlan = options.tags === 'drop' ? { keep: false } : { keep: true, tags: keptTags(source.tags), coverStream: source.coverStream };
   if (source.audioCodec === 'mp3' && !changesAudio(options)) return { audio: { mode: 'copy' }, tags };
   const bitrateKbps = options.bitrate ?? (options.quality === undefined ? (defaults.bitrateKbps ?? null) : null);
   if (bitrateKbps !== null) {

@@ -5,7 +5,7 @@ export const authConfigSchema = z
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
-    HOST: z.string().default('0.0.0.0'),
+    HOST: env.host(),
     PORT: env.port(5000),
     HEALTH_PORT: env.port(8084),
     MYSQL_HOST: z.string().default('localhost'),

@@ -6,7 +6,7 @@ export const gatewayConfigSchema = z
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
-    HOST: z.string().default('0.0.0.0'),
+    HOST: env.host(),
     PORT: env.port(8080),
     HEALTH_PORT: env.port(8083),
     AUTH_SVC_ADDRESS: z

@@ -53,6 +53,8 @@ export const gatewayConfigSchema = z
     RESUMABLE_UPLOAD_LOCK_MS: env.int(15_000, 300),
     /** How often expired jobs' files are removed, ms. */
     RETENTION_SWEEP_INTERVAL_MS: env.int(300_000, 100),
+    /** How long past its expiry a download in progress keeps an MP3 from the sweep; then it goes, download or not, ms. */
+    RETENTION_DOWNLOAD_GRACE_MS: env.int(600_000, 0),
     SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
   })
   .superRefine((c, ctx) => checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV));

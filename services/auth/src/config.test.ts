@@ -25,6 +25,12 @@ describe('auth config', () => {
     expect(loadConfig({ ...good, NODE_ENV: 'development', JWT_SECRET: secret }).JWT_SECRET).toBe(secret);
   });
 
+  it("when the seed user's password is the original's published one outside development, then start-up is refused", () => {
+    const seed = { ...good, SEED_USER_EMAIL: 'georgio@email.com', SEED_USER_PASSWORD: 'Admin123' };
+    expect(() => loadConfig(seed)).toThrow(/SEED_USER_PASSWORD: is a published development default/);
+    expect(loadConfig({ ...seed, NODE_ENV: 'development' }).SEED_USER_PASSWORD).toBe('Admin123');
+  });
+
   it('when HOST is not set, then the ports are bound to loopback only', () => {
     expect(loadConfig(good).HOST).toBe('127.0.0.1');
     expect(loadConfig({ ...good, HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');

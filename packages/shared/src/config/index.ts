@@ -77,6 +77,9 @@ export const KNOWN_DEFAULT_SECRETS: ReadonlySet<string> = new Set([
   'development-only-link-secret-change-me-0123',
 ]);
 
+/** Passwords anyone can read: the original's seed user's, which start.sh and docker-compose.yml still seed. */
+export const KNOWN_DEFAULT_PASSWORDS: ReadonlySet<string> = new Set(['Admin123']);
+
 /**
  * For a schema's superRefine: outside development, a signing secret of fewer than MIN_SECRET_BYTES, or one
  * of KNOWN_DEFAULT_SECRETS, is refused.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# From a running Minikube (`minikube start --cpus 4 --memory 8g`) to a working system in one command:
+# From a running Minikube (`minikube start --cpus 4 --memory 8g --cni=calico`: Calico enforces the NetworkPolicies,
+# Minikube's default network plugin ignores them) to a working system in one command:
 # ingress addon, images built inside Minikube, secrets generated (once, git-ignored), apply, rollout,
 # then the hosts line and the curl flow to try.
 #
@@ -13,7 +14,9 @@ cd "$ROOT"
 
 command -v minikube >/dev/null || die "minikube is not installed: https://minikube.sigs.k8s.io/docs/start/"
 command -v kubectl >/dev/null || die "kubectl is not installed: https://kubernetes.io/docs/tasks/tools/"
-minikube status >/dev/null 2>&1 || die "Minikube is not running: minikube start --cpus 4 --memory 8g"
+minikube status >/dev/null 2>&1 || die "Minikube is not running: minikube start --cpus 4 --memory 8g --cni=calico"
+kubectl -n kube-system get pods -l k8s-app=calico-node -o name 2>/dev/null | grep -q . ||
+  say "warning: no Calico in this cluster, so its NetworkPolicies are not enforced (minikube delete; minikube start ... --cni=calico)"
 
 OVERLAY=manifests/overlays/minikube
 SECRETS=$OVERLAY/secrets
@@ -56,7 +59,7 @@ cat <<HOSTS
   mp3converter is deployed in namespace $NS, over HTTPS (plain HTTP is redirected).
 
   Add to /etc/hosts (or run \`minikube tunnel\` and use 127.0.0.1):
-    $ip mp3converter.com rabbitmq-manager.com mail.mp3converter.com
+    $ip mp3converter.com rabbitmq-manager.com
 
   The certificate is self-signed ($SECRETS/tls.crt): give it to curl with --cacert (or trust it once).
 
@@ -64,7 +67,8 @@ cat <<HOSTS
   Then, as in the original course, over TLS:
     TOKEN=\$(curl -s --cacert $SECRETS/tls.crt -u georgio@email.com:$seed_password -X POST https://mp3converter.com/login)
     curl --cacert $SECRETS/tls.crt -H "Authorization: Bearer \$TOKEN" -F file=@video.mp4 https://mp3converter.com/upload
-    # the email with the MP3's id arrives at https://mail.mp3converter.com
+    # the email with the MP3's id arrives on the mail page (not on the Ingress: it shows everyone's mail):
+    #   kubectl -n $NS port-forward svc/maildev 1080:1080   then http://127.0.0.1:1080
     curl --cacert $SECRETS/tls.crt -H "Authorization: Bearer \$TOKEN" -o audio.mp3 "https://mp3converter.com/download?fid=<mp3_fid>"
 
   RabbitMQ management: https://rabbitmq-manager.com (user admin, password $rabbit_admin_password)

@@ -6,6 +6,9 @@
 #
 # Addresses can be changed with MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, MONGODB_URI, RABBITMQ_URL;
 # data of the servers it starts itself lives under .local/ (git-ignored) and is found again next time.
+#
+# The services listen on 127.0.0.1 only: the development user's password is well known. MP3C_LISTEN=0.0.0.0
+# (or one address of this machine) opens them to the network on purpose; the mail page stays on 127.0.0.1.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
@@ -24,6 +27,7 @@ GATEWAY_PORT=${GATEWAY_PORT:-8080} AUTH_PORT=${AUTH_PORT:-5000}
 GATEWAY_HEALTH=${GATEWAY_HEALTH_PORT:-8083} AUTH_HEALTH=${AUTH_HEALTH_PORT:-8084}
 CONVERTER_PORT=${CONVERTER_HEALTH_PORT:-8081} NOTIFICATION_PORT=${NOTIFICATION_HEALTH_PORT:-8082}
 SMTP_PORT=${SMTP_PORT:-1025} MAIL_WEB_PORT=${MAIL_WEB_PORT:-1080}
+LISTEN=${MP3C_LISTEN:-127.0.0.1}
 
 started_servers=() # "name pid" or "name command" for what this script started and must stop
 services=(auth gateway converter notification)
@@ -103,15 +107,15 @@ for p in "$AUTH_PORT:auth" "$GATEWAY_PORT:gateway" "$CONVERTER_PORT:converter" "
   check_port_free "${p%%:*}" "${p#*:}"
 done
 
-env_auth=(NODE_ENV=development PORT="$AUTH_PORT" HEALTH_PORT="$AUTH_HEALTH" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
+env_auth=(NODE_ENV=development HOST="$LISTEN" PORT="$AUTH_PORT" HEALTH_PORT="$AUTH_HEALTH" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
   SEED_USER_EMAIL=georgio@email.com SEED_USER_PASSWORD=Admin123 LOGIN_RATE_LIMIT=100)
-env_gateway=(NODE_ENV=development PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1
+env_gateway=(NODE_ENV=development HOST="$LISTEN" PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT" NODE_OPTIONS=--max-semi-space-size=1
   DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")" PUBLIC_GATEWAY_URL="$PUBLIC_URL")
-env_converter=(NODE_ENV=development HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
+env_converter=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
   JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
   # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
   BROKER_CONSUMER_TIMEOUT_MS=1800000 FFMPEG_TIMEOUT_MS=900000 TRANSFER_TIMEOUT_MS=300000)
-env_notification=(NODE_ENV=development HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
+env_notification=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
   MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL="$PUBLIC_URL" RETRY_DELAYS_MS=2000,5000,15000
   DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")")
 mkdir -p "$LOCAL/tmp"
@@ -172,6 +176,10 @@ cat <<EOF
 
   Ctrl-C stops everything.
 EOF
+case $LISTEN in
+  127.* | localhost | ::1) ;;
+  *) say "listening on $LISTEN (MP3C_LISTEN): reachable from the network, and the development user's password is well known" ;;
+esac
 
 # Supervise: a service that dies is started again after a second, until Ctrl-C.
 while ! $stopping; do

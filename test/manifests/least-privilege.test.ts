@@ -98,8 +98,8 @@ describe('network policies', () => {
     expect(reachable(base)).toEqual([...core, ...smtpOutside, ...dns(services)].sort());
   });
 
-  it('when the minikube overlay is evaluated, then the mail catcher and the management UI are added, and nothing else', () => {
-    const extra = ['ingress-nginx → rabbitmq:15672', 'ingress-nginx → maildev:1080', 'notification → maildev:1025'];
+  it('when the minikube overlay is evaluated, then the mail catcher (SMTP from notification only) and the management UI are added, and nothing else', () => {
+    const extra = ['ingress-nginx → rabbitmq:15672', 'notification → maildev:1025'];
     expect(reachable(minikube)).toEqual([...core, ...smtpOutside, ...extra, ...dns([...services, 'maildev'])].sort());
   });
 
@@ -304,6 +304,23 @@ describe('RabbitMQ users', () => {
   it.each(topics)('when %s publishes to %s with key %s, then allowed is %s', (user, exchange, key, expected) => {
     const entry = definitions().topic_permissions.find((t: any) => t.user === user && t.exchange === exchange);
     expect(new RegExp(entry.write).test(key)).toBe(expected);
+  });
+});
+
+describe('the mail catcher and the network plugin', () => {
+  it('when the minikube Ingresses are read, then none serves the mail catcher: its page, every user’s mail, is reached with kubectl port-forward', () => {
+    const backends = minikube
+      .filter((o) => o.kind === 'Ingress')
+      .flatMap((i) => i.spec.rules.flatMap((r: any) => r.http.paths.map((p: any) => p.backend.service.name as string)));
+    expect(backends.length).toBeGreaterThan(0);
+    expect(backends).not.toContain('maildev');
+  });
+
+  it('when scripts/minikube.sh says how to start Minikube, then with Calico, a network plugin that enforces the NetworkPolicies', () => {
+    const script = readFileSync(join(root, 'scripts/minikube.sh'), 'utf8');
+    const starts = script.match(/minikube start[^`"\n]*/g) ?? [];
+    expect(starts.length).toBeGreaterThan(0);
+    for (const start of starts) expect(start).toContain('--cni=calico');
   });
 });
 

@@ -27,7 +27,8 @@ export async function followEvents({ authorization, onEvent, onUnauthorized, onS
       const headers: Record<string, string> = { authorization: authorization(), accept: 'text/event-stream' };
       if (lastEventId) headers['last-event-id'] = lastEventId;
       const res = await fetch('/events', { headers, signal, cache: 'no-store' });
-      if (res.status === 401) return onUnauthorized();
+      // 403: the token expired (the gateway ends a stream when its token does), or was refused.
+      if (res.status === 401 || res.status === 403) return onUnauthorized();
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       onStatus(true);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,4 +1,4 @@
-import { ConfigError } from '@mp3converter/shared/config';
+import { ConfigError, KNOWN_DEFAULT_SECRETS } from '@mp3converter/shared/config';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from './config.js';
 
@@ -16,6 +16,24 @@ describe('auth config', () => {
 
   it('when the short secret is used in development, then it is accepted', () => {
     expect(loadConfig({ ...good, JWT_SECRET: 'sarcasm', NODE_ENV: 'development' }).JWT_SECRET).toBe('sarcasm');
+  });
+
+  it.each([...KNOWN_DEFAULT_SECRETS])('when JWT_SECRET is the published default %j outside development, then start-up is refused', (secret) => {
+    for (const NODE_ENV of ['production', 'test']) {
+      expect(() => loadConfig({ ...good, NODE_ENV, JWT_SECRET: secret })).toThrow(/JWT_SECRET: is a published development default/);
+    }
+    expect(loadConfig({ ...good, NODE_ENV: 'development', JWT_SECRET: secret }).JWT_SECRET).toBe(secret);
+  });
+
+  it("when the seed user's password is the original's published one outside development, then start-up is refused", () => {
+    const seed = { ...good, SEED_USER_EMAIL: 'georgio@email.com', SEED_USER_PASSWORD: 'Admin123' };
+    expect(() => loadConfig(seed)).toThrow(/SEED_USER_PASSWORD: is a published development default/);
+    expect(loadConfig({ ...seed, NODE_ENV: 'development' }).SEED_USER_PASSWORD).toBe('Admin123');
+  });
+
+  it('when HOST is not set, then the ports are bound to loopback only', () => {
+    expect(loadConfig(good).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ ...good, HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
   });
 
   it('when several keys are bad, then all are reported at once', () => {

@@ -1,11 +1,11 @@
-import { checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
+import { KNOWN_DEFAULT_PASSWORDS, checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
 
 export const authConfigSchema = z
   .object({
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
-    HOST: z.string().default('0.0.0.0'),
+    HOST: env.host(),
     PORT: env.port(5000),
     HEALTH_PORT: env.port(8084),
     MYSQL_HOST: z.string().default('localhost'),
@@ -33,6 +33,13 @@ export const authConfigSchema = z
   })
   .superRefine((c, ctx) => {
     checkSecretStrength(ctx, 'JWT_SECRET', c.JWT_SECRET, c.NODE_ENV);
+    if (c.NODE_ENV !== 'development' && c.SEED_USER_PASSWORD !== undefined && KNOWN_DEFAULT_PASSWORDS.has(c.SEED_USER_PASSWORD)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SEED_USER_PASSWORD'],
+        message: 'is a published development default, accepted in NODE_ENV=development only',
+      });
+    }
     if ((c.SEED_USER_EMAIL === undefined) !== (c.SEED_USER_PASSWORD === undefined)) {
       ctx.addIssue({
         code: 'custom',

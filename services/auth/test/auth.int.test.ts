@@ -263,7 +263,8 @@ describe('database', () => {
   });
 
   it('when a seed user is configured, then it is created once and can log in', async () => {
-    const seeded = testConfig({ SEED_USER_EMAIL: 'georgio@email.com', SEED_USER_PASSWORD: 'Admin123' });
+    // The original's seed password, as the start command seeds it: in development only.
+    const seeded = testConfig({ NODE_ENV: 'development', SEED_USER_EMAIL: 'georgio@email.com', SEED_USER_PASSWORD: 'Admin123' });
     const first = await startAuth(seeded);
     await first.stop();
     const server = await startAuth(seeded);

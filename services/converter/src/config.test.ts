@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { SETTLE_ALLOWANCE_MS, loadConfig, longestJobMs } from './config.js';
 
 describe('converter config', () => {
+  it('when HOST is not set, then the probe port is bound to loopback only', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+  });
+
   it('when nothing is set, then the longest job fits inside the broker’s consumer timeout, and one attempt per retry delay plus one', () => {
     const c = loadConfig({});
     expect(c.FFMPEG_TIMEOUT_MS + 2 * c.FFPROBE_TIMEOUT_MS + 2 * c.TRANSFER_TIMEOUT_MS + SETTLE_ALLOWANCE_MS).toBeLessThan(c.BROKER_CONSUMER_TIMEOUT_MS);

@@ -8,6 +8,7 @@ export const converterConfigSchema = z
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
+    HOST: env.host(),
     HEALTH_PORT: env.port(8081),
     MONGODB_URI: env.mongoUri(),
     RABBITMQ_URL: env.amqpUrl(),

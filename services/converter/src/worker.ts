@@ -93,7 +93,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
       const stalled = runner.stalled(config.STALL_TIMEOUT_MS);
       return stalled.length > 0 ? `no progress for ${config.STALL_TIMEOUT_MS} ms on job ${stalled.join(', ')}` : undefined;
     });
-  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: '0.0.0.0' });
+  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
 
   // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.
   await pingMongo(mongo).catch((err: unknown) => logger.warn({ err }, 'MongoDB not reachable yet; consuming anyway, failures will retry'));

@@ -6,7 +6,7 @@ export const gatewayConfigSchema = z
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
-    HOST: z.string().default('0.0.0.0'),
+    HOST: env.host(),
     PORT: env.port(8080),
     HEALTH_PORT: env.port(8083),
     AUTH_SVC_ADDRESS: z
@@ -53,6 +53,8 @@ export const gatewayConfigSchema = z
     RESUMABLE_UPLOAD_LOCK_MS: env.int(15_000, 300),
     /** How often expired jobs' files are removed, ms. */
     RETENTION_SWEEP_INTERVAL_MS: env.int(300_000, 100),
+    /** How long past its expiry a download in progress keeps an MP3 from the sweep; then it goes, download or not, ms. */
+    RETENTION_DOWNLOAD_GRACE_MS: env.int(600_000, 0),
     SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
   })
   .superRefine((c, ctx) => checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV));

@@ -104,7 +104,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     .add('auth', () => auth.ping());
 
   const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
-  const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger);
+  const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger, config.RETENTION_DOWNLOAD_GRACE_MS);
   retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
   const uploads = new UploadService(jobs, videoQueue, dispatcher, locks, leases, cleaner, notices, logger);
   const resumableStore = new GridFsTusStore(videosDb, {

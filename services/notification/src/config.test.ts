@@ -1,3 +1,4 @@
+import { KNOWN_DEFAULT_SECRETS } from '@mp3converter/shared/config';
 import { describe, expect, it } from 'vitest';
 import { loadConfig as load } from './config.js';
 
@@ -20,6 +21,16 @@ describe('notification config', () => {
   it('when the download-link secret is missing or short, then start-up is refused naming it', () => {
     expect(() => load({ SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z' })).toThrow(/DOWNLOAD_LINK_SECRET/);
     expect(() => load({ SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z', DOWNLOAD_LINK_SECRET: 'short' })).toThrow(/DOWNLOAD_LINK_SECRET: must be at least 32 bytes/);
+  });
+
+  it.each([...KNOWN_DEFAULT_SECRETS])('when DOWNLOAD_LINK_SECRET is the published default %j in production, then start-up is refused', (secret) => {
+    const mail = { SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z' };
+    expect(() => load({ ...mail, DOWNLOAD_LINK_SECRET: secret })).toThrow(/DOWNLOAD_LINK_SECRET: is a published development default/);
+    expect(load({ ...mail, DOWNLOAD_LINK_SECRET: secret, NODE_ENV: 'development' }).DOWNLOAD_LINK_SECRET).toBe(secret);
+  });
+
+  it('when HOST is not set, then the probe port is bound to loopback only', () => {
+    expect(loadConfig({ SMTP_HOST: 'mail', MAIL_FROM: 'x@y.z' }).HOST).toBe('127.0.0.1');
   });
 
   it('when no mail server is configured, then start-up is refused naming the keys', () => {

@@ -6,6 +6,7 @@ const schema = z
     NODE_ENV: env.nodeEnv(),
     LOG_LEVEL: env.logLevel(),
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.otlpTracesEndpoint(),
+    HOST: env.host(),
     HEALTH_PORT: env.port(8082),
     MONGODB_URI: env.mongoUri(),
     RABBITMQ_URL: env.amqpUrl(),

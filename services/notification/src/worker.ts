@@ -62,7 +62,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
     settleMetrics: settleMetrics(registry),
   };
   const readiness = new Readiness().add('mongodb', () => pingMongo(mongo)).add('rabbitmq', amqp.readinessCheck);
-  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: '0.0.0.0' });
+  const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
 
   await amqp.consume({
     queue: config.MP3_QUEUE,

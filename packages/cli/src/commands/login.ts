@@ -6,20 +6,31 @@ import { askLine, readAll } from '../prompt.js';
 export const login: Command = {
   name: 'login',
   summary: 'log in and keep the token for the other commands',
-  help: `Usage: mp3c login [--email EMAIL] [--password-stdin]
+  help: `Usage: mp3c login [--email EMAIL] [--password-stdin] [--insecure]
 
 Logs in to the gateway (POST /login) and keeps the token, readable by you alone, in
 $XDG_CONFIG_HOME/mp3c/login.json (~/.config/mp3c/login.json). The password is asked for without echo, or
 read from stdin (--password-stdin) or MP3C_PASSWORD, for scripts. A token lasts 24 hours.
 
+The password is sent only over https://, or plain http:// to this machine (localhost, 127.0.0.0/8, ::1).
+
   -e, --email EMAIL       the account (default: MP3C_EMAIL, else asked for)
-      --password-stdin    read the password from stdin (one line)`,
+      --password-stdin    read the password from stdin (one line)
+      --insecure          send the password over plain http:// to another host all the same`,
   options: {
     email: { type: 'string', short: 'e' },
     'password-stdin': { type: 'boolean' },
+    insecure: { type: 'boolean' },
   },
   async run(ctx, parsed) {
     if (parsed.positionals.length > 0) throw usageError(`login takes no arguments (got ${parsed.positionals.join(' ')}); the email goes in --email`);
+    // Checked before anything is asked for: nobody types a password that will not be sent.
+    if (!flag(parsed, 'insecure') && sendsInClear(ctx.gateway)) {
+      throw usageError(
+        `${ctx.gateway} is plain http on another host: the password would cross the network readable by anyone on the way. ` +
+          'Use the https:// address, or give --insecure to send it all the same',
+      );
+    }
     const interactive = ctx.stdin.isTTY === true;
     let email = stringOpt(parsed, 'email') ?? (ctx.env.MP3C_EMAIL || undefined);
     if (!email) {
@@ -41,3 +52,12 @@ read from stdin (--password-stdin) or MP3C_PASSWORD, for scripts. A token lasts 
     return EXIT.ok;
   },
 };
+
+/** True for a plain http:// gateway that is not this machine: what is sent there can be read on the way. */
+export function sendsInClear(gateway: string): boolean {
+  const url = new URL(gateway);
+  if (url.protocol !== 'http:') return false;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const loopback = host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return !loopback;
+}

@@ -22,6 +22,12 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 /** Field builders shared by every service schema. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  /**
+   * The address the service's ports are bound to. Loopback unless told otherwise: a process started by hand
+   * is not reachable from the network. The images set 0.0.0.0 (a pod or container is reached on its own
+   * address), and so do the ConfigMaps.
+   */
+  host: () => z.string().min(1).default('127.0.0.1'),
   int: (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback),
   bool: (fallback: boolean) => z.stringbool().default(fallback),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -58,9 +64,36 @@ export const env = {
 /** Bytes a signing secret needs outside development (generate one with: openssl rand -base64 48). */
 export const MIN_SECRET_BYTES = 32;
 
-/** For a schema's superRefine: a signing secret of fewer than MIN_SECRET_BYTES is refused outside development. */
+/**
+ * Signing secrets that anyone can read: the original's, and the development defaults committed in this
+ * repository (docker-compose.yml). Whoever knows one can sign tokens or download links, so none is taken
+ * outside development. A default committed anywhere in the repository belongs here.
+ */
+export const KNOWN_DEFAULT_SECRETS: ReadonlySet<string> = new Set([
+  // the original's JWT_SECRET (its auth-secret manifest)
+  'sarcasm',
+  // docker-compose.yml's JWT_SECRET and DOWNLOAD_LINK_SECRET when no .env sets them
+  'development-only-secret-change-me-0123456789',
+  'development-only-link-secret-change-me-0123',
+]);
+
+/** Passwords anyone can read: the original's seed user's, which start.sh and docker-compose.yml still seed. */
+export const KNOWN_DEFAULT_PASSWORDS: ReadonlySet<string> = new Set(['Admin123']);
+
+/**
+ * For a schema's superRefine: outside development, a signing secret of fewer than MIN_SECRET_BYTES, or one
+ * of KNOWN_DEFAULT_SECRETS, is refused.
+ */
 export function checkSecretStrength(ctx: z.RefinementCtx, key: string, value: string, nodeEnv: string): void {
-  if (nodeEnv !== 'development' && Buffer.byteLength(value) < MIN_SECRET_BYTES) {
+  if (nodeEnv === 'development') return;
+  if (KNOWN_DEFAULT_SECRETS.has(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [key],
+      message: 'is a published development default, accepted in NODE_ENV=development only (generate one with: openssl rand -base64 48)',
+    });
+  }
+  if (Buffer.byteLength(value) < MIN_SECRET_BYTES) {
     ctx.addIssue({
       code: 'custom',
       path: [key],

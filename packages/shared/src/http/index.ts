@@ -33,7 +33,7 @@ export interface HttpServerOptions {
 export async function startHttpServer(
   app: Express | http.RequestListener,
   port: number,
-  { host = '0.0.0.0', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000, idleTimeoutMs = 120_000 }: HttpServerOptions = {},
+  { host = '127.0.0.1', requestTimeoutMs = 0, keepAliveTimeoutMs = 65_000, idleTimeoutMs = 120_000 }: HttpServerOptions = {},
 ): Promise<HttpServerHandle> {
   const listener = app as http.RequestListener;
   const server = nodeHttp.createServer({ requestTimeout: requestTimeoutMs, keepAliveTimeout: keepAliveTimeoutMs }, (req, res) => {

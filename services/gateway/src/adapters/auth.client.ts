@@ -50,7 +50,9 @@ export class HttpAuthClient implements AuthClient {
     if (typeof claims.username !== 'string' || claims.username.length === 0) {
       throw new AuthUnavailableError('validate answered without a username');
     }
-    return { user: { username: claims.username, admin: claims.admin === true } };
+    const user: User = { username: claims.username, admin: claims.admin === true };
+    if (typeof claims.exp === 'number' && Number.isFinite(claims.exp)) user.exp = claims.exp;
+    return { user };
   }
 
   /**

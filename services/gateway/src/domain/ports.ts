@@ -5,6 +5,8 @@ import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
 export interface User {
   username: string;
   admin: boolean;
+  /** When the token that vouched for the user expires, epoch seconds (its `exp`). */
+  exp?: number;
 }
 
 export type AuthAnswer = { status: number; contentType: string | undefined; retryAfter?: string | undefined; body: Buffer };

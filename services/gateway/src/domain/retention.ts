@@ -4,7 +4,9 @@ import type { JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
 /**
  * Nothing is kept forever: a finished job's MP3 (and any video left) is removed once the job expires, and the
  * job stays only to answer 410 for its downloads. An MP3 someone is downloading right now is left for the next
- * round. Every gateway runs it; each removal is idempotent, so replicas racing on one job do no harm.
+ * round, but only within `downloadGraceMs` of its expiry: a client that stops reading (or reads a byte a
+ * minute) would otherwise keep it forever; past the grace it is removed and such a download is cut short.
+ * Every gateway runs it; each removal is idempotent, so replicas racing on one job do no harm.
  */
 export class RetentionSweep {
   private timer: NodeJS.Timeout | undefined;
@@ -15,6 +17,7 @@ export class RetentionSweep {
     private readonly mp3s: Mp3Deletion,
     private readonly videos: VideoFiles,
     private readonly logger: Logger,
+    private readonly downloadGraceMs: number,
   ) {}
 
   start(intervalMs: number): void {
@@ -38,7 +41,8 @@ export class RetentionSweep {
   private async round(now: Date): Promise<number> {
     let expired = 0;
     for (const job of await this.jobs.expiring(now, 100)) {
-      if (job.mp3Fid && (await this.mp3s.beingDownloaded(job.mp3Fid))) continue;
+      const inGrace = job.expiresAt !== null && now.getTime() - job.expiresAt.getTime() < this.downloadGraceMs;
+      if (job.mp3Fid && inGrace && (await this.mp3s.beingDownloaded(job.mp3Fid))) continue;
       if (job.mp3Fid) await this.mp3s.delete(job.mp3Fid);
       await this.videos.delete(job.videoFid);
       await this.jobs.markExpired(job.videoFid);

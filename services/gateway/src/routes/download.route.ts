@@ -36,11 +36,18 @@ export interface DownloadRouteDeps {
 
 const mp3NotFound = () => notFound('no such mp3', 'mp3_not_found');
 
-/** A signed link's `expires` and `sig`, or undefined for a download with a token. */
+/**
+ * What a link that does not check out answers, whatever is wrong with it: a bad or missing signature, or an
+ * id that names no file. One answer for all, so that a link with no valid signature tells nothing about
+ * which files exist.
+ */
+const invalidLink = () => new AppError(403, 'invalid_link', 'this download link is not valid');
+
+/** A signed link's `expires` and `sig` (either one makes it a link), or undefined for a download with a token. */
 function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
-  if (query.sig === undefined) return undefined;
+  if (query.sig === undefined && query.expires === undefined) return undefined;
   const expires = Number(query.expires);
-  if (typeof query.sig !== 'string' || !Number.isSafeInteger(expires)) throw new AppError(403, 'invalid_link', 'this download link is not valid');
+  if (typeof query.sig !== 'string' || query.sig === '' || !Number.isSafeInteger(expires)) throw invalidLink();
   return { expires, sig: query.sig };
 }
 
@@ -50,19 +57,21 @@ function signedQuery(query: Record<string, unknown>): { expires: number; sig: st
  */
 export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
-  const tokenUnlessSigned: RequestHandler = (req, res, next) => (req.query.sig === undefined ? authenticate(auth)(req, res, next) : next());
+  const tokenUnlessSigned: RequestHandler = (req, res, next) =>
+    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth)(req, res, next) : next();
   router.get('/download', tokenUnlessSigned, async (req, res) => {
     const fid = requireFid(req.query.fid).toLowerCase();
     const signed = signedQuery(req.query);
     const file = await mp3s.find(fid);
     const owner = file?.owner ?? (await jobs.findByMp3(fid))?.owner;
-    // Someone else's file is indistinguishable from no file: ids must not be probed.
-    if (owner === undefined || (!signed && owner !== userOf(res).username)) throw mp3NotFound();
+    // Someone else's file is indistinguishable from no file, and a link's signature is checked before its
+    // file is known to exist: ids must not be probed.
     if (signed) {
+      if (owner === undefined) throw invalidLink();
       const check = checkSignedLink({ mp3Fid: fid, owner, expires: signed.expires }, signed.sig, linkSecret);
-      if (check === 'invalid') throw new AppError(403, 'invalid_link', 'this download link is not valid');
+      if (check === 'invalid') throw invalidLink();
       if (check === 'expired' && file) throw new AppError(403, 'link_expired', 'this download link has expired: ask for a new one');
-    }
+    } else if (owner !== userOf(res).username) throw mp3NotFound();
     if (!file) {
       const job = await jobs.findByMp3(fid);
       if (job?.expiredAt) throw new AppError(410, 'mp3_expired', `this MP3 expired and was removed on ${job.expiredAt.toISOString().slice(0, 10)}`);

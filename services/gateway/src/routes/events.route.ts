@@ -26,6 +26,9 @@ const idOf = (event: JobEvent): number => Date.parse(event.at);
  */
 export const REPLAY_MARGIN_MS = 5_000;
 
+/** setTimeout's longest delay (about 24.8 days); a token that lives longer has its stream ended then, and reconnected. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function write(res: Response, event: JobEvent, id = idOf(event)): void {
   const { owner: _owner, ...shown }: JobEvent = event;
   const data: StreamedJobEvent = shown;
@@ -58,11 +61,25 @@ export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRou
     });
     if (!leave) throw new AppError(429, 'too_many_streams', 'too many event streams open for this user; close one first', { 'Retry-After': '10' });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
-    req.on('close', () => {
+    const stop = () => {
       ended = true;
       clearInterval(keepAlive);
+      clearTimeout(tokenExpiry);
       leave();
-    });
+    };
+    // The stream lives no longer than the token that opened it: the client reconnects with a valid one, or not at all.
+    const { exp } = userOf(res);
+    const tokenExpiry =
+      exp === undefined
+        ? undefined
+        : setTimeout(
+            () => {
+              stop();
+              res.end();
+            },
+            Math.min(Math.max(exp * 1000 - Date.now(), 0), MAX_TIMER_MS),
+          );
+    req.on('close', stop);
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',

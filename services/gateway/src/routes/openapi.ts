@@ -336,8 +336,10 @@ const paths: ZodOpenApiObject['paths'] = {
         },
         '400': badFid,
         '401': noToken,
-        '403': error('`invalid_token`, `invalid_link` (a signed link altered in any part), `link_expired`'),
-        '404': error("`mp3_not_found`: no such MP3, or someone else's (indistinguishable)"),
+        '403': error(
+          '`invalid_token`; `invalid_link`: a signed link altered in any part, without its signature, or naming no MP3 (all answered alike); `link_expired`',
+        ),
+        '404': error("`mp3_not_found` (with a token): no such MP3, or someone else's (indistinguishable)"),
         '410': error('`mp3_expired`: the MP3 expired and was removed'),
         '416': error('`range_not_satisfiable`', z.object({ 'Content-Range': z.string().meta({ examples: ['bytes */48213'] }) })),
         '503': storeDown,
@@ -420,7 +422,7 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['events'],
       summary: "Server-Sent Events: every change of the user's jobs",
       description:
-        "One stream per user. `retry: 3000` first; then, for a fresh stream, `event: ready` (read `GET /jobs` after it: between the two nothing is missed), or, with `Last-Event-ID`, the current state of each job that changed since. Then `event: job` with a `JobEvent` as `data` for every change and progress tick; `id:` is the event's time in epoch milliseconds; a `: keep-alive` comment every EVENTS_KEEPALIVE_MS.",
+        "One stream per user. `retry: 3000` first; then, for a fresh stream, `event: ready` (read `GET /jobs` after it: between the two nothing is missed), or, with `Last-Event-ID`, the current state of each job that changed since. Then `event: job` with a `JobEvent` as `data` for every change and progress tick; `id:` is the event's time in epoch milliseconds; a `: keep-alive` comment every EVENTS_KEEPALIVE_MS. The stream ends when the token that opened it expires: reconnect with a fresh one.",
       security: bearer,
       requestParams: {
         header: z.object({ 'Last-Event-ID': z.string().optional().meta({ description: 'The last `id:` seen, to resume after a reconnect.' }) }),

@@ -11,7 +11,7 @@ const live = { deleted_at: null } as const;
  * every this many jobs. A listing reads whole pages from the newest down (see JobStore.list), so this bounds
  * what it reads whatever the owner's history.
  */
-export const LIST_PAGE_JOBS = 50;
+export const LIST_PAGE_JOBS = 20;
 
 /** How many jobs the owner has recorded: which list page the next one goes on. */
 interface ListHead {
@@ -61,7 +61,8 @@ export class JobStore {
   }
 
   async create(job: NewJob): Promise<Job> {
-    const listPage = await this.nextListPage(job.owner);
+    const recorded = await this.countRecorded(job.owner);
+    const listPage = pageOf(recorded);
     const now = new Date();
     const doc: JobDocument = {
       _id: new ObjectId(job.videoFid),
@@ -94,6 +95,9 @@ export class JobStore {
       finished_at: null,
     };
     await this.jobs.insertOne(doc);
+    // FerretDB reads, then writes, an increment: one that read before ours and wrote after it took the count
+    // back, and the list, which starts at the count's page, would not reach this job's.
+    await this.listHeads.updateOne({ _id: job.owner, recorded: { $lt: recorded } }, { $set: { recorded } });
     return toJob(doc);
   }
 
@@ -112,15 +116,15 @@ export class JobStore {
   }
 
   /**
-   * The list page the owner's next job goes on. Two uploads of one owner at the same moment may both take a
-   * page's last place (FerretDB can lose one of two increments made at once), so a page holds about, not
-   * exactly, LIST_PAGE_JOBS jobs.
+   * Counts a new job of the owner's: its list page follows from the count. Two uploads of one owner at the
+   * same moment may both take a page's last place (FerretDB can lose one of two increments made at once), so
+   * a page holds about, not exactly, LIST_PAGE_JOBS jobs.
    */
-  private async nextListPage(owner: string): Promise<number> {
+  private async countRecorded(owner: string): Promise<number> {
     const count = () => this.listHeads.findOneAndUpdate({ _id: owner }, { $inc: { recorded: 1 } }, { upsert: true, returnDocument: 'after' });
     // The owner's first two uploads at once: both upserts insert, one collides; the head is there on a second try.
     const head = await count().catch((err: unknown) => ((err as { code?: unknown }).code === 11000 ? count() : Promise.reject(err)));
-    return pageOf(head?.recorded ?? 1);
+    return head?.recorded ?? 1;
   }
 
   /**
@@ -148,8 +152,7 @@ export class JobStore {
       after = cursor._id;
     } else {
       const head = await this.listHeads.findOne({ _id: owner }, options);
-      // One page past the head's: a job whose increment FerretDB lost after a later one was written may sit there.
-      page = head ? pageOf(head.recorded) + 1 : null;
+      page = head ? pageOf(head.recorded) : null;
     }
     const found: JobDocument[] = [];
     while (found.length < limit) {

@@ -28,13 +28,11 @@ process.on('exit', () => {
 });
 
 /** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production. */
-/** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS). */
-export const SERVICE_NODE_OPTIONS: Record<string, string> = { gateway: '--max-semi-space-size=1', converter: '--max-semi-space-size=1' };
-/** Flags of the images' command lines (NODE_OPTIONS does not take them). */
-export const SERVICE_NODE_ARGS: Record<string, string[]> = { gateway: ['--lite-mode'] };
+/** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS); the gateway runs V8's defaults. */
+export const SERVICE_NODE_OPTIONS: Record<string, string> = { converter: '--max-semi-space-size=1' };
 
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<Service> {
-  const child = spawn(process.execPath, [...(SERVICE_NODE_ARGS[name] ?? []), `services/${name}/dist/main.js`], {
+  const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: SERVICE_NODE_OPTIONS[name] ?? '', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],

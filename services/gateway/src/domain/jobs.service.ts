@@ -104,6 +104,7 @@ export class JobsService {
   }
 
   private async present(job: Job): Promise<JobView> {
-    return toJobView(job, await this.jobs.positionOf(job));
+    // Only a queued job has a place in line: the others need no read (a page lists up to 100 jobs).
+    return toJobView(job, job.state === 'queued' ? await this.jobs.positionOf(job) : null);
   }
 }

@@ -125,6 +125,13 @@ describe('jobs the list does not show', () => {
     expect(pages.flat()).toEqual([later[1], later[0], early[1]?.toHexString(), early[0]?.toHexString()]);
   });
 
+  it('when a user’s first uploads are recorded all at once, then every one is listed', async () => {
+    const owner = uniqueEmail('burst');
+    const fids = (await Promise.all(Array.from({ length: 12 }, () => record(owner)))).map((j) => j.videoFid);
+    const listed = (await walk(owner, 5)).flat();
+    expect([...listed].sort()).toEqual([...fids].sort());
+  });
+
   it('when a user has no jobs, then the list is empty', async () => {
     expect(await store.list(uniqueEmail('nobody'), { limit: 20 })).toEqual([]);
   });

@@ -2,7 +2,8 @@
  * Requests per second against the system `scripts/start.sh` runs (bench.sh starts it when it is not running),
  * driven by wrk (`apt-get install wrk`): for each request, SECONDS of CONNECTIONS connections sending it back
  * to back, after a 2 s warm-up; one user with JOBS jobs (one converted through the system, the others recorded
- * as done). Then CONNECTIONS event streams opened at once (5 users, the default limit per user) and held.
+ * as done). Event streams: CONNECTIONS opened at once, five per user (the default limit), held 5 s; their
+ * req/s is how many opened per second, their p50/p99 the time to the answer's headers.
  *
  *   bash scripts/bench.sh http [SECONDS] [CONNECTIONS] [JOBS]     (default 10 16 1000)
  *

@@ -28,13 +28,11 @@ process.on('exit', () => {
 });
 
 /** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production. */
-/** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS). */
-export const SERVICE_NODE_OPTIONS: Record<string, string> = { gateway: '--max-semi-space-size=1', converter: '--max-semi-space-size=1' };
-/** Flags of the images' command lines (NODE_OPTIONS does not take them). */
-export const SERVICE_NODE_ARGS: Record<string, string[]> = { gateway: ['--lite-mode'] };
+/** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS); the gateway runs V8's defaults. */
+export const SERVICE_NODE_OPTIONS: Record<string, string> = { converter: '--max-semi-space-size=1' };
 
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<Service> {
-  const child = spawn(process.execPath, [...(SERVICE_NODE_ARGS[name] ?? []), `services/${name}/dist/main.js`], {
+  const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: SERVICE_NODE_OPTIONS[name] ?? '', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -152,13 +150,50 @@ export function startBenchConverter(healthPort: number, queues: BenchQueues, tmp
   );
 }
 
-/** A 640x360 video with pink-noise audio (what real speech and music cost the encoder, roughly) at `path`. */
+/**
+ * The benchmark videos' audio, which sets what LAME costs: it encodes mono pink noise about twice as fast as
+ * dense stereo music (~210x against ~100x realtime per core), so the default is stereo and music-like: a
+ * plain `-q:a 2` encode of it takes 0.69 s of CPU per minute here, against 0.38 s for the pink noise.
+ * `BENCH_AUDIO=pink-mono` gives the mono pink noise of earlier figures.
+ */
+const AUDIO = {
+  music: {
+    description:
+      'stereo 44.1 kHz music-like audio (uncorrelated pink noise at -20 dBFS per channel under three tones with tremolo, vibrato and panning), AAC 128 kb/s',
+    filter: (seconds: number) => {
+      const mono = 'aformat=sample_fmts=fltp:sample_rates=44100:channel_layouts=mono';
+      const tone = (hz: number, effects: string) => `sine=f=${hz}:r=44100:d=${seconds},${effects}`;
+      return [
+        `anoisesrc=c=pink:r=44100:a=0.1:seed=1:d=${seconds},${mono}[n1]`,
+        `anoisesrc=c=pink:r=44100:a=0.1:seed=2:d=${seconds},${mono}[n2]`,
+        '[n1][n2]amerge=inputs=2[noise]',
+        `${tone(220, 'vibrato=f=0.5:d=0.3,tremolo=f=4:d=0.5,volume=0.25')},${mono}[t1]`,
+        `${tone(330, 'tremolo=f=3:d=0.6,volume=0.2')},${mono}[t2]`,
+        '[t1][t2]amerge=inputs=2[tones]',
+        `${tone(880, 'tremolo=f=2:d=0.9,volume=0.15')},aformat=channel_layouts=stereo,apulsator=hz=0.25[panned]`,
+        '[noise][tones][panned]amix=inputs=3:normalize=0[audio]',
+      ].join(';');
+    },
+  },
+  'pink-mono': {
+    description: 'mono 44.1 kHz pink noise, AAC 128 kb/s (encodes about twice as fast as dense stereo music)',
+    filter: (seconds: number) => `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}[audio]`,
+  },
+} as const;
+
+const audio = AUDIO[(process.env.BENCH_AUDIO ?? 'music') as keyof typeof AUDIO];
+if (!audio) throw new Error(`BENCH_AUDIO must be one of ${Object.keys(AUDIO).join(', ')}`);
+
+/** What the benchmark videos are, for every figure printed about them. */
+export const BENCH_INPUT = `640x360 15 fps H.264 video, ${audio.description}`;
+
+/** A benchmark video (see BENCH_INPUT) of `seconds` at `path`. */
 export async function makeBenchVideo(path: string, seconds: number): Promise<string> {
   await promisify(execFile)(
     'ffmpeg',
     [
       ...['-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=640x360:rate=15:duration=${seconds}`],
-      ...['-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:duration=${seconds}`],
+      ...['-filter_complex', audio.filter(seconds), '-map', '0:v', '-map', '[audio]'],
       ...['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '35', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', '-shortest', '-y', path],
     ],
     { maxBuffer: 1 << 24 },

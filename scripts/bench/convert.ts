@@ -20,7 +20,7 @@ import amqp from 'amqplib';
 import { JobStore } from '@mp3converter/shared/jobs';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
-import { fmt, makeBenchVideo, mib, servers, startBenchConverter } from './common.js';
+import { BENCH_INPUT, fmt, makeBenchVideo, mib, servers, startBenchConverter } from './common.js';
 
 const run = promisify(execFile);
 const minutes = process.argv.slice(2).map(Number);
@@ -106,6 +106,7 @@ try {
     }
   }
   console.log('\nconverter: video message -> mp3 message, against the bare work (read + ffmpeg + write)');
+  console.log(`  input: ${BENCH_INPUT}`);
   console.log('  size      layout       runs     video    pipeline    read +  ffmpeg + write =     bare   ratio  peak RSS  (medians)');
   for (const row of rows) console.log(`  ${row}`);
   console.log('  targets: ratio <= 0.9 on the 60-minute file made for the web, <= 1.15 on the 1-minute one; peak RSS flat, under 200 MB');

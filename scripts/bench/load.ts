@@ -8,57 +8,21 @@
  *
  *   bash scripts/bench.sh load [USERS] [UPLOADS]     (default 5 10)
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { makeVideo, uniqueEmail } from '@mp3converter/shared/testing';
+import { makeVideo } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
 import { fmt, root } from './common.js';
+import { type User, newUser as makeUser, readSystem } from './system.js';
 
-const run = promisify(execFile);
 const [users = 5, uploads = 10] = process.argv.slice(2).map(Number);
 const BACKLOG = 30;
-const system = JSON.parse(await readFile(join(root, '.local/run/system.json'), 'utf8')) as {
-  gateway: string;
-  mail: string;
-  mysql: { host: string; port: number; user: string; password: string; database: string };
-};
+const system = await readSystem();
 const converterLog = join(root, '.local/logs/converter.log');
+const newUser = () => makeUser(system, 'load');
 
 interface Mail {
   text: string;
-}
-
-interface User {
-  email: string;
-  token: string;
-}
-
-/** A user made with the auth CLI (the documented way), logged in through the gateway. */
-async function newUser(): Promise<User> {
-  const email = uniqueEmail('load');
-  const password = randomBytes(9).toString('base64');
-  const { mysql } = system;
-  await run(process.execPath, ['services/auth/dist/cli.js', 'add-user', email], {
-    cwd: root,
-    env: {
-      ...process.env,
-      MYSQL_HOST: mysql.host,
-      MYSQL_PORT: String(mysql.port),
-      MYSQL_USER: mysql.user,
-      MYSQL_PASSWORD: mysql.password,
-      MYSQL_DB: mysql.database,
-      NEW_USER_PASSWORD: password,
-    },
-  });
-  const res = await fetch(`${system.gateway}/login`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}` },
-  });
-  if (!res.ok) throw new Error(`login failed: ${res.status}`);
-  return { email, token: await res.text() };
 }
 
 interface Upload {

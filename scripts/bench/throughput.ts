@@ -19,7 +19,7 @@ import { JobStore } from '@mp3converter/shared/jobs';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
-import { type Service, fmt, makeBenchVideo, servers, startBenchConverter } from './common.js';
+import { BENCH_INPUT, type Service, fmt, makeBenchVideo, servers, startBenchConverter } from './common.js';
 
 const run = promisify(execFile);
 const n = Number(process.argv[2] ?? 2);
@@ -80,6 +80,7 @@ try {
 
   const perCore = (wall: number) => (n * seconds) / wall / cores;
   console.log(`\nthroughput: ${n} jobs of a ${minutes}-minute video at once, ${n} workers, ${cores} of ${availableParallelism()} cores`);
+  console.log(`  input: ${BENCH_INPUT}`);
   console.log(`  through the system   ${fmt(systemSeconds, 2).padStart(7)} s   ${fmt(perCore(systemSeconds)).padStart(6)} x realtime per core`);
   console.log(`  bare ffmpeg runs     ${fmt(bareSeconds, 2).padStart(7)} s   ${fmt(perCore(bareSeconds)).padStart(6)} x realtime per core`);
   console.log(`  ratio                ${fmt(bareSeconds / systemSeconds, 2)} (target >= 0.9)`);

@@ -192,6 +192,18 @@ describe('the job resource', () => {
     expect(res.status).toBe(status);
     expect((await jsonOf(res)).error.code).toBe('invalid_query');
   });
+
+  it('when the cursor is another user’s job, then 400 invalid_cursor as JSON, and none of either user’s jobs', async () => {
+    const owner = await signIn(a);
+    const stranger = await signIn(a);
+    const theirs = await upload(a, owner.authorization, short);
+    const res = await fetch(`${b.url}/jobs?cursor=${theirs}`, { headers: { authorization: stranger.authorization } });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = await jsonOf(res);
+    expect(body.error.code).toBe('invalid_cursor');
+    expect(JSON.stringify(body)).not.toContain(theirs);
+  });
 });
 
 describe('DELETE /jobs/{video_fid}', () => {

@@ -37,4 +37,4 @@ export {
   type JobEvent,
   type StreamedJobEvent,
 } from './events.js';
-export { JobStore, jobsCollection, type NewJob } from './store.js';
+export { JobStore, LIST_PAGE_JOBS, jobsCollection, type NewJob } from './store.js';

@@ -73,6 +73,8 @@ export type JobDispatch = 'held' | 'pending' | 'published';
 export interface JobDocument {
   _id: ObjectId;
   owner: string;
+  /** The owner's list page the job is on (JobStore.list); absent on jobs recorded before pages existed. */
+  list_page?: number;
   filename: string | null;
   size?: number | null;
   content_type?: string | null;

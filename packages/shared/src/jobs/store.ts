@@ -6,6 +6,21 @@ export const jobsCollection = (client: MongoClient): Collection<JobDocument> => 
 
 const live = { deleted_at: null } as const;
 
+/**
+ * Jobs per list page: each job is recorded on one of its owner's list pages, numbered from 1 up, a new one
+ * every this many jobs. A listing reads whole pages from the newest down (see JobStore.list), so this bounds
+ * what it reads whatever the owner's history.
+ */
+export const LIST_PAGE_JOBS = 20;
+
+/** How many jobs the owner has recorded: which list page the next one goes on. */
+interface ListHead {
+  _id: string;
+  recorded: number;
+}
+
+const pageOf = (recorded: number) => Math.max(1, Math.ceil(recorded / LIST_PAGE_JOBS));
+
 export interface NewJob {
   videoFid: string;
   owner: string;
@@ -29,25 +44,30 @@ export class JobStore {
   readonly jobs: Collection<JobDocument>;
   /** Which pending jobs' messages the broker confirmed (see confirmDispatch). */
   private readonly confirms: Collection<{ _id: ObjectId; at: Date }>;
+  private readonly listHeads: Collection<ListHead>;
 
   constructor(client: MongoClient) {
     this.jobs = jobsCollection(client);
     this.confirms = client.db(JOBS.database).collection('job_dispatches');
+    this.listHeads = client.db(JOBS.database).collection<ListHead>('job_list_heads');
   }
 
   /** Indexes for the owner's list and the queue order; FerretDB and MongoDB both take them. */
   async ensureIndexes(): Promise<void> {
-    await this.jobs.createIndex({ owner: 1, _id: -1 });
+    await this.jobs.createIndex({ owner: 1, list_page: -1, _id: -1 });
     await this.jobs.createIndex({ state: 1, queued_at: 1 });
     await this.jobs.createIndex({ mp3_fid: 1 });
     await this.jobs.createIndex({ expires_at: 1 });
   }
 
   async create(job: NewJob): Promise<Job> {
+    const recorded = await this.countRecorded(job.owner);
+    const listPage = pageOf(recorded);
     const now = new Date();
     const doc: JobDocument = {
       _id: new ObjectId(job.videoFid),
       owner: job.owner,
+      list_page: listPage,
       filename: job.filename,
       size: job.size,
       content_type: job.contentType,
@@ -75,6 +95,9 @@ export class JobStore {
       finished_at: null,
     };
     await this.jobs.insertOne(doc);
+    // FerretDB reads, then writes, an increment: one that read before ours and wrote after it took the count
+    // back, and the list, which starts at the count's page, would not reach this job's.
+    await this.listHeads.updateOne({ _id: job.owner, recorded: { $lt: recorded } }, { $set: { recorded } });
     return toJob(doc);
   }
 
@@ -92,11 +115,54 @@ export class JobStore {
     await this.jobs.deleteOne({ _id: new ObjectId(videoFid) });
   }
 
-  /** The owner's jobs, newest first (ids grow with time), from just before `before` on. */
-  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }, signal?: AbortSignal): Promise<Job[]> {
-    const filter = { owner, ...live, ...(before ? { _id: { $lt: new ObjectId(before) } } : {}) };
-    const docs = await this.jobs.find(filter, { sort: { _id: -1 }, limit, ...(signal ? { signal } : {}) }).toArray();
-    return docs.map(toJob);
+  /**
+   * Counts a new job of the owner's: its list page follows from the count. Two uploads of one owner at the
+   * same moment may both take a page's last place (FerretDB can lose one of two increments made at once), so
+   * a page holds about, not exactly, LIST_PAGE_JOBS jobs.
+   */
+  private async countRecorded(owner: string): Promise<number> {
+    const count = () => this.listHeads.findOneAndUpdate({ _id: owner }, { $inc: { recorded: 1 } }, { upsert: true, returnDocument: 'after' });
+    // The owner's first two uploads at once: both upserts insert, one collides; the head is there on a second try.
+    const head = await count().catch((err: unknown) => ((err as { code?: unknown }).code === 11000 ? count() : Promise.reject(err)));
+    return head?.recorded ?? 1;
+  }
+
+  /**
+   * A page of the owner's jobs, newest first, from just after the owner's job `before` on; undefined when
+   * `before` is not one of the owner's jobs. Newest first is by list page, then by id (ids grow with time)
+   * within a page; jobs recorded before list pages existed come last.
+   *
+   * Every read is an equality on owner and list page plus a sort of that page: FerretDB v1 on PostgreSQL
+   * hands only equalities on top-level fields to PostgreSQL, then filters and sorts what it gets back itself
+   * and never passes a sort or a limit on, so a sort over the owner's whole history would read and decode all
+   * of it on every request; one list page is at most about LIST_PAGE_JOBS documents. (FerretDB v1 matches
+   * with jsonb containment, which its indexes cannot answer: PostgreSQL scans the table, which costs far less
+   * than decoding the documents.) MongoDB answers each read from the index on (owner, list_page, _id). Only
+   * the last read of a list that reaches its end, of the jobs without a page, goes through all the owner's
+   * jobs on FerretDB (the absence of a field is not handed on).
+   */
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }, signal?: AbortSignal): Promise<Job[] | undefined> {
+    const options = signal ? { signal } : {};
+    let page: number | null; // null: the jobs recorded before list pages existed, which have none
+    let after: ObjectId | undefined;
+    if (before) {
+      const cursor = await this.jobs.findOne({ _id: new ObjectId(before), owner }, { projection: { list_page: 1 }, ...options });
+      if (!cursor) return undefined;
+      page = cursor.list_page ?? null;
+      after = cursor._id;
+    } else {
+      const head = await this.listHeads.findOne({ _id: owner }, options);
+      page = head ? pageOf(head.recorded) : null;
+    }
+    const found: JobDocument[] = [];
+    while (found.length < limit) {
+      const filter = { owner, list_page: page ?? { $exists: false }, ...live, ...(after ? { _id: { $lt: after } } : {}) };
+      found.push(...(await this.jobs.find(filter, { sort: { _id: -1 }, limit: limit - found.length, ...options }).toArray()));
+      if (page === null) break;
+      page = page > 1 ? page - 1 : null;
+      after = undefined;
+    }
+    return found.map(toJob);
   }
 
   /** The owner's jobs changed after `since`, oldest change first: what an event stream missed. */

@@ -28,7 +28,7 @@ export class BoundedJobRepository implements JobRepository {
     return this.bounded('removing a job', () => this.store.remove(videoFid));
   }
 
-  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[]> {
+  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[] | undefined> {
     return this.bounded('listing jobs', (signal) => this.store.list(owner, page, signal));
   }
 

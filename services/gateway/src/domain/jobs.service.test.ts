@@ -27,6 +27,12 @@ describe('JobsService', () => {
     expect(second).toMatchObject({ jobs: [{ video_fid: ids[0], state: 'queued', position: 1 }], next_cursor: null });
   });
 
+  it('when the cursor is someone else’s job or none at all, then 400 invalid_cursor, and nothing is listed', async () => {
+    const stranger = 'b@example.test';
+    await expect(jobs.list(stranger, { limit: 2, cursor: ids[2]! })).rejects.toMatchObject({ status: 400, code: 'invalid_cursor' });
+    await expect(jobs.list(OWNER, { limit: 2, cursor: '65f0c0ffee00112233445569' })).rejects.toMatchObject({ status: 400, code: 'invalid_cursor' });
+  });
+
   it('when someone else asks for, or deletes, a job, then it does not exist for them', async () => {
     await expect(jobs.view('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404, code: 'job_not_found' });
     await expect(jobs.remove('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404 });

@@ -1,4 +1,4 @@
-import { AppError, notFound } from '@mp3converter/shared/errors';
+import { AppError, badRequest, notFound } from '@mp3converter/shared/errors';
 import { type DownloadLink, type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
 import type { SignedLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
@@ -38,6 +38,8 @@ export class JobsService {
   async list(owner: string, { limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<JobList> {
     // One more than asked tells whether another page follows.
     const page = await this.jobs.list(owner, { limit: limit + 1, before: cursor });
+    // A cursor is a job of the owner's; nobody learns whether someone else's id exists.
+    if (!page) throw badRequest('invalid_cursor', 'cursor: not one of your jobs (use the next_cursor of the page before)');
     const shown = page.slice(0, limit);
     return {
       jobs: await Promise.all(shown.map((job) => this.present(job))),
@@ -102,6 +104,7 @@ export class JobsService {
   }
 
   private async present(job: Job): Promise<JobView> {
-    return toJobView(job, await this.jobs.positionOf(job));
+    // Only a queued job has a place in line: the others need no read (a page lists up to 100 jobs).
+    return toJobView(job, job.state === 'queued' ? await this.jobs.positionOf(job) : null);
   }
 }

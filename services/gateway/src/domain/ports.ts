@@ -34,7 +34,8 @@ export interface JobRepository {
   get(videoFid: string, options?: { includeDeleted?: boolean }): Promise<(Job & { deleted: boolean }) | undefined>;
   remove(videoFid: string): Promise<void>;
   /** The owner's jobs, newest first, from just before `before` on. */
-  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[]>;
+  /** Undefined when `before` is not one of the owner's jobs. */
+  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[] | undefined>;
   positionOf(job: Job): Promise<number | null>;
   changedSince(owner: string, since: Date): Promise<Job[]>;
   queuedOf(owners: readonly string[]): Promise<Job[]>;

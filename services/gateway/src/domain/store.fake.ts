@@ -70,8 +70,9 @@ export class FakeStore implements VideoFiles, JobRepository, UploadLeases, JobNo
     this.check();
     this.jobs.delete(videoFid);
   }
-  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[]> {
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[] | undefined> {
     this.check();
+    if (before !== undefined && this.jobs.get(before)?.owner !== owner) return undefined;
     return [...this.jobs.values()]
       .filter((j) => j.owner === owner && !j.deleted && (before === undefined || j.videoFid < before))
       .sort((a, b) => (a.videoFid < b.videoFid ? 1 : -1))

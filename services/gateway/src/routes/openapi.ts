@@ -366,7 +366,7 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: { query: jobListQuerySchema },
       responses: {
         '200': { description: 'A page of jobs.', headers: noStore, content: json(jobListSchema) },
-        '400': error('`invalid_query`: `limit` outside 1–100, or a malformed `cursor`'),
+        '400': error('`invalid_query`: `limit` outside 1–100, or a malformed `cursor`; `invalid_cursor`: the `cursor` is not one of your jobs'),
         '401': noToken,
         '403': badToken,
         '503': storeDown,

@@ -7,12 +7,16 @@
 #   bash scripts/bench.sh idle                    gateway idle RSS
 #   bash scripts/bench.sh load [USERS] [UPLOADS]  the started system under USERS x UPLOADS uploads (5 10), and a
 #                                                 second user's wait behind a first user's backlog of 30
+#   bash scripts/bench.sh burst [USERS] [UPLOADS] [SIZE_MIB] [MINUTES]
+#                                                 USERS x UPLOADS uploads of SIZE_MIB at the same moment against the
+#                                                 started system (4 10 9.7 10): answers by status, p50/p95 upload
+#                                                 time, store throughput, every job done with one email
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
-what=${1:?upload, convert, throughput, idle or load}; shift
+what=${1:?upload, convert, throughput, idle, load or burst}; shift
 ensure_node_modules
-if [ "$what" = load ]; then
+if [ "$what" = load ] || [ "$what" = burst ]; then
   # Against the system the start command runs; started here (and stopped after) when it is not running.
   system=$ROOT/.local/run/system.json
   started=
@@ -28,7 +32,7 @@ if [ "$what" = load ]; then
     for ((i = 0; i < 2400; i++)); do [ -s "$system" ] && break; kill -0 "$started" 2>/dev/null || die "scripts/start.sh stopped"; sleep 0.1; done
     [ -s "$system" ] || die "the system was not ready in time"
   fi
-  pnpm exec tsx --conditions=source scripts/bench/load.ts "$@"
+  pnpm exec tsx --conditions=source "scripts/bench/$what.ts" "$@"
   exit
 fi
 ensure_ffmpeg
@@ -63,5 +67,5 @@ case "$what" in
   convert) pnpm exec tsx --conditions=source scripts/bench/convert.ts "$@" ;;
   throughput) pnpm exec tsx --conditions=source scripts/bench/throughput.ts "$@" ;;
   idle) pnpm exec tsx --conditions=source scripts/bench/idle.ts "$@" ;;
-  *) die "unknown benchmark $what (upload, convert, throughput, idle or load)" ;;
+  *) die "unknown benchmark $what (upload, convert, throughput, idle, load or burst)" ;;
 esac

@@ -9,12 +9,16 @@
 #                                                 second user's wait behind a first user's backlog of 30
 #   bash scripts/bench.sh http [SECONDS] [CONNS]  requests per second, p50/p99 of the gateway's requests against
 #                                                 the started system, with wrk (10 16)
+#   bash scripts/bench.sh burst [USERS] [UPLOADS] [SIZE_MIB] [MINUTES]
+#                                                 USERS x UPLOADS uploads of SIZE_MIB at the same moment against the
+#                                                 started system (4 10 9.7 10): answers by status, p50/p95 upload
+#                                                 time, store throughput, every job done with one email
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
-what=${1:?upload, convert, throughput, idle, load or http}; shift
+what=${1:?upload, convert, throughput, idle, load, http or burst}; shift
 ensure_node_modules
-if [ "$what" = load ] || [ "$what" = http ]; then
+if [ "$what" = load ] || [ "$what" = http ] || [ "$what" = burst ]; then
   # Against the system the start command runs; started here (and stopped after) when it is not running.
   system=$ROOT/.local/run/system.json
   started=
@@ -65,5 +69,5 @@ case "$what" in
   convert) pnpm exec tsx --conditions=source scripts/bench/convert.ts "$@" ;;
   throughput) pnpm exec tsx --conditions=source scripts/bench/throughput.ts "$@" ;;
   idle) pnpm exec tsx --conditions=source scripts/bench/idle.ts "$@" ;;
-  *) die "unknown benchmark $what (upload, convert, throughput, idle, load or http)" ;;
+  *) die "unknown benchmark $what (upload, convert, throughput, idle, load, http or burst)" ;;
 esac

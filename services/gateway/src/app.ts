@@ -32,11 +32,13 @@ export interface GatewayDeps {
   eventsKeepAliveMs: number;
   logger: Logger;
   admission: UploadAdmission;
+  /** How long a multipart upload's reservation holds unless renewed, ms (UPLOAD_LEASE_MS). */
+  uploadHoldMs: number;
   links: LinkSigner;
   linkSecret: string;
   trustProxy: string;
   /** tus at /uploads/: its store, lock and completion. */
-  resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes'>;
+  resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes' | 'expiryMs'>;
   /** The app's registry: HTTP metrics go there; served by the probe server. */
   registry: Registry;
   uploadMetrics: UploadMetrics;
@@ -45,7 +47,7 @@ export interface GatewayDeps {
 }
 
 const storeUnavailable: ErrorRequestHandler = (err, _req, _res, next) => {
-  next(isMongoUnavailable(err) ? unavailable('storage unavailable, try again later', 'storage_unavailable') : err);
+  next(isMongoUnavailable(err) ? unavailable('storage unavailable, try again later', 'storage_unavailable', err) : err);
 };
 
 export function createApp(deps: GatewayDeps): Express {
@@ -57,7 +59,16 @@ export function createApp(deps: GatewayDeps): Express {
   // Before anything that could read a body: tus reads its PATCH bodies itself.
   app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
   app.use(loginRouter(deps.auth));
-  app.use(uploadRouter({ auth: deps.auth, uploads: deps.uploads, admission: deps.admission, storage: deps.uploadStorage, metrics: deps.uploadMetrics }));
+  app.use(
+    uploadRouter({
+      auth: deps.auth,
+      uploads: deps.uploads,
+      admission: deps.admission,
+      holdMs: deps.uploadHoldMs,
+      storage: deps.uploadStorage,
+      metrics: deps.uploadMetrics,
+    }),
+  );
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));

@@ -17,6 +17,11 @@ export const gatewayConfigSchema = z
     MONGODB_URI: env.mongoUri(),
     MONGODB_TIMEOUT_MS: env.int(5_000, 100),
     MONGODB_WRITE_TIMEOUT_MS: env.int(30_000, 100),
+    /**
+     * GridFS chunk writes this gateway runs at once, all uploads together; more wait their turn (their bodies
+     * held back). Below the MongoDB connection pool (20), so that other operations always find a connection.
+     */
+    STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(8),
     RABBITMQ_URL: env.amqpUrl(),
     AMQP_HEARTBEAT_SECONDS: env.int(30, 1),
     VIDEO_QUEUE: z.string().min(1).default(DEFAULT_QUEUES.video),

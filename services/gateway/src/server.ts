@@ -5,7 +5,7 @@ import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
-import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { WriteGate, createMongoClient, pingMongo } from '@mp3converter/shared/storage';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
@@ -15,6 +15,7 @@ import { AmqpJobNotices, subscribeJobEvents } from './adapters/job-notices.js';
 import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
 import { MongoUploadLeases } from './adapters/upload-lease.store.js';
+import { MongoUploadReservations } from './adapters/upload-reservation.store.js';
 import { GridFsVideoFiles } from './adapters/video-files.js';
 import { AmqpVideoQueue } from './adapters/video.queue.js';
 import { pageDirectory } from '@mp3converter/web';
@@ -81,7 +82,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const notices = new AmqpJobNotices(amqp, logger);
   const videoQueue = new AmqpVideoQueue(amqp, config.VIDEO_QUEUE);
-  const locks = new MongoOwnerLocks(videosDb);
+  const locks = new MongoOwnerLocks(videosDb, { timeoutMs: config.MONGODB_TIMEOUT_MS });
   const dispatcher = new Dispatcher(
     jobs,
     videoQueue,
@@ -106,10 +107,26 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
   const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger, config.RETENTION_DOWNLOAD_GRACE_MS);
   retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
+  // A write that waits its turn is failed only when no write at all finished for as long as one may take.
+  const writeGate = new WriteGate(config.STORAGE_WRITE_CONCURRENCY, config.MONGODB_WRITE_TIMEOUT_MS);
   const uploads = new UploadService(jobs, videoQueue, dispatcher, locks, leases, cleaner, notices, logger);
-  const resumableStore = new GridFsTusStore(videosDb, {
+  const reservations = new MongoUploadReservations(videosDb, config.MONGODB_TIMEOUT_MS);
+  reservations.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'upload reservation indexes not created yet'));
+  const admission = new UploadAdmission(
+    jobs,
+    {
+      maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      storageQuotaBytes: config.USER_STORAGE_QUOTA_BYTES,
+      maxJobsInFlight: config.MAX_JOBS_IN_FLIGHT,
+    },
+    reservations,
+    locks,
+    logger,
+  );
+  const resumableStore = new GridFsTusStore(videosDb, reservations, {
     expiryMs: config.RESUMABLE_UPLOAD_EXPIRY_SECONDS * 1000,
     writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS,
+    gate: writeGate,
   });
   resumableStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'resumable upload indexes not created yet'));
   const completion = new ResumableUploadCompletion(resumableStore, uploads, logger);
@@ -126,13 +143,14 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
       }),
       completion,
       maxUploadBytes: config.MAX_UPLOAD_BYTES,
+      expiryMs: config.RESUMABLE_UPLOAD_EXPIRY_SECONDS * 1000,
     },
     uploadStorage: new GridFsUploadStorage(
       videosDb,
       leases,
       cleaner,
       (req) => userOf(req.res!).username,
-      { writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS, leaseMs: config.UPLOAD_LEASE_MS },
+      { writeTimeoutMs: config.MONGODB_WRITE_TIMEOUT_MS, leaseMs: config.UPLOAD_LEASE_MS, gate: writeGate },
       logger,
     ),
     mp3s,
@@ -141,15 +159,8 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     logger,
-    admission: new UploadAdmission(
-      jobs,
-      {
-        maxUploadBytes: config.MAX_UPLOAD_BYTES,
-        storageQuotaBytes: config.USER_STORAGE_QUOTA_BYTES,
-        maxJobsInFlight: config.MAX_JOBS_IN_FLIGHT,
-      },
-      resumableStore,
-    ),
+    admission,
+    uploadHoldMs: config.UPLOAD_LEASE_MS,
     links: {
       ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
       url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,

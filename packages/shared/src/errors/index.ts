@@ -12,10 +12,38 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** What made it happen (a driver's error), for the log line only: never sent. */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'AppError';
   }
+}
+
+/** The cause of an error as a log line carries it: its class, its message and the operation it failed in. */
+export interface CauseSummary {
+  type: string;
+  message: string;
+  operation?: string;
+  code?: string | number;
+}
+
+/**
+ * The innermost cause of `err` (itself when it has none), summed up for a log line. `operation` is what the
+ * error says it was doing: set by the storage deadline (`withDeadline`) on whatever failed inside it.
+ */
+export function causeOf(err: unknown): CauseSummary | undefined {
+  let inner = err;
+  for (let depth = 0; depth < 5 && inner instanceof Error && inner.cause !== undefined; depth++) inner = inner.cause;
+  if (inner === undefined || inner === null) return undefined;
+  if (!(inner instanceof Error)) return { type: typeof inner, message: String(inner) };
+  const { operation, code } = inner as { operation?: unknown; code?: unknown };
+  return {
+    type: inner.constructor?.name && inner.constructor.name !== 'Error' ? inner.constructor.name : inner.name,
+    message: inner.message,
+    ...(typeof operation === 'string' ? { operation } : {}),
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+  };
 }
 
 /** A job that will fail the same way every time: no retry; `reason` is shown to users. */
@@ -48,7 +76,9 @@ export const badRequest = (code: string, message: string) => new AppError(400, c
 export const unauthorized = (message = 'missing credentials', code = 'unauthorized') => new AppError(401, code, message);
 export const forbidden = (message = 'not authorized', code = 'forbidden') => new AppError(403, code, message);
 export const notFound = (message = 'not found', code = 'not_found') => new AppError(404, code, message);
-export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable') => new AppError(503, code, message, { 'Retry-After': '5' });
+/** `cause`: what failed underneath, for the log line (never sent). */
+export const unavailable = (message = 'service unavailable, try again later', code = 'unavailable', cause?: unknown) =>
+  new AppError(503, code, message, { 'Retry-After': '5' }, cause === undefined ? undefined : { cause });
 
 /** The body of every error response of every service, 4xx and 5xx alike. */
 export const errorBodySchema = z
@@ -100,12 +130,12 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = err instanceof AppError ? err : fromHttpError(err);
     if (known) {
-      if (known.status >= 500) logger.warn({ err, path: req.path, code: known.code }, 'request failed');
+      if (known.status >= 500) logger.warn({ err, cause: causeOf(err), path: req.path, code: known.code }, 'request failed');
       if (res.headersSent) return res.destroy();
       res.set(known.headers).status(known.status).json(errorBody(known.code, known.message));
       return;
     }
-    logger.error({ err, path: req.path, method: req.method }, 'unhandled error');
+    logger.error({ err, cause: causeOf(err), path: req.path, method: req.method }, 'unhandled error');
     if (res.headersSent) return res.destroy();
     res.status(500).json(errorBody('internal', 'internal server error'));
   };

@@ -1,13 +1,16 @@
 import { Binary, type Db, type ObjectId } from 'mongodb';
 import { withDeadline } from './deadline.js';
+import type { WriteGate } from './write-gate.js';
 
 /** Chunk inserts on their way at once: while one is written, the next chunks are read and sent. */
 const IN_FLIGHT = 4;
 
 export interface ChunkWriterOptions {
   chunkSize: number;
-  /** An insert that takes longer fails the file with a StorageTimeoutError, ms. */
+  /** An insert that takes longer, from its turn on, fails the file with a StorageTimeoutError, ms. */
   timeoutMs: number;
+  /** Where the inserts of every writer of the process wait their turn; none: each goes at once. */
+  gate?: WriteGate;
   bucketName?: string;
   /** Where a file written before goes on: its whole chunks so far, and the bytes held after them. */
   resume?: { chunks: number; tail: Buffer };
@@ -15,7 +18,8 @@ export interface ChunkWriterOptions {
 
 /**
  * A GridFS file's chunks, inserted as the bytes arrive: each chunk goes in once it is whole, without waiting
- * for the one before, up to four at a time (`write` waits when four are on their way). The driver's upload
+ * for the one before, up to four at a time (`write` waits when four are on their way, waiting for their turn
+ * at the gate included). The driver's upload
  * stream inserts one write's chunks together but takes the next write only when they are in, so fed an
  * upload's small pieces it wrote one chunk after the other, each waiting for the one before: on FerretDB,
  * half the speed of a raw write. The files document is the caller's: it goes in after `end`.
@@ -85,7 +89,10 @@ export class GridFsChunkWriter {
     if (this.failure) throw this.failure.error;
     if (this.pending.length >= IN_FLIGHT) await this.pending.shift();
     const doc = { files_id: this.id, n: this.sent++, data: new Binary(data) };
-    const insert = withDeadline(this.options.timeoutMs, () => this.chunks.insertOne(doc), 'writing a GridFS chunk');
+    const { timeoutMs, gate } = this.options;
+    const timed = () => withDeadline(timeoutMs, () => this.chunks.insertOne(doc), 'writing a GridFS chunk');
+    // Waiting for a turn counts among the four on their way: a writer that waits stops reading its source.
+    const insert = gate ? gate.run(timed) : timed();
     // Its failure is kept for `send` and `drain`, never left as an unhandled rejection.
     insert.catch((error: unknown) => {
       this.failure ??= { error };

@@ -1,11 +1,15 @@
 /** A MongoDB operation that did not answer within its deadline: the server hangs or the network drops packets. */
 export class StorageTimeoutError extends Error {
+  /** What did not answer, as the log line names it. */
+  readonly operation: string;
+
   constructor(
     readonly timeoutMs: number,
     what = 'MongoDB operation',
   ) {
     super(`${what} did not answer within ${timeoutMs} ms`);
     this.name = 'StorageTimeoutError';
+    this.operation = what;
   }
 }
 
@@ -28,6 +32,10 @@ export async function withDeadline<T>(ms: number, op: (signal: AbortSignal) => P
   });
   try {
     return await Promise.race([op(controller.signal), deadline]);
+  } catch (err) {
+    // The failure names what it was doing, for the log line of the answer it becomes.
+    if (what && err instanceof Error && !('operation' in err)) Object.assign(err, { operation: what });
+    throw err;
   } finally {
     clearTimeout(timer);
   }

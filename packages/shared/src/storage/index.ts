@@ -5,6 +5,7 @@ import { StorageTimeoutError, withDeadline } from './deadline.js';
 
 export { StorageTimeoutError, withDeadline };
 export { GridFsChunkWriter } from './chunk-writer.js';
+export { WriteGate } from './write-gate.js';
 
 export { GridFSBucket, MongoClient, ObjectId };
 

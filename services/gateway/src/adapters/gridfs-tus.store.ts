@@ -5,11 +5,13 @@ import {
   GRIDFS_CHUNK_BYTES as CHUNK_BYTES,
   GridFsChunkWriter,
   ObjectId,
+  type WriteGate,
   deleteGridFsFile,
   ensureGridFsIndexes,
   withDeadline,
 } from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
+import type { UploadReservations } from '../domain/ports.js';
 
 /** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
 const CHECKPOINT_CHUNKS = 32;
@@ -48,22 +50,16 @@ export class NotMediaError extends Error {
   }
 }
 
-/** Lost the race for the owner's last slots: the creation is refused (429), as the admission refuses it. */
-export class TooManyOpenUploadsError extends Error {
-  constructor() {
-    super('too many uploads were started at once');
-    this.name = 'TooManyOpenUploadsError';
-  }
-}
-
 /** Metadata the server sets at creation (the client's own values for these keys are replaced), not kept. */
-const INTERNAL_METADATA = new Set(['owner', 'options', 'open_slots']);
+const INTERNAL_METADATA = new Set(['owner', 'options']);
 
 export interface GridFsTusStoreOptions {
   /** How long an unfinished upload is kept, ms. */
   expiryMs: number;
-  /** A chunk write or a document update that takes longer fails the PATCH (the client resumes), ms. */
+  /** A chunk write (from its turn at the gate on) or a document update that takes longer fails the PATCH (the client resumes), ms. */
   writeTimeoutMs: number;
+  /** The process's GridFS writes, bounded: a PATCH waits its turn there, its body held back meanwhile. */
+  gate: WriteGate;
 }
 
 /**
@@ -80,6 +76,8 @@ export class GridFsTusStore extends DataStore {
 
   constructor(
     private readonly db: Db,
+    /** The owners' shares of their limits: an upload's goes once it is recorded as a job or gone. */
+    private readonly reservations: Pick<UploadReservations, 'release'>,
     private readonly options: GridFsTusStoreOptions,
   ) {
     super();
@@ -106,43 +104,32 @@ export class GridFsTusStore extends DataStore {
     return (await this.docs.findOne({ _id: new ObjectId(id) })) ?? undefined;
   }
 
-  /** The owner's unfinished uploads: how many, and the bytes they will take once complete. */
-  async reserved(owner: string): Promise<{ uploads: number; bytes: number }> {
-    const open = await this.docs.find({ owner, completed: false }, { projection: { size: 1 } }).toArray();
-    return { uploads: open.length, bytes: open.reduce((sum, d) => sum + d.size, 0) };
-  }
-
   override async create(upload: Upload): Promise<Upload> {
     const meta = upload.metadata ?? {};
     const created = new Date();
-    await this.docs.insertOne({
-      _id: new ObjectId(upload.id),
-      owner: String(meta.owner),
-      size: upload.size ?? 0,
-      offset: 0,
-      chunks: 0,
-      tail: new Binary(Buffer.alloc(0)),
-      filename: meta.filename ?? null,
-      declared_type: meta.filetype ?? null,
-      detected_type: null,
-      metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => !INTERNAL_METADATA.has(k))),
-      options: meta.options ? (JSON.parse(meta.options) as Record<string, unknown>) : {},
-      created_at: created,
-      expires_at: new Date(created.getTime() + this.options.expiryMs),
-      completed: false,
-      job_recorded: false,
-    });
-    // The admission counted the owner's unfinished uploads before this one existed, so a burst of creations
-    // in parallel could each see room. Counted again now that this one is in: past the slots, it goes again.
-    // Whichever of a burst counts last sees every one that stayed, so no more than the slots ever stay; in a
-    // burst, more may be refused than had to be (429: the client tries again).
-    const slots = Number(meta.open_slots);
-    if (Number.isFinite(slots)) {
-      const open = await this.docs.countDocuments({ owner: String(meta.owner), completed: false });
-      if (open > slots) {
-        await this.docs.deleteOne({ _id: new ObjectId(upload.id) });
-        throw new TooManyOpenUploadsError();
-      }
+    const owner = String(meta.owner);
+    try {
+      await this.docs.insertOne({
+        _id: new ObjectId(upload.id),
+        owner,
+        size: upload.size ?? 0,
+        offset: 0,
+        chunks: 0,
+        tail: new Binary(Buffer.alloc(0)),
+        filename: meta.filename ?? null,
+        declared_type: meta.filetype ?? null,
+        detected_type: null,
+        metadata: Object.fromEntries(Object.entries(meta).filter(([k]) => !INTERNAL_METADATA.has(k))),
+        options: meta.options ? (JSON.parse(meta.options) as Record<string, unknown>) : {},
+        created_at: created,
+        expires_at: new Date(created.getTime() + this.options.expiryMs),
+        completed: false,
+        job_recorded: false,
+      });
+    } catch (err) {
+      // The admission reserved its share before this: an upload that never existed gives it back.
+      await this.reservations.release(upload.id).catch(() => undefined);
+      throw err;
     }
     upload.creation_date = created.toISOString();
     return upload;
@@ -157,13 +144,17 @@ export class GridFsTusStore extends DataStore {
   override async remove(id: string): Promise<void> {
     const doc = await this.find(id);
     if (!doc) throw ERRORS.FILE_NOT_FOUND;
-    await this.discard(doc._id);
+    await this.discard(doc);
   }
 
-  /** The file's chunks (and files document) first, then the upload's: a sweep that finds it can finish the job. */
-  async discard(id: ObjectId): Promise<void> {
-    await deleteGridFsFile(this.db, id);
-    await this.docs.deleteOne({ _id: id });
+  /**
+   * The file's chunks (and files document) first, then the upload's (a sweep that finds it can finish the
+   * job), then its owner's share of their limits.
+   */
+  async discard(doc: Pick<ResumableUploadDoc, '_id' | 'owner'>): Promise<void> {
+    await deleteGridFsFile(this.db, doc._id);
+    await this.docs.deleteOne({ _id: doc._id });
+    await this.reservations.release(doc._id.toHexString());
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
@@ -189,6 +180,7 @@ export class GridFsTusStore extends DataStore {
     const writer = new GridFsChunkWriter(this.db, doc._id, {
       chunkSize: CHUNK_BYTES,
       timeoutMs: writeTimeoutMs,
+      gate: this.options.gate,
       resume: { chunks: doc.chunks, tail: state.detected ? Buffer.from(doc.tail.buffer) : Buffer.alloc(0) },
     });
     let received = 0;
@@ -234,7 +226,7 @@ export class GridFsTusStore extends DataStore {
     } catch (err) {
       await writer.settle();
       if (err instanceof NotMediaError) {
-        await this.discard(doc._id);
+        await this.discard(doc);
         throw err;
       }
       // What arrived before the cut is kept: the client resumes from there (unless a chunk of it failed: then
@@ -248,7 +240,7 @@ export class GridFsTusStore extends DataStore {
       if (!state.detected) {
         await decide();
         if (!state.detected) {
-          await this.discard(doc._id);
+          await this.discard(doc);
           throw new NotMediaError('too short to be a video or audio file');
         }
       }
@@ -285,8 +277,8 @@ export class GridFsTusStore extends DataStore {
 
   /** Unfinished uploads past their expiry: chunks and documents removed. Returns how many. */
   override async deleteExpired(now = new Date()): Promise<number> {
-    const expired = await this.docs.find({ completed: false, expires_at: { $lt: now } }, { projection: { _id: 1 } }).toArray();
-    for (const { _id } of expired) await this.discard(_id);
+    const expired = await this.docs.find({ completed: false, expires_at: { $lt: now } }, { projection: { _id: 1, owner: 1 } }).toArray();
+    for (const doc of expired) await this.discard(doc);
     // Finished ones keep their document (a client's HEAD still finds the upload whole) until it expires too.
     await this.docs.deleteMany({ completed: true, job_recorded: true, expires_at: { $lt: now } });
     return expired.length;
@@ -318,8 +310,10 @@ export class GridFsTusStore extends DataStore {
       .toArray();
   }
 
-  async markRecorded(id: ObjectId): Promise<void> {
-    await this.docs.updateOne({ _id: id }, { $set: { job_recorded: true } });
+  /** The job is recorded: it counts against the owner's limits now, in place of the upload's share. */
+  async markRecorded(doc: Pick<ResumableUploadDoc, '_id' | 'owner'>): Promise<void> {
+    await this.docs.updateOne({ _id: doc._id }, { $set: { job_recorded: true } });
+    await this.reservations.release(doc._id.toHexString());
   }
 }
 

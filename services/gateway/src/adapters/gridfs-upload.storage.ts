@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { AppError } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
-import { GRIDFS_CHUNK_BYTES, GridFsChunkWriter, ObjectId, ensureGridFsIndexes, withDeadline } from '@mp3converter/shared/storage';
+import { GRIDFS_CHUNK_BYTES, GridFsChunkWriter, ObjectId, type WriteGate, ensureGridFsIndexes, withDeadline } from '@mp3converter/shared/storage';
 import type { Db } from 'mongodb';
 import type { LeftoverCleaner } from '../domain/leftover-cleaner.js';
 import type { UploadLeases } from '../domain/ports.js';
@@ -41,8 +41,10 @@ async function sniff(iterator: AsyncIterator<Buffer>): Promise<{ head: Buffer; e
 }
 
 export interface UploadStorageOptions {
-  /** A chunk insert (or the closing files document) that takes longer fails the upload (503), ms. */
+  /** A chunk insert (from its turn at the gate on) or the closing files document that takes longer fails the upload (503), ms. */
   writeTimeoutMs: number;
+  /** The process's GridFS writes, bounded: an upload waits its turn there, its body held back meanwhile. */
+  gate: WriteGate;
   /** How long an upload's lease lasts; it is renewed every third of it while the upload is written, ms. */
   leaseMs: number;
 }
@@ -108,7 +110,7 @@ export class GridFsUploadStorage implements StorageEngine {
     const contentType = declared ?? detected;
     const videoFid = id.toHexString();
     const owner = this.ownerOf(req);
-    const { writeTimeoutMs, leaseMs } = this.options;
+    const { writeTimeoutMs, leaseMs, gate } = this.options;
     // Before the first chunk: a store that cannot take the lease gets no chunk either.
     await this.leases.hold(videoFid, owner, new Date(Date.now() + leaseMs));
     const written = this.cleaner.writing(videoFid);
@@ -119,7 +121,7 @@ export class GridFsUploadStorage implements StorageEngine {
     }, leaseMs / 3);
     renewal.unref();
     // A slow client is the idle timeout's business; a store that hangs is the inserts' deadline's.
-    const writer = new GridFsChunkWriter(this.db, id, { chunkSize: GRIDFS_CHUNK_BYTES, timeoutMs: writeTimeoutMs });
+    const writer = new GridFsChunkWriter(this.db, id, { chunkSize: GRIDFS_CHUNK_BYTES, timeoutMs: writeTimeoutMs, gate });
     let size = head.length;
     try {
       await withDeadline(writeTimeoutMs, () => ensureGridFsIndexes(this.db), 'making the GridFS indexes');

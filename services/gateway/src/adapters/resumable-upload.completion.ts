@@ -21,7 +21,7 @@ export class ResumableUploadCompletion {
     const doc = await this.store.find(videoFid);
     if (!doc?.completed) throw new Error(`upload ${videoFid} is not complete`);
     await this.uploads.record({ videoFid, filename: doc.filename, size: doc.size, contentType: contentTypeOf(doc) }, username, doc.options);
-    await this.store.markRecorded(doc._id);
+    await this.store.markRecorded(doc);
   }
 
   /** One round: expired uploads removed, missed recordings made. */

@@ -118,3 +118,26 @@ export interface UploadMetrics {
   /** An upload was stored and recorded as a job: its size and how long it took, in seconds. */
   uploaded(kind: UploadKind, sizeBytes: number, seconds: number): void;
 }
+
+/** What an owner's uploads in progress hold of their limits. */
+export interface ReservedNow {
+  /** Uploads in progress: each a job to come. */
+  count: number;
+  /** The bytes they may still bring. */
+  bytes: number;
+}
+
+/**
+ * Job slots and bytes held by uploads in progress, across every gateway (documents in the store): an upload
+ * holds its share from before its body is read until its job is recorded or it fails. A hold has an expiry,
+ * renewed while its upload is alive, so a gateway that dies leaves nothing held for long. Decisions on an
+ * owner's holds are made under the owner's lock (OwnerLocks), which is what makes them safe together.
+ */
+export interface UploadReservations {
+  /** The owner's holds now; expired ones are removed first. */
+  read(owner: string): Promise<ReservedNow>;
+  hold(owner: string, hold: { id: string; bytes: number; until: Date }): Promise<void>;
+  renew(id: string, until: Date): Promise<void>;
+  /** Done when there is no such hold (any more). */
+  release(id: string): Promise<void>;
+}

@@ -17,7 +17,7 @@ export function authenticate(auth: AuthClient): RequestHandler {
     try {
       answer = await auth.validate(authorization);
     } catch (err) {
-      if (err instanceof AuthUnavailableError) return next(unavailable('auth service unavailable, try again later', 'auth_unavailable'));
+      if (err instanceof AuthUnavailableError) return next(unavailable('auth service unavailable, try again later', 'auth_unavailable', err));
       return next(err);
     }
     if ('refused' in answer) {

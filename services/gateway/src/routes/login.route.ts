@@ -24,7 +24,7 @@ export function loginRouter(auth: AuthClient): Router {
       if (answer.retryAfter) res.set('Retry-After', answer.retryAfter);
       res.status(answer.status).send(answer.body);
     } catch (err) {
-      if (err instanceof AuthUnavailableError) throw unavailable('auth service unavailable, try again later', 'auth_unavailable');
+      if (err instanceof AuthUnavailableError) throw unavailable('auth service unavailable, try again later', 'auth_unavailable', err);
       throw err;
     }
   });

@@ -94,9 +94,12 @@ const tusOptions: ZodOpenApiOperationObject = {
 };
 
 const uploadLimits = {
-  '413': error("`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage would pass USER_STORAGE_QUOTA_BYTES)"),
+  '413': error(
+    "`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage and uploads in progress would pass USER_STORAGE_QUOTA_BYTES; with Retry-After when uploads in progress hold part of it)",
+    z.object({ 'Retry-After': z.string().optional() }),
+  ),
   '415': error('`unsupported_media_type`: neither a video nor an audio container, judged on the first bytes'),
-  '429': error('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting', retryAfter),
+  '429': error('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting, uploads in progress counted', retryAfter),
 } satisfies Record<string, ZodOpenApiResponseObject>;
 
 const PAGE_TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript', css: 'text/css', map: 'application/json', txt: 'text/plain' };
@@ -216,9 +219,11 @@ const paths: ZodOpenApiObject['paths'] = {
         '401': noToken,
         '403': badToken,
         '412': tusProtocolError('`unsupported_tus_version`'),
-        '413': tusError("`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage would pass USER_STORAGE_QUOTA_BYTES)"),
+        '413': tusError(
+          "`upload_too_large` (over MAX_UPLOAD_BYTES), `quota_exceeded` (the user's storage and uploads in progress would pass USER_STORAGE_QUOTA_BYTES; with Retry-After when uploads in progress hold part of it)",
+        ),
         '415': tusError('`unsupported_media_type`: an empty file'),
-        '429': tusError('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting'),
+        '429': { ...tusError('`too_many_jobs`: the user has MAX_JOBS_IN_FLIGHT jobs queued or converting, uploads in progress counted'), headers: retryAfter },
         '503': tusUnavailable,
       },
     },

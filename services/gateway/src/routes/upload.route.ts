@@ -9,11 +9,14 @@ import type { AuthClient, UploadMetrics } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
 import { authenticate, userOf } from './authenticate.js';
+import { ObjectId } from '@mp3converter/shared/storage';
 
 export interface UploadRouteDeps {
   auth: AuthClient;
   uploads: UploadService;
   admission: UploadAdmission;
+  /** How long an upload's reservation holds unless renewed (renewed while the body arrives), ms. */
+  holdMs: number;
   storage: StorageEngine;
   metrics: UploadMetrics;
 }
@@ -75,7 +78,7 @@ function uploadErrors(admission: UploadAdmission) {
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, admission, storage, metrics }: UploadRouteDeps): Router {
+export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics }: UploadRouteDeps): Router {
   const multerFor = (maxBytes: number) =>
     multer({
       storage,
@@ -97,17 +100,29 @@ export function uploadRouter({ auth, uploads, admission, storage, metrics }: Upl
   router.post(
     '/upload',
     authenticate(auth),
-    // Everything that can be refused is refused before a byte of the body is stored: the options, the
-    // user's jobs in flight and storage quota, the content type.
+    // Everything that can be refused is refused before a byte of the body is read: the options, the content
+    // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {
       res.locals.startedAt = performance.now();
       res.locals.options = readOptionsQuery(req.query);
-      const declared = Number(req.get('content-length'));
-      res.locals.admitted = await admission.admit(userOf(res).username, Number.isFinite(declared) && declared > 0 ? declared : undefined);
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
       }
-      multerFor((res.locals.admitted as { maxBytes: number }).maxBytes).any()(req, res, next);
+      const declared = Number(req.get('content-length'));
+      // The body (the file and the form around it) is at most its Content-Length: that much is held.
+      const reservation = await admission.reserve(
+        userOf(res).username,
+        new ObjectId().toHexString(),
+        Number.isFinite(declared) && declared > 0 ? declared : undefined,
+        {
+          holdMs: holdMs,
+          renew: true,
+        },
+      );
+      // Held until the answer is sent: by then the job is recorded (it counts instead) or the upload failed.
+      res.on('close', () => void reservation.release());
+      res.locals.admitted = reservation;
+      multerFor(reservation.maxBytes).any()(req, res, next);
     },
     uploadErrors(admission),
     async (req: Request, res: Response) => {
@@ -124,7 +139,7 @@ export function uploadRouter({ auth, uploads, admission, storage, metrics }: Upl
           res.locals.options as ConversionOptions,
         );
       } catch (err) {
-        if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable');
+        if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable', err);
         throw err;
       }
       metrics.uploaded('multipart', file.size, (performance.now() - (res.locals.startedAt as number)) / 1000);

@@ -1,11 +1,11 @@
 import type { IncomingMessage } from 'node:http';
-import { AppError, errorBody } from '@mp3converter/shared/errors';
+import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import type { Server, ServerOptions } from '@tus/server';
 import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
-import { type GridFsTusStore, NotMediaError, TooManyOpenUploadsError } from '../adapters/gridfs-tus.store.js';
+import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
 import type { AuthClient, UploadMetrics, User } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
@@ -19,6 +19,8 @@ export interface ResumableUploadDeps {
   completion: ResumableUploadCompletion;
   admission: UploadAdmission;
   maxUploadBytes: number;
+  /** How long an unfinished upload is kept (and its share of the owner's limits held), ms. */
+  expiryMs: number;
   logger: Logger;
   metrics: UploadMetrics;
 }
@@ -30,6 +32,16 @@ type TusError = { status_code: number; body: string };
 const OPTION_KEYS = ['quality', 'bitrate', 'sample_rate', 'channels', 'tags'] as const;
 const tusError = (status: number, code: string, message: string): TusError => ({ status_code: status, body: JSON.stringify(errorBody(code, message)) });
 const notFound = () => tusError(404, 'upload_not_found', 'no such upload');
+
+const nodeRequestOf = (req: TusRequest): IncomingMessage | undefined =>
+  (req as unknown as { runtime?: { node?: { req: IncomingMessage } } }).runtime?.node?.req;
+
+/** When to try again after a refusal that passes: the limits' own, the store's, a busy upload's. */
+function retryAfterOf(err: unknown): string | undefined {
+  if (err === ERRORS.ERR_LOCK_TIMEOUT) return '1';
+  if (err instanceof AppError) return err.headers['Retry-After'];
+  return isMongoUnavailable(err) ? '5' : undefined;
+}
 
 /** tus's own refusals, as our JSON errors (the status unchanged). */
 const TUS_CODES: Record<number, string> = {
@@ -53,10 +65,12 @@ const TUS_CODES: Record<number, string> = {
  * check on the first bytes (415, and the upload is gone), and on completion the job recorded and published
  * as for multipart, with the dispatcher's sweep behind it when the broker is away.
  */
-export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, logger, metrics }: ResumableUploadDeps): Router {
+export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, expiryMs, logger, metrics }: ResumableUploadDeps): Router {
   const users = new WeakMap<IncomingMessage, User>();
+  /** The `Retry-After` of a refusal, set on the answer as it is written (tus's error mapping takes a status and a body only). */
+  const retryAfter = new WeakMap<IncomingMessage, string>();
   const userOfTus = (req: TusRequest): User => {
-    const node = (req as unknown as { runtime?: { node?: { req: IncomingMessage } } }).runtime?.node?.req;
+    const node = nodeRequestOf(req);
     const user = node && users.get(node);
     if (!user) throw tusError(401, 'missing_credentials', 'missing credentials');
     return user;
@@ -87,12 +101,10 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       for (const key of OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
       const options = readOptionsQuery(asked);
       // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize). Each unfinished upload is a job to
-      // come, so they count against the jobs in flight (a user cannot open uploads without end), and their
-      // bytes against the quota.
-      const { maxBytes, jobSlots } = await admission.admit(username, upload.size);
-      if ((upload.size ?? 0) > maxBytes) throw await admission.quotaExceeded(username);
-      // The store counts again once the upload exists, against these slots: parallel creations cannot pass them.
-      return { metadata: { ...meta, owner: username, options: JSON.stringify(options), open_slots: String(jobSlots) } };
+      // come and its bytes, held until its job is recorded or it is gone (terminated, not media, expired), so
+      // a user cannot open uploads without end, nor many at once. Its length is exact: that much is held.
+      await admission.reserve(username, upload.id, upload.size ?? 0, { holdMs: expiryMs, renew: false });
+      return { metadata: { ...meta, owner: username, options: JSON.stringify(options) } };
     },
     disableTerminationForFinishedUploads: true,
     async onUploadFinish(req, upload) {
@@ -101,20 +113,23 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       metrics.uploaded('resumable', upload.size ?? upload.offset, Number.isNaN(created) ? 0 : (Date.now() - created) / 1000);
       return {};
     },
-    onResponseError(_req, err) {
+    onResponseError(req, err) {
+      const after = retryAfterOf(err);
+      const node = nodeRequestOf(req);
+      if (after && node) retryAfter.set(node, after);
       // Another request held the upload past the wait (a holder that did not let go): try again shortly.
       if (err === ERRORS.ERR_LOCK_TIMEOUT) return tusError(503, 'upload_busy', 'another request is writing this upload; try again shortly');
       if ('status_code' in err && typeof err.status_code === 'number') {
         if (err.body.startsWith('{')) return { status_code: err.status_code, body: err.body };
         return tusError(err.status_code, TUS_CODES[err.status_code] ?? 'upload_failed', err.body.trim());
       }
-      if (err instanceof TooManyOpenUploadsError) {
-        return tusError(429, 'too_many_jobs', 'too many uploads were started at once; the limit is MAX_JOBS_IN_FLIGHT: wait for one to finish');
-      }
       if (err instanceof NotMediaError) return tusError(415, 'unsupported_media_type', err.message);
       if (err instanceof AppError) return tusError(err.status, err.code, err.message);
-      if (isMongoUnavailable(err)) return tusError(503, 'storage_unavailable', 'storage unavailable, try again later');
-      logger.error({ err }, 'resumable upload failed');
+      if (isMongoUnavailable(err)) {
+        logger.warn({ err, cause: causeOf(err), code: 'storage_unavailable' }, 'resumable upload failed');
+        return tusError(503, 'storage_unavailable', 'storage unavailable, try again later');
+      }
+      logger.error({ err, cause: causeOf(err) }, 'resumable upload failed');
       return tusError(500, 'internal', 'internal server error');
     },
   };
@@ -126,6 +141,12 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
   const router = express.Router();
   const toTus: express.RequestHandler = (req, res, next) => {
     if (res.locals.user) users.set(req, userOf(res));
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
+      const after = retryAfter.get(req);
+      if (after && !this.hasHeader('retry-after')) this.setHeader('Retry-After', after);
+      return writeHead.apply(this, args);
+    } as typeof writeHead;
     server()
       .then((t) => t.handle(req, res))
       .catch(next);

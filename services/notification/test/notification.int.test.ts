@@ -9,7 +9,9 @@ import {
   deleteQueues,
   drainQueue,
   makeVideo,
+  metricValue,
   publishRaw,
+  scrape,
   uniqueEmail,
   uniqueName,
   waitFor,
@@ -343,6 +345,50 @@ describe('without a mail server', () => {
       expect(dead!.headers['x-retry-count']).toBe(3);
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe('with a mail server that defers or hangs', () => {
+  const retried = async (h: Harness) => metricValue(await scrape(h.worker.http.url), 'notification_emails_total', { queue: h.queues.mp3, result: 'retried' });
+
+  it('when the mail server answers 451 and later takes the email, then it is retried and sent exactly once', async () => {
+    const smtp = await startSmtp({ mode: 'defer' });
+    const h = await startWorker(smtp.port);
+    try {
+      const to = uniqueEmail();
+      await h.publish(encodeMessage(mp3Message(to)));
+      await waitFor(async () => (await retried(h)) >= 1, { what: 'a retry after the 451' });
+      expect(smtp.attempts.filter((a) => a === to).length).toBeGreaterThanOrEqual(1);
+      expect(mailsTo(smtp, to)).toHaveLength(0);
+      smtp.mode = 'accept';
+      await h.allHandled();
+      expect(mailsTo(smtp, to)).toHaveLength(1);
+      expect(smtp.attempts.filter((a) => a === to).length).toBeGreaterThanOrEqual(2);
+      expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
+    } finally {
+      await h.stop();
+      await smtp.close();
+    }
+  });
+
+  it('when the mail server never answers, then the attempt times out, is retried, and the email is sent exactly once when the server answers again', async () => {
+    const smtp = await startSmtp({ mode: 'silent' });
+    const h = await startWorker(smtp.port);
+    try {
+      const to = uniqueEmail();
+      await h.publish(encodeMessage(mp3Message(to)));
+      await waitFor(async () => (await retried(h)) >= 1, { what: 'a retry after the timeout' });
+      expect(smtp.connections).toBeGreaterThanOrEqual(1);
+      expect(smtp.attempts).toEqual([]);
+      expect(h.lines().some((l) => /could not be reached: ETIMEDOUT/.test(String(l.reason)))).toBe(true);
+      smtp.mode = 'accept';
+      await h.allHandled();
+      expect(mailsTo(smtp, to)).toHaveLength(1);
+      expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
+    } finally {
+      await h.stop();
+      await smtp.close();
     }
   });
 });

@@ -283,7 +283,10 @@ describe('the job, watched and called off', () => {
     const stream = await watch(user.token);
     try {
       const videoFid = await upload(user.token, videos.longer!, 'long.mp4');
-      await waitFor(() => stream.events.some((e) => e.video_fid === videoFid && e.type === 'progress'), { timeoutMs: 60_000, what: 'progress' });
+      await waitFor(() => stream.events.some((e) => e.video_fid === videoFid && e.type === 'progress' && e.percent > 0), {
+        timeoutMs: 60_000,
+        what: 'progress past 0 %',
+      });
       const res = await fetch(`${gateway}/jobs/${videoFid}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.token}` } });
       expect(res.status).toBe(202);
       await waitFor(() => stream.events.some((e) => e.video_fid === videoFid && e.state === 'cancelled'), { timeoutMs: 30_000, what: 'the cancel' });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectId } from '@mp3converter/shared/storage';
-import { TcpProxy, makeVideo, readGridFsFile, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import { TcpProxy, makeVideo, pacedFfmpeg, readGridFsFile, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../../services/auth/test/helpers.js';
 import { type Queues, type Worker, cleanupQueues, startWorker } from '../../../services/converter/test/harness.js';
@@ -36,7 +36,11 @@ beforeAll(async () => {
   stack = await startStack({ EVENTS_KEEPALIVE_MS: '500' });
   still = await startStack({}, stack);
   queues = { video: stack.videoQueue, mp3: uniqueName('mp3'), failed: uniqueName('failed') };
-  converter = await startWorker(queues);
+  // ffmpeg reads at 20 × real time: the 2 s video still takes a tenth of a second, the 20 min one a minute, so
+  // a cancel meets that one mid-conversion however fast the machine.
+  const paced = await pacedFfmpeg(20);
+  cleanups.push(paced.cleanup);
+  converter = await startWorker(queues, { FFMPEG_PATH: paced.path });
   work = await mkdtemp(join(tmpdir(), 'mp3c-int-'));
   const [a, b] = await Promise.all([makeVideo({ seconds: 2 }), makeVideo({ seconds: 1200, fps: 1, width: 64, height: 48 })]);
   cleanups.push(a.cleanup, b.cleanup);
@@ -190,10 +194,13 @@ describe('mp3c', () => {
   it('when a converting job is cancelled, then cancel exits 0 and status --watch exits 5 with the job cancelled; an unknown job is 4', async () => {
     const s = await loggedIn();
     const fid = (await s.mp3c(['upload', long])).stdout.trim();
-    await waitFor(async () => JSON.parse((await s.mp3c(['status', fid, '--json'])).stdout).state === 'converting', {
-      timeoutMs: 30_000,
-      what: 'the job to convert',
-    });
+    await waitFor(
+      async () => {
+        const job = JSON.parse((await s.mp3c(['status', fid, '--json'])).stdout);
+        return job.state === 'converting' && job.percent > 0;
+      },
+      { timeoutMs: 30_000, what: 'the job to be mid-conversion' },
+    );
     const cancelled = await s.mp3c(['cancel', fid]);
     expect(cancelled.code).toBe(0);
     expect(cancelled.stdout).toMatch(new RegExp(`^${fid}: (cancelled|cancel requested)`));

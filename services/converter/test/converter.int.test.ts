@@ -134,6 +134,8 @@ describe('one worker', () => {
       .collection('fs.files')
       .findOne({ _id: new ObjectId(mp3IdFor(fid)) });
     expect(file).toMatchObject({ filename: `${fid}.mp3`, metadata: { owner, videoFid: fid } });
+    // The mp3 message goes out before the job is marked done.
+    await waitFor(async () => (await jobOf(fid))?.state === 'done', { what: 'the job to be done' });
     expect(await jobOf(fid)).toMatchObject({ state: 'done', owner });
   });
 

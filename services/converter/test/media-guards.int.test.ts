@@ -145,6 +145,32 @@ describe('hostile uploads', () => {
   });
 });
 
+describe('containers outside the list', () => {
+  it('when the upload is a PNG image, then the job fails naming the format, at the first ffprobe, and no MP3 is made', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'png-'));
+    const path = join(dir, 'picture.png');
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=64x64', '-frames:v', '1', path]);
+    const png = await readFile(path);
+    await rm(dir, { recursive: true, force: true });
+    const q = newQueues();
+    const w = await startWorker(q);
+    try {
+      const owner = uniqueEmail();
+      const fid = await storeVideoAsGateway(mongo, png, owner, 'picture.png');
+      await publishVideo(q.video, fid, owner);
+      const job = await failedJob(fid);
+      expect(job.reason).toBe("the file's format (png_pipe) is not supported");
+      expect(job.attempts).toBe(1);
+      expect(await mp3Count(fid)).toBe(0);
+      const [notice] = await collect(q.failed, 1);
+      expect(notice!.body).toMatchObject({ video_fid: fid, status: 'failed', reason: "the file's format (png_pipe) is not supported" });
+    } finally {
+      await w.worker.stop(1_000);
+      await cleanupQueues(q);
+    }
+  });
+});
+
 describe('limits on what a job may cost', () => {
   it('when the source says it is longer than MAX_DURATION_SECONDS, then the job fails at once, naming the limit', async () => {
     const q = newQueues();
@@ -195,7 +221,7 @@ describe('limits on what a job may cost', () => {
 });
 
 describe('child processes', () => {
-  it('when ffprobe runs past FFPROBE_TIMEOUT_MS, then it is killed with everything it started, and the job ends failed', async () => {
+  it('when ffprobe runs past FFPROBE_TIMEOUT_MS, then it is killed with everything it started, retried like any transient failure, and the job fails once the attempts run out', async () => {
     const slow = await slowTool('ffprobe', 30);
     const q = newQueues();
     const w = await startWorker(q, { FFPROBE_PATH: slow.path, FFPROBE_TIMEOUT_MS: '1000' });
@@ -206,6 +232,9 @@ describe('child processes', () => {
       await waitFor(async () => (await processesMentioning(slow.dir)).length > 0, { what: 'the slow ffprobe to start' });
       const job = await failedJob(fid, 30_000);
       expect(job.reason).toContain('reading the file took longer than 1 s');
+      // Retried like any transient failure: every attempt timed out, then the job was given up on.
+      expect(job.reason).toMatch(/^gave up after 3 attempts: reading the file took longer than 1 s/);
+      expect(job.attempts).toBe(3);
       expect(await processesMentioning(slow.dir)).toEqual([]);
       expect(await processesMentioning(w.tmpDir)).toEqual([]);
     } finally {

@@ -165,6 +165,8 @@ describe('output options', () => {
       ['audio', 'mp3', 0],
       ['video', 'mjpeg', 1],
     ]);
+    // The mp3 message goes out before the job is marked done.
+    await waitFor(async () => (await new JobStore(mongo).get(fid))?.state === 'done', { what: 'the job to be done' });
     expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'done', mp3Size: mp3.length, expiresAt: expect.any(Date) });
   });
 

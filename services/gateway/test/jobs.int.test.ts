@@ -1,11 +1,11 @@
 import { JobStore } from '@mp3converter/shared/jobs';
 import { ObjectId } from '@mp3converter/shared/storage';
-import { jsonOf, makeVideo, queueDepth, uniqueName, waitFor } from '@mp3converter/shared/testing';
+import { jsonOf, makeVideo, pacedFfmpeg, queueDepth, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Queues, type Worker, cleanupQueues, collect, processesMentioning, startWorker } from '../../converter/test/harness.js';
 import { mp3IdFor } from '../../converter/src/domain/mp3-id.js';
 import { openEvents } from './sse.js';
-import { type Stack, drainQueue, readVideo, signIn, startStack, uploadFile } from './harness.js';
+import { type Stack, readVideo, signIn, startStack, uploadFile } from './harness.js';
 
 /**
  * Two gateways and two converters in this process, on one database and one set of queues, as replicas run:
@@ -95,6 +95,8 @@ describe('the event stream', () => {
   it('when a client reconnects with Last-Event-ID, then it is told where each job changed since stands now', async () => {
     const owner = await signIn(a);
     const first = await openEvents(a.url, owner.authorization);
+    // Events are only promised from `ready` on.
+    await first.next((e) => e.event === 'ready', 'ready');
     const fid = await upload(a, owner.authorization, short);
     const queued = await first.next((e) => e.data.video_fid === fid && e.data.state === 'queued', 'queued');
     first.close();
@@ -208,26 +210,35 @@ describe('the job resource', () => {
 
 describe('DELETE /jobs/{video_fid}', () => {
   it('when a job is converting, then the worker holding it stops: no ffmpeg left, no MP3, no message, no email, nothing unacked', async () => {
-    const owner = await signIn(a);
-    const events = await openEvents(a.url, owner.authorization);
-    await drainQueue(queues.mp3);
+    // Its own gateways and converters, whose ffmpeg reads at 20 × real time: the 20 min source takes a minute,
+    // so the cancel meets the conversion mid-way however fast the machine.
+    const paced = await pacedFfmpeg(20);
+    const shared = { auth: a.auth, authConfig: a.authConfig };
+    const c = await startStack({ EVENTS_KEEPALIVE_MS: '500' }, shared);
+    const d = await startStack({ VIDEO_QUEUE: c.videoQueue }, shared);
+    const q = { video: c.videoQueue, mp3: uniqueName('mp3'), failed: uniqueName('failed') };
+    const env = { PROGRESS_SNAPSHOT_MS: '500', FFMPEG_PATH: paced.path };
+    const workers = await Promise.all([startWorker(q, env), startWorker(q, env)]);
+    const owner = await signIn(c);
+    const events = await openEvents(c.url, owner.authorization);
     try {
-      const fid = await upload(a, owner.authorization, long);
-      await events.next((e) => e.data.video_fid === fid && e.data.type === 'progress', 'progress', 60_000);
-      const res = await deleteJob(b, owner.authorization, fid);
+      await events.next((e) => e.event === 'ready', 'ready');
+      const fid = await upload(c, owner.authorization, long);
+      await events.next((e) => e.data.video_fid === fid && e.data.type === 'progress' && e.data.percent > 0, 'progress past 0 %', 60_000);
+      const res = await deleteJob(d, owner.authorization, fid);
       expect(res.status).toBe(202);
       expect(await jsonOf(res)).toMatchObject({ video_fid: fid, state: 'converting', cancel_requested: true });
       await events.next((e) => e.data.video_fid === fid && e.data.state === 'cancelled', 'cancelled');
-      expect((await getJob(a, owner.authorization, fid)).body).toMatchObject({ state: 'cancelled', reason: 'cancelled by its owner' });
+      expect((await getJob(c, owner.authorization, fid)).body).toMatchObject({ state: 'cancelled', reason: 'cancelled by its owner' });
       // Now final, the cancelled job itself can be deleted.
-      expect((await deleteJob(a, owner.authorization, fid)).status).toBe(204);
+      expect((await deleteJob(c, owner.authorization, fid)).status).toBe(204);
 
       // A later job converts: by then the cancelled one was settled on its worker.
-      const after = await upload(a, owner.authorization, short);
-      await waitForState(a, owner.authorization, after, 'done');
+      const after = await upload(c, owner.authorization, short);
+      await waitForState(c, owner.authorization, after, 'done');
       // No handler running on either converter: every delivery was settled (acked), none is held unacked.
-      await waitFor(async () => (await Promise.all(converters.map((c) => c.worker.amqp.drain(0)))).every(Boolean), { what: 'both converters idle' });
-      for (const c of converters) expect(await processesMentioning(c.tmpDir)).toEqual([]);
+      await waitFor(async () => (await Promise.all(workers.map((w) => w.worker.amqp.drain(0)))).every(Boolean), { what: 'both converters idle' });
+      for (const w of workers) expect(await processesMentioning(w.tmpDir)).toEqual([]);
       expect(
         await a.mongo
           .db('mp3s')
@@ -240,13 +251,18 @@ describe('DELETE /jobs/{video_fid}', () => {
           .collection('fs.files')
           .countDocuments({ _id: new ObjectId(fid) }),
       ).toBe(0);
-      const announced = await collect(queues.mp3, 1);
+      const announced = await collect(q.mp3, 1);
       expect(announced.map((m) => m.body.video_fid)).toEqual([after]);
-      expect(await queueDepth(rabbit(), queues.failed)).toBe(0);
-      expect(await queueDepth(rabbit(), queues.video)).toBe(0);
-      expect(await queueDepth(rabbit(), `${queues.video}.dead`)).toBe(0);
+      expect(await queueDepth(rabbit(), q.failed)).toBe(0);
+      expect(await queueDepth(rabbit(), q.video)).toBe(0);
+      expect(await queueDepth(rabbit(), `${q.video}.dead`)).toBe(0);
     } finally {
       events.close();
+      await Promise.all(workers.map((w) => w.worker.stop(1_000)));
+      await d.stop();
+      await c.stop();
+      await cleanupQueues(q);
+      await paced.cleanup();
     }
   });
 

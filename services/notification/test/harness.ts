@@ -1,4 +1,4 @@
-import { TEST_LINK_SECRET, captureLogger, deleteQueues, uniqueName } from '@mp3converter/shared/testing';
+import { TEST_LINK_SECRET, captureLogger, deleteQueues, metricValue, publishRaw, scrape, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { createServer } from 'node:net';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -10,6 +10,19 @@ export interface Harness {
   worker: NotificationWorker;
   queues: { mp3: string; failed: string };
   lines: () => Record<string, unknown>[];
+  /** Publishes `body` to `queue` (the mp3 queue unless told), counted for `allHandled`. */
+  publish(body: Buffer | string, queue?: string): Promise<void>;
+  /**
+   * How many messages of `queue` (the mp3 queue unless told) the worker has finished with, from its own
+   * `queue_messages_settled_total`: acked as done or dead-lettered. A delivery sent on to a retry queue is
+   * not finished; its copy is counted when it is.
+   */
+  handled(queue?: string): Promise<number>;
+  /**
+   * Waits until the worker has finished with every message `publish` sent, on both queues: a positive signal
+   * that each of them, a duplicate included, was dealt with. Fails if it finished with more than were sent.
+   */
+  allHandled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,10 +48,33 @@ export async function startWorker(smtpPort: number): Promise<Harness> {
     logger,
   );
   await worker.amqp.start();
+  const handled = async (queue = queues.mp3) => {
+    const samples = await scrape(worker.http.url);
+    return (
+      metricValue(samples, 'queue_messages_settled_total', { queue, outcome: 'done' }) +
+      metricValue(samples, 'queue_messages_settled_total', { queue, outcome: 'dead' })
+    );
+  };
+  const published = new Map<string, number>([
+    [queues.mp3, 0],
+    [queues.failed, 0],
+  ]);
   return {
     worker,
     queues,
     lines,
+    handled,
+    async publish(body, queue = queues.mp3) {
+      published.set(queue, (published.get(queue) ?? 0) + 1);
+      await publishRaw(rabbit(), queue, body);
+    },
+    async allHandled(timeoutMs = 15_000) {
+      for (const [queue, count] of published) {
+        let seen = 0;
+        await waitFor(async () => (seen = await handled(queue)) >= count, { timeoutMs, what: `the ${count} message(s) published to ${queue} handled` });
+        if (seen > count) throw new Error(`${seen} messages of ${queue} handled where ${count} were published`);
+      }
+    },
     async stop() {
       await worker.stop(1_000);
       const all = [queues.mp3, queues.failed].flatMap((q) => [q, `${q}.dead`, `${q}.retry.300ms`, `${q}.retry.600ms`, `${q}.retry.900ms`]);

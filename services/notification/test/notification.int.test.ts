@@ -9,7 +9,9 @@ import {
   deleteQueues,
   drainQueue,
   makeVideo,
+  metricValue,
   publishRaw,
+  scrape,
   uniqueEmail,
   uniqueName,
   waitFor,
@@ -24,13 +26,6 @@ import { type TestSmtp, startSmtp } from './smtp.js';
 const mongo = new MongoClient(inject('servers').mongoUrl);
 afterAll(() => mongo.close());
 const sentLog = () => mongo.db('notifications').collection<{ _id: string; state: string; claimed_at: Date; attempts: number }>('sent');
-
-/** An email sent after the rest and received: everything published before it has been handled by then. */
-async function sentinel(h: Harness, smtp: TestSmtp): Promise<void> {
-  const to = uniqueEmail('sentinel');
-  await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
-  await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the sentinel email' });
-}
 
 const mp3Message = (username: string, mp3Fid = new ObjectId().toHexString()) => ({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username });
 
@@ -63,7 +58,7 @@ describe('with a mail server', () => {
   it("when an mp3 message arrives, then one email to username with the original's line, the curl line and an HTML part", async () => {
     const to = uniqueEmail();
     const message = mp3Message(to);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await h.publish(encodeMessage(message));
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the email' });
     const [mail] = mailsTo(smtp, to);
     expect(mail!.subject).toBe('MP3 Download');
@@ -82,7 +77,7 @@ describe('with a mail server', () => {
       metadata: { owner: to, durationSeconds: 125.4, expiresAt, contentType: 'audio/mpeg' },
     });
     const message = mp3Message(to, mp3Fid);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await h.publish(encodeMessage(message));
     const mail = await waitFor(() => mailsTo(smtp, to)[0], { what: 'the email' });
     expect(mail.text).toContain('talk.mp3 (2 min 5 s, 3 MiB)');
     const url = new URL(/(http:\/\/mp3converter\.com\/download\?fid=\S+&sig=\S+)/.exec(mail.text ?? '')![1]!);
@@ -97,17 +92,16 @@ describe('with a mail server', () => {
   it("when the original's message arrives with extra fields, then it is accepted", async () => {
     const to = uniqueEmail();
     const fid = new ObjectId().toHexString();
-    await publishRaw(rabbit(), h.queues.mp3, `{"video_fid": "${new ObjectId().toHexString()}", "mp3_fid": "${fid}", "username": "${to}", "extra": 1}`);
+    await h.publish(`{"video_fid": "${new ObjectId().toHexString()}", "mp3_fid": "${fid}", "username": "${to}", "extra": 1}`);
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the email' });
   });
 
   it('when a conversion failed, then the user gets an email with the reason', async () => {
     const to = uniqueEmail();
     const video = new ObjectId().toHexString();
-    await publishRaw(
-      rabbit(),
-      h.queues.failed,
+    await h.publish(
       encodeMessage({ video_fid: video, mp3_fid: null, username: to, status: 'failed', reason: 'the video has no audio track' }),
+      h.queues.failed,
     );
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the failure email' });
     const [mail] = mailsTo(smtp, to);
@@ -120,10 +114,10 @@ describe('with a mail server', () => {
   it('when the same message is delivered twice, then only one email', async () => {
     const to = uniqueEmail();
     const message = mp3Message(to);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await h.publish(encodeMessage(message));
     await waitFor(() => mailsTo(smtp, to).length === 1, { what: 'the first email' });
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
-    await sentinel(h, smtp);
+    await h.publish(encodeMessage(message));
+    await h.allHandled();
     expect(mailsTo(smtp, to)).toHaveLength(1);
   });
 
@@ -132,16 +126,16 @@ describe('with a mail server', () => {
     const message = mp3Message(to);
     // What four workers killed while sending left: a stale claim with four attempts counted.
     await sentLog().insertOne({ _id: `mp3:${message.mp3_fid}`, state: 'sending', claimed_at: new Date(Date.now() - 3_600_000), attempts: 4 });
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+    await h.publish(encodeMessage(message));
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(dead!.headers['x-dead-reason']).toBe('gave up after 4 attempts: the sending was interrupted every time');
-    await sentinel(h, smtp);
+    await h.allHandled();
     expect(mailsTo(smtp, to)).toHaveLength(0);
   });
 
   it('when the server rejects the recipient with 550, then the message is dead-lettered at once, not retried', async () => {
     const to = uniqueEmail('rejected');
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(to)));
+    await h.publish(encodeMessage(mp3Message(to)));
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/refused the email.*550/);
     expect(smtp.attempts.filter((a) => a === to)).toHaveLength(1);
@@ -153,7 +147,7 @@ describe('with a mail server', () => {
     ['a username that is not an email address', `{"video_fid": "65f0c0ffee00112233445566", "mp3_fid": "65f0c0ffee00112233445567", "username": "georgio"}`],
   ])('when the message has %s, then it is dead-lettered with the reason and nothing is sent', async (_label, body) => {
     const before = smtp.mails.length;
-    await publishRaw(rabbit(), h.queues.mp3, body);
+    await h.publish(body);
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(dead!.raw.toString()).toBe(body);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/invalid message|not valid JSON|not an email address/);
@@ -179,11 +173,11 @@ describe('with a mail server', () => {
     const intruder = uniqueEmail('intruder');
     const { videoFid, mp3Fid } = await convertedJob(owner);
     const body = encodeMessage({ video_fid: videoFid, mp3_fid: mp3Fid, username: intruder });
-    await publishRaw(rabbit(), h.queues.mp3, body);
+    await h.publish(body);
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(dead!.raw.toString()).toBe(body.toString());
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
-    await sentinel(h, smtp);
+    await h.allHandled();
     nothingTo(intruder);
     nothingTo(owner);
   });
@@ -193,10 +187,10 @@ describe('with a mail server', () => {
     const other = uniqueEmail('other');
     const { videoFid } = await convertedJob(owner);
     const { mp3Fid: theirs } = await convertedJob(other);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: videoFid, mp3_fid: theirs, username: owner }));
+    await h.publish(encodeMessage({ video_fid: videoFid, mp3_fid: theirs, username: owner }));
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
-    await sentinel(h, smtp);
+    await h.allHandled();
     nothingTo(owner);
     nothingTo(other);
   });
@@ -205,20 +199,20 @@ describe('with a mail server', () => {
     const owner = uniqueEmail('owner');
     const first = await convertedJob(owner);
     const second = await convertedJob(owner);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: first.videoFid, mp3_fid: second.mp3Fid, username: owner }));
+    await h.publish(encodeMessage({ video_fid: first.videoFid, mp3_fid: second.mp3Fid, username: owner }));
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/^mp3_mismatch: /);
-    await sentinel(h, smtp);
+    await h.allHandled();
     nothingTo(owner);
   });
 
   it('when a message for a video the store does not know names an MP3 stored for someone else, then it is dead-lettered and no email leaves', async () => {
     const intruder = uniqueEmail('intruder');
     const { mp3Fid } = await convertedJob(uniqueEmail('owner'));
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username: intruder }));
+    await h.publish(encodeMessage({ video_fid: new ObjectId().toHexString(), mp3_fid: mp3Fid, username: intruder }));
     const [dead] = await collect(`${h.queues.mp3}.dead`, 1);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/^(owner|mp3)_mismatch: /);
-    await sentinel(h, smtp);
+    await h.allHandled();
     nothingTo(intruder);
   });
 
@@ -226,14 +220,13 @@ describe('with a mail server', () => {
     const owner = uniqueEmail('owner');
     const intruder = uniqueEmail('intruder');
     const { videoFid } = await convertedJob(owner);
-    await publishRaw(
-      rabbit(),
-      h.queues.failed,
+    await h.publish(
       encodeMessage({ video_fid: videoFid, mp3_fid: null, username: intruder, status: 'failed', reason: 'the video has no audio track' }),
+      h.queues.failed,
     );
     const [dead] = await collect(`${h.queues.failed}.dead`, 1);
     expect(String(dead!.headers['x-dead-reason'])).toMatch(/^owner_mismatch: /);
-    await sentinel(h, smtp);
+    await h.allHandled();
     nothingTo(intruder);
     nothingTo(owner);
   });
@@ -241,7 +234,7 @@ describe('with a mail server', () => {
   it("when the job's owner is named with the job's own MP3, then the owner gets the email", async () => {
     const owner = uniqueEmail('owner');
     const { videoFid, mp3Fid } = await convertedJob(owner);
-    await publishRaw(rabbit(), h.queues.mp3, encodeMessage({ video_fid: videoFid, mp3_fid: mp3Fid, username: owner }));
+    await h.publish(encodeMessage({ video_fid: videoFid, mp3_fid: mp3Fid, username: owner }));
     const mail = await waitFor(() => mailsTo(smtp, owner)[0], { what: 'the email' });
     expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
   });
@@ -321,11 +314,11 @@ describe('without a mail server', () => {
     try {
       const to = uniqueEmail();
       const message = mp3Message(to);
-      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(message));
+      await h.publish(encodeMessage(message));
       await waitFor(async () => (await sentLog().findOne({ _id: `mp3:${message.mp3_fid}`, state: 'pending' })) !== null, { what: 'a failed attempt' });
       smtp = await startSmtp({ port });
       await waitFor(() => mailsTo(smtp!, to).length === 1, { timeoutMs: 10_000, what: 'the email after SMTP is back' });
-      await sentinel(h, smtp);
+      await h.allHandled();
       expect(mailsTo(smtp, to)).toHaveLength(1);
       expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
     } finally {
@@ -337,12 +330,56 @@ describe('without a mail server', () => {
   it('when SMTP stays down, then after the last retry the message is dead-lettered', async () => {
     const h = await startWorker(await freePort());
     try {
-      await publishRaw(rabbit(), h.queues.mp3, encodeMessage(mp3Message(uniqueEmail())));
+      await h.publish(encodeMessage(mp3Message(uniqueEmail())));
       const [dead] = await collect(`${h.queues.mp3}.dead`, 1, 20_000);
       expect(String(dead!.headers['x-dead-reason'])).toMatch(/gave up after 4 attempts: the mail server could not be reached/);
       expect(dead!.headers['x-retry-count']).toBe(3);
     } finally {
       await h.stop();
+    }
+  });
+});
+
+describe('with a mail server that defers or hangs', () => {
+  const retried = async (h: Harness) => metricValue(await scrape(h.worker.http.url), 'notification_emails_total', { queue: h.queues.mp3, result: 'retried' });
+
+  it('when the mail server answers 451 and later takes the email, then it is retried and sent exactly once', async () => {
+    const smtp = await startSmtp({ mode: 'defer' });
+    const h = await startWorker(smtp.port);
+    try {
+      const to = uniqueEmail();
+      await h.publish(encodeMessage(mp3Message(to)));
+      await waitFor(async () => (await retried(h)) >= 1, { what: 'a retry after the 451' });
+      expect(smtp.attempts.filter((a) => a === to).length).toBeGreaterThanOrEqual(1);
+      expect(mailsTo(smtp, to)).toHaveLength(0);
+      smtp.mode = 'accept';
+      await h.allHandled();
+      expect(mailsTo(smtp, to)).toHaveLength(1);
+      expect(smtp.attempts.filter((a) => a === to).length).toBeGreaterThanOrEqual(2);
+      expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
+    } finally {
+      await h.stop();
+      await smtp.close();
+    }
+  });
+
+  it('when the mail server never answers, then the attempt times out, is retried, and the email is sent exactly once when the server answers again', async () => {
+    const smtp = await startSmtp({ mode: 'silent' });
+    const h = await startWorker(smtp.port);
+    try {
+      const to = uniqueEmail();
+      await h.publish(encodeMessage(mp3Message(to)));
+      await waitFor(async () => (await retried(h)) >= 1, { what: 'a retry after the timeout' });
+      expect(smtp.connections).toBeGreaterThanOrEqual(1);
+      expect(smtp.attempts).toEqual([]);
+      expect(h.lines().some((l) => /could not be reached: ETIMEDOUT/.test(String(l.reason)))).toBe(true);
+      smtp.mode = 'accept';
+      await h.allHandled();
+      expect(mailsTo(smtp, to)).toHaveLength(1);
+      expect(await drainQueue(rabbit(), `${h.queues.mp3}.dead`)).toEqual([]);
+    } finally {
+      await h.stop();
+      await smtp.close();
     }
   });
 });

@@ -70,3 +70,8 @@ export async function deleteQueues(url: string, ...queues: string[]): Promise<vo
     await withChannel(url, (ch) => ch.deleteQueue(queue)).catch(() => undefined);
   }
 }
+
+/** Publishes `body` to `queue` (not declared) and says whether the broker took it (true) or refused it with a nack (false). */
+export function publishConfirmed(url: string, queue: string, body: Buffer | string): Promise<boolean> {
+  return withChannel(url, (ch) => new Promise<boolean>((resolve) => ch.sendToQueue(queue, Buffer.from(body), { persistent: true }, (err) => resolve(!err))));
+}

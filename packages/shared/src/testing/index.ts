@@ -172,8 +172,8 @@ export const testLogger = (service = 'test'): Logger => createLogger({ service, 
 /** A response's JSON body, loosely typed for assertions. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();
 
-export { makeMp3, makeVideo, probe, type Probe, type VideoOptions } from './media.js';
-export { deleteQueues, drainQueue, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
+export { makeMp3, makeVideo, pacedFfmpeg, probe, type Probe, type VideoOptions } from './media.js';
+export { deleteQueues, drainQueue, publishConfirmed, publishRaw, queueDepth, type QueuedMessage } from './broker.js';
 export { readGridFsFile, storeGridFsFile } from './files.js';
 export { parseMetrics, scrape, metricValue, type Sample } from './metrics.js';
 export {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -68,4 +68,17 @@ export async function makeMp3(seconds: number): Promise<Buffer> {
     { encoding: 'buffer', maxBuffer: 64 << 20 },
   );
   return stdout;
+}
+
+/**
+ * A wrapper around the real ffmpeg that reads its (first) input at `speed` × real time (ffmpeg's `-readrate`),
+ * for a converter's FFMPEG_PATH: a conversion then lasts about its source's length / `speed` however fast the
+ * machine, long enough for a test to see it mid-way and act on it. `cleanup` removes the wrapper's folder.
+ */
+export async function pacedFfmpeg(speed: number): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'paced-ffmpeg-'));
+  const path = join(dir, 'ffmpeg');
+  await writeFile(path, `#!/bin/sh\nexec ffmpeg -readrate ${speed} "$@"\n`);
+  await chmod(path, 0o755);
+  return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -41,23 +41,22 @@ if $needs_servers; then
   ensure_rabbitmq 127.0.0.1 5672
   export TEST_MYSQL_URL=${TEST_MYSQL_URL:-mysql://root:@127.0.0.1:3306}
   export TEST_RABBITMQ_URL=${TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672}
+  # A MongoDB of the tests' own, unless TEST_MONGODB_URL names one: the tests check the fixed GridFS databases
+  # for leftovers, and a system running on this machine (the start command's, another test run's end-to-end
+  # system on 27017) would both disturb them and go away under them.
   if [ -z "${TEST_MONGODB_URL:-}" ]; then
-    if port_open 127.0.0.1 27017; then
-      export TEST_MONGODB_URL=mongodb://127.0.0.1:27017
+    data=$(mktemp -d)
+    port=$(free_port 27027)
+    pgdb=mp3c_test_$$_$RANDOM
+    if pgurl=$(ferretdb_pg_database "$pgdb"); then
+      say "starting a throwaway FerretDB for the tests (on PostgreSQL, database $pgdb)"
+      drop_dbs+=("$pgdb")
     else
-      data=$(mktemp -d)
-      port=$(free_port 27027)
-      pgdb=mp3c_test_$$_$RANDOM
-      if pgurl=$(ferretdb_pg_database "$pgdb"); then
-        say "starting a throwaway FerretDB for the tests (on PostgreSQL, database $pgdb)"
-        drop_dbs+=("$pgdb")
-      else
-        say "starting a throwaway FerretDB for the tests (on SQLite)"
-        pgurl=
-      fi
-      pids+=("$(start_ferretdb "$port" "$data" "$data/ferretdb.log" "$pgurl")")
-      export TEST_MONGODB_URL=mongodb://127.0.0.1:$port
+      say "starting a throwaway FerretDB for the tests (on SQLite)"
+      pgurl=
     fi
+    pids+=("$(start_ferretdb "$port" "$data" "$data/ferretdb.log" "$pgurl")")
+    export TEST_MONGODB_URL=mongodb://127.0.0.1:$port
   fi
 fi
 

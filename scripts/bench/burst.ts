@@ -10,52 +10,15 @@
  * The video is a real one of MINUTES minutes, padded to SIZE_MIB with an MP4 `free` box at its end (a box
  * every reader skips), so that the converter has the whole length to read and a short video to convert.
  */
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { makeVideo, uniqueEmail } from '@mp3converter/shared/testing';
+import { makeVideo } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
-import { fmt, root } from './common.js';
+import { fmt } from './common.js';
+import { type User, newUser as makeUser, readSystem } from './system.js';
 
-const run = promisify(execFile);
 const [users = 4, uploads = 10, sizeMiB = 9.7, minutes = 10] = process.argv.slice(2).map(Number);
-const system = JSON.parse(await readFile(join(root, '.local/run/system.json'), 'utf8')) as {
-  gateway: string;
-  mail: string;
-  mysql: { host: string; port: number; user: string; password: string; database: string };
-};
-
-interface User {
-  email: string;
-  token: string;
-}
-
-/** A user made with the auth CLI (the documented way), logged in through the gateway. */
-async function newUser(): Promise<User> {
-  const email = uniqueEmail('burst');
-  const password = randomBytes(9).toString('base64');
-  const { mysql } = system;
-  await run(process.execPath, ['services/auth/dist/cli.js', 'add-user', email], {
-    cwd: root,
-    env: {
-      ...process.env,
-      MYSQL_HOST: mysql.host,
-      MYSQL_PORT: String(mysql.port),
-      MYSQL_USER: mysql.user,
-      MYSQL_PASSWORD: mysql.password,
-      MYSQL_DB: mysql.database,
-      NEW_USER_PASSWORD: password,
-    },
-  });
-  const res = await fetch(`${system.gateway}/login`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${email}:${password}`).toString('base64')}` },
-  });
-  if (!res.ok) throw new Error(`login failed: ${res.status}`);
-  return { email, token: await res.text() };
-}
+const system = await readSystem();
+const newUser = (): Promise<User> => makeUser(system, 'burst');
 
 /** The video padded to `bytes` with a trailing `free` box (size, type, then anything). */
 function padded(video: Buffer, bytes: number): Buffer {

@@ -20,67 +20,70 @@ export class MongoJobLeases implements JobLeases {
     this.jobs = jobsCollection(client);
   }
 
-  claim(videoFid: string, owner: string, { maxAttempts, revive }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
-    return this.inTurn(videoFid, async () => {
-      const _id = new ObjectId(videoFid);
-      const now = new Date();
-      const lease = { lease_until: new Date(now.getTime() + this.leaseMs), worker: this.worker, updated_at: now };
-      const existing = await this.jobs.findOne({ _id });
-      if (!existing) {
-        // The original's gateway recorded no job: the first claim records it.
-        try {
-          await this.jobs.insertOne({
-            _id,
-            owner,
-            filename: null,
-            state: 'converting',
-            reason: null,
-            mp3_fid: null,
-            attempts: 1,
-            cancel_requested_at: null,
-            finishing: false,
-            deleted_at: null,
-            created_at: now,
-            queued_at: now,
-            started_at: now,
-            finished_at: null,
-            ...lease,
-          });
-          return { status: 'claimed', attempt: 1 };
-        } catch (err) {
-          if ((err as { code?: number }).code !== 11000) throw err;
-          return { status: 'held' };
-        }
-      }
-      // The owner is the store's: a message naming someone else (forged, or sent by a client that got it
-      // wrong) neither takes the lease nor counts an attempt, so it cannot disturb the owner's job.
-      if (existing.owner !== owner) return { status: 'not-owner' };
-      if (revive && existing.state === 'failed' && !existing.deleted_at) {
-        // An operator replayed it from the dead letters: a fresh set of attempts.
-        await this.jobs.updateOne(
-          { _id, state: 'failed' },
-          { $set: { state: 'queued', attempts: 0, reason: null, last_error: null, finished_at: null, updated_at: now } },
-        );
-        return this.claim(videoFid, owner, { maxAttempts, revive: false });
-      }
-      if (existing.deleted_at || !['queued', 'converting'].includes(existing.state)) return { status: 'finished', state: existing.state };
-      const taken = await this.jobs.findOneAndUpdate(
-        {
+  claim(videoFid: string, owner: string, options: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    return this.inTurn(videoFid, () => this.claimNow(videoFid, owner, options));
+  }
+
+  /** `claim`, in its turn: it may call itself, never `claim` (which would wait for its own turn). */
+  private async claimNow(videoFid: string, owner: string, { maxAttempts, revive }: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    const _id = new ObjectId(videoFid);
+    const now = new Date();
+    const lease = { lease_until: new Date(now.getTime() + this.leaseMs), worker: this.worker, updated_at: now };
+    const existing = await this.jobs.findOne({ _id });
+    if (!existing) {
+      // The original's gateway recorded no job: the first claim records it.
+      try {
+        await this.jobs.insertOne({
           _id,
-          state: { $in: ['queued', 'converting'] },
-          $or: [{ lease_until: null }, { lease_until: { $exists: false } }, { lease_until: { $lt: now } }, { worker: this.worker }],
-        },
-        { $set: { state: 'converting', started_at: now, finishing: false, ...lease }, $inc: { attempts: 1 } },
-        { returnDocument: 'after' },
-      );
-      if (!taken) {
-        const now2 = await this.jobs.findOne({ _id }, { projection: { state: 1 } });
-        return now2 && !['queued', 'converting'].includes(now2.state) ? { status: 'finished', state: now2.state } : { status: 'held' };
+          owner,
+          filename: null,
+          state: 'converting',
+          reason: null,
+          mp3_fid: null,
+          attempts: 1,
+          cancel_requested_at: null,
+          finishing: false,
+          deleted_at: null,
+          created_at: now,
+          queued_at: now,
+          started_at: now,
+          finished_at: null,
+          ...lease,
+        });
+        return { status: 'claimed', attempt: 1 };
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+        return { status: 'held' };
       }
-      const attempts = taken.attempts ?? 1;
-      if (attempts > maxAttempts) return { status: 'exhausted', attempts, lastError: taken.last_error ?? null };
-      return { status: 'claimed', attempt: attempts };
-    });
+    }
+    // The owner is the store's: a message naming someone else (forged, or sent by a client that got it
+    // wrong) neither takes the lease nor counts an attempt, so it cannot disturb the owner's job.
+    if (existing.owner !== owner) return { status: 'not-owner' };
+    if (revive && existing.state === 'failed' && !existing.deleted_at) {
+      // An operator replayed it from the dead letters: a fresh set of attempts.
+      await this.jobs.updateOne(
+        { _id, state: 'failed' },
+        { $set: { state: 'queued', attempts: 0, reason: null, last_error: null, finished_at: null, updated_at: now } },
+      );
+      return this.claimNow(videoFid, owner, { maxAttempts, revive: false });
+    }
+    if (existing.deleted_at || !['queued', 'converting'].includes(existing.state)) return { status: 'finished', state: existing.state };
+    const taken = await this.jobs.findOneAndUpdate(
+      {
+        _id,
+        state: { $in: ['queued', 'converting'] },
+        $or: [{ lease_until: null }, { lease_until: { $exists: false } }, { lease_until: { $lt: now } }, { worker: this.worker }],
+      },
+      { $set: { state: 'converting', started_at: now, finishing: false, ...lease }, $inc: { attempts: 1 } },
+      { returnDocument: 'after' },
+    );
+    if (!taken) {
+      const now2 = await this.jobs.findOne({ _id }, { projection: { state: 1 } });
+      return now2 && !['queued', 'converting'].includes(now2.state) ? { status: 'finished', state: now2.state } : { status: 'held' };
+    }
+    const attempts = taken.attempts ?? 1;
+    if (attempts > maxAttempts) return { status: 'exhausted', attempts, lastError: taken.last_error ?? null };
+    return { status: 'claimed', attempt: attempts };
   }
 
   renew(videoFid: string): Promise<{ cancelRequested: boolean }> {

@@ -149,6 +149,19 @@ describe('per-user limits under a burst', () => {
     }
   });
 
+  it('when one user uploads one file after the other up to the limit, then each is accepted: a recorded job is not counted twice', async () => {
+    const capped = await startStack({ ...LOADED, MAX_JOBS_IN_FLIGHT: '3' }, shared);
+    try {
+      const user = await newUser(capped);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await uploadFile(capped, user.authorization, [{ name: `one-${i}.mp4`, data: video }])).status);
+      expect(statuses).toEqual([202, 202, 202]);
+      expect((await uploadFile(capped, user.authorization, [{ name: 'one-more.mp4', data: video }])).status).toBe(429);
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('when uploads fail (not media, cut short, terminated), then their slots are free again', async () => {
     const capped = await startStack({ ...LOADED, MAX_JOBS_IN_FLIGHT: '2' }, shared);
     try {

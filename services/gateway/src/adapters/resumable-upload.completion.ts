@@ -20,8 +20,9 @@ export class ResumableUploadCompletion {
   async finish(username: string, videoFid: string): Promise<void> {
     const doc = await this.store.find(videoFid);
     if (!doc?.completed) throw new Error(`upload ${videoFid} is not complete`);
-    await this.uploads.record({ videoFid, filename: doc.filename, size: doc.size, contentType: contentTypeOf(doc) }, username, doc.options);
-    await this.store.markRecorded(doc);
+    const video = { videoFid, filename: doc.filename, size: doc.size, contentType: contentTypeOf(doc) };
+    // The upload's share goes back under the owner's lock, with the job recorded.
+    await this.uploads.record(video, username, doc.options, () => this.store.markRecorded(doc));
   }
 
   /** One round: expired uploads removed, missed recordings made. */

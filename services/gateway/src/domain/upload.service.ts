@@ -30,10 +30,15 @@ export class UploadService {
     private readonly logger: Logger,
   ) {}
 
-  async enqueue(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
+  /**
+   * `recorded`: runs under the owner's lock once the job is recorded, where the upload gives back its share of
+   * the owner's limits: an admission made after the job counts the job alone, never the job and its upload.
+   */
+  async enqueue(video: StoredVideo, username: string, options: ConversionOptions = {}, recorded?: () => Promise<void>): Promise<void> {
     try {
       await this.locks.withLock(username, async () => {
         const job = await this.createJob(video, username, options);
+        await recorded?.();
         if (job) await this.dispatchNow(job);
       });
     } catch (err) {
@@ -53,10 +58,11 @@ export class UploadService {
    * dispatcher's sweep publishes it once the broker is back (the converter's claim takes a job once, so a
    * repeat is safe).
    */
-  async record(video: StoredVideo, username: string, options: ConversionOptions = {}): Promise<void> {
+  async record(video: StoredVideo, username: string, options: ConversionOptions = {}, recorded?: () => Promise<void>): Promise<void> {
     await this.locks.withLock(username, async () => {
-      if (await this.jobs.get(video.videoFid, { includeDeleted: true })) return;
+      if (await this.jobs.get(video.videoFid, { includeDeleted: true })) return recorded?.();
       const job = await this.createJob(video, username, options);
+      await recorded?.();
       if (!job) return;
       await this.dispatchNow(job).catch((err: unknown) => {
         // Recorded as `pending`: whatever stopped the publish (a broker away, the store), the sweep redoes it.

@@ -119,7 +119,8 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
           renew: true,
         },
       );
-      // Held until the answer is sent: by then the job is recorded (it counts instead) or the upload failed.
+      // Given back under the owner's lock once the job is recorded (see UploadService.enqueue), or, when the
+      // upload fails, once the answer is sent.
       res.on('close', () => void reservation.release());
       res.locals.admitted = reservation;
       multerFor(reservation.maxBytes).any()(req, res, next);
@@ -137,6 +138,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
           { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
           userOf(res).username,
           res.locals.options as ConversionOptions,
+          () => (res.locals.admitted as { release: () => Promise<void> }).release(),
         );
       } catch (err) {
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable', err);

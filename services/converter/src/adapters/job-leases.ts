@@ -148,44 +148,20 @@ export class MongoJobLeases implements JobLeases {
   }
 
   markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void> {
-    return this.inTurn(videoFid, async () => {
-      const now = new Date();
-      await this.jobs.updateOne(
-        { _id: new ObjectId(videoFid), state: { $in: ['queued', 'converting'] } },
-        {
-          $set: {
-            state: 'failed',
-            reason,
-            expires_at: expiresAt,
-            progress: null,
-            lease_until: null,
-            worker: null,
-            finishing: false,
-            updated_at: now,
-            finished_at: now,
-          },
-        },
-      );
-    });
+    return this.end(videoFid, { state: 'failed', reason, expires_at: expiresAt });
   }
 
   markCancelled(videoFid: string): Promise<void> {
+    return this.end(videoFid, { state: 'cancelled', reason: 'cancelled by its owner' });
+  }
+
+  /** A job still to run or running ends without an MP3: no lease, no progress, nobody's any more. */
+  private end(videoFid: string, outcome: Pick<JobDocument, 'state' | 'reason'> & { expires_at?: Date }): Promise<void> {
     return this.inTurn(videoFid, async () => {
       const now = new Date();
       await this.jobs.updateOne(
         { _id: new ObjectId(videoFid), state: { $in: ['queued', 'converting'] } },
-        {
-          $set: {
-            state: 'cancelled',
-            reason: 'cancelled by its owner',
-            progress: null,
-            lease_until: null,
-            worker: null,
-            finishing: false,
-            updated_at: now,
-            finished_at: now,
-          },
-        },
+        { $set: { ...outcome, progress: null, lease_until: null, worker: null, finishing: false, updated_at: now, finished_at: now } },
       );
     });
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { TcpProxy, captureLogger, jsonOf, makeVideo, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Stack, readVideo, signIn, startStack, uploadFile } from './harness.js';
+import { type Stack, gatedUpload, readVideo, signIn, startStack, uploadFile } from './harness.js';
 
 /**
  * Many uploads at once: the per-user limits hold whatever the timing (every upload reserves its job slot and
@@ -239,34 +239,9 @@ describe('a store that stalls', () => {
     );
     try {
       const user = await newUser(stack);
-      const boundary = `b${randomBytes(8).toString('hex')}`;
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
-      const gated = () => {
-        let step = 0;
-        return new ReadableStream<Uint8Array>({
-          async pull(ctrl) {
-            const current = step++;
-            if (current === 0) {
-              const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n`;
-              ctrl.enqueue(new Uint8Array(Buffer.concat([Buffer.from(head), video, randomBytes(600_000)])));
-            } else if (current === 1) {
-              await gate;
-              ctrl.enqueue(new Uint8Array(randomBytes(2 * MiB)));
-            } else {
-              ctrl.enqueue(new Uint8Array(Buffer.from(`\r\n--${boundary}--\r\n`)));
-              ctrl.close();
-            }
-          },
-        });
-      };
-      const send = () =>
-        fetch(`${stack.url}/upload`, {
-          method: 'POST',
-          headers: { authorization: user.authorization, 'content-type': `multipart/form-data; boundary=${boundary}` },
-          body: gated(),
-          duplex: 'half',
-        } as RequestInit);
+      const send = () => gatedUpload(stack.url, user.authorization, video, 2 * MiB, gate);
       const pending = Array.from({ length: 3 }, send);
       await waitFor(async () => (await stack.mongo.db('videos').collection('uploads').countDocuments({ owner: user.email })) === 3, {
         what: 'three uploads under way',

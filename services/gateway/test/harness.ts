@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { type MongoClient, ObjectId, createMongoClient } from '@mp3converter/shared/storage';
@@ -182,4 +183,35 @@ export const closing = (boundary: string): Buffer => Buffer.from(`--${boundary}-
 /** Stores an MP3 the way the converter does (owner in metadata) and returns its id. */
 export function storeMp3(mongo: MongoClient, owner: string, data: Buffer, filename = 'song.mp3'): Promise<string> {
   return storeGridFsFile(mongo, 'mp3s', data, { filename, metadata: { owner, contentType: 'audio/mpeg' } });
+}
+
+/**
+ * A multipart upload of `video` whose body arrives in two steps: the multipart head, the video and 600 kB at
+ * once, the rest (`tail` bytes, then the closing boundary) only once `gate` settles. Several uploads may share
+ * one gate.
+ */
+export function gatedUpload(url: string, authorization: string, video: Buffer, tail: number, gate: Promise<void>): Promise<Response> {
+  const boundary = `b${randomBytes(8).toString('hex')}`;
+  let step = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const current = step++;
+      if (current === 0) {
+        const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n`;
+        ctrl.enqueue(new Uint8Array(Buffer.concat([Buffer.from(head), video, randomBytes(600_000)])));
+      } else if (current === 1) {
+        await gate;
+        ctrl.enqueue(new Uint8Array(randomBytes(tail)));
+      } else {
+        ctrl.enqueue(new Uint8Array(Buffer.from(`\r\n--${boundary}--\r\n`)));
+        ctrl.close();
+      }
+    },
+  });
+  return fetch(`${url}/upload`, {
+    method: 'POST',
+    headers: { authorization, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    duplex: 'half',
+  } as RequestInit);
 }

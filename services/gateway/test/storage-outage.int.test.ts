@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type MongoClient, ObjectId } from '@mp3converter/shared/storage';
 import { TcpProxy, jsonOf, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { NOTHING_LEFT, type Stack, drainQueue, leftovers, readVideo, signIn, startStack, storeMp3 } from './harness.js';
+import { NOTHING_LEFT, type Stack, drainQueue, gatedUpload, leftovers, readVideo, signIn, startStack, storeMp3 } from './harness.js';
 
 /**
  * MongoDB taken away from one gateway through a TCP proxy, both ways it happens: refusing connections (a
@@ -55,37 +55,11 @@ const outages = [
   ['hangs (a black hole)', (p: TcpProxy) => p.hang(), (p: TcpProxy) => p.heal()],
 ] as const;
 
-/**
- * An upload whose body arrives in two steps: the multipart head and the video at once, the rest (`tail`
- * bytes, then the closing boundary) only once `release()` is called.
- */
-function gatedUpload(stack: Stack, authorization: string, tail: number) {
-  const boundary = `b${randomBytes(8).toString('hex')}`;
+/** An upload whose body stops after the video until `release()` is called (see the harness's gatedUpload). */
+function gatedUploadOf(stack: Stack, authorization: string, tail: number) {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  let step = 0;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      const current = step++;
-      if (current === 0) {
-        const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="clip.mp4"\r\nContent-Type: video/mp4\r\n\r\n`;
-        ctrl.enqueue(new Uint8Array(Buffer.concat([Buffer.from(head), video, randomBytes(600_000)])));
-      } else if (current === 1) {
-        await gate;
-        ctrl.enqueue(new Uint8Array(randomBytes(tail)));
-      } else {
-        ctrl.enqueue(new Uint8Array(Buffer.from(`\r\n--${boundary}--\r\n`)));
-        ctrl.close();
-      }
-    },
-  });
-  const response = fetch(`${stack.url}/upload`, {
-    method: 'POST',
-    headers: { authorization, 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body,
-    duplex: 'half',
-  } as RequestInit);
-  return { response, release };
+  return { response: gatedUpload(stack.url, authorization, video, tail, gate), release };
 }
 
 /** Waits until an upload of `owner` holds its lease and has chunks in GridFS; returns its id. */
@@ -143,7 +117,7 @@ describe.each(outages)('when MongoDB %s', (_how, takeAway, bringBack) => {
     const stack = await gatewayBehind(proxy);
     try {
       const user = await signIn(stack);
-      const upload = gatedUpload(stack, user.authorization, 2_000_000);
+      const upload = gatedUploadOf(stack, user.authorization, 2_000_000);
       await uploadUnderWay(shared.mongo, user.email);
       await takeAway(proxy);
       upload.release();
@@ -269,7 +243,7 @@ describe('the sweep of uploads a stopped gateway left behind', () => {
       await db.collection('uploads').insertOne({ _id: accepted, owner: stranger, started_at: new Date(), expires_at: new Date(Date.now() - 1_000) });
 
       // A slow upload on the writer, longer than two lease periods: only its renewals keep the sweeper off it.
-      const upload = gatedUpload(writer, user.authorization, 500_000);
+      const upload = gatedUploadOf(writer, user.authorization, 500_000);
       const live = await uploadUnderWay(shared.mongo, user.email);
 
       await waitFor(async () => (await db.collection('fs.chunks').countDocuments({ files_id: dead })) === 0, { what: 'the dead upload to be swept' });

@@ -75,3 +75,14 @@ export {
   type ConversionOptions,
 } from './conversion-options.js';
 export { loginBodySchema, type LoginBody } from './login.js';
+export {
+  apiKeyCreateSchema,
+  apiKeyCreatedSchema,
+  apiKeyListSchema,
+  apiKeyScopeSchema,
+  apiKeyViewSchema,
+  type ApiKeyCreate,
+  type ApiKeyCreated,
+  type ApiKeyList,
+  type ApiKeyView,
+} from './api-key-schemas.js';

@@ -60,9 +60,7 @@ describe('a key name', () => {
 describe('apiKeyCreateSchema', () => {
   it('when the body is right, then the name is trimmed and the expiry optional', () => {
     expect(apiKeyCreateSchema.parse({ name: '  ci  ', scopes: ['upload', 'read'] })).toEqual({ name: 'ci', scopes: ['upload', 'read'] });
-    expect(apiKeyCreateSchema.parse({ name: 'ci', scopes: ['read'], expires_at: '2031-01-01T00:00:00+02:00' }).expires_at).toBe(
-      '2031-01-01T00:00:00+02:00',
-    );
+    expect(apiKeyCreateSchema.parse({ name: 'ci', scopes: ['read'], expires_at: '2031-01-01T00:00:00+02:00' }).expires_at).toBe('2031-01-01T00:00:00+02:00');
   });
 
   it.each([

@@ -77,7 +77,10 @@ describe('ApiKeyService', () => {
 
   it('when two keys are created, then their ids and secrets differ', async () => {
     const { keys } = setup();
-    const [a, b] = [await keys.create('ann@example.com', { name: 'a', scopes: ['read'] }), await keys.create('ann@example.com', { name: 'a', scopes: ['read'] })];
+    const [a, b] = [
+      await keys.create('ann@example.com', { name: 'a', scopes: ['read'] }),
+      await keys.create('ann@example.com', { name: 'a', scopes: ['read'] }),
+    ];
     expect(a.id).not.toBe(b.id);
     expect(a.key.slice(22)).not.toBe(b.key.slice(22));
   });

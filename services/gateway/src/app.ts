@@ -15,6 +15,7 @@ import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
 import { jobsRouter } from './routes/jobs.route.js';
+import { keysRouter } from './routes/keys.route.js';
 import { loginRouter } from './routes/login.route.js';
 import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
@@ -30,6 +31,8 @@ export interface GatewayDeps {
   jobsService: JobsService;
   hub: EventHub;
   eventsKeepAliveMs: number;
+  /** EVENTS_KEY_RECHECK_MS. */
+  eventsKeyRecheckMs: number;
   logger: Logger;
   admission: UploadAdmission;
   /** How long a multipart upload's reservation holds unless renewed, ms (UPLOAD_LEASE_MS). */
@@ -72,7 +75,17 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
-  app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
+  app.use(keysRouter(deps.auth));
+  app.use(
+    eventsRouter({
+      auth: deps.auth,
+      hub: deps.hub,
+      jobs: deps.jobs,
+      logger: deps.logger,
+      keepAliveMs: deps.eventsKeepAliveMs,
+      keyRecheckMs: deps.eventsKeyRecheckMs,
+    }),
+  );
   app.use(docsRouter());
   if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));
   app.use(notFoundHandler);

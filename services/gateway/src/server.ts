@@ -158,6 +158,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     jobsService: new JobsService(jobs, videoFiles, mp3s, notices, locks, logger),
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
+    eventsKeyRecheckMs: config.EVENTS_KEY_RECHECK_MS,
     logger,
     admission,
     uploadHoldMs: config.UPLOAD_LEASE_MS,

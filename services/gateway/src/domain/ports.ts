@@ -1,4 +1,5 @@
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
+import type { ApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
 import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
 
 /** Who made the request, as auth's /validate vouches. */
@@ -7,6 +8,8 @@ export interface User {
   admin: boolean;
   /** When the token that vouched for the user expires, epoch seconds (its `exp`). */
   exp?: number;
+  /** Set when an API key vouched rather than a login token: the key's id and what it may do. */
+  key?: { id: string; scopes: readonly ApiKeyScope[] };
 }
 
 export type AuthAnswer = { status: number; contentType: string | undefined; retryAfter?: string | undefined; body: Buffer };
@@ -15,8 +18,16 @@ export interface AuthClient {
   /** Forwards a login as is; auth's status and body come back unchanged. */
   /** `clientAddress`: the caller as this gateway's trusted proxies report it (auth limits failures per address). */
   login(headers: { authorization?: string; contentType?: string; clientAddress: string }, body: Buffer | undefined): Promise<AuthAnswer>;
-  /** The user, or auth's refusal to pass through (401/403). Throws AuthUnavailableError when auth cannot answer. */
+  /** The user, or auth's refusal to pass through (401/403/429). Throws AuthUnavailableError when auth cannot answer. */
   validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }>;
+  /** Forwards a request about the caller's API keys (`/keys…`) as is; auth's status and body come back unchanged. */
+  keys(request: {
+    method: 'GET' | 'POST' | 'DELETE';
+    path: string;
+    authorization: string;
+    contentType?: string | undefined;
+    body?: Buffer | undefined;
+  }): Promise<AuthAnswer>;
   ping(): Promise<void>;
 }
 

@@ -58,7 +58,7 @@ function signedQuery(query: Record<string, unknown>): { expires: number; sig: st
 export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
   const tokenUnlessSigned: RequestHandler = (req, res, next) =>
-    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth)(req, res, next) : next();
+    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
   router.get('/download', tokenUnlessSigned, async (req, res) => {
     const fid = requireFid(req.query.fid).toLowerCase();
     const signed = signedQuery(req.query);

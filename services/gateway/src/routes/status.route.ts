@@ -8,7 +8,7 @@ import { requireFid } from './download.route.js';
 /** GET /status?fid=<video_fid>: the owner's view of a conversion job, the same as GET /jobs/{video_fid}. */
 export function statusRouter(auth: AuthClient, jobs: JobsService): Router {
   const router = express.Router();
-  router.get('/status', authenticate(auth), async (req, res) => {
+  router.get('/status', authenticate(auth, 'read'), async (req, res) => {
     const fid = requireFid(req.query.fid).toLowerCase();
     res.set('Cache-Control', 'no-store').json(await jobs.view(userOf(res).username, fid));
   });

@@ -99,7 +99,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
   const router = express.Router();
   router.post(
     '/upload',
-    authenticate(auth),
+    authenticate(auth, 'upload'),
     // Everything that can be refused is refused before a byte of the body is read: the options, the content
     // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {

@@ -154,7 +154,7 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
   const paths = ['/uploads', '/uploads/{*rest}'];
   // OPTIONS tells what the server supports (tus discovery) and touches no upload: no token needed.
   router.options(paths, toTus);
-  router.all(paths, authenticate(auth), toTus);
+  router.all(paths, authenticate(auth, 'upload'), toTus);
 
   return router;
 }

@@ -58,11 +58,21 @@ const offers: Record<string, (line: string) => Promise<string[]>> = {
   },
   async zsh(line) {
     const { stdout } = await run('zsh', [join(work, 'capture.zsh'), scripts.zsh!, line], { cwd: work, timeout: 20_000 });
-    return [...new Set(stdout.split('\n').map((l) => l.trim()).filter(Boolean))];
+    return [
+      ...new Set(
+        stdout
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean),
+      ),
+    ];
   },
   async fish(line) {
     const { stdout } = await run('fish', ['-c', 'source $argv[1]; complete --do-complete=$argv[2]', scripts.fish!, line], { cwd: work });
-    return stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+    return stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('\t')[0]!);
   },
 };
 

@@ -54,7 +54,9 @@ describe('mp3c keys', () => {
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^mp3c_[0-9a-z]{16}_[0-9A-Za-z]{40}\n$/);
     const id = created.stdout.slice(5, 21);
-    expect(created.stderr).toMatch(new RegExp(`^created API key ${id} \\(upload, read, until \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\): it is shown this once, keep it now\\n$`));
+    expect(created.stderr).toMatch(
+      new RegExp(`^created API key ${id} \\(upload, read, until \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z\\): it is shown this once, keep it now\\n$`),
+    );
 
     const table = await u.mp3c(['keys', 'list']);
     expect(table.code).toBe(0);

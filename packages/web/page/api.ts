@@ -78,7 +78,7 @@ export class Api {
     return res;
   }
 
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
+  async json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.request(path, init);
     if (!res.ok) throw await errorOf(res);
     return (await res.json()) as T;

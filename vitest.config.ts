@@ -9,7 +9,10 @@ export default defineConfig({
     alias: [
       { find: /^@mp3converter\/shared\/amqp\/outcome-policy$/, replacement: `${root}packages/shared/src/amqp/outcome-policy.ts` },
       { find: /^@mp3converter\/web$/, replacement: `${root}packages/web/src/site.ts` },
-      { find: /^@mp3converter\/shared\/contracts\/(mp3-formats|error-body|job-states|api-keys|api-key-schemas)$/, replacement: `${root}packages/shared/src/contracts/$1.ts` },
+      {
+        find: /^@mp3converter\/shared\/contracts\/(mp3-formats|error-body|job-states|api-keys|api-key-schemas)$/,
+        replacement: `${root}packages/shared/src/contracts/$1.ts`,
+      },
       { find: /^@mp3converter\/shared\/(.+)$/, replacement: `${root}packages/shared/src/$1/index.ts` },
     ],
   },

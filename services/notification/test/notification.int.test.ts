@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
@@ -157,7 +157,7 @@ describe('with a mail server', () => {
   /** A job as our gateway records it, converted: its MP3 stored as the converter stores it. */
   async function convertedJob(owner: string): Promise<{ videoFid: string; mp3Fid: string }> {
     const videoFid = new ObjectId().toHexString();
-    await new JobStore(mongo).create({ videoFid, owner, filename: 'clip.mp4', size: 1000, contentType: 'video/mp4' });
+    await mongoJobStore(mongo).create({ videoFid, owner, filename: 'clip.mp4', size: 1000, contentType: 'video/mp4' });
     const mp3Fid = await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(1000), { filename: 'clip.mp3', metadata: { owner, videoFid } });
     return { videoFid, mp3Fid };
   }

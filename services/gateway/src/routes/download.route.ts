@@ -8,7 +8,7 @@ import { fidSchema } from '@mp3converter/shared/jobs';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import express, { type RequestHandler, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { AuthClient, JobViews } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
 import { authenticate, userOf } from './authenticate.js';
 
@@ -28,7 +28,7 @@ export function attachment(name: string): string {
 export interface DownloadRouteDeps {
   auth: AuthClient;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: Pick<JobViews, 'findByMp3'>;
   /** Signs and checks the links of emails (never JWT_SECRET). */
   linkSecret: string;
   logger: Logger;

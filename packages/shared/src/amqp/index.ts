@@ -7,7 +7,6 @@ export {
   type ConsumerSpec,
   type SubscriptionSpec,
 } from './connection.js';
-export { type Outcome, gaveUpReason, outcomeOf, reasonOf } from './outcome-policy.js';
 export {
   DEAD_REASON_HEADER,
   DEFAULT_DEAD_LETTER_BOUNDS,
@@ -18,7 +17,6 @@ export {
   deadLetterQueueOf,
   replayedAtOf,
   retryCountOf,
-  retryDelayFor,
   retryQueueOf,
   settle,
   type DeadLetterBounds,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConversionOptions } from '../contracts/index.js';
+import type { ConversionOptions } from '../contracts/conversion-options.js';
 import { JOB_STATES, type JobState } from '../contracts/job-states.js';
 
 /** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */

@@ -1,5 +1,5 @@
 import type { JobState } from '../contracts/job-states.js';
-import type { ConversionOptions } from '../contracts/index.js';
+import type { ConversionOptions } from '../contracts/conversion-options.js';
 import type { Job, JobDispatch } from './model.js';
 
 /**

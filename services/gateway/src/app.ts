@@ -9,7 +9,7 @@ import type { GridFsMp3Files } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
 import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
-import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
+import type { AuthClient, JobViews, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
@@ -27,7 +27,7 @@ export interface GatewayDeps {
   uploads: UploadService;
   uploadStorage: StorageEngine;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: JobViews;
   jobsService: JobsService;
   hub: EventHub;
   eventsKeepAliveMs: number;

@@ -66,6 +66,7 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
 }
 
 export {
+  CONVERSION_OPTION_KEYS,
   MP3_SAMPLE_RATES,
   MPEG1_BITRATES,
   MPEG2_BITRATES,

@@ -3,13 +3,13 @@ import { type JobEvent, type StreamedJobEvent, stateEventOf } from '@mp3converte
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Response, type Router } from 'express';
 import type { EventHub } from '../domain/event-hub.js';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { AuthClient, JobViews } from '../domain/ports.js';
 import { authenticate, userOf } from './authenticate.js';
 
 export interface EventsRouteDeps {
   auth: AuthClient;
   hub: EventHub;
-  jobs: JobRepository;
+  jobs: Pick<JobViews, 'changedSince' | 'positionOf'>;
   logger: Logger;
   /** A comment line this often keeps proxies and the idle timeout from closing a quiet stream, ms. */
   keepAliveMs: number;

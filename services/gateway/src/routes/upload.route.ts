@@ -6,7 +6,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import multer, { MulterError, type StorageEngine } from 'multer';
 import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
 import type { AuthClient, UploadMetrics } from '../domain/ports.js';
-import type { UploadAdmission } from '../domain/upload-admission.js';
+import { NotMediaError } from '../domain/not-media.js';
+import type { Reservation, UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
 import { authenticate, userOf } from './authenticate.js';
 import { ObjectId } from '@mp3converter/shared/storage';
@@ -56,7 +57,7 @@ function uploadErrors(admission: UploadAdmission) {
     if (err instanceof MulterError) {
       switch (err.code) {
         case 'LIMIT_FILE_SIZE': {
-          const { maxBytes, byQuota } = res.locals.admitted as { maxBytes: number; byQuota: boolean };
+          const { maxBytes, byQuota } = uploadOf(res).reservation!;
           if (byQuota) return next(await admission.quotaExceeded(userOf(res).username));
           return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxBytes} bytes`));
         }
@@ -66,6 +67,7 @@ function uploadErrors(admission: UploadAdmission) {
           return next(malformed(err.message.toLowerCase()));
       }
     }
+    if (err instanceof NotMediaError) return next(new AppError(415, 'unsupported_media_type', err.message));
     if (!(err instanceof Error)) return next(err);
     const meaning = Object.getPrototypeOf(err) === Error.prototype ? PARSER_ERRORS[err.message] : undefined;
     if (meaning) return next(malformed(meaning));
@@ -74,6 +76,20 @@ function uploadErrors(admission: UploadAdmission) {
     next(err);
   };
 }
+
+/** What the first step of an upload learned, for the steps after it (one per response, gone with it). */
+interface MultipartUpload {
+  startedAt: number;
+  options: ConversionOptions;
+  /** Its share of the owner's limits, once reserved. */
+  reservation?: Reservation;
+}
+const inFlight = new WeakMap<Response, MultipartUpload>();
+const uploadOf = (res: Response): MultipartUpload => {
+  const upload = inFlight.get(res);
+  if (!upload) throw new Error('the upload was not admitted');
+  return upload;
+};
 
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
@@ -103,8 +119,8 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
     // Everything that can be refused is refused before a byte of the body is read: the options, the content
     // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {
-      res.locals.startedAt = performance.now();
-      res.locals.options = readOptionsQuery(req.query);
+      const upload: MultipartUpload = { startedAt: performance.now(), options: readOptionsQuery(req.query) };
+      inFlight.set(res, upload);
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
       }
@@ -122,7 +138,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       // Given back under the owner's lock once the job is recorded (see UploadService.enqueue), or, when the
       // upload fails, once the answer is sent.
       res.on('close', () => void reservation.release());
-      res.locals.admitted = reservation;
+      upload.reservation = reservation;
       multerFor(reservation.maxBytes).any()(req, res, next);
     },
     uploadErrors(admission),
@@ -133,18 +149,19 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       const file = files[0];
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
+      const { options, startedAt, reservation } = uploadOf(res);
       try {
         await uploads.enqueue(
           { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
           userOf(res).username,
-          res.locals.options as ConversionOptions,
-          () => (res.locals.admitted as { release: () => Promise<void> }).release(),
+          options,
+          () => reservation!.release(),
         );
       } catch (err) {
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable', err);
         throw err;
       }
-      metrics.uploaded('multipart', file.size, (performance.now() - (res.locals.startedAt as number)) / 1000);
+      metrics.uploaded('multipart', file.size, (performance.now() - startedAt) / 1000);
       const statusUrl = `/status?fid=${videoFid}`;
       const accepted: UploadAccepted = {
         video_fid: videoFid,
@@ -152,7 +169,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
         filename: file.originalname || null,
         size: file.size,
         content_type: file.contentType,
-        options: res.locals.options as ConversionOptions,
+        options,
         status_url: statusUrl,
       };
       res.status(202).location(statusUrl).json(accepted);

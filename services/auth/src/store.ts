@@ -36,7 +36,7 @@ export function openAuthStore(config: AuthConfig, logger: Logger): AuthStore {
     new MysqlApiKeyRepository(pool, config.MYSQL_TIMEOUT_MS),
     new KeyUsage({ limit: config.API_KEY_RATE_LIMIT, windowMs: config.API_KEY_RATE_WINDOW_SECONDS * 1000, recordEveryMs }),
     { maxPerUser: config.MAX_API_KEYS_PER_USER, recordEveryMs },
-    (err) => logger.warn({ err }, "an API key's last use was not recorded"),
+    { onRecordFailure: (err) => logger.warn({ err }, "an API key's last use was not recorded") },
   );
   return {
     pool,

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   ApiKeyExpiryError,
@@ -52,14 +53,21 @@ const setup = ({ maxPerUser = 5, limit = 100 } = {}) => {
   const repo = new MemoryKeys();
   const failures: unknown[] = [];
   const clock = () => now;
+  const compared: [Buffer, Buffer][] = [];
   const keys = new ApiKeyService(
     repo,
     new KeyUsage({ limit, windowMs: 60_000, recordEveryMs: 60_000 }, clock),
     { maxPerUser, recordEveryMs: 60_000 },
-    (err) => failures.push(err),
-    clock,
+    {
+      onRecordFailure: (err) => failures.push(err),
+      now: clock,
+      equal: (a, b) => {
+        compared.push([a, b]);
+        return timingSafeEqual(a, b);
+      },
+    },
   );
-  return { repo, keys, failures, advance: (ms: number) => (now += ms), now: () => now };
+  return { repo, keys, failures, compared, advance: (ms: number) => (now += ms), now: () => now };
 };
 
 describe('ApiKeyService', () => {
@@ -109,6 +117,19 @@ describe('ApiKeyService', () => {
     await expect(keys.verify('mp3c_--help')).rejects.toThrow(InvalidApiKeyError);
     // A malformed key costs no lookup.
     expect(repo.finds).toBe(2);
+  });
+
+  it('when the id is unknown, then the secret is still compared in full, against a decoy, as for a known id', async () => {
+    const { keys, repo, compared } = setup();
+    const { key } = await keys.create('ann@example.com', { name: 'ci', scopes: ['read'] });
+    await expect(keys.verify(`${key.slice(0, -1)}${key.endsWith('a') ? 'b' : 'a'}`)).rejects.toThrow(InvalidApiKeyError);
+    await expect(keys.verify(`mp3c_${'0'.repeat(16)}${key.slice(21)}`)).rejects.toThrow(InvalidApiKeyError);
+    expect(compared).toHaveLength(2);
+    const [[, stored], [, decoy]] = compared as [[Buffer, Buffer], [Buffer, Buffer]];
+    expect(stored).toEqual(repo.rows[0]!.secretHash);
+    // Both compare 32 bytes of SHA-256 with 32 bytes: neither path is shorter.
+    for (const [a, b] of compared) expect([a.length, b.length]).toEqual([32, 32]);
+    expect(decoy).not.toEqual(stored);
   });
 
   it('when the key has expired, then it is refused, saying so, and listed as expired', async () => {

@@ -107,13 +107,26 @@ export interface ApiKeyPolicy {
 export class ApiKeyService {
   private readonly decoy = randomBytes(32);
 
+  private readonly onRecordFailure: (err: unknown) => void;
+  private readonly now: () => number;
+  private readonly equal: (a: Buffer, b: Buffer) => boolean;
+
   constructor(
     private readonly keys: ApiKeyRepository,
     private readonly usage: KeyUsage,
     private readonly policy: ApiKeyPolicy,
-    private readonly onRecordFailure: (err: unknown) => void,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: {
+      /** A last use that could not be written: reported, never failing the request. */
+      onRecordFailure: (err: unknown) => void;
+      now?: () => number;
+      /** How hashes are compared: in constant time (the tests watch it). */
+      equal?: (a: Buffer, b: Buffer) => boolean;
+    },
+  ) {
+    this.onRecordFailure = options.onRecordFailure;
+    this.now = options.now ?? Date.now;
+    this.equal = options.equal ?? timingSafeEqual;
+  }
 
   get maxPerUser(): number {
     return this.policy.maxPerUser;
@@ -153,7 +166,7 @@ export class ApiKeyService {
     if (!parsed) throw new InvalidApiKeyError('malformed API key');
     const found = await this.keys.find(parsed.id);
     // Compared whether or not the id exists, so both refusals cost the same.
-    const matches = timingSafeEqual(hashOf(presented), found?.secretHash ?? this.decoy);
+    const matches = this.equal(hashOf(presented), found?.secretHash ?? this.decoy);
     if (!found || !matches) throw new InvalidApiKeyError();
     const { key, owner } = found;
     if (key.expiresAt && key.expiresAt.getTime() <= this.now()) {

@@ -73,7 +73,7 @@ const cover = z
   .pipe(z.string());
 
 /** C0 and C1 control characters and DEL: a tag is one line of text. */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL = /\p{Cc}/u;
 const tagText = (what: string) =>
   z
     .string()

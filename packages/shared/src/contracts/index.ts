@@ -67,12 +67,16 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
 
 export {
   CONVERSION_OPTION_KEYS,
+  MAX_TAG_LENGTH,
+  MAX_TIMECODE_SECONDS,
   MP3_SAMPLE_RATES,
   MPEG1_BITRATES,
   MPEG2_BITRATES,
   changesAudio,
   conversionOptionsSchema,
   describeOptionProblems,
+  formatTimecode,
+  parseTimecode,
   type ConversionOptions,
 } from './conversion-options.js';
 export { loginBodySchema, type LoginBody } from './login.js';

@@ -2,6 +2,7 @@ import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors'
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
 import type { Claim, JobEvent, JobLeases, Progress } from '@mp3converter/shared/jobs';
 import type { EncodingPlan } from './encoding-plan.js';
+import type { LoudnessReading } from './loudness.js';
 
 export { PermanentFailure, TransientFailure };
 /** The worker's role of the job store (see @mp3converter/shared/jobs). */
@@ -73,7 +74,8 @@ export interface MediaProbe {
   bitRate: number;
   sizeBytes: number;
   hasAudio: boolean;
-  hasVideo: boolean;
+  /** The index of the first video track (not an attached picture); null without one. */
+  videoStream: number | null;
   /** Of the first audio stream: `aac`, `mp3`, …; null without audio. */
   audioCodec: string | null;
   sampleRate: number | null;
@@ -119,6 +121,11 @@ export interface Transcoder {
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.
    */
   toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, run?: EncodeRun): Promise<void>;
+  /**
+   * The integrated loudness and true peak of the audio the plan encodes (the part kept, at the rate and
+   * channels asked), before any gain; failures as for `toMp3`.
+   */
+  measureLoudness(input: MediaInput, plan: EncodingPlan, signal: AbortSignal, run?: EncodeRun): Promise<LoudnessReading>;
 }
 
 export interface EncodeRun {

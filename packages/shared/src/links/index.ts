@@ -26,8 +26,7 @@ export interface SignedZipLink {
 }
 
 const payloadOf = ({ mp3Fid, owner, expires }: SignedLink): string => `mp3:${mp3Fid.toLowerCase()}\n${owner}\n${expires}`;
-const zipPayloadOf = ({ videoFids, owner, expires }: SignedZipLink): string =>
-  `zip:${videoFids.map((f) => f.toLowerCase()).join(',')}\n${owner}\n${expires}`;
+const zipPayloadOf = ({ videoFids, owner, expires }: SignedZipLink): string => `zip:${videoFids.map((f) => f.toLowerCase()).join(',')}\n${owner}\n${expires}`;
 
 const sign = (payload: string, secret: string): string => createHmac('sha256', secret).update(payload).digest('base64url');
 

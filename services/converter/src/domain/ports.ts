@@ -38,6 +38,16 @@ export interface Mp3Details {
   bitRate: number;
   /** When it will be removed; the email says so. */
   expiresAt: Date;
+  /** Which part it is of a split by chapters: found again by a retry that follows an attempt which stored them all. */
+  part?: StoredPart;
+}
+
+/** A part of a split, as its MP3 records it. */
+export interface StoredPart {
+  /** 1, 2, … of `of`. */
+  number: number;
+  of: number;
+  title: string;
 }
 
 export interface Mp3Store {
@@ -50,6 +60,8 @@ export interface Mp3Store {
    * the MP3 before `finish`.
    */
   follow(mp3Fid: string, path: string, options: { leftovers: boolean }): Promise<Mp3Upload>;
+  /** The parts of a split by chapters stored for this video, in any order (none for a job of one MP3). */
+  partsOf(videoFid: string): Promise<{ mp3Fid: string; sizeBytes: number; durationSeconds: number | null; part: StoredPart }[]>;
 }
 
 /** Bytes `start` (inclusive) to `end` (exclusive) of a file. */

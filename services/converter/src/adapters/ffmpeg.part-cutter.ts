@@ -1,10 +1,11 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CutPart, CutRun, CutSource, PartCutter } from '../domain/chapter-split.js';
 import type { SourceChapter } from '../domain/chapters.js';
 import { PermanentFailure, TransientFailure } from '../domain/ports.js';
 import type { FfmpegOptions } from './ffmpeg.transcoder.js';
 import { fileUrl, inputGuards } from './ffmpeg-args.js';
+import { MAX_FRAME_BYTES, encoderDelayOf, firstFrameOffset, withEncoderDelay } from './mp3-header.js';
 import { OutputTooLarge, ProcessTimedOut, runProcess } from './process-group.js';
 import { coverArgs, cutArgs, partsMetadata } from './split-args.js';
 
@@ -76,6 +77,8 @@ export class FfmpegPartCutter implements PartCutter {
         try {
           const args = cutArgs({ source: source.path, metadata, cover }, batch, this.options.limits);
           await this.run(this.options.ffmpegPath, args, signal, { what: 'cutting the parts', timeoutMs: deadline() });
+          // Only the first part starts with the source's first frame, and its encoder delay.
+          for (const part of batch) if (part.startSeconds > 0) await clearEncoderDelay(part.output);
           await onCut(batch);
           const last = batch.at(-1)!;
           onProgress?.(last.endSeconds ?? last.startSeconds, null);
@@ -108,5 +111,23 @@ export class FfmpegPartCutter implements PartCutter {
     if (result.code === null) throw new TransientFailure(`${run.what} was killed`);
     if (result.code !== 0) throw new PermanentFailure('the file could not be split by its chapters', { cause: new Error(result.stderr.slice(-2000)) });
     return result.stdout;
+  }
+}
+
+/** Sets the encoder delay of the LAME tag in the MP3 at `path` to 0 where it is not (see withEncoderDelay). */
+async function clearEncoderDelay(path: string): Promise<void> {
+  const file = await open(path, 'r+');
+  try {
+    const head = Buffer.alloc(16);
+    await file.read(head, 0, head.length, 0);
+    const offset = firstFrameOffset(head);
+    if (offset === undefined) return;
+    const frame = Buffer.alloc(MAX_FRAME_BYTES);
+    const { bytesRead } = await file.read(frame, 0, frame.length, offset);
+    const first = frame.subarray(0, bytesRead);
+    const fixed = (encoderDelayOf(first) ?? 0) > 0 ? withEncoderDelay(first, 0) : undefined;
+    if (fixed) await file.write(fixed, 0, fixed.length, offset);
+  } finally {
+    await file.close();
   }
 }

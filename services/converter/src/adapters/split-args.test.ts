@@ -16,7 +16,7 @@ describe('cutArgs', () => {
         '-hide_banner -nostdin -y -v error -to 26.5',
         `-protocol_whitelist file -format_whitelist ${args[args.indexOf('-format_whitelist') + 1]} -i file:/tmp/job/input`,
         '-protocol_whitelist file -format_whitelist ffmetadata -f ffmetadata -i file:/tmp/job/parts.ffmetadata',
-        '-map 0:a:0 -vn -c:a copy -ss 0 -to 10 -map_metadata 1:c:0 -map_chapters -1 -id3v2_version 3 -fflags +bitexact -write_id3v1 0',
+        '-map 0:a:0 -vn -c:a copy -to 10 -map_metadata 1:c:0 -map_chapters -1 -id3v2_version 3 -fflags +bitexact -write_id3v1 0',
         '-fs 100000000 -f mp3 file:/tmp/job/part-1.mp3',
         '-map 0:a:0 -vn -c:a copy -ss 10 -to 25.5 -map_metadata 1:c:1 -map_chapters -1 -id3v2_version 3 -fflags +bitexact -write_id3v1 0',
         '-fs 100000000 -f mp3 file:/tmp/job/part-2.mp3',

@@ -46,7 +46,8 @@ export function coverArgs(source: string, coverStream: number, output: string): 
 
 /**
  * One ffmpeg run that writes every target of `targets` from one reading of the source. Each output copies the
- * audio's frames from its start to its end (output `-ss`/`-to`: whole frames, each in exactly one part), takes
+ * audio's frames from its start to its end (output `-ss`/`-to`: whole frames; a `-to` and the next part's
+ * `-ss` at the same time put each frame in exactly one of the two), takes
  * its tags from its section of the ffmetadata file (input 1) and no chapters, and, with a cover, the picture
  * from an input of its own (the cover file again, its time moved to the part's start: a picture timed before
  * a part's start would be dropped with the frames before it).
@@ -70,7 +71,9 @@ export function cutArgs(files: CutFiles, targets: readonly CutTarget[], limits: 
     args.push('-map', '0:a:0');
     if (files.cover !== null) args.push('-map', `${k + 2}:v:0`, '-c:v', 'copy', '-disposition:v:0', 'attached_pic', '-metadata:s:v:0', FRONT_COVER);
     else args.push('-vn');
-    args.push('-c:a', 'copy', '-ss', decimal(target.startSeconds), ...(target.endSeconds === null ? [] : ['-to', decimal(target.endSeconds)]));
+    // From the very start, no `-ss`: with one, ffmpeg drops the first frame (the one holding the encoder's delay).
+    args.push('-c:a', 'copy', ...(target.startSeconds > 0 ? ['-ss', decimal(target.startSeconds)] : []));
+    if (target.endSeconds !== null) args.push('-to', decimal(target.endSeconds));
     args.push('-map_metadata', `1:c:${k}`, '-map_chapters', '-1', '-id3v2_version', '3', '-fflags', '+bitexact', '-write_id3v1', '0');
     args.push('-fs', String(limits.maxOutputBytes), '-f', 'mp3', fileUrl(target.output));
   });

@@ -44,6 +44,14 @@ describe('planParts: where the parts lie', () => {
     ]);
   });
 
+  it('when a chapter has no length of its own, then it is dropped, even where no other chapter starts', () => {
+    const parts = planParts([chapter(0, 10, 'A'), chapter(15, 15, 'marker'), chapter(12, 11, 'backwards'), chapter(20, 30, 'B')], whole(30));
+    expect(parts.map((p) => [p.title, p.startSeconds, p.endSeconds])).toEqual([
+      ['A', 0, 20],
+      ['B', 20, 30],
+    ]);
+  });
+
   it('when chapters have zero length or share a start, then the last of them at that time counts, and no part is empty', () => {
     const parts = planParts(
       [chapter(0, 0, 'empty'), chapter(0, 10, 'Part One'), chapter(0, 10, 'Chapter 1'), chapter(10, 10, 'zero'), chapter(10.05, 20, 'Two')],

@@ -46,15 +46,15 @@ const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
  * from its chapter's start to the next chapter's start, the last to the end of the audio. So a gap in the
  * list stays with the chapter before it, an overlap is cut where the next chapter starts, audio before the
  * first chapter goes with the first, and nothing is lost or repeated. The chapters are taken in order of
- * their starts (as listed, for equal ones); one that starts within MIN_PART_SECONDS of the one before takes
- * its place (so of several at one time the last counts, and zero-length ones are gone); one that starts at
- * or past the end of the audio (or of the part kept) is dropped. At most MAX_SPLIT_PARTS parts: the last of
+ * their starts (as listed, for equal ones); one the file gives no length (its end at or before its start)
+ * is dropped, one that starts within MIN_PART_SECONDS of the one before takes its place (so of several at one
+ * time the last counts), and one that starts at or past the end of the audio (or of the part kept) is dropped. At most MAX_SPLIT_PARTS parts: the last of
  * them then runs to the end, holding the chapters after it. Empty when no chapter is left.
  */
 export function planParts(chapters: readonly SourceChapter[], span: Span): PartPlan[] {
   const end = span.durationSeconds;
   const starts = chapters
-    .filter((c) => Number.isFinite(c.startSeconds))
+    .filter((c) => Number.isFinite(c.startSeconds) && !(c.endSeconds <= c.startSeconds))
     .map((c) => ({ at: ms(Math.min(Math.max(c.startSeconds - span.startSeconds, 0), end)), title: c.title }))
     .sort((a, b) => a.at - b.at);
   const kept: typeof starts = [];

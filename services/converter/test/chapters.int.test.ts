@@ -12,7 +12,18 @@ import { ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmetadataLines } from '../src/adapters/ffmpeg-args.js';
 import { mp3IdFor, mp3PartIdFor } from '../src/domain/mp3-id.js';
-import { type Queues, type Worker, cleanupQueues, collect, mongoClient, newQueues, rabbitUrl, startWorker, storeVideoAsGateway, tmpEntries } from './harness.js';
+import {
+  type Queues,
+  type Worker,
+  cleanupQueues,
+  collect,
+  mongoClient,
+  newQueues,
+  rabbitUrl,
+  startWorker,
+  storeVideoAsGateway,
+  tmpEntries,
+} from './harness.js';
 
 const run = promisify(execFile);
 
@@ -97,9 +108,20 @@ async function saved(data: Buffer, name: string): Promise<string> {
 }
 
 /** The MP3's tags and streams as ffprobe reads them. */
-async function ffprobeOf(data: Buffer, name: string): Promise<{ tags: Record<string, string>; streams: { codec_type: string; disposition: { attached_pic: number } }[] }> {
+async function ffprobeOf(
+  data: Buffer,
+  name: string,
+): Promise<{ tags: Record<string, string>; streams: { codec_type: string; disposition: { attached_pic: number } }[] }> {
   const path = await saved(data, name);
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format_tags:stream=codec_type:stream_disposition=attached_pic', '-of', 'json', path]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-show_entries',
+    'format_tags:stream=codec_type:stream_disposition=attached_pic',
+    '-of',
+    'json',
+    path,
+  ]);
   const json = JSON.parse(stdout) as { format: { tags?: Record<string, string> }; streams: { codec_type: string; disposition: { attached_pic: number } }[] };
   return { tags: json.format.tags ?? {}, streams: json.streams };
 }
@@ -152,7 +174,12 @@ describe('split=chapters', () => {
       { start: 10, end: 25, title: 'Two' },
       { start: 25, end: 30, title: 'Three' },
     ];
-    const source = await makeSource({ seconds: 30, container: 'mp3', cover: true, metadata: metadataOf({ title: 'The Book', artist: 'The Author' }, chapters) });
+    const source = await makeSource({
+      seconds: 30,
+      container: 'mp3',
+      cover: true,
+      metadata: metadataOf({ title: 'The Book', artist: 'The Author' }, chapters),
+    });
     const { job, parts, message } = await convert(source, { split: 'chapters' });
 
     expect(job).toMatchObject({ state: 'done', mp3Fid: null, mp3Size: parts.reduce((n, p) => n + p.data.length, 0) });
@@ -190,7 +217,11 @@ describe('split=chapters', () => {
     const expected = [10, 12, 8]; // [0, 10), [10, 22), [22, 30]: audio before, between and after stays with a part
     for (const [i, part] of parts.entries()) {
       expectLength(await decodedSeconds(part.data, `gapped-${i}.mp3`), expected[i]!, i);
-      expect((await ffprobeOf(part.data, `gapped-tags-${i}.mp3`)).tags).toMatchObject({ title: chapters[[0, 1, 3][i]!]!.title, album: 'Talk', track: `${i + 1}/3` });
+      expect((await ffprobeOf(part.data, `gapped-tags-${i}.mp3`)).tags).toMatchObject({
+        title: chapters[[0, 1, 3][i]!]!.title,
+        album: 'Talk',
+        track: `${i + 1}/3`,
+      });
     }
     expect(job.mp3s.map((m) => m.title)).toEqual(['A', 'B', 'C']);
   }, 60_000);

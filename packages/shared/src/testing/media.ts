@@ -40,7 +40,7 @@ export async function makeVideo(options: VideoOptions): Promise<{ path: string; 
   if (audio === 'varied') inputs.push(['-f', 'lavfi', '-i', `aevalsrc=if(lt(t\\,${seconds / 2})\\,random(0)*2-1\\,0):s=44100:d=${seconds}`]);
   else if (audio) inputs.push(['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`]);
   const args = ['-hide_banner', '-loglevel', 'error', ...inputs.flat()];
-  const maps = inputs.map((_, i) => ['-map', `${i}`]).flat();
+  const maps = inputs.flatMap((_, i) => ['-map', `${i}`]);
   if (cover) {
     // The picture is the second video stream of a video, the first of an MP3.
     const v = video ? 1 : 0;

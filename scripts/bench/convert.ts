@@ -9,7 +9,8 @@
  * Then `split=chapters` on a 60-minute MP3 audiobook: its parts are cut from its frames, not encoded (see
  * benchSplit).
  *
- *   bash scripts/bench.sh convert [MINUTES...]
+ *   bash scripts/bench.sh convert [MINUTES...]     the sizes, then the split
+ *   bash scripts/bench.sh convert split            the split alone
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -26,8 +27,10 @@ import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { BENCH_INPUT, fmt, makeBenchVideo, mib, servers, startBenchConverter } from './common.js';
 
 const run = promisify(execFile);
-const minutes = process.argv.slice(2).map(Number);
-const sizes = minutes.length > 0 ? minutes : [1, 10, 60];
+// `split` alone: only the split by chapters (see benchSplit).
+const splitOnly = process.argv[2] === 'split';
+const minutes = splitOnly ? [] : process.argv.slice(2).map(Number);
+const sizes = splitOnly ? [] : minutes.length > 0 ? minutes : [1, 10, 60];
 const work = await mkdtemp(join(tmpdir(), 'bench-convert-'));
 const queues = { video: uniqueName('bench_video'), mp3: uniqueName('bench_mp3'), failed: uniqueName('bench_failed') };
 const mongo = new MongoClient(servers.mongoUrl);

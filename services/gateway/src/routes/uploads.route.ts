@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
+import { CONVERSION_OPTION_KEYS } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import type { Server, ServerOptions } from '@tus/server';
@@ -29,7 +30,6 @@ type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0]
 /** A tus error as the server sends it: a status and a body. */
 type TusError = { status_code: number; body: string };
 
-const OPTION_KEYS = ['quality', 'bitrate', 'sample_rate', 'channels', 'tags'] as const;
 const tusError = (status: number, code: string, message: string): TusError => ({ status_code: status, body: JSON.stringify(errorBody(code, message)) });
 const notFound = () => tusError(404, 'upload_not_found', 'no such upload');
 
@@ -98,7 +98,7 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       if (upload.size === 0) throw tusError(415, 'unsupported_media_type', 'the file is empty');
       if (meta.filename && Buffer.byteLength(meta.filename) > 1024) throw tusError(400, 'bad_metadata', 'the filename is longer than 1024 bytes');
       const asked: Record<string, string> = Object.fromEntries(new URL(req.url).searchParams);
-      for (const key of OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
+      for (const key of CONVERSION_OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
       const options = readOptionsQuery(asked);
       // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize). Each unfinished upload is a job to
       // come and its bytes, held until its job is recorded or it is gone (terminated, not media, expired), so

@@ -4,7 +4,7 @@ import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions } from './encoding-plan.js';
-import { levelFor, limiterHeadroomDb } from './loudness.js';
+import { levelled } from './loudness.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import {
@@ -424,11 +424,13 @@ export class JobRunner {
     const reading = await this.fedThenWhole(copy, streaming, signal, log, (input) =>
       this.deps.transcoder.measureLoudness(input, plan, signal, { onProgress, spentMs: performance.now() - started }),
     );
-    const levelling = levelFor(reading, loudness.targetLufs, loudness.ceilingDbtp, limiterHeadroomDb(plan.audio, source.channels));
+    const result = levelled(plan, reading, source.channels);
+    const levelling = result.loudness?.levelling;
     const fields = { measured: reading, target: { lufs: loudness.targetLufs, ceiling: loudness.ceilingDbtp }, levelling };
-    if (levelling.shortfallDb > 0) log.warn(fields, 'loudness target out of reach under the true-peak ceiling without heavy limiting: gain lowered');
-    else log.info(fields, levelling.limitDbfs === null ? 'loudness measured: a gain alone' : 'loudness measured: a gain and a limiter');
-    return { ...plan, loudness: { ...loudness, levelling } };
+    if (levelling && levelling.shortfallDb > 0)
+      log.warn(fields, 'loudness target out of reach under the true-peak ceiling without heavy limiting: gain lowered');
+    else log.info(fields, levelling?.limitDbfs === null ? 'loudness measured: a gain alone' : 'loudness measured: a gain and a limiter');
+    return result;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { AudioPlan, Levelling } from './encoding-plan.js';
+import type { AudioPlan, EncodingPlan, Levelling } from './encoding-plan.js';
 
 /** What the EBU R128 meter read of the audio as it will be encoded, before any gain. */
 export interface LoudnessReading {
@@ -57,6 +57,13 @@ export function levelFor(reading: LoudnessReading, targetLufs: number, ceilingDb
   const limitDbfs = ceilingDbtp - limiterHeadroom;
   const shortfall = Math.max(0, peakAfter - limitDbfs - MAX_LIMITING_DB);
   return { gainDb: round2(wanted - shortfall), limitDbfs: round2(limitDbfs), shortfallDb: round2(shortfall) };
+}
+
+/** A plan that asks for even loudness, with the levelling its measured audio needs (see `levelFor`). */
+export function levelled(plan: EncodingPlan, reading: LoudnessReading, sourceChannels: number | null): EncodingPlan {
+  if (!plan.loudness) return plan;
+  const { targetLufs, ceilingDbtp } = plan.loudness;
+  return { ...plan, loudness: { ...plan.loudness, levelling: levelFor(reading, targetLufs, ceilingDbtp, limiterHeadroomDb(plan.audio, sourceChannels)) } };
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;

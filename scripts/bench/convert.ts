@@ -13,9 +13,11 @@
  *   bash scripts/bench.sh convert [MINUTES...] [audio]     # `audio` alone: only the audio options
  */
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 
 import { pipeline } from 'node:stream/promises';
@@ -51,8 +53,18 @@ async function store(path: string, owner: string): Promise<string> {
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-// The bare run reads the same video after the job: the worker must not remove it meanwhile.
-const worker = await startBenchConverter(8098, queues, work, { KEEP_VIDEOS: 'true' });
+/** A loopback port nothing listens on now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// The bare run reads the same video after the job: the worker must not remove it meanwhile. Its probes on a
+// free port: another benchmark may run on the same machine.
+const worker = await startBenchConverter(await freePort(), queues, work, { KEEP_VIDEOS: 'true' });
 const conn = await amqp.connect(servers.rabbitUrl);
 const ch = await conn.createConfirmChannel();
 await ch.assertQueue(queues.mp3, { durable: true });

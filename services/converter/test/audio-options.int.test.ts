@@ -3,13 +3,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { encodeMessage } from '@mp3converter/shared/contracts';
-import { type Job, JobStore } from '@mp3converter/shared/jobs';
 import type { MongoClient } from '@mp3converter/shared/storage';
-import { publishRaw, readGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mp3IdFor } from '../src/domain/mp3-id.js';
-import { type Queues, type Worker, cleanupQueues, collect, mongoClient, newQueues, rabbitUrl, startWorker, storeVideoAsGateway } from './harness.js';
+import { type Queues, type Worker, cleanupQueues, collect, convertToEnd, mongoClient, newQueues, startWorker } from './harness.js';
 
 const run = promisify(execFile);
 let dir: string;
@@ -29,19 +25,7 @@ async function made(name: string, ...args: string[]): Promise<Buffer> {
 }
 
 /** Stores the upload as the gateway does, sends its message with `options`, and waits for its job to end. */
-async function convert(data: Buffer, options: Record<string, unknown>, name = 'clip.mp4'): Promise<{ job: Job; mp3?: Buffer }> {
-  const owner = uniqueEmail();
-  const fid = await storeVideoAsGateway(mongo, data, owner, name);
-  await publishRaw(rabbitUrl(), q.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner, options }));
-  const job = await waitFor(
-    async () => {
-      const got = await new JobStore(mongo).get(fid);
-      return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
-    },
-    { timeoutMs: 60_000, what: `job ${fid} to end` },
-  );
-  return job.state === 'done' ? { job, mp3: await readGridFsFile(mongo, 'mp3s', mp3IdFor(fid)) } : { job };
-}
+const convert = (data: Buffer, options: Record<string, unknown>, filename = 'clip.mp4') => convertToEnd(mongo, q.video, data, { options, filename });
 
 async function saved(data: Buffer, name: string): Promise<string> {
   const path = join(dir, name);
@@ -133,12 +117,11 @@ describe('trim', () => {
   });
 
   it('when the trim lies past the end of the video, then the job fails once, saying where, and the user is told', async () => {
-    const owner = uniqueEmail();
-    const fid = await storeVideoAsGateway(mongo, chaptered, owner);
-    await publishRaw(rabbitUrl(), q.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner, options: { start: '0:30' } }));
+    const { job } = await convert(chaptered, { start: '0:30' });
+    const reason = /^the start \(0:30\) is past the end of the video \(0:20(\.\d+)?\)$/;
+    expect(job).toMatchObject({ state: 'failed', attempts: 1, reason: expect.stringMatching(reason) });
     const [notice] = await collect(q.failed, 1);
-    expect(notice!.body).toMatchObject({ video_fid: fid, reason: expect.stringMatching(/^the start \(0:30\) is past the end of the video \(0:20(\.\d+)?\)$/) });
-    expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(notice!.body).toMatchObject({ video_fid: job.videoFid, reason: expect.stringMatching(reason) });
   });
 });
 

@@ -5,13 +5,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Job, JobStore } from '@mp3converter/shared/jobs';
 import type { MongoClient } from '@mp3converter/shared/storage';
-import { encodeMessage } from '@mp3converter/shared/contracts';
-import { id3TaggedMp3, optionInjectionTags, publishRaw, readGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import { id3TaggedMp3, optionInjectionTags } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mp3IdFor } from '../src/domain/mp3-id.js';
-import { type Queues, type Worker, cleanupQueues, mongoClient, newQueues, publishVideo, rabbitUrl, startWorker, storeVideoAsGateway } from './harness.js';
+import { type Queues, type Worker, cleanupQueues, convertToEnd, mongoClient, newQueues, startWorker } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -37,20 +34,7 @@ async function ffprobeJson(data: Buffer, name: string): Promise<any> {
 }
 
 /** Uploads `data` as an MP3 with `options`, waits for its job to end, and returns the job and its MP3 (when done). */
-async function convert(data: Buffer, options?: Record<string, unknown>): Promise<{ job: Job; mp3?: Buffer }> {
-  const owner = uniqueEmail();
-  const fid = await storeVideoAsGateway(mongo, data, owner, 'song.mp3');
-  if (options) await publishRaw(rabbitUrl(), q.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner, options }));
-  else await publishVideo(q.video, fid, owner);
-  const job = await waitFor(
-    async () => {
-      const got = await new JobStore(mongo).get(fid);
-      return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
-    },
-    { timeoutMs: 30_000, what: `job ${fid} to end` },
-  );
-  return job.state === 'done' ? { job, mp3: await readGridFsFile(mongo, 'mp3s', mp3IdFor(fid)) } : { job };
-}
+const convert = (data: Buffer, options?: Record<string, unknown>) => convertToEnd(mongo, q.video, data, { options, filename: 'song.mp3', timeoutMs: 30_000 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hostile-tags-'));

@@ -124,14 +124,22 @@ describe('encodeArgs', () => {
       expect(argv.slice(-3)).toEqual(['-f', 'mp3', 'file:/tmp/job/output.mp3']);
       expect(argv.filter((arg) => arg.startsWith('file:') || arg.startsWith('pipe:'))).toHaveLength(3);
       expect(argv.filter((arg) => /^-(filter|lavfi|af|vf|progress|vstats|sdp_file|attach|dump_attachment|report|ss)/.test(arg))).toEqual([]);
-      expect(argv).toEqual(expect.arrayContaining(['-map_metadata', '1', '-map_chapters', '0', '-id3v2_version', '3', '-write_id3v1', '0']));
+      expect(argv).toEqual(expect.arrayContaining(['-map_metadata:g', '1', '-map_chapters', '0', '-id3v2_version', '3']));
+      expect(argv).toEqual(expect.arrayContaining(['-write_id3v1', '0']));
     }
   });
 
   it('when tags are dropped, then there is no ffmetadata input and no tags, chapters or cover', () => {
     const argv = argvFor({ title: 'T' }, { tags: 'drop' });
     expect(argv.filter((arg) => arg === '-i')).toHaveLength(1);
-    expect(argv).toEqual(expect.arrayContaining(['-map_metadata', '-1', '-map_chapters', '-1', '-vn']));
+    expect(argv).toEqual(expect.arrayContaining(['-map_metadata:g', '-1', '-map_metadata:s', '-1', '-map_chapters', '-1', '-vn']));
+  });
+
+  it('when the source has chapters but no tags worth keeping, then only its global tags are left out: its chapters keep their titles', () => {
+    const argv = argvFor({ encoder: 'junk' });
+    expect(argv).toEqual(expect.arrayContaining(['-map_metadata:g', '-1', '-map_chapters', '0']));
+    expect(argv).not.toContain('-map_metadata');
+    expect(argv).not.toContain('-map_metadata:s');
   });
 
   it('when the cover’s stream index is not a small non-negative integer, then no argv is built', () => {
@@ -157,6 +165,7 @@ function planOf(options: Record<string, unknown>, levelling: Levelling | null = 
 const NUMBER = /^-?\d+(\.\d+)?k?$/;
 const FLAG = /^-[a-z][a-z0-9_:]*$/;
 const WORDS = new Set([
+  'comment=Cover (front)',
   'error',
   'info',
   'file',
@@ -174,8 +183,10 @@ const WORDS = new Set([
   ALLOWED_DEMUXERS.join(','),
 ]);
 const OUR_FILES = new Set(['file:/tmp/job/input', 'pipe:0', 'file:/tmp/job/output.mp3', 'file:/tmp/job/output.mp3.ffmetadata']);
-const AUDIO_FILTER =
-  /^(aformat=(sample_rates=\d+)?:?(channel_layouts=(mono|stereo))?,)?(ebur128=peak=true:framelog=verbose|volume=-?\d+(\.\d{1,3})?dB(,alimiter=limit=\d(\.\d{1,3})?:attack=5:release=50:level=0:latency=1)?)$/;
+const FORMAT = /(aformat=(sample_rates=\d+)?:?(channel_layouts=(mono|stereo))?,)?/.source;
+const METER = 'asplit[loudness][peak];[peak]volume=-12dB,aresample=192000:filter_size=16:osf=s16,volumedetect,anullsink;[loudness]ebur128=framelog=verbose';
+const LEVEL = /volume=-?\d+(\.\d{1,3})?dB(,alimiter=limit=\d(\.\d{1,3})?:attack=5:release=50:level=0:latency=1)?/.source;
+const AUDIO_FILTER = new RegExp(`^${FORMAT}(${METER.replace(/[[\]]/g, '\\$&')}|${LEVEL})$`);
 const COVER_FILTER = 'scale=w=min(600\\,iw):h=min(600\\,ih):force_original_aspect_ratio=decrease:force_divisible_by=2,format=yuvj420p';
 
 /** Whether every argument is a fixed word, a number we formatted, a stream map of ours, one of our files or a filter of those. */
@@ -208,7 +219,8 @@ describe('the audio options on ffmpeg’s command line', () => {
     );
     const levelling = fc.record({
       gainDb: fc.double({ min: -60, max: 60, noNaN: true }),
-      limitDbfs: fc.option(fc.double({ min: -11, max: -0.5, noNaN: true })),
+      limitDbfs: fc.option(fc.double({ min: -11.5, max: -0.5, noNaN: true })),
+      shortfallDb: fc.constant(0),
     });
     const hostileTags = fc.dictionary(fc.constantFrom(...HOSTILE, ...KEPT_TAGS), fc.constantFrom(...HOSTILE), { maxKeys: 6 });
     fc.assert(
@@ -256,18 +268,22 @@ describe('the audio options on ffmpeg’s command line', () => {
 
   it('when loudness is levelled, then one gain, a limiter only when asked, its automatic level off, and the rate and channels converted first', () => {
     const filterOf = (argv: string[]) => argv[argv.indexOf('-filter:a') + 1];
-    expect(filterOf(encodeArgs(planOf({ loudness: -16 }, { gainDb: 6.25, limitDbfs: null }), files, limits))).toBe('volume=6.25dB');
-    expect(filterOf(encodeArgs(planOf({ loudness: -16, channels: 1, sample_rate: 32000 }, { gainDb: -3.5, limitDbfs: -2.5 }), files, limits))).toBe(
-      'aformat=sample_rates=32000:channel_layouts=mono,volume=-3.5dB,alimiter=limit=0.75:attack=5:release=50:level=0:latency=1',
-    );
+    expect(filterOf(encodeArgs(planOf({ loudness: -16 }, { gainDb: 6.25, limitDbfs: null, shortfallDb: 0 }), files, limits))).toBe('volume=6.25dB');
+    expect(
+      filterOf(encodeArgs(planOf({ loudness: -16, channels: 1, sample_rate: 32000 }, { gainDb: -3.5, limitDbfs: -2.5, shortfallDb: 0 }), files, limits)),
+    ).toBe('aformat=sample_rates=32000:channel_layouts=mono,volume=-3.5dB,alimiter=limit=0.75:attack=5:release=50:level=0:latency=1');
     expect(encodeArgs(planOf({ channels: 1 }), files, limits)).not.toContain('-filter:a');
   });
 
-  it('when the loudness is measured, then the part kept goes through the EBU R128 meter with true peak, converted as it will be encoded, into nothing', () => {
+  it('when the loudness is measured, then the part kept goes through the EBU R128 meter and a 4× oversampled peak, converted as it will be encoded, into nothing', () => {
     const argv = measureArgs(planOf({ loudness: -16, start: 60, end: 120, channels: 1 }), files, limits);
     expect(argv.slice(0, argv.indexOf('-i'))).toEqual(expect.arrayContaining(['-ss', '60']));
-    expect(argv).toEqual(expect.arrayContaining(['-map', '0:a:0', '-filter:a', 'aformat=channel_layouts=mono,ebur128=peak=true:framelog=verbose', '-t', '60']));
+    expect(argv).toEqual(expect.arrayContaining(['-map', '0:a:0', '-filter:a', `aformat=channel_layouts=mono,${METER}`, '-t', '60']));
     expect(argv.slice(-3)).toEqual(['-f', 'null', '-']);
+  });
+
+  it('when a plan asks for even loudness but was not measured, then no argv is built', () => {
+    expect(() => encodeArgs(planOf({ loudness: -16 }), files, limits)).toThrow(RangeError);
   });
 
   it('when the cover is a video frame, then the file is read a second time from that frame, scaled by a fixed filter, as one JPEG picture', () => {
@@ -291,9 +307,11 @@ describe('decimal', () => {
 });
 
 describe('parseLoudnessSummary', () => {
-  const summary = (i: string, peak: string) =>
+  const summary = (i: string, maxVolume: string) =>
     [
-      '[Parsed_ebur128_0 @ 0x5623d16f0640] Summary:',
+      `[Parsed_volumedetect_3 @ 0x555f195d2cc0] mean_volume: -30.2 dB`,
+      `[Parsed_volumedetect_3 @ 0x555f195d2cc0] max_volume: ${maxVolume} dB`,
+      '[Parsed_ebur128_5 @ 0x5623d16f0640] Summary:',
       '',
       '  Integrated loudness:',
       `    I:         ${i} LUFS`,
@@ -301,24 +319,23 @@ describe('parseLoudnessSummary', () => {
       '',
       '  Loudness range:',
       '    LRA:         0.0 LU',
-      '',
-      '  True peak:',
-      `    Peak:       ${peak} dBFS`,
     ].join('\n');
 
-  it('when ffmpeg wrote the meter’s summary, then its integrated loudness and true peak are read; silence reads -inf', () => {
-    expect(parseLoudnessSummary(`Input #0, mov\n${summary('-7.9', '-0.8')}\n`)).toEqual({ integratedLufs: -7.9, truePeakDbtp: -0.8 });
-    expect(parseLoudnessSummary(summary('-70.0', '-inf'))).toEqual({ integratedLufs: -70, truePeakDbtp: Number.NEGATIVE_INFINITY });
+  it('when ffmpeg wrote the meter’s summaries, then the integrated loudness and the true peak (less the attenuation) are read', () => {
+    expect(parseLoudnessSummary(`Input #0, mov\n${summary('-7.9', '-12.8')}\n`)).toEqual({ integratedLufs: -7.9, truePeakDbtp: -0.8 });
+    expect(parseLoudnessSummary(summary('-70.0', '-91.0'))).toEqual({ integratedLufs: -70, truePeakDbtp: -79 });
+    expect(parseLoudnessSummary(summary('-23.0', '-inf'))).toEqual({ integratedLufs: -23, truePeakDbtp: Number.NEGATIVE_INFINITY });
   });
 
-  it('when the file’s tags, echoed before, mimic a summary, then only the last summary counts', () => {
+  it('when the file’s tags, echoed before, mimic a summary, then only the last summaries count', () => {
     const echoed = `Input #0, mov, from 'file:/tmp/job/input':\n  Metadata:\n    title           : x\n${summary('-5.0', '0.0')}\n`;
-    expect(parseLoudnessSummary(`${echoed}${summary('-23.4', '-6.1')}\n[out#0/null] audio:0kB`)).toEqual({ integratedLufs: -23.4, truePeakDbtp: -6.1 });
+    expect(parseLoudnessSummary(`${echoed}${summary('-23.4', '-18.1')}\n[out#0/null] audio:0kB`)).toEqual({ integratedLufs: -23.4, truePeakDbtp: -6.1 });
   });
 
-  it('when there is no summary, or it is cut short, then there is no reading', () => {
+  it('when a summary is missing or cut short, then there is no reading', () => {
     expect(parseLoudnessSummary('Input #0, mov\nsomething failed')).toBeUndefined();
-    expect(parseLoudnessSummary(summary('-7.9', '-0.8').split('\n').slice(0, 5).join('\n'))).toBeUndefined();
+    expect(parseLoudnessSummary(summary('-7.9', '-0.8').split('\n').slice(0, 4).join('\n'))).toBeUndefined();
+    expect(parseLoudnessSummary(summary('-7.9', '-0.8').split('\n').slice(2).join('\n'))).toBeUndefined();
   });
 });
 

@@ -28,7 +28,7 @@ const copyPlan: EncodingPlan = {
   audio: { mode: 'copy' },
   trim: null,
   loudness: null,
-  tags: { tags: { title: 'The Book', artist: 'Author' }, chapters: true, cover: { from: 'stream', index: 1 } },
+  tags: { tags: { title: 'The Book', artist: 'Author' }, keepSource: true, chapters: true, cover: { from: 'stream', index: 1 } },
 } as EncodingPlan;
 const encodePlan: EncodingPlan = {
   ...copyPlan,

@@ -24,7 +24,7 @@ describe('planEncoding', () => {
       audio: { mode: 'encode', vbrQuality: 2, bitrateKbps: null, sampleRate: null, channels: null },
       trim: null,
       loudness: null,
-      tags: { tags: { title: 'T', artist: 'A' }, chapters: true, cover: { from: 'stream', index: 3 } },
+      tags: { tags: { title: 'T', artist: 'A' }, keepSource: true, chapters: true, cover: { from: 'stream', index: 3 } },
     });
   });
 
@@ -43,7 +43,7 @@ describe('planEncoding', () => {
       audio: { mode: 'copy' },
       trim: null,
       loudness: null,
-      tags: { tags: {}, chapters: false, cover: null },
+      tags: { tags: {}, keepSource: false, chapters: false, cover: null },
     });
     expect(planEncoding({ quality: 5 }, source({ audioCodec: 'mp3' }), defaults).audio.mode).toBe('encode');
     expect(planEncoding({ title: 'Mine', cover: 'frame@1' }, source({ audioCodec: 'mp3' }), defaults).audio.mode).toBe('copy');
@@ -110,7 +110,12 @@ describe('planEncoding: the user’s tags and cover', () => {
   });
 
   it('when the source’s tags are dropped, then only the user’s are written, without the source’s chapters or picture', () => {
-    expect(planEncoding({ tags: 'drop', artist: 'Me' }, source(), defaults).tags).toEqual({ tags: { artist: 'Me' }, chapters: false, cover: null });
+    expect(planEncoding({ tags: 'drop', artist: 'Me' }, source(), defaults).tags).toEqual({
+      tags: { artist: 'Me' },
+      keepSource: false,
+      chapters: false,
+      cover: null,
+    });
   });
 
   it('when the cover is a frame, then it comes from the video track at that time, over the source’s picture, tags kept or not', () => {

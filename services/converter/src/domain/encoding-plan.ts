@@ -37,6 +37,8 @@ export interface Levelling {
   gainDb: number;
   /** The limiter's ceiling, dBFS (sample peak); null: no limiter. */
   limitDbfs: number | null;
+  /** How much less gain than the target asked, dB: the limiting it would need was out of bounds. */
+  shortfallDb: number;
 }
 
 export type CoverPlan =
@@ -52,6 +54,8 @@ export type CoverPlan =
  */
 export interface TagPlan {
   tags: Record<string, string>;
+  /** The source's own: its chapters' titles and its picture's description and type come along. */
+  keepSource: boolean;
   chapters: boolean;
   cover: CoverPlan | null;
 }
@@ -117,7 +121,7 @@ function planTags(options: ConversionOptions, source: MediaProbe): TagPlan {
     if (source.durationSeconds > 0 && atSeconds >= source.durationSeconds) throw pastTheEnd("the cover's frame", atSeconds, source);
     cover = { from: 'frame', videoStream: source.videoStream, atSeconds };
   }
-  return { tags: { ...(keep ? keptTags(source.tags) : {}), ...user }, chapters: keep && source.chapters > 0, cover };
+  return { tags: { ...(keep ? keptTags(source.tags) : {}), ...user }, keepSource: keep, chapters: keep && source.chapters > 0, cover };
 }
 
 /** How this source becomes the MP3 its owner asked for; a trim or a cover frame outside the video fails the job. */

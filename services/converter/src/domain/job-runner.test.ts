@@ -618,10 +618,12 @@ describe('JobRunner, trim and loudness', () => {
   });
 
   it('when a loudness is asked, then the audio is measured first and encoded once with the gain, and the limiter the true peak needs', async () => {
-    transcoder.loudness = { integratedLufs: -30, truePeakDbtp: -12 };
+    transcoder.loudness = { integratedLufs: -30, truePeakDbtp: -16 };
     expect(await runner.run(withOptions({ loudness: -16 }), { replayed: false })).toEqual({ kind: 'done' });
     expect(transcoder.measured).toEqual(['file']);
-    expect(transcoder.plans.map((p) => p.loudness)).toEqual([{ targetLufs: -16, ceilingDbtp: -1.5, levelling: { gainDb: 14, limitDbfs: -2.5 } }]);
+    expect(transcoder.plans.map((p) => p.loudness)).toEqual([
+      { targetLufs: -16, ceilingDbtp: -1.5, levelling: { gainDb: 14, limitDbfs: -3.5, shortfallDb: 0 } },
+    ]);
 
     transcoder.plans = [];
     leases = new FakeLeases();
@@ -629,7 +631,7 @@ describe('JobRunner, trim and loudness', () => {
     runner = new JobRunner(deps());
     transcoder.loudness = { integratedLufs: -20, truePeakDbtp: -6 };
     await runner.run(withOptions({ loudness: -23, true_peak: -2 }), { replayed: false });
-    expect(transcoder.plans.map((p) => p.loudness?.levelling)).toEqual([{ gainDb: -3, limitDbfs: null }]);
+    expect(transcoder.plans.map((p) => p.loudness?.levelling)).toEqual([{ gainDb: -3, limitDbfs: null, shortfallDb: 0 }]);
   });
 
   it('when a loudness is asked, then the meter is the first quarter of the progress, and its ETA counts the encoding after it', async () => {

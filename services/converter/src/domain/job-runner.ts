@@ -6,7 +6,7 @@ import type { Logger } from '@mp3converter/shared/logger';
 import { ChapterSplit, type PartCutter } from './chapter-split.js';
 import type { PartPlan } from './chapters.js';
 import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions } from './encoding-plan.js';
-import { levelFor, peakHeadroomDb } from './loudness.js';
+import { levelled } from './loudness.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
 import {
@@ -483,12 +483,13 @@ export class JobRunner {
     const reading = await this.fedThenWhole(copy, streaming, signal, log, (input) =>
       this.deps.transcoder.measureLoudness(input, plan, signal, { onProgress, spentMs: performance.now() - started }),
     );
-    const levelling = levelFor(reading, loudness.targetLufs, loudness.ceilingDbtp, peakHeadroomDb(plan.audio, source.channels));
-    log.info(
-      { measured: reading, target: loudness, levelling },
-      levelling.limitDbfs === null ? 'loudness measured: a gain alone' : 'loudness measured: a gain and a limiter',
-    );
-    return { ...plan, loudness: { ...loudness, levelling } };
+    const result = levelled(plan, reading, source.channels);
+    const levelling = result.loudness?.levelling;
+    const fields = { measured: reading, target: { lufs: loudness.targetLufs, ceiling: loudness.ceilingDbtp }, levelling };
+    if (levelling && levelling.shortfallDb > 0)
+      log.warn(fields, 'loudness target out of reach under the true-peak ceiling without heavy limiting: gain lowered');
+    else log.info(fields, levelling?.limitDbfs === null ? 'loudness measured: a gain alone' : 'loudness measured: a gain and a limiter');
+    return result;
   }
 
   /**

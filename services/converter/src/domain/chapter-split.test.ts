@@ -138,7 +138,7 @@ describe('ChapterSplit', () => {
     await split.run(job(encodePlan), parts, signal, run);
     expect(transcoder.encoded).toHaveLength(1);
     expect(transcoder.encoded[0]).toMatchObject({ input: '/job/input', output: '/job/whole.mp3' });
-    expect(transcoder.encoded[0]!.plan.tags).toEqual({ tags: {}, chapters: false, cover: { from: 'stream', index: 1 } });
+    expect(transcoder.encoded[0]!.plan.tags).toEqual({ tags: {}, keepSource: false, chapters: false, cover: { from: 'stream', index: 1 } });
     expect(cutter.cuts[0]!.source).toEqual({ path: '/job/whole.mp3', coverStream: 1 });
   });
 

@@ -145,7 +145,7 @@ export class ChapterSplit {
     const cover = plan.tags.cover;
     if (!ChapterSplit.encodesFirst(plan)) return { path: job.input, coverStream: cover?.from === 'stream' ? cover.index : null };
     const whole = join(job.dir, 'whole.mp3');
-    const wholePlan: EncodingPlan = { ...plan, tags: { ...plan.tags, tags: {}, chapters: false } };
+    const wholePlan: EncodingPlan = { ...plan, tags: { ...plan.tags, tags: {}, keepSource: false, chapters: false } };
     await this.deps.transcoder.toMp3({ path: job.input }, whole, wholePlan, signal, {
       onProgress: run.onEncodeProgress,
       spentMs: performance.now() - run.startedAt,

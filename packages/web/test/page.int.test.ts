@@ -134,6 +134,25 @@ const job = (page: Page, filename: string) => page.locator('#jobs li', { hasText
 const shot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 
 describe('the web page', () => {
+  it('when nobody has logged in, then the login screen offers no Log out button, and none is back after logging out', async () => {
+    const user = await addUser(stack.authConfig);
+    const { page, context } = await open();
+    try {
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      const logOut = page.getByRole('button', { name: 'Log out' });
+      expect(await logOut.isVisible()).toBe(false);
+      expect(await page.locator('#session').isVisible()).toBe(false);
+      await logIn(page, user.email, user.password);
+      await page.locator('#app-view').waitFor({ state: 'visible' });
+      expect(await logOut.isVisible()).toBe(true);
+      await logOut.click();
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      expect(await logOut.isVisible()).toBe(false);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('when the password is wrong, then the page says so and stays on the login form', async () => {
     const { email } = await addUser(stack.authConfig);
     const { page, context, offsite } = await open();

@@ -363,6 +363,75 @@ describe('the web page', () => {
     }
   });
 
+  it('when trim and loudness are set, then the upload carries them, as the shared schema reads them, to the job', async () => {
+    const user = await addUser(stack.authConfig);
+    const { page, context } = await open();
+    try {
+      await logIn(page, user.email, user.password);
+      await page.locator('#app-view').waitFor({ state: 'visible' });
+      await page.getByText('MP3 options').click();
+      await page.getByLabel('Start', { exact: true }).fill('0:00.5');
+      await page.getByLabel('End', { exact: true }).fill('1.5');
+      await page.getByLabel('Loudness', { exact: true }).fill('-16');
+      await page.getByLabel('True peak', { exact: true }).fill('-2');
+      await shot(page, 'options');
+      await page.locator('#files').setInputFiles({ name: 'trimmed.mp4', mimeType: 'video/mp4', buffer: media.brief.data });
+      const trimmed = job(page, 'trimmed.mp4');
+      await expect.poll(() => trimmed.count(), { timeout: 30_000 }).toBe(1);
+      const fid = (await trimmed.getAttribute('data-fid'))!;
+      const view = (await (await fetch(`${stack.url}/jobs/${fid}`, { headers: { authorization: `Bearer ${await token(page)}` } })).json()) as {
+        options: object;
+      };
+      expect(view.options).toEqual({ start: 0.5, end: 1.5, loudness: -16, true_peak: -2 });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('when done jobs are ticked and Download selected is clicked, then one ZIP of their MP3s downloads, which unzip and Python test clean', async () => {
+    const user = await addUser(stack.authConfig);
+    const { page, context, offsite } = await open();
+    try {
+      await logIn(page, user.email, user.password);
+      await page.locator('#app-view').waitFor({ state: 'visible' });
+      const button = page.getByRole('button', { name: /^Download selected/ });
+      expect(await button.isDisabled()).toBe(true);
+      for (const name of ['first.mp4', 'second.mp4', 'First.mkv']) {
+        await page.locator('#files').setInputFiles({ name, mimeType: 'video/mp4', buffer: media.brief.data });
+      }
+      const rows = ['first.mp4', 'second.mp4', 'First.mkv'].map((name) => job(page, name));
+      for (const row of rows) await expect.poll(() => row.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+      for (const row of [rows[0]!, rows[2]!]) await row.getByRole('checkbox').check();
+      await expect.poll(() => button.textContent()).toBe('Download selected (2)');
+      await shot(page, 'selected');
+      const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+      expect(download.suggestedFilename()).toBe('mp3s.zip');
+      const path = (await download.path())!;
+      expect((await run('unzip', ['-tqq', path])).stdout).toBe('');
+      const listing = await run('python3', [
+        '-c',
+        'import sys, zipfile, json; z = zipfile.ZipFile(sys.argv[1]); print(json.dumps([[i.filename, z.read(i).hex()] for i in z.infolist()]))',
+        path,
+      ]);
+      const entries = JSON.parse(listing.stdout) as [string, string][];
+      // In the list's order; the second of first.mp3 and First.mp3 is numbered (names are unique whatever their case).
+      const ticked = await page.locator('#jobs li:has(input:checked)').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.fid!));
+      const named = await Promise.all(ticked.map(async (fid) => (await page.locator(`#jobs li[data-fid="${fid}"] .name`).textContent())!));
+      expect(entries.map(([name]) => name)).toEqual([named[0]!.replace(/\.mp4$|\.mkv$/, '.mp3'), named[1]!.replace(/\.mp4$|\.mkv$/, ' (2).mp3')]);
+      const authorization = `Bearer ${await token(page)}`;
+      for (const [i, fid] of ticked.entries()) {
+        const { mp3_fid } = (await (await fetch(`${stack.url}/jobs/${fid}`, { headers: { authorization } })).json()) as { mp3_fid: string };
+        expect(Buffer.from(entries[i]![1], 'hex').equals(await readGridFsFile(stack.mongo, 'mp3s', mp3_fid))).toBe(true);
+      }
+      // A deleted job leaves the selection.
+      await rows[0]!.getByRole('button', { name: /^Delete/ }).click();
+      await expect.poll(() => button.textContent()).toBe('Download selected (1)');
+      expect(offsite).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+
   it('when the API reference is opened, then it renders every operation of the document from the gateway alone, with nothing blocked', async () => {
     const { page, context, offsite } = await open();
     try {

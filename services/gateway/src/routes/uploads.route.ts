@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { conversionOptionsSchema } from '@mp3converter/shared/contracts';
 import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
@@ -29,7 +30,8 @@ type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0]
 /** A tus error as the server sends it: a status and a body. */
 type TusError = { status_code: number; body: string };
 
-const OPTION_KEYS = ['quality', 'bitrate', 'sample_rate', 'channels', 'tags'] as const;
+/** Every option of the shared schema may come as an `Upload-Metadata` key: one added there is read here. */
+const OPTION_KEYS = Object.keys(conversionOptionsSchema.shape);
 const tusError = (status: number, code: string, message: string): TusError => ({ status_code: status, body: JSON.stringify(errorBody(code, message)) });
 const notFound = () => tusError(404, 'upload_not_found', 'no such upload');
 

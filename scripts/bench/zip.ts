@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,8 +18,8 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { JobStore, jobsCollection } from '@mp3converter/shared/jobs';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
-import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
-import { BENCH_GATEWAY, BENCH_USER, benchToken, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
+import { uniqueName } from '@mp3converter/shared/testing';
+import { BENCH_GATEWAY, BENCH_USER, benchToken, endBench, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
 
 const sizeMiB = Number(process.argv[2] ?? 2048);
 const files = Number(process.argv[3] ?? 16);
@@ -113,10 +113,6 @@ try {
     await deleteGridFsFile(mongo.db('mp3s'), job.mp3Fid);
     await jobsCollection(mongo).deleteOne({ _id: new ObjectId(job.videoFid) });
   }
-  await gateway.stop();
-  await auth.stop();
-  await mongo.close();
-  await deleteQueues(servers.rabbitUrl, videoQueue);
-  await rm(work, { recursive: true, force: true });
+  await endBench([gateway, auth], mongo, videoQueue, work);
 }
 process.exit(0);

@@ -46,6 +46,12 @@ const ownJobRefusals = {
 } satisfies Record<string, ZodOpenApiResponseObject>;
 
 const bearer = [{ bearer: [] }];
+const linkExpires = z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' });
+const rangeHeader = (example: string) =>
+  z
+    .string()
+    .optional()
+    .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: [example] });
 const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
 
 const jobPath = z.object({ video_fid: fidSchema.meta({ description: "The job's key: its video's id." }) });
@@ -314,15 +320,10 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: {
         query: z.object({
           fid: fidSchema.meta({ description: "The MP3's id (a job's `mp3_fid`)." }),
-          expires: z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' }),
+          expires: linkExpires,
           sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256, base64url.' }),
         }),
-        header: z.object({
-          Range: z
-            .string()
-            .optional()
-            .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: ['bytes=0-1023'] }),
-        }),
+        header: z.object({ Range: rangeHeader('bytes=0-1023') }),
       },
       responses: {
         '200': {
@@ -365,14 +366,11 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: {
         query: z.object({
           fid: z.array(fidSchema).min(1).max(MAX_ZIP_JOBS).meta({ description: "The jobs' `video_fid`s, repeated: `fid=…&fid=…`." }),
-          expires: z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' }),
+          expires: linkExpires,
           sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256 over the ids in order, base64url.' }),
         }),
         header: z.object({
-          Range: z
-            .string()
-            .optional()
-            .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: ['bytes=1048576-'] }),
+          Range: rangeHeader('bytes=1048576-'),
           'If-Range': z.string().optional().meta({ description: 'The ETag of the ZIP being resumed: the range is sent only while it still matches.' }),
         }),
       },

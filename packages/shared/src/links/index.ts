@@ -26,8 +26,9 @@ export interface SignedZipLink {
 }
 
 const payloadOf = ({ mp3Fid, owner, expires }: SignedLink): string => `mp3:${mp3Fid.toLowerCase()}\n${owner}\n${expires}`;
+/** The ids as a JSON array: no two lists of ids read the same (a comma joining them would). */
 const zipPayloadOf = ({ videoFids, owner, expires }: SignedZipLink): string =>
-  `zip:${videoFids.map((fid) => fid.toLowerCase()).join(',')}\n${owner}\n${expires}`;
+  `zip:${JSON.stringify(videoFids.map((fid) => fid.toLowerCase()))}\n${owner}\n${expires}`;
 
 const hmac = (payload: string, secret: string): string => createHmac('sha256', secret).update(payload).digest('base64url');
 

@@ -88,6 +88,14 @@ export class Api {
     return `${parsed.pathname}${parsed.search}`;
   }
 
+  /** A signed link to the ZIP of these done jobs (POST /download.zip/link), as a path like `link`'s. */
+  async zipLink(fids: readonly string[]): Promise<string> {
+    const query = fids.map((fid) => `fid=${encodeURIComponent(fid)}`).join('&');
+    const { url } = await this.json<{ url: string }>(`/download.zip/link?${query}`, { method: 'POST' });
+    const parsed = new URL(url, location.href);
+    return `${parsed.pathname}${parsed.search}`;
+  }
+
   /** DELETE /jobs/{fid}: cancels a queued or converting job, removes a finished one. */
   async remove(fid: string): Promise<number> {
     const res = await this.request(`/jobs/${encodeURIComponent(fid)}`, { method: 'DELETE' });

@@ -5,12 +5,13 @@ import { type Registry, httpMetrics } from '@mp3converter/shared/metrics';
 import { isMongoUnavailable } from '@mp3converter/shared/storage';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { StorageEngine } from 'multer';
-import type { GridFsMp3Files } from './adapters/mp3-files.js';
+import type { GridFsMp3Files, GridFsStoredMp3 } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
 import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
 import type { AuthClient, JobViews, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
+import type { ZipDownloads, ZipLinkSigner } from './domain/zip-download.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
@@ -21,6 +22,7 @@ import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
+import { zipDownloadRouter } from './routes/zip-download.route.js';
 
 export interface GatewayDeps {
   auth: AuthClient;
@@ -39,6 +41,9 @@ export interface GatewayDeps {
   uploadHoldMs: number;
   links: LinkSigner;
   linkSecret: string;
+  /** Several done jobs as one ZIP, and signed links to such ZIPs. */
+  zips: ZipDownloads<GridFsStoredMp3>;
+  zipLinks: ZipLinkSigner;
   trustProxy: string;
   /** tus at /uploads/: its store, lock and completion. */
   resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes' | 'expiryMs'>;
@@ -73,6 +78,7 @@ export function createApp(deps: GatewayDeps): Express {
     }),
   );
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
+  app.use(zipDownloadRouter({ auth: deps.auth, zips: deps.zips, signer: deps.zipLinks, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
   app.use(keysRouter(deps.auth));

@@ -31,6 +31,7 @@ import { LeftoverCleaner } from './domain/leftover-cleaner.js';
 import { RetentionSweep } from './domain/retention.js';
 import { UploadAdmission } from './domain/upload-admission.js';
 import { UploadService } from './domain/upload.service.js';
+import { ZipDownloads } from './domain/zip-download.js';
 import { uploadMetrics } from './metrics.js';
 
 export interface GatewayServer {
@@ -131,6 +132,8 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   resumableStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'resumable upload indexes not created yet'));
   const completion = new ResumableUploadCompletion(resumableStore, uploads, logger);
   completion.start(config.ORPHAN_SWEEP_INTERVAL_MS);
+  const publicBase = config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '');
+  const linkTtlMs = config.DOWNLOAD_LINK_TTL_SECONDS * 1000;
   const app = createApp({
     auth,
     uploads,
@@ -163,11 +166,13 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     admission,
     uploadHoldMs: config.UPLOAD_LEASE_MS,
     links: {
-      ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
-      url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
-      zipUrl: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+      ttlMs: linkTtlMs,
+      url: (link) => `${publicBase}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+      zipUrl: (link) => `${publicBase}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}`,
     },
     linkSecret: config.DOWNLOAD_LINK_SECRET,
+    zips: new ZipDownloads(jobs, mp3s, config.DOWNLOAD_LINK_SECRET, logger),
+    zipLinks: { ttlMs: linkTtlMs, url: (link) => `${publicBase}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}` },
     trustProxy: config.TRUST_PROXY,
     registry,
     uploadMetrics: uploadMetrics(registry),

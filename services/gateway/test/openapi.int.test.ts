@@ -134,6 +134,21 @@ describe('the API against its document', () => {
       expect(past.status).toBe(416);
       expect((await conforms(past, 'get', '/download')).error.code).toBe('range_not_satisfiable');
 
+      const zip = await fetch(`${stack.url}/download.zip?fid=${fid}`, { headers: { authorization } });
+      expect(zip.status).toBe(200);
+      await conforms(zip, 'get', '/download.zip');
+      const zipPart = await fetch(`${stack.url}/download.zip?fid=${fid}`, {
+        headers: { authorization, range: 'bytes=10-', 'if-range': zip.headers.get('etag')! },
+      });
+      expect(zipPart.status).toBe(206);
+      await conforms(zipPart, 'get', '/download.zip');
+      const zipLink = await fetch(`${stack.url}/download.zip/link?fid=${fid}`, { method: 'POST', headers: { authorization } });
+      expect(zipLink.status).toBe(200);
+      const zipUrl = new URL((await conforms(zipLink, 'post', '/download.zip/link')).url);
+      const zipByLink = await fetch(`${stack.url}${zipUrl.pathname}${zipUrl.search}`);
+      expect(zipByLink.status).toBe(200);
+      await conforms(zipByLink, 'get', '/download.zip');
+
       const link = await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization } });
       expect(link.status).toBe(200);
       const { url } = await conforms(link, 'post', '/jobs/{video_fid}/link');
@@ -184,6 +199,13 @@ describe('the API against its document', () => {
       [fetch(`${stack.url}/jobs/${missing}/link`, { method: 'POST', headers: auth }), 'post', '/jobs/{video_fid}/link', 404, 'job_not_found'],
       [fetch(`${stack.url}/download?fid=${missing}`, { headers: auth }), 'get', '/download', 404, 'mp3_not_found'],
       [fetch(`${stack.url}/download?fid=${missing}`), 'get', '/download', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/download.zip`, { headers: auth }), 'get', '/download.zip', 400, 'fid_required'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}&fid=${missing}`, { headers: auth }), 'get', '/download.zip', 400, 'duplicate_fid'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}`, { headers: auth }), 'get', '/download.zip', 404, 'job_not_found'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}`), 'get', '/download.zip', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}&expires=1&sig=x`), 'get', '/download.zip', 403, 'invalid_link'],
+      [fetch(`${stack.url}/download.zip/link?fid=x`, { method: 'POST', headers: auth }), 'post', '/download.zip/link', 400, 'invalid_fid'],
+      [fetch(`${stack.url}/download.zip/link?fid=${missing}`, { method: 'POST', headers: auth }), 'post', '/download.zip/link', 404, 'job_not_found'],
       [fetch(`${stack.url}/events`), 'get', '/events', 401, 'missing_credentials'],
       [
         fetch(`${stack.url}/uploads/${missing}`, {

@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { CliError, EXIT, type ExitCode, Interrupted, usageError } from '../errors.js';
 import { describeState, formatBytes, formatJob, percentOf } from '../format.js';
 import { createProgress } from '../progress.js';
-import { conversionOptionsOf, fileTypeOf } from '../upload-options.js';
+import { OPTION_SPECS, conversionOptionsOf, fileTypeOf, optionFlagsHelp } from '../upload-options.js';
 import { UploadUrlStore } from '../upload-url.store.js';
 import { watchJob } from '../watch.js';
 
@@ -28,19 +28,14 @@ stdout. Progress goes to stderr: a bar on a terminal, a line per percent otherwi
 retried; Ctrl-C stops (exit 130) and running the same command again resumes each file from the bytes the
 gateway already has (the same file: path, size and modification time, and the same options).
 
-  -q, --quality N         LAME VBR quality, 0 (best) to 9 (smallest)
-  -b, --bitrate KBPS      constant bitrate, kbit/s (not with --quality)
-      --sample-rate HZ    8000 … 48000
-      --channels 1|2      mono or stereo
-      --tags keep|drop    keep the title, artist, chapters, cover… (default keep)
+The MP3's options (the shared conversion options, checked before anything is sent):
+${optionFlagsHelp()}
+
+Upload:
       --chunk-size SIZE   bytes per request, e.g. 5m (default 50m)
   -w, --wait              then follow each job until it ends (exit 5 if one failed or was cancelled)`,
   options: {
-    quality: { type: 'string', short: 'q' },
-    bitrate: { type: 'string', short: 'b' },
-    'sample-rate': { type: 'string' },
-    channels: { type: 'string' },
-    tags: { type: 'string' },
+    ...OPTION_SPECS,
     'chunk-size': { type: 'string' },
     wait: { type: 'boolean', short: 'w' },
   },

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { checkSignedLink } from '@mp3converter/shared/links';
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
 import type { AuthClient, JobViews } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
@@ -29,11 +29,38 @@ const mp3NotFound = () => notFound('no such mp3', 'mp3_not_found');
 const invalidLink = () => new AppError(403, 'invalid_link', 'this download link is not valid');
 
 /** A signed link's `expires` and `sig` (either one makes it a link), or undefined for a download with a token. */
-function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
+export function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
   if (query.sig === undefined && query.expires === undefined) return undefined;
   const expires = Number(query.expires);
   if (typeof query.sig !== 'string' || query.sig === '' || !Number.isSafeInteger(expires)) throw invalidLink();
   return { expires, sig: query.sig };
+}
+
+/** A token is asked for unless the request is a signed link (`sig` or `expires` in its query). */
+export const tokenUnlessSigned =
+  (auth: AuthClient): RequestHandler =>
+  (req, res, next) =>
+    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
+
+/**
+ * Sends `chunks` as the body whose headers are set, holding `release` until it ends. Past the headers there
+ * is no status left to give: a failure cuts the body short of its Content-Length, and is logged.
+ */
+export async function sendBody(
+  req: Request,
+  res: Response,
+  chunks: AsyncIterable<Buffer>,
+  release: () => void,
+  log: { logger: Logger; fields: Record<string, unknown>; what: string },
+): Promise<void> {
+  try {
+    await pipeline(Readable.from(chunks), res);
+  } catch (err) {
+    if (!res.writableFinished && !req.destroyed) log.logger.warn({ err, ...log.fields }, log.what);
+    res.destroy();
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -42,9 +69,7 @@ function signedQuery(query: Record<string, unknown>): { expires: number; sig: st
  */
 export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
-  const tokenUnlessSigned: RequestHandler = (req, res, next) =>
-    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
-  router.get('/download', tokenUnlessSigned, async (req, res) => {
+  router.get('/download', tokenUnlessSigned(auth), async (req, res) => {
     const fid = requireFid(req.query.fid);
     const signed = signedQuery(req.query);
     const file = await mp3s.find(fid);
@@ -87,15 +112,7 @@ export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: Downloa
     }
     // The retention sweep leaves an MP3 alone while someone downloads it.
     const release = await mp3s.holdForDownload(fid).catch(() => () => undefined);
-    try {
-      await pipeline(Readable.from(rest()), res);
-    } catch (err) {
-      // Past the headers there is no status left to give: the client sees the body cut short of Content-Length.
-      if (!res.writableFinished && !req.destroyed) logger.warn({ err, fid }, 'download cut short');
-      res.destroy();
-    } finally {
-      release();
-    }
+    await sendBody(req, res, rest(), release, { logger, fields: { fid }, what: 'download cut short' });
   });
   router.all('/download', methodNotAllowed('GET'));
   return router;

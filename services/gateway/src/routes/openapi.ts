@@ -12,6 +12,7 @@ import {
 import type { ApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
 import { z } from 'zod';
 import { keysPaths } from './keys.openapi.js';
+import { MAX_ZIP_JOBS } from '../domain/zip-download.js';
 import { PAGE_FILES } from './page.route.js';
 import { type ZodOpenApiObject, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, createDocument } from 'zod-openapi';
 
@@ -50,6 +51,12 @@ const ownJobRefusals = {
 
 /** A login token, or an API key with `scope`: each operation that takes a key names the one scope it needs. */
 const scoped = (scope: ApiKeyScope): Record<string, string[]>[] => [{ bearer: [] }, { apiKey: [scope] }];
+const linkExpires = z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' });
+const rangeHeader = (example: string) =>
+  z
+    .string()
+    .optional()
+    .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: [example] });
 const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
 
 const jobPath = z.object({ video_fid: fidSchema.meta({ description: "The job's key: its video's id." }) });
@@ -318,15 +325,10 @@ const paths: ZodOpenApiObject['paths'] = {
       requestParams: {
         query: z.object({
           fid: fidSchema.meta({ description: "The MP3's id (a job's `mp3_fid`)." }),
-          expires: z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' }),
+          expires: linkExpires,
           sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256, base64url.' }),
         }),
-        header: z.object({
-          Range: z
-            .string()
-            .optional()
-            .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: ['bytes=0-1023'] }),
-        }),
+        header: z.object({ Range: rangeHeader('bytes=0-1023') }),
       },
       responses: {
         '200': {
@@ -352,6 +354,83 @@ const paths: ZodOpenApiObject['paths'] = {
         '404': error("`mp3_not_found` (with a token): no such MP3, or someone else's (indistinguishable)"),
         '410': error('`mp3_expired`: the MP3 expired and was removed'),
         '416': error('`range_not_satisfiable`', z.object({ 'Content-Range': z.string().meta({ examples: ['bytes */48213'] }) })),
+        '503': storeDown,
+      },
+    },
+  },
+  '/download.zip': {
+    get: {
+      tags: ['downloads'],
+      summary: 'Download several done jobs as one ZIP (token or signed link), with Range',
+      description: [
+        `One \`fid\` per job (its \`video_fid\`), at most ${MAX_ZIP_JOBS}, each once; the entries come in that order, each job's MP3 named after its video, made safe (no folders, \`..\`, control or Windows-reserved characters) and unique regardless of case (\`talk.mp3\`, \`talk (2).mp3\`).`,
+        'Stored (MP3 does not compress), ZIP64 past 4 GiB or 65,535 entries, streamed as it is written. Its bytes are the same on every download of the same jobs, so a cut download resumes with `Range` (and `If-Range` with the ETag); a stale `If-Range` gets the whole ZIP (200).',
+        'With a bearer token, or with a signed link (`expires` and `sig`, from `POST /download.zip/link`) and no token.',
+      ].join('\n\n'),
+      security: [...scoped('read'), {}],
+      requestParams: {
+        query: z.object({
+          fid: z.array(fidSchema).min(1).max(MAX_ZIP_JOBS).meta({ description: "The jobs' `video_fid`s, repeated: `fid=…&fid=…`." }),
+          expires: linkExpires,
+          sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256 over the ids in order, base64url.' }),
+        }),
+        header: z.object({
+          Range: rangeHeader('bytes=1048576-'),
+          'If-Range': z.string().optional().meta({ description: 'The ETag of the ZIP being resumed: the range is sent only while it still matches.' }),
+        }),
+      },
+      responses: {
+        '200': {
+          description: "The ZIP (`mp3s.zip`, or the video's name for one job).",
+          headers: z.object({
+            'Content-Length': z.string(),
+            'Content-Disposition': z.string(),
+            'Accept-Ranges': z.literal('bytes'),
+            ETag: z.string().meta({ description: 'Strong; the same for the same bytes.' }),
+            'Last-Modified': z.string(),
+          }),
+          content: { 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } } },
+        },
+        '206': {
+          description: 'The bytes of the range asked for.',
+          headers: z.object({
+            'Content-Range': z.string().meta({ examples: ['bytes 1048576-5242879/5242880'] }),
+            'Content-Length': z.string(),
+            ETag: z.string(),
+          }),
+          content: { 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } } },
+        },
+        '400': error(
+          `\`fid_required\`, \`invalid_fid\` (not a 24-character hex id), \`duplicate_fid\` (a job given twice), \`too_many_fids\` (over ${MAX_ZIP_JOBS})`,
+        ),
+        '401': noToken,
+        '403': error(
+          "`invalid_token`; `invalid_link`: a signed link altered in any part, or naming a job that is not its owner's (all answered alike); `link_expired`",
+        ),
+        '404': error("`job_not_found`: no such job, someone else's or deleted (indistinguishable), each named; `mp3_not_found`: its MP3 is gone"),
+        '409': error('`job_not_done`: jobs with no MP3 (queued, converting, failed, cancelled), each named with its state'),
+        '410': error('`mp3_expired`: MP3s that expired and were removed, each named'),
+        '416': error('`range_not_satisfiable`', z.object({ 'Content-Range': z.string().meta({ examples: ['bytes */5242880'] }) })),
+        '503': storeDown,
+      },
+    },
+  },
+  '/download.zip/link': {
+    post: {
+      tags: ['downloads'],
+      summary: 'A signed link to the ZIP of several done jobs',
+      description:
+        "The same `fid`s as `GET /download.zip`, checked the same way. Valid until DOWNLOAD_LINK_TTL_SECONDS from now or the first of the MP3s' own expiries; works without a token, with Range.",
+      security: scoped('read'),
+      requestParams: { query: z.object({ fid: z.array(fidSchema).min(1).max(MAX_ZIP_JOBS) }) },
+      responses: {
+        '200': { description: 'The link.', headers: noStore, content: json(downloadLinkSchema) },
+        '400': error('`fid_required`, `invalid_fid`, `duplicate_fid`, `too_many_fids`'),
+        '401': noToken,
+        '403': badToken,
+        '404': error('`job_not_found`, `mp3_not_found`'),
+        '409': error('`job_not_done`'),
+        '410': error('`mp3_expired`'),
         '503': storeDown,
       },
     },

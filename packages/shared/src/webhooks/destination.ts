@@ -94,7 +94,8 @@ export function embeddedIpv4(address: string): string | undefined {
   return undefined;
 }
 
-export type AddressVerdict = { allowed: true } | { allowed: false; reason: string };
+/** `kind` says what the address is without naming it (for whoever must not learn the inside's layout). */
+export type AddressVerdict = { allowed: true } | { allowed: false; reason: string; kind: string };
 
 export interface DestinationRules {
   /** Address ranges a deployment's own receivers live in: allowed even where the rules below refuse. */
@@ -134,18 +135,21 @@ export class DestinationPolicy {
   /** Whether a connection to `address` (as a socket or a resolver gives it) may be made. */
   checkAddress(address: string): AddressVerdict {
     const version = isIP(address);
-    if (version === 0) return { allowed: false, reason: 'not an IP address' };
+    if (version === 0) return { allowed: false, reason: 'not an IP address', kind: 'not an IP address' };
     const family = version === 4 ? 'ipv4' : 'ipv6';
     const plain = address.split('%')[0]!;
     if (this.allowed.check(plain, family)) return { allowed: true };
     const inner = version === 6 ? embeddedIpv4(plain) : undefined;
     if (inner !== undefined) {
       const verdict = this.checkAddress(inner);
-      if (!verdict.allowed) return { allowed: false, reason: `${plain} leads to ${inner}: ${verdict.reason}` };
+      if (!verdict.allowed) return { allowed: false, reason: `${plain} leads to ${inner}: ${verdict.reason}`, kind: verdict.kind };
     }
     const special = this.special.find(({ list }) => list.check(plain, family));
-    if (special) return { allowed: false, reason: `${plain} is ${special.what}` };
-    if (this.extra.check(plain, family)) return { allowed: false, reason: `${plain} is in a range this deployment refuses` };
+    if (special) return { allowed: false, reason: `${plain} is ${special.what}`, kind: special.what };
+    if (this.extra.check(plain, family)) {
+      const kind = 'an address in a range this deployment refuses';
+      return { allowed: false, reason: `${plain} is ${kind}`, kind };
+    }
     return { allowed: true };
   }
 

@@ -181,3 +181,6 @@ export function payloadOf(event: JobEvent, type: WebhookEvent, gatewayUrl: strin
   };
   return JSON.stringify(payload);
 }
+
+/** The webhooks worker's own durable queue, bound to `job.events` with the routing keys of WEBHOOK_EVENTS. */
+export const WEBHOOK_EVENTS_QUEUE = 'webhooks.job-events';

@@ -11,6 +11,7 @@ import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
 import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
+import type { WebhooksService } from './domain/webhooks.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
@@ -20,6 +21,7 @@ import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
+import { webhooksRouter } from './routes/webhooks.route.js';
 
 export interface GatewayDeps {
   auth: AuthClient;
@@ -28,6 +30,7 @@ export interface GatewayDeps {
   mp3s: GridFsMp3Files;
   jobs: JobRepository;
   jobsService: JobsService;
+  webhooks: WebhooksService;
   hub: EventHub;
   eventsKeepAliveMs: number;
   logger: Logger;
@@ -57,7 +60,16 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(httpMetrics(deps.registry));
   app.use(requestLogger(deps.logger, { tracer: 'gateway', continueTrace: false }));
   // Before anything that could read a body: tus reads its PATCH bodies itself.
-  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
+  app.use(
+    uploadsRouter({
+      ...deps.resumable,
+      auth: deps.auth,
+      admission: deps.admission,
+      logger: deps.logger,
+      metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
+    }),
+  );
   app.use(loginRouter(deps.auth));
   app.use(
     uploadRouter({
@@ -67,11 +79,13 @@ export function createApp(deps: GatewayDeps): Express {
       holdMs: deps.uploadHoldMs,
       storage: deps.uploadStorage,
       metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
     }),
   );
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
+  app.use(webhooksRouter(deps.auth, deps.webhooks));
   app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
   app.use(docsRouter());
   if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));

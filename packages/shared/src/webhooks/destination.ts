@@ -117,7 +117,15 @@ export const DEFAULT_WEBHOOK_PORTS: readonly (readonly [number, number])[] = [
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 export type UrlVerdict =
-  | { ok: true; url: URL; /** the host to connect to: a name, or an address without brackets */ host: string; port: number }
+  | {
+      ok: true;
+      url: URL;
+      /** The host to connect to: a name, or an address without brackets. */
+      host: string;
+      port: number;
+      /** The host is an address (checked here), not a name (checked once resolved). */
+      literal: boolean;
+    }
   | { ok: false; code: 'invalid_url' | 'unsupported_scheme' | 'credentials_in_url' | 'port_not_allowed' | 'destination_refused'; message: string };
 
 /** The one policy of where webhooks go: built from the deployment's rules, used by the gateway and the sender. */
@@ -183,11 +191,12 @@ export class DestinationPolicy {
     }
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     if (host === '') return { ok: false, code: 'invalid_url', message: 'url has no host' };
-    if (isIP(host) !== 0) {
+    const literal = isIP(host) !== 0;
+    if (literal) {
       const verdict = this.checkAddress(host);
       if (!verdict.allowed) return { ok: false, code: 'destination_refused', message: `url leads inside: ${verdict.reason}` };
     }
-    return { ok: true, url, host, port };
+    return { ok: true, url, host, port, literal };
   }
 }
 

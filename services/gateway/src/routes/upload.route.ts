@@ -8,6 +8,7 @@ import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
 import type { AuthClient, UploadMetrics } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
+import type { CheckedDestination, WebhooksService } from '../domain/webhooks.service.js';
 import { authenticate, userOf } from './authenticate.js';
 import { ObjectId } from '@mp3converter/shared/storage';
 
@@ -19,6 +20,8 @@ export interface UploadRouteDeps {
   holdMs: number;
   storage: StorageEngine;
   metrics: UploadMetrics;
+  /** `notify_url`: checked before the body is read, registered for the job once the file is stored. */
+  webhooks: Pick<WebhooksService, 'checkDestination' | 'registerForJob'>;
 }
 
 /** The output options from the query string, all problems named at once (400 `invalid_options`). */
@@ -78,7 +81,13 @@ function uploadErrors(admission: UploadAdmission) {
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics }: UploadRouteDeps): Router {
+/** The query of an upload: its output options, and where to send the end of its job (`notify_url`). */
+export function splitUploadQuery(query: Record<string, unknown>): { options: Record<string, unknown>; notifyUrl: unknown } {
+  const { notify_url: notifyUrl, ...options } = query;
+  return { options, notifyUrl };
+}
+
+export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics, webhooks }: UploadRouteDeps): Router {
   const multerFor = (maxBytes: number) =>
     multer({
       storage,
@@ -104,7 +113,9 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
     // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {
       res.locals.startedAt = performance.now();
-      res.locals.options = readOptionsQuery(req.query);
+      const { options, notifyUrl } = splitUploadQuery(req.query);
+      res.locals.options = readOptionsQuery(options);
+      if (notifyUrl !== undefined) res.locals.notify = await webhooks.checkDestination(notifyUrl, 'notify_url');
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
       }
@@ -133,6 +144,9 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       const file = files[0];
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
+      const notify = res.locals.notify as CheckedDestination | undefined;
+      // Before the job: its end cannot come before the endpoint that hears it.
+      const webhook = notify ? await webhooks.registerForJob(userOf(res).username, videoFid, notify) : undefined;
       try {
         await uploads.enqueue(
           { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
@@ -154,6 +168,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
         content_type: file.contentType,
         options: res.locals.options as ConversionOptions,
         status_url: statusUrl,
+        ...(webhook ? { webhook } : {}),
       };
       res.status(202).location(statusUrl).json(accepted);
     },

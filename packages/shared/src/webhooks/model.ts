@@ -51,10 +51,9 @@ const objectIdHex = z.string().regex(/^[0-9a-f]{24}$/, 'a 24-character hex id');
 /** `POST /webhooks`. */
 export const webhookRegistrationSchema = z
   .strictObject({
-    url: z
-      .string()
-      .max(MAX_WEBHOOK_URL_LENGTH)
-      .meta({ description: 'http or https; no credentials, no fragment; it must not lead inside (see docs/webhooks.md).' }),
+    url: z.string().meta({
+      description: `http or https, at most ${MAX_WEBHOOK_URL_LENGTH} characters; no credentials, no fragment; it must not lead inside (see docs/webhooks.md).`,
+    }),
     events: z
       .array(webhookEventSchema)
       .min(1)

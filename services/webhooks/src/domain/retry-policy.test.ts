@@ -23,10 +23,12 @@ describe('after an attempt', () => {
     ['a timeout', { kind: 'timeout', durationMs: 10_000, error: 'no answer within 10000 ms' } as SendResult],
     ['a network error', { kind: 'network_error', durationMs: 3, error: 'ECONNREFUSED' } as SendResult],
   ])('when %s comes, then the delivery is tried again after the delay of that retry', (_what, result) => {
-    expect(afterAttempt(result, first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(at.getTime() + 5_000) });
+    // Counted from the attempt's end.
+    const ended = at.getTime() + Math.round(result.durationMs);
+    expect(afterAttempt(result, first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(ended + 5_000) });
     expect(afterAttempt(result, { ...first, seriesAttempts: 2 }, policy, at).next).toEqual({
       state: 'pending',
-      nextAttemptAt: new Date(at.getTime() + 1_800_000),
+      nextAttemptAt: new Date(ended + 1_800_000),
     });
   });
 
@@ -52,8 +54,8 @@ describe('after an attempt', () => {
   });
 
   it('when the receiver asks to come back later (Retry-After), then the wait is the longer of that and the delay, within the day', () => {
-    expect(afterAttempt(answer(429, 60_000), first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(at.getTime() + 60_000) });
-    expect(afterAttempt(answer(503, 1_000), first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(at.getTime() + 5_000) });
+    expect(afterAttempt(answer(429, 60_000), first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(at.getTime() + 12 + 60_000) });
+    expect(afterAttempt(answer(503, 1_000), first, policy, at).next).toEqual({ state: 'pending', nextAttemptAt: new Date(at.getTime() + 12 + 5_000) });
     expect(afterAttempt(answer(503, 2 * 86_400_000), first, policy, at).next).toEqual({ state: 'failed' });
   });
 });

@@ -38,7 +38,8 @@ export function afterAttempt(
   if (!retryable(result) || delay === undefined) return { attempt, next: { state: 'failed' } };
   // A receiver that says when to come back (Retry-After) is heeded, within the run's day.
   const wait = Math.max(delay, answered ? (result.retryAfterMs ?? 0) : 0);
-  const nextAttemptAt = new Date(at.getTime() + wait);
+  // Counted from the attempt's end: a receiver that took the whole timeout still gets its full delay.
+  const nextAttemptAt = new Date(at.getTime() + Math.round(result.durationMs) + wait);
   if (nextAttemptAt.getTime() > claim.seriesStartedAt.getTime() + policy.maxAgeMs) return { attempt, next: { state: 'failed' } };
   return { attempt, next: { state: 'pending', nextAttemptAt } };
 }

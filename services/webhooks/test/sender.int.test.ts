@@ -30,7 +30,12 @@ describe('the guarded sender', () => {
   it('when loopback is not allowed, then a literal loopback URL in any of its forms is refused without connecting', async () => {
     receiver = await startReceiver();
     const sender = new GuardedHttpSender(defaults, { timeoutMs: 5_000, excerptBytes: 1024 });
-    for (const url of [receiver.url(), `http://2130706433:${receiver.port}/`, `http://0x7f.1:${receiver.port}/`, `http://[::ffff:127.0.0.1]:${receiver.port}/`]) {
+    for (const url of [
+      receiver.url(),
+      `http://2130706433:${receiver.port}/`,
+      `http://0x7f.1:${receiver.port}/`,
+      `http://[::ffff:127.0.0.1]:${receiver.port}/`,
+    ]) {
       expect(await sender.send(request(url)), url).toMatchObject({ kind: 'refused_destination' });
     }
     expect(receiver.connections).toBe(0);
@@ -92,7 +97,9 @@ describe('the guarded sender', () => {
   });
 
   it('when the receiver redirects, then the redirect is an answer, not followed', async () => {
-    receiver = await startReceiver((r) => (r.path === '/moved' ? { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } } : { status: 200 }));
+    receiver = await startReceiver((r) =>
+      r.path === '/moved' ? { status: 307, headers: { location: 'http://169.254.169.254/latest/meta-data/' } } : { status: 200 },
+    );
     const result = await new GuardedHttpSender(ownReceivers, { timeoutMs: 5_000, excerptBytes: 1024 }).send(request(receiver.url('/moved')));
     expect(result).toMatchObject({ kind: 'answered', status: 307 });
     expect(receiver.received.map((r) => r.path)).toEqual(['/moved']);

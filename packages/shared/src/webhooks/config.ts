@@ -40,7 +40,10 @@ export const webhookDestinationEnv = {
       return ranges;
     }),
   /** The MongoDB database of endpoints and deliveries. Default webhooks. */
-  WEBHOOK_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'a database name').default(WEBHOOKS_DATABASE),
+  WEBHOOK_DATABASE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'a database name')
+    .default(WEBHOOKS_DATABASE),
 } as const;
 
 export const destinationRulesOf = (c: {

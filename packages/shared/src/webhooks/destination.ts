@@ -171,6 +171,7 @@ export class DestinationPolicy {
     if (typeof raw !== 'string' || raw.length === 0) return { ok: false, code: 'invalid_url', message: 'url must be a non-empty string' };
     if (raw.length > MAX_WEBHOOK_URL_LENGTH) return { ok: false, code: 'invalid_url', message: `url is longer than ${MAX_WEBHOOK_URL_LENGTH} characters` };
     // A URL parser drops tabs and line breaks and reads `\` as `/`: what the user sees must be what is parsed.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
     if (/[\u0000-\u0020\u007f\\]/.test(raw)) return { ok: false, code: 'invalid_url', message: 'url has spaces, control characters or backslashes' };
     let url: URL;
     try {

@@ -10,7 +10,7 @@ import { MAX_WEBHOOK_URL_LENGTH } from './destination.js';
  * them.
  */
 export const WEBHOOKS_DATABASE = 'webhooks';
-export const WEBHOOK_COLLECTIONS = { endpoints: 'endpoints', deliveries: 'deliveries', attempts: 'attempts' } as const;
+export const WEBHOOK_COLLECTIONS = { endpoints: 'endpoints', deliveries: 'deliveries', attempts: 'attempts', leases: 'leases' } as const;
 
 /** What an endpoint can hear: a job's end, one event per final state. */
 export const WEBHOOK_EVENTS = ['job.done', 'job.failed', 'job.cancelled'] as const;
@@ -54,12 +54,7 @@ export const webhookRegistrationSchema = z
     url: z.string().meta({
       description: `http or https, at most ${MAX_WEBHOOK_URL_LENGTH} characters; no credentials, no fragment; it must not lead inside (see docs/webhooks.md).`,
     }),
-    events: z
-      .array(webhookEventSchema)
-      .min(1)
-      .max(WEBHOOK_EVENTS.length)
-      .optional()
-      .meta({ description: 'What to send; all three when left out.' }),
+    events: z.array(webhookEventSchema).min(1).max(WEBHOOK_EVENTS.length).optional().meta({ description: 'What to send; all three when left out.' }),
     description: z.string().max(200).optional().meta({ description: 'For people; up to 200 characters.' }),
   })
   .meta({ id: 'WebhookRegistration' });

@@ -61,9 +61,18 @@ export interface DeliveryDocument {
   series_started_at: Date;
   series_attempts: number;
   attempts: number;
-  lease_until: Date | null;
-  lease_token: string | null;
   last_attempt: AttemptSummary | null;
+}
+
+/**
+ * A worker's hold on a delivery while it makes an attempt: one document per delivery, taken by inserting it.
+ * An insert against the unique `_id` is the one write that MongoDB-wire servers all make atomic: FerretDB 1.x
+ * applies a conditional update as a read and a write, so two workers could both "claim" with one.
+ */
+interface LeaseDocument {
+  _id: string;
+  token: string;
+  until: Date;
 }
 
 interface AttemptDocument extends AttemptSummary {
@@ -132,7 +141,8 @@ const toDeliveryView = (d: DeliveryDocument): DeliveryView => ({
   last_attempt: d.last_attempt ? toAttemptView(d.last_attempt) : null,
 });
 
-const leaseFree = (now: Date) => ({ $or: [{ lease_until: null }, { lease_until: { $lt: now } }] });
+/** Due deliveries looked at per claim: those leased are passed over. */
+const CLAIM_CANDIDATES = 32;
 
 /**
  * Endpoints, deliveries and attempts in MongoDB. The gateway registers and reads (always within one owner's
@@ -142,12 +152,14 @@ export class WebhookStore {
   private readonly endpoints: Collection<EndpointDocument>;
   private readonly deliveries: Collection<DeliveryDocument>;
   private readonly attempts: Collection<AttemptDocument>;
+  private readonly leases: Collection<LeaseDocument>;
 
   constructor(mongo: MongoClient, database = WEBHOOKS_DATABASE) {
     const db = mongo.db(database);
     this.endpoints = db.collection(WEBHOOK_COLLECTIONS.endpoints);
     this.deliveries = db.collection(WEBHOOK_COLLECTIONS.deliveries);
     this.attempts = db.collection(WEBHOOK_COLLECTIONS.attempts);
+    this.leases = db.collection(WEBHOOK_COLLECTIONS.leases);
   }
 
   async ensureIndexes(): Promise<void> {
@@ -158,6 +170,7 @@ export class WebhookStore {
     await this.deliveries.createIndex({ endpoint_id: 1, created_at: -1 });
     await this.deliveries.createIndex({ created_at: 1 });
     await this.attempts.createIndex({ delivery_id: 1, at: -1 });
+    await this.leases.createIndex({ until: 1 });
   }
 
   // ── the gateway's side ────────────────────────────────────────────────────────────────────────────
@@ -172,9 +185,7 @@ export class WebhookStore {
     now = new Date(),
   ): Promise<{ view: WebhookView; secret: string } | undefined> {
     for (let tries = 0; tries <= maxPerOwner; tries++) {
-      const used = new Set(
-        (await this.endpoints.find({ owner: input.owner, video_fid: null }, { projection: { slot: 1 } }).toArray()).map((d) => d.slot),
-      );
+      const used = new Set((await this.endpoints.find({ owner: input.owner, video_fid: null }, { projection: { slot: 1 } }).toArray()).map((d) => d.slot));
       const free = Array.from({ length: maxPerOwner }, (_, i) => `n:${i}`).find((slot) => !used.has(slot));
       if (free === undefined) return undefined;
       try {
@@ -230,6 +241,7 @@ export class WebhookStore {
   private async removeDeliveriesOf(endpointIds: string[]): Promise<void> {
     await this.deliveries.deleteMany({ endpoint_id: { $in: endpointIds } });
     await this.attempts.deleteMany({ endpoint_id: { $in: endpointIds } });
+    // Their leases run out by themselves and are pruned.
   }
 
   /**
@@ -245,7 +257,14 @@ export class WebhookStore {
     const { matchedCount } = await this.endpoints.updateOne(
       // Only over the secret read: of two rotations at once, one wins and the other is told to try again.
       { _id: id, owner, 'secrets.0.secret': current.secret },
-      { $set: { secrets: [{ secret, expires_at: null }, { secret: current.secret, expires_at: previousExpiresAt }] } },
+      {
+        $set: {
+          secrets: [
+            { secret, expires_at: null },
+            { secret: current.secret, expires_at: previousExpiresAt },
+          ],
+        },
+      },
     );
     if (matchedCount === 0) return this.rotateSecret(owner, id, overlapMs, now);
     return { secret, previousExpiresAt };
@@ -271,28 +290,31 @@ export class WebhookStore {
    * being made.
    */
   async redeliver(owner: string, endpointId: string, deliveryId: string, now = new Date()): Promise<DeliveryView | 'not-found' | 'in-progress'> {
-    const doc = await this.deliveries.findOneAndUpdate(
-      { _id: deliveryId, endpoint_id: endpointId, owner, ...leaseFree(now) },
-      { $set: { state: 'pending', next_attempt_at: now, series_started_at: now, series_attempts: 0 } },
-      { returnDocument: 'after' },
-    );
-    if (doc) return toDeliveryView(doc);
     const exists = await this.deliveries.findOne({ _id: deliveryId, endpoint_id: endpointId, owner }, { projection: { _id: 1 } });
-    return exists ? 'in-progress' : 'not-found';
+    if (!exists) return 'not-found';
+    const lease = await this.leases.findOne({ _id: deliveryId });
+    if (lease && lease.until > now) return 'in-progress';
+    await this.deliveries.updateOne(
+      { _id: deliveryId, endpoint_id: endpointId, owner },
+      { $set: { state: 'pending', next_attempt_at: now, series_started_at: now, series_attempts: 0 } },
+    );
+    const doc = await this.deliveries.findOne({ _id: deliveryId, endpoint_id: endpointId, owner });
+    return doc ? toDeliveryView(doc) : 'not-found';
   }
 
   // ── the worker's side ─────────────────────────────────────────────────────────────────────────────
 
   /** The endpoints that hear `event` of the job `videoFid`: the owner's registered ones that asked for it, and the job's own. */
   async endpointsFor(owner: string, event: WebhookEvent, videoFid: string): Promise<string[]> {
-    const docs = await this.endpoints
-      .find({ owner, $or: [{ video_fid: null, events: event }, { video_fid: videoFid }] }, { projection: { _id: 1 } })
-      .toArray();
+    const docs = await this.endpoints.find({ owner, $or: [{ video_fid: null, events: event }, { video_fid: videoFid }] }, { projection: { _id: 1 } }).toArray();
     return docs.map((d) => d._id);
   }
 
   /** A delivery to make now; nothing changes when it exists already (the same event again). */
-  async addDelivery(input: { id: string; endpointId: string; owner: string; event: WebhookEvent; videoFid: string; payload: string }, now = new Date()): Promise<boolean> {
+  async addDelivery(
+    input: { id: string; endpointId: string; owner: string; event: WebhookEvent; videoFid: string; payload: string },
+    now = new Date(),
+  ): Promise<boolean> {
     const doc: DeliveryDocument = {
       _id: input.id,
       endpoint_id: input.endpointId,
@@ -306,8 +328,6 @@ export class WebhookStore {
       series_started_at: now,
       series_attempts: 0,
       attempts: 0,
-      lease_until: null,
-      lease_token: null,
       last_attempt: null,
     };
     try {
@@ -325,17 +345,20 @@ export class WebhookStore {
    * removed on the way.
    */
   async claimDue(leaseMs: number, now = new Date()): Promise<ClaimedDelivery | undefined> {
-    for (;;) {
-      const token = randomUUID();
-      const doc = await this.deliveries.findOneAndUpdate(
-        { state: 'pending', next_attempt_at: { $lte: now }, ...leaseFree(now) },
-        { $set: { lease_until: new Date(now.getTime() + leaseMs), lease_token: token } },
-        { sort: { next_attempt_at: 1 }, returnDocument: 'after' },
-      );
-      if (!doc) return undefined;
+    const due = await this.deliveries
+      .find({ state: 'pending', next_attempt_at: { $lte: now } })
+      .sort({ next_attempt_at: 1 })
+      .limit(CLAIM_CANDIDATES)
+      .toArray();
+    if (due.length === 0) return undefined;
+    const held = new Map((await this.leases.find({ _id: { $in: due.map((d) => d._id) } }).toArray()).map((l) => [l._id, l]));
+    for (const doc of due) {
+      const token = await this.lease(doc._id, held.get(doc._id), leaseMs, now);
+      if (!token) continue;
       const endpoint = await this.endpoints.findOne({ _id: doc.endpoint_id });
       if (!endpoint) {
-        await this.deliveries.deleteOne({ _id: doc._id, lease_token: token });
+        await this.deliveries.deleteOne({ _id: doc._id });
+        await this.leases.deleteOne({ _id: doc._id, token });
         continue;
       }
       return {
@@ -349,25 +372,43 @@ export class WebhookStore {
         seriesStartedAt: doc.series_started_at,
       };
     }
+    return undefined;
+  }
+
+  /** Takes the delivery's lease (a run-out one is taken over): its token, or undefined when someone else holds it. */
+  private async lease(id: string, existing: LeaseDocument | undefined, leaseMs: number, now: Date): Promise<string | undefined> {
+    if (existing) {
+      if (existing.until > now) return undefined;
+      // Of two workers taking over the same run-out lease, both may remove it; only one insert then wins.
+      await this.leases.deleteOne({ _id: id, token: existing.token });
+    }
+    const token = randomUUID();
+    try {
+      await this.leases.insertOne({ _id: id, token, until: new Date(now.getTime() + leaseMs) });
+      return token;
+    } catch (err) {
+      if (isDuplicateKey(err)) return undefined;
+      throw err;
+    }
   }
 
   /** Records an attempt and where the delivery goes next, if the caller still holds it; returns whether it did. */
   async recordAttempt(claim: ClaimedDelivery, attempt: Attempt, next: NextStep): Promise<boolean> {
-    const { matchedCount } = await this.deliveries.updateOne(
-      { _id: claim.id, lease_token: claim.token },
+    const lease = await this.leases.findOne({ _id: claim.id });
+    if (lease?.token !== claim.token) return false;
+    await this.deliveries.updateOne(
+      { _id: claim.id },
       {
         $set: {
           state: next.state,
           next_attempt_at: next.state === 'pending' ? next.nextAttemptAt : null,
           last_attempt: attempt,
-          lease_until: null,
-          lease_token: null,
         },
         $inc: { attempts: 1, series_attempts: 1 },
       },
     );
-    if (matchedCount === 0) return false;
     await this.attempts.insertOne({ ...attempt, delivery_id: claim.id, endpoint_id: claim.endpointId });
+    await this.leases.deleteOne({ _id: claim.id, token: claim.token });
     return true;
   }
 
@@ -396,6 +437,8 @@ export class WebhookStore {
       await this.deliveries.deleteMany({ _id: { $in: old } });
       await this.attempts.deleteMany({ delivery_id: { $in: old } });
     }
+    // Leases of deliveries that are gone (removed with their endpoint while an attempt was made).
+    await this.leases.deleteMany({ until: { $lt: new Date(now.getTime() - 3_600_000) } });
     return { deliveries: old.length, endpoints: expired.length };
   }
 }

@@ -81,14 +81,20 @@ describe('registering webhooks', () => {
   it('when a name does not exist, then it is refused as unknown; when the resolver is slow or away, then it is taken (the sender checks again)', async () => {
     const slow: ResolveHost = () => new Promise(() => undefined);
     const away = answers({ 'flaky.example': Object.assign(new Error('try again'), { code: 'EAI_AGAIN' }) });
-    expect(await refusal(new WebhooksService(memoryRegistry().registry, policy, answers({}), settings, logger).register('ann', { url: 'http://nope.example/' }))).toMatchObject({
+    expect(
+      await refusal(new WebhooksService(memoryRegistry().registry, policy, answers({}), settings, logger).register('ann', { url: 'http://nope.example/' })),
+    ).toMatchObject({
       status: 400,
       code: 'unknown_host',
     });
-    await expect(new WebhooksService(memoryRegistry().registry, policy, slow, settings, logger).register('ann', { url: 'http://slow.example/' })).resolves.toMatchObject({
+    await expect(
+      new WebhooksService(memoryRegistry().registry, policy, slow, settings, logger).register('ann', { url: 'http://slow.example/' }),
+    ).resolves.toMatchObject({
       url: 'http://slow.example/',
     });
-    await expect(new WebhooksService(memoryRegistry().registry, policy, away, settings, logger).register('ann', { url: 'http://flaky.example/' })).resolves.toMatchObject({
+    await expect(
+      new WebhooksService(memoryRegistry().registry, policy, away, settings, logger).register('ann', { url: 'http://flaky.example/' }),
+    ).resolves.toMatchObject({
       url: 'http://flaky.example/',
     });
   });

@@ -31,13 +31,10 @@ export interface DocumentParts {
 const NOTIFY_URL_CODES =
   '`invalid_url`, `unsupported_scheme`, `credentials_in_url`, `port_not_allowed`, `destination_refused` (it leads inside), `unknown_host`';
 
-const notifyUrl = z
-  .string()
-  .optional()
-  .meta({
-    description:
-      'A URL to send the end of this job to (job.done, job.failed or job.cancelled), signed per Standard Webhooks; the endpoint made for it comes back with its secret. Checked like `POST /webhooks` URLs.',
-  });
+const notifyUrl = z.string().optional().meta({
+  description:
+    'A URL to send the end of this job to (job.done, job.failed or job.cancelled), signed per Standard Webhooks; the endpoint made for it comes back with its secret. Checked like `POST /webhooks` URLs.',
+});
 
 /** The query of `/upload` and `/uploads`: the output options and `notify_url`. */
 export const uploadQuerySchema = conversionOptionsSchema.extend({ notify_url: notifyUrl });
@@ -90,7 +87,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
     '/webhooks/{id}': {
       get: {
         tags,
-        summary: 'One endpoint (an upload\'s `notify_url` one too)',
+        summary: "One endpoint (an upload's `notify_url` one too)",
         security: bearer,
         requestParams: { path: webhookPath },
         responses: { '200': { description: 'The endpoint.', headers: noStore, content: json(webhookViewSchema) }, '404': notFound, ...common },
@@ -112,7 +109,11 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
           'Until `previous_secret_expires_at` (WEBHOOK_SECRET_OVERLAP_SECONDS) every delivery carries two signatures, one per secret, so a receiver can switch without missing a message.',
         security: bearer,
         requestParams: { path: webhookPath },
-        responses: { '200': { description: 'The new secret, shown this once.', headers: noStore, content: json(secretRotatedSchema) }, '404': notFound, ...common },
+        responses: {
+          '200': { description: 'The new secret, shown this once.', headers: noStore, content: json(secretRotatedSchema) },
+          '404': notFound,
+          ...common,
+        },
       },
     },
     '/webhooks/{id}/deliveries': {

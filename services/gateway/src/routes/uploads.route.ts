@@ -68,7 +68,18 @@ const TUS_CODES: Record<number, string> = {
  * check on the first bytes (415, and the upload is gone), and on completion the job recorded and published
  * as for multipart, with the dispatcher's sweep behind it when the broker is away.
  */
-export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, expiryMs, logger, metrics, webhooks }: ResumableUploadDeps): Router {
+export function uploadsRouter({
+  auth,
+  store,
+  locker,
+  completion,
+  admission,
+  maxUploadBytes,
+  expiryMs,
+  logger,
+  metrics,
+  webhooks,
+}: ResumableUploadDeps): Router {
   const users = new WeakMap<IncomingMessage, User>();
   /** Headers the creation's answer carries besides tus's own (the endpoint made for `notify_url`). */
   const extraHeaders = new WeakMap<IncomingMessage, Record<string, string>>();

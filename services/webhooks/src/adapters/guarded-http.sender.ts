@@ -38,7 +38,11 @@ export function guardedLookup(policy: DestinationPolicy, resolve: Resolve): Look
         }
         const [first] = wanted;
         if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0);
-        if (options.all) return callback(null, wanted.map(({ address, family }) => ({ address, family })));
+        if (options.all)
+          return callback(
+            null,
+            wanted.map(({ address, family }) => ({ address, family })),
+          );
         callback(null, first.address, first.family);
       },
       (err: unknown) => callback(err as NodeJS.ErrnoException, '', 0),

@@ -17,7 +17,16 @@ class MemoryOutbox implements DeliveryOutbox {
   claims = 0;
 
   add(id: string, payload = '{"type":"job.done"}'): void {
-    this.due.push({ id, endpointId: 'ep_1', token: `t-${id}`, url: 'https://hooks.test/in', secrets: [secret], payload, seriesAttempts: 0, seriesStartedAt: new Date() });
+    this.due.push({
+      id,
+      endpointId: 'ep_1',
+      token: `t-${id}`,
+      url: 'https://hooks.test/in',
+      secrets: [secret],
+      payload,
+      seriesAttempts: 0,
+      seriesStartedAt: new Date(),
+    });
   }
 
   async claimDue(): Promise<ClaimedDelivery | undefined> {

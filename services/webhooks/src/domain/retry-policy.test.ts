@@ -6,7 +6,13 @@ const policy = { delaysMs: [5_000, 300_000, 1_800_000], maxAgeMs: 86_400_000 };
 const started = new Date('2025-01-01T00:00:00Z');
 const at = new Date('2025-01-01T00:00:10Z');
 const first = { seriesAttempts: 0, seriesStartedAt: started };
-const answer = (status: number, retryAfterMs: number | null = null): SendResult => ({ kind: 'answered', status, durationMs: 12.4, excerpt: 'ok', retryAfterMs });
+const answer = (status: number, retryAfterMs: number | null = null): SendResult => ({
+  kind: 'answered',
+  status,
+  durationMs: 12.4,
+  excerpt: 'ok',
+  retryAfterMs,
+});
 
 describe('after an attempt', () => {
   it.each([200, 201, 202, 204, 299])('when the receiver answers %i, then the delivery is delivered', (status) => {
@@ -32,11 +38,14 @@ describe('after an attempt', () => {
     });
   });
 
-  it.each([301, 302, 307, 400, 401, 403, 404, 410, 413])('when the receiver answers %i, then the delivery fails at once: redirects are not followed', (status) => {
-    const { attempt, next } = afterAttempt(answer(status), first, policy, at);
-    expect(attempt.outcome).toBe('http_error');
-    expect(next).toEqual({ state: 'failed' });
-  });
+  it.each([301, 302, 307, 400, 401, 403, 404, 410, 413])(
+    'when the receiver answers %i, then the delivery fails at once: redirects are not followed',
+    (status) => {
+      const { attempt, next } = afterAttempt(answer(status), first, policy, at);
+      expect(attempt.outcome).toBe('http_error');
+      expect(next).toEqual({ state: 'failed' });
+    },
+  );
 
   it('when the destination was refused, then the delivery fails at once, with the reason recorded', () => {
     const { attempt, next } = afterAttempt({ kind: 'refused_destination', durationMs: 1, error: 'x resolves to a loopback address' }, first, policy, at);

@@ -323,6 +323,60 @@ describe("an upload's notify_url", () => {
     }
   });
 
+  it('when a resumable upload names notify_url in its metadata, then its creation answers the endpoint and secret, and the end of the job is sent there', async () => {
+    const { authorization } = await system.user();
+    const r = await receiver();
+    const { makeVideo } = await import('@mp3converter/shared/testing');
+    const { readFile } = await import('node:fs/promises');
+    const made = await makeVideo({ seconds: 1 });
+    try {
+      const video = await readFile(made.path);
+      const b64 = (v: string) => Buffer.from(v).toString('base64');
+      const res = await fetch(`${system.stack.url}/uploads`, {
+        method: 'POST',
+        headers: {
+          authorization,
+          'tus-resumable': '1.0.0',
+          'upload-length': String(video.length),
+          'upload-metadata': `filename ${b64('clip.mp4')},notify_url ${b64(r.url('/tus'))}`,
+          'content-type': 'application/offset+octet-stream',
+        },
+        body: new Uint8Array(video),
+      });
+      expect(res.status).toBe(201);
+      expect(res.headers.get('upload-offset')).toBe(String(video.length));
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const id = res.headers.get('webhook-id')!;
+      const secret = res.headers.get('webhook-secret')!;
+      expect(id).toMatch(/^ep_/);
+      const videoFid = res.headers.get('location')!.split('/').pop()!;
+      expect((await system.api(authorization, 'GET', `/webhooks/${id}`)).body).toMatchObject({ video_fid: videoFid, url: r.url('/tus') });
+      // The metadata kept with the upload does not carry it: the endpoint does.
+      const head = await fetch(`${system.stack.url}/uploads/${videoFid}`, { method: 'HEAD', headers: { authorization, 'tus-resumable': '1.0.0' } });
+      expect(head.headers.get('upload-metadata')).not.toContain('notify_url');
+
+      await waitFor(async () => (await system.api(authorization, 'GET', `/jobs/${videoFid}`)).status === 200, { what: 'the job recorded' });
+      expect((await system.api(authorization, 'DELETE', `/jobs/${videoFid}`)).status).toBe(200);
+      await waitFor(() => r.received.length === 1, { what: 'the job.cancelled webhook' });
+      expect(new Webhook(secret).verify(r.received[0]!.body, r.received[0]!.headers)).toMatchObject({ type: 'job.cancelled', data: { video_fid: videoFid } });
+    } finally {
+      await made.cleanup();
+    }
+  });
+
+  it('when a resumable upload names a notify_url that leads inside, then it is refused and no upload is made', async () => {
+    const { email, authorization } = await system.user();
+    const since = new Date();
+    const res = await fetch(`${system.stack.url}/uploads?notify_url=${encodeURIComponent('http://[::ffff:a9fe:a9fe]/')}`, {
+      method: 'POST',
+      headers: { authorization, 'tus-resumable': '1.0.0', 'upload-length': '1000' },
+    });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(await res.text()).error.code).toBe('destination_refused');
+    expect(res.headers.get('webhook-id')).toBeNull();
+    expect(await leftovers(system.stack.mongo, email, since)).toEqual(NOTHING_LEFT);
+  });
+
   it.each([
     ['http://user:pw@127.0.0.1:1999/', 'credentials_in_url'],
     ['file:///etc/passwd', 'unsupported_scheme'],

@@ -396,6 +396,8 @@ export class WebhookStore {
   async recordAttempt(claim: ClaimedDelivery, attempt: Attempt, next: NextStep): Promise<boolean> {
     const lease = await this.leases.findOne({ _id: claim.id });
     if (lease?.token !== claim.token) return false;
+    // The attempt first: whoever sees the delivery's new state finds the attempt that led there.
+    await this.attempts.insertOne({ ...attempt, delivery_id: claim.id, endpoint_id: claim.endpointId });
     await this.deliveries.updateOne(
       { _id: claim.id },
       {
@@ -407,7 +409,6 @@ export class WebhookStore {
         $inc: { attempts: 1, series_attempts: 1 },
       },
     );
-    await this.attempts.insertOne({ ...attempt, delivery_id: claim.id, endpoint_id: claim.endpointId });
     await this.leases.deleteOne({ _id: claim.id, token: claim.token });
     return true;
   }

@@ -4,10 +4,7 @@ import { loadConfig } from '@mp3converter/shared/config';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { authConfigSchema } from '../../services/auth/src/config.js';
-import { converterConfigSchema } from '../../services/converter/src/config.js';
-import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
-import { notificationConfigSchema } from '../../services/notification/src/config.js';
-import { webhooksConfigSchema } from '../../services/webhooks/src/config.js';
+import { SERVICE_CONFIGS as services } from './config-schemas.js';
 import { root } from './render.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -21,13 +18,6 @@ function composeWithDefaults(): any {
 const compose = composeWithDefaults();
 /** What each image sets before compose's `environment` (the Dockerfiles' runtime stage). */
 const IMAGE_ENV = { NODE_ENV: 'production', HOST: '0.0.0.0' };
-const services = {
-  auth: authConfigSchema,
-  gateway: gatewayConfigSchema,
-  converter: converterConfigSchema,
-  notification: notificationConfigSchema,
-  webhooks: webhooksConfigSchema,
-} as const;
 const envOf = (name: string): Record<string, string> =>
   Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, String(v)]));
 

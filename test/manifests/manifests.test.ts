@@ -3,11 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@mp3converter/shared/config';
-import { authConfigSchema } from '../../services/auth/src/config.js';
-import { converterConfigSchema } from '../../services/converter/src/config.js';
-import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
-import { notificationConfigSchema } from '../../services/notification/src/config.js';
-import { webhooksConfigSchema } from '../../services/webhooks/src/config.js';
+import { SERVICE_CONFIGS } from './config-schemas.js';
 import { type K8s, VARIANTS, named, prepareManifests, render, root, workloads } from './render.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -91,13 +87,7 @@ describe.each(Object.entries(variants))('the %s manifests', (_name, objects) => 
 });
 
 describe('the minikube overlay', () => {
-  const services = {
-    auth: authConfigSchema,
-    gateway: gatewayConfigSchema,
-    converter: converterConfigSchema,
-    notification: notificationConfigSchema,
-    webhooks: webhooksConfigSchema,
-  } as const;
+  const services = SERVICE_CONFIGS;
 
   /** The environment a container gets: its envFrom ConfigMaps and Secrets, then its env entries. */
   function containerEnv(deployment: K8s): Record<string, string> {

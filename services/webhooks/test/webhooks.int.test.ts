@@ -1,4 +1,5 @@
-import { queueDepth, waitFor } from '@mp3converter/shared/testing';
+import { readFile } from 'node:fs/promises';
+import { makeVideo, queueDepth, waitFor } from '@mp3converter/shared/testing';
 import { deadLetterQueueOf } from '@mp3converter/shared/amqp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -290,78 +291,72 @@ describe('webhooks, owned', () => {
 });
 
 describe("an upload's notify_url", () => {
+  let video: Buffer;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    const made = await makeVideo({ seconds: 1 });
+    cleanup = made.cleanup;
+    video = await readFile(made.path);
+  });
+  afterAll(() => cleanup());
+
   it('when a video is uploaded with notify_url and then cancelled, then the end of that job reaches the URL, signed with the secret the upload answered', async () => {
     const { authorization } = await system.user();
     const r = await receiver();
-    const { makeVideo } = await import('@mp3converter/shared/testing');
-    const { readFile } = await import('node:fs/promises');
-    const made = await makeVideo({ seconds: 1 });
-    try {
-      const form = new FormData();
-      form.append('file', new Blob([new Uint8Array(await readFile(made.path))], { type: 'video/mp4' }), 'clip.mp4');
-      // Held back from the converter: the gateway's own queue has no consumer here, so the job stays queued.
-      const res = await fetch(`${system.stack.url}/upload?notify_url=${encodeURIComponent(r.url('/job'))}`, {
-        method: 'POST',
-        body: form,
-        headers: { authorization },
-      });
-      expect(res.status).toBe(202);
-      expect(res.headers.get('cache-control')).toBeNull();
-      const accepted = (await res.json()) as any;
-      expect(accepted.webhook).toEqual({ id: expect.stringMatching(/^ep_/), secret: expect.stringMatching(/^whsec_/) });
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(video)], { type: 'video/mp4' }), 'clip.mp4');
+    // Held back from the converter: the gateway's own queue has no consumer here, so the job stays queued.
+    const res = await fetch(`${system.stack.url}/upload?notify_url=${encodeURIComponent(r.url('/job'))}`, {
+      method: 'POST',
+      body: form,
+      headers: { authorization },
+    });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const accepted = (await res.json()) as any;
+    expect(accepted.webhook).toEqual({ id: expect.stringMatching(/^ep_/), secret: expect.stringMatching(/^whsec_/) });
 
-      const view = await system.api(authorization, 'GET', `/webhooks/${accepted.webhook.id}`);
-      expect(view.body).toMatchObject({ video_fid: accepted.video_fid, url: r.url('/job'), events: ['job.done', 'job.failed', 'job.cancelled'] });
-      expect((await system.api(authorization, 'GET', '/webhooks')).body.webhooks).toEqual([]);
+    const view = await system.api(authorization, 'GET', `/webhooks/${accepted.webhook.id}`);
+    expect(view.body).toMatchObject({ video_fid: accepted.video_fid, url: r.url('/job'), events: ['job.done', 'job.failed', 'job.cancelled'] });
+    expect((await system.api(authorization, 'GET', '/webhooks')).body.webhooks).toEqual([]);
 
-      expect((await system.api(authorization, 'DELETE', `/jobs/${accepted.video_fid}`)).status).toBe(200);
-      await waitFor(() => r.received.length === 1, { what: 'the job.cancelled webhook' });
-      const payload = new Webhook(accepted.webhook.secret).verify(r.received[0]!.body, r.received[0]!.headers);
-      expect(payload).toMatchObject({ type: 'job.cancelled', data: { video_fid: accepted.video_fid, state: 'cancelled' } });
-    } finally {
-      await made.cleanup();
-    }
+    expect((await system.api(authorization, 'DELETE', `/jobs/${accepted.video_fid}`)).status).toBe(200);
+    await waitFor(() => r.received.length === 1, { what: 'the job.cancelled webhook' });
+    const payload = new Webhook(accepted.webhook.secret).verify(r.received[0]!.body, r.received[0]!.headers);
+    expect(payload).toMatchObject({ type: 'job.cancelled', data: { video_fid: accepted.video_fid, state: 'cancelled' } });
   });
 
   it('when a resumable upload names notify_url in its metadata, then its creation answers the endpoint and secret, and the end of the job is sent there', async () => {
     const { authorization } = await system.user();
     const r = await receiver();
-    const { makeVideo } = await import('@mp3converter/shared/testing');
-    const { readFile } = await import('node:fs/promises');
-    const made = await makeVideo({ seconds: 1 });
-    try {
-      const video = await readFile(made.path);
-      const b64 = (v: string) => Buffer.from(v).toString('base64');
-      const res = await fetch(`${system.stack.url}/uploads`, {
-        method: 'POST',
-        headers: {
-          authorization,
-          'tus-resumable': '1.0.0',
-          'upload-length': String(video.length),
-          'upload-metadata': `filename ${b64('clip.mp4')},notify_url ${b64(r.url('/tus'))}`,
-          'content-type': 'application/offset+octet-stream',
-        },
-        body: new Uint8Array(video),
-      });
-      expect(res.status).toBe(201);
-      expect(res.headers.get('upload-offset')).toBe(String(video.length));
-      expect(res.headers.get('cache-control')).toBe('no-store');
-      const id = res.headers.get('webhook-id')!;
-      const secret = res.headers.get('webhook-secret')!;
-      expect(id).toMatch(/^ep_/);
-      const videoFid = res.headers.get('location')!.split('/').pop()!;
-      expect((await system.api(authorization, 'GET', `/webhooks/${id}`)).body).toMatchObject({ video_fid: videoFid, url: r.url('/tus') });
-      // The metadata kept with the upload does not carry it: the endpoint does.
-      const head = await fetch(`${system.stack.url}/uploads/${videoFid}`, { method: 'HEAD', headers: { authorization, 'tus-resumable': '1.0.0' } });
-      expect(head.headers.get('upload-metadata')).not.toContain('notify_url');
+    const b64 = (v: string) => Buffer.from(v).toString('base64');
+    const res = await fetch(`${system.stack.url}/uploads`, {
+      method: 'POST',
+      headers: {
+        authorization,
+        'tus-resumable': '1.0.0',
+        'upload-length': String(video.length),
+        'upload-metadata': `filename ${b64('clip.mp4')},notify_url ${b64(r.url('/tus'))}`,
+        'content-type': 'application/offset+octet-stream',
+      },
+      body: new Uint8Array(video),
+    });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('upload-offset')).toBe(String(video.length));
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const id = res.headers.get('webhook-id')!;
+    const secret = res.headers.get('webhook-secret')!;
+    expect(id).toMatch(/^ep_/);
+    const videoFid = res.headers.get('location')!.split('/').pop()!;
+    expect((await system.api(authorization, 'GET', `/webhooks/${id}`)).body).toMatchObject({ video_fid: videoFid, url: r.url('/tus') });
+    // The metadata kept with the upload does not carry it: the endpoint does.
+    const head = await fetch(`${system.stack.url}/uploads/${videoFid}`, { method: 'HEAD', headers: { authorization, 'tus-resumable': '1.0.0' } });
+    expect(head.headers.get('upload-metadata')).not.toContain('notify_url');
 
-      await waitFor(async () => (await system.api(authorization, 'GET', `/jobs/${videoFid}`)).status === 200, { what: 'the job recorded' });
-      expect((await system.api(authorization, 'DELETE', `/jobs/${videoFid}`)).status).toBe(200);
-      await waitFor(() => r.received.length === 1, { what: 'the job.cancelled webhook' });
-      expect(new Webhook(secret).verify(r.received[0]!.body, r.received[0]!.headers)).toMatchObject({ type: 'job.cancelled', data: { video_fid: videoFid } });
-    } finally {
-      await made.cleanup();
-    }
+    await waitFor(async () => (await system.api(authorization, 'GET', `/jobs/${videoFid}`)).status === 200, { what: 'the job recorded' });
+    expect((await system.api(authorization, 'DELETE', `/jobs/${videoFid}`)).status).toBe(200);
+    await waitFor(() => r.received.length === 1, { what: 'the job.cancelled webhook' });
+    expect(new Webhook(secret).verify(r.received[0]!.body, r.received[0]!.headers)).toMatchObject({ type: 'job.cancelled', data: { video_fid: videoFid } });
   });
 
   it('when a resumable upload names a notify_url that leads inside, then it is refused and no upload is made', async () => {

@@ -25,5 +25,5 @@ export {
   type SettleContext,
   type WorkQueueOptions,
 } from './work-queue.js';
-export { deadLetterCommand, listDeadLetters, replayDeadLetters, type DeadLetter } from './dead-letters.js';
+export { deadLetterCommand, listDeadLetters, replayDeadLetters, runDeadLetterCommand, type DeadLetter } from './dead-letters.js';
 export type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';

@@ -170,6 +170,8 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
         status_url: statusUrl,
         ...(webhook ? { webhook } : {}),
       };
+      // An answer with a signing secret in it is kept by no cache on the way.
+      if (webhook) res.set('Cache-Control', 'no-store');
       res.status(202).location(statusUrl).json(accepted);
     },
   );

@@ -352,9 +352,16 @@ export class WebhookStore {
       .toArray();
     if (due.length === 0) return undefined;
     const held = new Map((await this.leases.find({ _id: { $in: due.map((d) => d._id) } }).toArray()).map((l) => [l._id, l]));
-    for (const doc of due) {
-      const token = await this.lease(doc._id, held.get(doc._id), leaseMs, now);
+    for (const candidate of due) {
+      const token = await this.lease(candidate._id, held.get(candidate._id), leaseMs, now);
       if (!token) continue;
+      // Read again under the lease: the list is from before it, and an attempt that ended since (its state
+      // written before its lease was let go) must not be made twice.
+      const doc = await this.deliveries.findOne({ _id: candidate._id });
+      if (!doc || doc.state !== 'pending' || (doc.next_attempt_at && doc.next_attempt_at > now)) {
+        await this.leases.deleteOne({ _id: candidate._id, token });
+        continue;
+      }
       const endpoint = await this.endpoints.findOne({ _id: doc.endpoint_id });
       if (!endpoint) {
         await this.deliveries.deleteOne({ _id: doc._id });

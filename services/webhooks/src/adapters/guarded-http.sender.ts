@@ -1,7 +1,7 @@
 import { promises as dns } from 'node:dns';
-import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction, Socket } from 'node:net';
+import { nodeHttp } from '@mp3converter/shared/http';
 import type { DestinationPolicy } from '@mp3converter/shared/webhooks';
 import type { OutgoingRequest, SendResult, Sender } from '../domain/ports.js';
 
@@ -124,7 +124,7 @@ export class GuardedHttpSender implements Sender {
         () => finish({ kind: 'timeout', durationMs: elapsed(), error: `no answer within ${this.options.timeoutMs} ms` }),
         this.options.timeoutMs,
       );
-      const req = (url.protocol === 'https:' ? https : http).request({
+      const req = (url.protocol === 'https:' ? https : nodeHttp).request({
         host,
         port,
         path: `${url.pathname}${url.search}`,

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { makeVideo, queueDepth, waitFor } from '@mp3converter/shared/testing';
+import { makeVideo, metricValue, queueDepth, scrape, waitFor } from '@mp3converter/shared/testing';
 import { deadLetterQueueOf } from '@mp3converter/shared/amqp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -209,6 +209,37 @@ describe('webhooks, delivered', () => {
     await waitFor(async () => (await queueDepth(inject('servers').rabbitUrl, deadLetterQueueOf(system.queue))) === 1, { what: 'the dead letter' });
     expect(r.connections).toBe(0);
     expect(email).toBeTruthy();
+  });
+});
+
+describe('webhooks, counted', () => {
+  it("when a delivery is retried once and then delivered, then the worker's metrics say so", async () => {
+    const counters = async () => {
+      const samples = await scrape(system.worker.http.url);
+      return {
+        delivered: metricValue(samples, 'webhook_attempts_total', { outcome: 'delivered' }),
+        httpError: metricValue(samples, 'webhook_attempts_total', { outcome: 'http_error' }),
+        retried: metricValue(samples, 'webhook_deliveries_total', { result: 'retried' }),
+        created: metricValue(samples, 'webhook_deliveries_created_total'),
+        durations: metricValue(samples, 'webhook_attempt_duration_seconds_count'),
+        queueKnown: samples.some((x) => x.name === 'queue_messages' && x.labels.queue === system.queue),
+      };
+    };
+    const before = await counters();
+    const { email, authorization } = await system.user();
+    const r = await receiver((_req, n) => (n === 1 ? { status: 502 } : { status: 200 }));
+    const { id } = await register(authorization, r.url());
+    await publishEvent(jobEnded(email, 'done'));
+    await deliveriesOf(authorization, id, (d) => d[0]?.state === 'delivered');
+    const after = await waitFor(async () => {
+      const now = await counters();
+      return now.delivered > before.delivered ? now : undefined;
+    });
+    expect(after.created - before.created).toBeGreaterThanOrEqual(1);
+    expect(after.httpError - before.httpError).toBeGreaterThanOrEqual(1);
+    expect(after.retried - before.retried).toBeGreaterThanOrEqual(1);
+    expect(after.durations - before.durations).toBeGreaterThanOrEqual(2);
+    expect(after.queueKnown).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createLogger } from '@mp3converter/shared/logger';
 import type { Attempt, ClaimedDelivery, NextStep } from '@mp3converter/shared/webhooks';
 import { newSigningSecret } from '@mp3converter/shared/webhooks';
-import { waitFor } from '@mp3converter/shared/testing';
+import { captureLogger, waitFor } from '@mp3converter/shared/testing';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeliveryDispatcher } from './dispatcher.js';
@@ -149,5 +149,27 @@ describe('the delivery dispatcher', () => {
     sender.letGo();
     expect(await stopped).toBe(true);
     expect(outbox.recorded).toHaveLength(2);
+  });
+});
+
+describe('the delivery dispatcher when the store is away', () => {
+  it('when due deliveries cannot be read, then it warns once, looks again further apart, and goes on once the store is back', async () => {
+    const outbox = new MemoryOutbox();
+    let away = true;
+    const claimDue = outbox.claimDue.bind(outbox);
+    outbox.claimDue = async () => {
+      outbox.claims++;
+      if (away) throw new Error('store away');
+      return claimDue();
+    };
+    const { logger: captured, lines } = captureLogger('webhooks');
+    running = new DeliveryDispatcher(outbox, new FakeSender(() => ok), { ...options, pollIntervalMs: 10 }, counts().metrics, captured);
+    running.start();
+    await waitFor(() => outbox.claims >= 4);
+    expect(lines().filter((l) => l.msg === 'due deliveries not read; trying again')).toHaveLength(1);
+    outbox.add('msg_after');
+    away = false;
+    await waitFor(() => outbox.recorded.length === 1, { timeoutMs: 5_000 });
+    expect(lines().some((l) => l.msg === 'due deliveries read again')).toBe(true);
   });
 });

@@ -77,13 +77,19 @@ export class DeliveryDispatcher {
   }
 
   private async run(): Promise<void> {
+    let failures = 0;
     while (!this.stopped) {
       if (this.inFlight < this.options.concurrency) {
         let claim: ClaimedDelivery | undefined;
         try {
           claim = await this.outbox.claimDue(this.options.leaseMs, this.clock());
+          if (failures > 0) this.logger.info({ failures }, 'due deliveries read again');
+          failures = 0;
         } catch (err) {
-          this.logger.warn({ err }, 'due deliveries not read; trying again at the next poll');
+          // The store away: one warning, then looks further and further apart (up to 30 s) until it is back.
+          if (failures++ === 0) this.logger.warn({ err }, 'due deliveries not read; trying again');
+          await this.pause(Math.min(30_000, this.options.pollIntervalMs * 2 ** Math.min(failures, 10)));
+          continue;
         }
         if (claim && !this.stopped) {
           this.inFlight++;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { BENCH_INPUT, fmt, makeBenchVideo, mib, servers, startBenchConverter } from './common.js';
@@ -34,7 +34,7 @@ const mp3s = new GridFSBucket(mongo.db('mp3s'));
 async function store(path: string, owner: string): Promise<string> {
   const id = new ObjectId();
   await pipeline(createReadStream(path), videos.openUploadStreamWithId(id, `bench.mp4`, { metadata: { owner } }));
-  await new JobStore(mongo).create({ videoFid: id.toHexString(), owner, filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
+  await mongoJobStore(mongo).create({ videoFid: id.toHexString(), owner, filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
   return id.toHexString();
 }
 

@@ -1,6 +1,7 @@
 import { Api, login } from './api.js';
 import { followEvents } from './events.js';
 import { JobList } from './jobs.js';
+import { KeysPanel } from './keys.js';
 import { OptionsForm } from './options.js';
 import { type RunningUpload, forgetResumableUploads, startUpload } from './uploads.js';
 
@@ -45,6 +46,7 @@ function main(): void {
     }
     sessionStorage.removeItem(SESSION_KEY);
     jobs.clear();
+    keys.clear();
     $('session').hidden = true;
     appView.hidden = true;
     loginView.hidden = false;
@@ -58,6 +60,7 @@ function main(): void {
     jobsStatus.textContent = message;
   });
   const options = new OptionsForm($('options'));
+  const keys = new KeysPanel($<HTMLDetailsElement>('keys-panel'), api);
 
   const enter = (s: Session) => {
     session = s;

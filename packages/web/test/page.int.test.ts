@@ -303,7 +303,10 @@ describe('the web page', () => {
       // One converter takes one job at a time: one converts, the other waits first in line.
       const converting = page.locator('#jobs li[data-state="converting"]');
       const queued = page.locator('#jobs li[data-state="queued"]');
-      await expect.poll(() => converting.locator('.state').textContent(), { timeout: 60_000 }).toMatch(/converting [1-9]\d*%/);
+      // Two signals, each with its own bound, so that a failure says which one did not come: a job converting
+      // (both uploads stored, a converter took one), then its percent moving (progress reaches the page).
+      await converting.waitFor({ state: 'attached', timeout: 90_000 });
+      await expect.poll(() => converting.locator('.state').textContent(), { timeout: 30_000 }).toMatch(/converting [1-9]\d*%/);
       await expect.poll(() => queued.locator('.state').textContent(), { timeout: 30_000 }).toBe('queued, 1st in line');
       await shot(page, 'converting');
       await queued.getByRole('button', { name: /^Cancel/ }).click();

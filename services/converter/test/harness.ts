@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
 import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
@@ -62,7 +62,7 @@ export const mongoClient = (): MongoClient => createMongoClient(inject('servers'
 /** Stores a video as our gateway does: filename, owner in metadata, and a queued job. */
 export async function storeVideoAsGateway(mongo: MongoClient, data: Buffer, owner: string, filename = 'clip.mp4'): Promise<string> {
   const fid = await storeGridFsFile(mongo, 'videos', data, { filename, metadata: { owner, contentType: 'video/mp4' } });
-  await new JobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
+  await mongoJobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
   return fid;
 }
 

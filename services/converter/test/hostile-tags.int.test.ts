@@ -5,7 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type Job, JobStore } from '@mp3converter/shared/jobs';
+import type { Job } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { MongoClient } from '@mp3converter/shared/storage';
 import { id3TaggedMp3, optionInjectionTags, readGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +43,7 @@ async function convert(data: Buffer): Promise<{ job: Job; mp3?: Buffer }> {
   await publishVideo(q.video, fid, owner);
   const job = await waitFor(
     async () => {
-      const got = await new JobStore(mongo).get(fid);
+      const got = await mongoJobStore(mongo).get(fid);
       return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
     },
     { timeoutMs: 30_000, what: `job ${fid} to end` },

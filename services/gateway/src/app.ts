@@ -9,13 +9,14 @@ import type { GridFsMp3Files } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
 import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
-import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
+import type { AuthClient, JobViews, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
 import type { WebhooksService } from './domain/webhooks.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
 import { jobsRouter } from './routes/jobs.route.js';
+import { keysRouter } from './routes/keys.route.js';
 import { loginRouter } from './routes/login.route.js';
 import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
@@ -28,11 +29,13 @@ export interface GatewayDeps {
   uploads: UploadService;
   uploadStorage: StorageEngine;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: JobViews;
   jobsService: JobsService;
   webhooks: WebhooksService;
   hub: EventHub;
   eventsKeepAliveMs: number;
+  /** EVENTS_KEY_RECHECK_MS. */
+  eventsKeyRecheckMs: number;
   logger: Logger;
   admission: UploadAdmission;
   /** How long a multipart upload's reservation holds unless renewed, ms (UPLOAD_LEASE_MS). */
@@ -85,8 +88,18 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
+  app.use(keysRouter(deps.auth));
   app.use(webhooksRouter(deps.auth, deps.webhooks));
-  app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
+  app.use(
+    eventsRouter({
+      auth: deps.auth,
+      hub: deps.hub,
+      jobs: deps.jobs,
+      logger: deps.logger,
+      keepAliveMs: deps.eventsKeepAliveMs,
+      keyRecheckMs: deps.eventsKeyRecheckMs,
+    }),
+  );
   app.use(docsRouter());
   if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));
   app.use(notFoundHandler);

@@ -35,6 +35,8 @@ export const gatewayConfigSchema = z
     MAX_EVENT_STREAMS_PER_USER: env.int(5, 1),
     /** A keep-alive comment goes down each quiet event stream this often, ms. */
     EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
+    /** An event stream opened with an API key checks the key again this often, and ends once it is revoked, ms. */
+    EVENTS_KEY_RECHECK_MS: env.int(5_000, 100),
     /** How often queue positions are refreshed for users with an open event stream, ms. */
     QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
     /** Signs the download links of emails and POST /jobs/{id}/link (the notification service has the same one). */

@@ -4,7 +4,9 @@ import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp
 import { signedDownloadPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
-import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
+import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converter/shared/jobs';
+import { AmqpJobEvents, subscribeJobEvents } from '@mp3converter/shared/jobs/amqp';
+import { ensureJobIndexes, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { WriteGate, createMongoClient, pingMongo } from '@mp3converter/shared/storage';
 import { DestinationPolicy, WebhookStore } from '@mp3converter/shared/webhooks';
 import { systemResolveHost } from './adapters/host.resolver.js';
@@ -13,8 +15,6 @@ import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
 import { MongoTusLocker } from './adapters/mongo-tus.locker.js';
 import { ResumableUploadCompletion } from './adapters/resumable-upload.completion.js';
-import { AmqpJobNotices, subscribeJobEvents } from './adapters/job-notices.js';
-import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
 import { MongoUploadLeases } from './adapters/upload-lease.store.js';
 import { MongoUploadReservations } from './adapters/upload-reservation.store.js';
@@ -84,11 +84,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
   });
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
-  const jobStore = new JobStore(mongo);
-  jobStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
-  const jobs = new BoundedJobRepository(jobStore, config.MONGODB_TIMEOUT_MS);
+  // Every call to the store has a deadline: a hanging MongoDB gives 503, never a hung request.
+  const jobs = mongoJobStore(mongo, { timeoutMs: config.MONGODB_TIMEOUT_MS });
+  ensureJobIndexes(mongo).catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
-  const notices = new AmqpJobNotices(amqp, logger);
+  const notices = new AmqpJobEvents(amqp, logger);
   const videoQueue = new AmqpVideoQueue(amqp, config.VIDEO_QUEUE);
   const locks = new MongoOwnerLocks(videosDb, { timeoutMs: config.MONGODB_TIMEOUT_MS });
   const dispatcher = new Dispatcher(
@@ -181,6 +181,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
     webhooks,
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
+    eventsKeyRecheckMs: config.EVENTS_KEY_RECHECK_MS,
     logger,
     admission,
     uploadHoldMs: config.UPLOAD_LEASE_MS,

@@ -1,4 +1,4 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -107,7 +107,7 @@ describe('the API against its document', () => {
       const queued = await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization } });
       if (queued.status === 409) expect((await conforms(queued, 'post', '/jobs/{video_fid}/link')).error.code).toBe('job_not_done');
 
-      await waitFor(async () => (await new JobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
+      await waitFor(async () => (await mongoJobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
       const status = await fetch(`${stack.url}/status?fid=${fid}`, { headers: { authorization } });
       expect(status.status).toBe(200);
       const job = await conforms(status, 'get', '/status');

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import * as tus from 'tus-js-client';
-import type { ApiClient, JobView } from '../api.client.js';
+import { type ApiClient, type JobView, credentialRefusal } from '../api.client.js';
 import { flag, parseSize, stringOpt } from '../args.js';
 import { type Command, printJson } from '../command.js';
 import type { Context } from '../context.js';
@@ -204,8 +204,8 @@ function tusFailure(err: Error | tus.DetailedError): CliError {
   } catch {
     // not JSON: the status and text say enough
   }
-  if (status === 401 || status === 403)
-    return new CliError(EXIT.auth, `not logged in or the login expired (${error.message}): run mp3c login, then the same upload again to resume`);
+  const credential = credentialRefusal(status, error, ', then the same upload again to resume');
+  if (credential) return credential;
   if (status === 400 && error.code === 'invalid_options') return new CliError(EXIT.usage, `bad conversion options: ${error.message}`);
   return new CliError(EXIT.error, `the gateway refused the upload: ${status} ${error.code}: ${error.message}`);
 }

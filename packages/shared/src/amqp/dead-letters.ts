@@ -1,5 +1,4 @@
 import amqp, { type GetMessage } from 'amqplib';
-import { env, loadConfig, z } from '../config/index.js';
 import { DEAD_REASON_HEADER, ORIGINAL_QUEUE_HEADER, REPLAYED_AT_HEADER, RETRY_COUNT_HEADER } from './work-queue.js';
 
 /** One message in a dead-letter queue, as an operator needs to see it. */
@@ -114,12 +113,11 @@ export async function deadLetterCommand(args: readonly string[], url: string, wr
 }
 
 /**
- * A worker's `dead-letters` bin (`node dist/dead-letters.js list|replay <queue>.dead [--limit N] [--to
- * <queue>]`, also inside the pod): the command above against RABBITMQ_URL, exiting with its code.
+ * The whole `dead-letters` program of a worker (`node dist/dead-letters.js list|replay <queue>.dead [--limit N]
+ * [--to <queue>]`, also inside the pod): RABBITMQ_URL from the environment, lines on stdout, the exit code.
  */
-export function runDeadLetterCommand(args: readonly string[] = process.argv.slice(2)): void {
-  const { RABBITMQ_URL } = loadConfig(z.object({ RABBITMQ_URL: env.amqpUrl() }));
-  deadLetterCommand(args, RABBITMQ_URL, (line) => process.stdout.write(`${line}\n`)).then(
+export function runDeadLetterProgram(argv: readonly string[], rabbitmqUrl: string): void {
+  deadLetterCommand(argv, rabbitmqUrl, (line) => process.stdout.write(`${line}\n`)).then(
     (code) => process.exit(code),
     (err: unknown) => {
       process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -46,6 +46,9 @@ export const conversionOptionsSchema = z
   });
 export type ConversionOptions = z.infer<typeof conversionOptionsSchema>;
 
+/** Every option's name, as the schema has them (tus metadata and forms read these keys). */
+export const CONVERSION_OPTION_KEYS = Object.keys(conversionOptionsSchema.shape) as (keyof ConversionOptions)[];
+
 /** Every problem of a set of options, one line each (`bitrate: …; channels: …`). */
 export const describeOptionProblems = (error: z.ZodError): string =>
   error.issues.map((i) => `${i.path.join('.') || (i.code === 'unrecognized_keys' ? i.keys.join(', ') : 'options')}: ${i.message}`).join('; ');

@@ -66,6 +66,7 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
 }
 
 export {
+  CONVERSION_OPTION_KEYS,
   MP3_SAMPLE_RATES,
   MPEG1_BITRATES,
   MPEG2_BITRATES,
@@ -75,3 +76,14 @@ export {
   type ConversionOptions,
 } from './conversion-options.js';
 export { loginBodySchema, type LoginBody } from './login.js';
+export {
+  apiKeyCreateSchema,
+  apiKeyCreatedSchema,
+  apiKeyListSchema,
+  apiKeyScopeSchema,
+  apiKeyViewSchema,
+  type ApiKeyCreate,
+  type ApiKeyCreated,
+  type ApiKeyList,
+  type ApiKeyView,
+} from './api-key-schemas.js';

@@ -1,4 +1,10 @@
+/**
+ * The job: its entity, its views, its events, its transitions and the roles of its store. Free of drivers;
+ * the store itself is `@mp3converter/shared/jobs/store` (over `…/jobs/mongo` or `…/jobs/memory`), the events
+ * on the broker `…/jobs/amqp`.
+ */
 export {
+  ACTIVE_STATES,
   FINAL_STATES,
   JOB_STATES,
   JOBS,
@@ -37,4 +43,18 @@ export {
   type JobEvent,
   type StreamedJobEvent,
 } from './events.js';
-export { JobStore, LIST_PAGE_JOBS, jobsCollection, type NewJob } from './store.js';
+export type {
+  Claim,
+  JobCancels,
+  JobDispatchQueue,
+  JobExpiry,
+  JobLeases,
+  JobLookup,
+  JobRecords,
+  JobUsage,
+  JobViews,
+  NewJob,
+  Progress,
+  StoredJob,
+} from './ports.js';
+export { JOB_TRANSITIONS, type Transition, type TransitionName } from './transitions.js';

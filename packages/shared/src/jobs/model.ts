@@ -1,12 +1,11 @@
-import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
-import type { ConversionOptions } from '../contracts/index.js';
+import type { ConversionOptions } from '../contracts/conversion-options.js';
 import { JOB_STATES, type JobState } from '../contracts/job-states.js';
 
 /** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */
 export const JOBS = { database: 'videos', collection: 'jobs' } as const;
 
-export { FINAL_STATES, JOB_STATES, type JobState, isFinal } from '../contracts/job-states.js';
+export { ACTIVE_STATES, FINAL_STATES, JOB_STATES, type JobState, isFinal } from '../contracts/job-states.js';
 
 /** A job's state on the wire (see JOB_STATES). */
 export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
@@ -69,9 +68,12 @@ export interface Job {
  */
 export type JobDispatch = 'held' | 'pending' | 'published';
 
-/** The stored form; snake_case as the rest of the wire. */
+/**
+ * The stored form; snake_case as the rest of the wire. `_id` is the video's id as 24-character lowercase hex
+ * (MongoDB stores it as an ObjectId: the MongoDB collection converts).
+ */
 export interface JobDocument {
-  _id: ObjectId;
+  _id: string;
   owner: string;
   /** The owner's list page the job is on (JobStore.list); absent on jobs recorded before pages existed. */
   list_page?: number;
@@ -111,7 +113,7 @@ export interface JobDocument {
 }
 
 export const toJob = (d: JobDocument): Job => ({
-  videoFid: d._id.toHexString(),
+  videoFid: d._id,
   owner: d.owner,
   filename: d.filename ?? null,
   size: d.size ?? null,

@@ -358,7 +358,7 @@ export class WebhookStore {
       // Read again under the lease: the list is from before it, and an attempt that ended since (its state
       // written before its lease was let go) must not be made twice.
       const doc = await this.deliveries.findOne({ _id: candidate._id });
-      if (!doc || doc.state !== 'pending' || (doc.next_attempt_at && doc.next_attempt_at > now)) {
+      if (doc?.state !== 'pending' || (doc.next_attempt_at && doc.next_attempt_at > now)) {
         await this.leases.deleteOne({ _id: candidate._id, token });
         continue;
       }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/amqp/outcome-policy';
+import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/retry';
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
 import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';

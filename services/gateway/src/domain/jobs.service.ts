@@ -2,7 +2,7 @@ import { AppError, badRequest, notFound } from '@mp3converter/shared/errors';
 import { type DownloadLink, type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
 import type { SignedLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobNotices, JobRepository, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
+import type { JobCancels, JobNotices, JobViews, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
 
 /** Makes signed download links: the absolute URL for a link, and how long links last. */
 export interface LinkSigner {
@@ -21,7 +21,7 @@ const RACE_LOOKS = 3;
 /** The job resource: its owner lists, reads, cancels and deletes jobs; nobody else learns they exist. */
 export class JobsService {
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: JobViews & JobCancels,
     private readonly videos: VideoFiles,
     private readonly mp3s: Mp3Deletion,
     private readonly notices: JobNotices,

@@ -1,5 +1,5 @@
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobRepository, Mp3Deletion, VideoFiles } from './ports.js';
+import type { JobExpiry, Mp3Deletion, VideoFiles } from './ports.js';
 
 /**
  * Nothing is kept forever: a finished job's MP3 (and any video left) is removed once the job expires, and the
@@ -13,7 +13,7 @@ export class RetentionSweep {
   private running: Promise<number> | undefined;
 
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: JobExpiry,
     private readonly mp3s: Mp3Deletion,
     private readonly videos: VideoFiles,
     private readonly logger: Logger,

@@ -1,34 +1,19 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
-import { asciiFilename, safeFilename } from '@mp3converter/shared/filenames';
+import { AppError, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
-import { create as contentDisposition } from 'content-disposition';
-import { fidSchema } from '@mp3converter/shared/jobs';
 import { checkSignedLink } from '@mp3converter/shared/links';
 import express, { type RequestHandler, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { AuthClient, JobViews } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
 import { authenticate, userOf } from './authenticate.js';
-
-/** The `fid` query parameter: 400 when missing or not a 24-hex id (the original answered 500). */
-export function requireFid(value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw badRequest('fid_required', 'fid is required');
-  if (!fidSchema.safeParse(value).success) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
-  return value;
-}
-
-/** `attachment` with the UTF-8 name in RFC 6266's `filename*` and a plain-ASCII `filename` for older clients. */
-export function attachment(name: string): string {
-  const filename = safeFilename(name) || 'audio.mp3';
-  return contentDisposition(filename, { fallback: asciiFilename(filename, 'audio.mp3') });
-}
+import { attachment, requireFid } from './params.js';
 
 export interface DownloadRouteDeps {
   auth: AuthClient;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: Pick<JobViews, 'findByMp3'>;
   /** Signs and checks the links of emails (never JWT_SECRET). */
   linkSecret: string;
   logger: Logger;
@@ -58,9 +43,9 @@ function signedQuery(query: Record<string, unknown>): { expires: number; sig: st
 export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
   const tokenUnlessSigned: RequestHandler = (req, res, next) =>
-    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth)(req, res, next) : next();
+    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
   router.get('/download', tokenUnlessSigned, async (req, res) => {
-    const fid = requireFid(req.query.fid).toLowerCase();
+    const fid = requireFid(req.query.fid);
     const signed = signedQuery(req.query);
     const file = await mp3s.find(fid);
     const owner = file?.owner ?? (await jobs.findByMp3(fid))?.owner;

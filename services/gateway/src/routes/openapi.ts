@@ -9,7 +9,9 @@ import {
   streamedJobEventSchema,
   uploadAcceptedSchema,
 } from '@mp3converter/shared/jobs';
+import type { ApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
 import { z } from 'zod';
+import { keysPaths } from './keys.openapi.js';
 import { PAGE_FILES } from './page.route.js';
 import { notifyUrlHeaders, notifyUrlRefusals, uploadQuerySchema, webhookEvents, webhookPaths } from './openapi.webhooks.js';
 import { type ZodOpenApiObject, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, createDocument } from 'zod-openapi';
@@ -32,7 +34,9 @@ const error = (codes: string, headers?: z.ZodObject): ZodOpenApiResponseObject =
 });
 
 const noToken = error('`missing_credentials` (no Authorization header), `malformed_authorization` (not `Bearer <token>`)');
-const badToken = error('`invalid_token`: auth refused the token (bad signature, expired, …)');
+const badToken = error(
+  '`invalid_token`: auth refused the token (bad signature, expired, …); `invalid_api_key`: an unknown, revoked or expired API key; `insufficient_scope`: the API key lacks the scope this operation names (with `WWW-Authenticate: Bearer error="insufficient_scope"`)',
+);
 const unavailable = (codes: string) => error(codes, retryAfter);
 const storeDown = unavailable('`auth_unavailable`, `storage_unavailable`: auth or MongoDB down or not answering in time');
 const badFid = error('`fid_required`, `invalid_fid`: the fid is missing or not a 24-character hex id');
@@ -45,7 +49,8 @@ const ownJobRefusals = {
   '503': storeDown,
 } satisfies Record<string, ZodOpenApiResponseObject>;
 
-const bearer = [{ bearer: [] }];
+/** A login token, or an API key with `scope`: each operation that takes a key names the one scope it needs. */
+const scoped = (scope: ApiKeyScope): Record<string, string[]>[] => [{ bearer: [] }, { apiKey: [scope] }];
 const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
 
 const jobPath = z.object({ video_fid: fidSchema.meta({ description: "The job's key: its video's id." }) });
@@ -156,7 +161,7 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: 'Upload a video (multipart) and queue its conversion',
       description:
         'Exactly one file, under any field name, streamed into storage as it arrives. The output options go in the query string: a field after the file would come too late.',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: { query: uploadQuerySchema },
       requestBody: {
         required: true,
@@ -191,7 +196,7 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: 'tus 1.0: create a resumable upload',
       description:
         'tus core with the creation, creation-with-upload, termination and expiration extensions. The output options (and `notify_url`) go in the query string or as `Upload-Metadata` keys, beside `filename` and `filetype`.',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: {
         query: uploadQuerySchema,
         header: tusRequestHeaders.extend({
@@ -235,7 +240,7 @@ const paths: ZodOpenApiObject['paths'] = {
     head: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: the offset the server holds, to resume from',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: { path: uploadId, header: tusRequestHeaders },
       responses: {
         '200': {
@@ -259,7 +264,7 @@ const paths: ZodOpenApiObject['paths'] = {
     patch: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: send bytes from an offset',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: {
         path: uploadId,
         header: tusRequestHeaders.extend({
@@ -292,7 +297,7 @@ const paths: ZodOpenApiObject['paths'] = {
     delete: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0 termination: abandon an unfinished upload',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: { path: uploadId, header: tusRequestHeaders },
       responses: {
         '204': { description: 'Removed.', headers: tusResumable },
@@ -311,7 +316,7 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: 'Download an MP3 (token or signed link), with Range',
       description:
         "With a bearer token, or with a signed link (`expires` and `sig`, from the email or `POST /jobs/{video_fid}/link`) and no token at all. Only the owner's file.",
-      security: [{ bearer: [] }, {}],
+      security: [...scoped('read'), {}],
       requestParams: {
         query: z.object({
           fid: fidSchema.meta({ description: "The MP3's id (a job's `mp3_fid`)." }),
@@ -344,7 +349,7 @@ const paths: ZodOpenApiObject['paths'] = {
         '400': badFid,
         '401': noToken,
         '403': error(
-          '`invalid_token`; `invalid_link`: a signed link altered in any part, without its signature, or naming no MP3 (all answered alike); `link_expired`',
+          '`invalid_token`, `invalid_api_key`, `insufficient_scope`; `invalid_link`: a signed link altered in any part, without its signature, or naming no MP3 (all answered alike); `link_expired`',
         ),
         '404': error("`mp3_not_found` (with a token): no such MP3, or someone else's (indistinguishable)"),
         '410': error('`mp3_expired`: the MP3 expired and was removed'),
@@ -357,7 +362,7 @@ const paths: ZodOpenApiObject['paths'] = {
     get: {
       tags: ['jobs'],
       summary: "A job, by its video's id (the original's route; the same as `GET /jobs/{video_fid}`)",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { query: z.object({ fid: fidSchema.meta({ description: "The job's `video_fid`." }) }) },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
@@ -369,7 +374,7 @@ const paths: ZodOpenApiObject['paths'] = {
     get: {
       tags: ['jobs'],
       summary: "The user's jobs, newest first, a page at a time",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { query: jobListQuerySchema },
       responses: {
         '200': { description: 'A page of jobs.', headers: noStore, content: json(jobListSchema) },
@@ -384,7 +389,7 @@ const paths: ZodOpenApiObject['paths'] = {
     get: {
       tags: ['jobs'],
       summary: 'One job',
-      security: bearer,
+      security: scoped('read'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
@@ -395,7 +400,7 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['jobs'],
       summary: 'Cancel a job, or remove a finished one and its files',
       description: 'Idempotent: each DELETE answers for the state the job is in when it arrives; repeat until 204 to have it gone whatever its state.',
-      security: bearer,
+      security: scoped('delete'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'A queued job, cancelled at once (its video removed).', content: json(jobViewSchema) },
@@ -414,7 +419,7 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['jobs'],
       summary: 'A fresh signed download link for a done job',
       description: "Valid until DOWNLOAD_LINK_TTL_SECONDS from now or the MP3's own expiry, whichever comes first; works without a token, with Range.",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The link.', headers: noStore, content: json(downloadLinkSchema) },
@@ -430,7 +435,7 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: "Server-Sent Events: every change of the user's jobs",
       description:
         "One stream per user. `retry: 3000` first; then, for a fresh stream, `event: ready` (read `GET /jobs` after it: between the two nothing is missed), or, with `Last-Event-ID`, the current state of each job that changed since. Then `event: job` with a `JobEvent` as `data` for every change and progress tick; `id:` is the event's time in epoch milliseconds; a `: keep-alive` comment every EVENTS_KEEPALIVE_MS. The stream ends when the token that opened it expires: reconnect with a fresh one.",
-      security: bearer,
+      security: scoped('read'),
       requestParams: {
         header: z.object({ 'Last-Event-ID': z.string().optional().meta({ description: 'The last `id:` seen, to resume after a reconnect.' }) }),
       },
@@ -446,6 +451,8 @@ const paths: ZodOpenApiObject['paths'] = {
       },
     },
   },
+  ...keysPaths({ error, noToken, unavailable }),
+  ...webhookPaths({ json, error, noToken, badToken, storeDown, security: scoped('read'), noStore }),
   ...pagePaths(),
   '/openapi.json': {
     get: {
@@ -484,8 +491,6 @@ const paths: ZodOpenApiObject['paths'] = {
   },
 };
 
-Object.assign(paths, webhookPaths({ json, error, noToken, badToken, storeDown, bearer, noStore }));
-
 export function gatewayDocument(): ReturnType<typeof createDocument> {
   return createDocument({
     openapi: '3.1.1',
@@ -512,6 +517,7 @@ export function gatewayDocument(): ReturnType<typeof createDocument> {
         name: 'webhooks',
         description: 'Job events POSTed to endpoints a user registers, signed per Standard Webhooks (https://www.standardwebhooks.com/).',
       },
+      { name: 'API keys', description: 'Long-lived keys for scripts, managed with a login token.' },
       { name: 'reference' },
     ],
     paths,
@@ -519,7 +525,14 @@ export function gatewayDocument(): ReturnType<typeof createDocument> {
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: '`email:password`, for `POST /login` only.' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token `POST /login` answers.' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token `POST /login` answers: may do everything.' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'mp3c_<id>_<secret>',
+          description:
+            'An API key (`POST /keys`), sent as `Authorization: Bearer mp3c_…`: may do what its scopes name (`upload`, `read`, `delete`), each operation naming the one it needs, and never manage keys. Too many requests with one key: 429 `api_key_rate_limited` with Retry-After.',
+        },
       },
       schemas: { JobEvent: streamedJobEventSchema },
     },

@@ -24,7 +24,8 @@ export interface DocumentParts {
   noToken: ZodOpenApiResponseObject;
   badToken: ZodOpenApiResponseObject;
   storeDown: ZodOpenApiResponseObject;
-  bearer: { bearer: string[] }[];
+  /** Who may call them: a login token, or an API key with the `read` scope. */
+  security: Record<string, string[]>[];
   noStore: z.ZodObject;
 }
 
@@ -49,7 +50,7 @@ export const notifyUrlHeaders = z.object({
 });
 
 /** The webhook routes. */
-export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer, noStore }: DocumentParts): ZodOpenApiObject['paths'] {
+export function webhookPaths({ json, error, noToken, badToken, storeDown, security, noStore }: DocumentParts): ZodOpenApiObject['paths'] {
   const webhookPath = z.object({ id: endpointIdSchema });
   const deliveryPath = webhookPath.extend({ delivery_id: deliveryIdSchema });
   const notFound = error("`webhook_not_found`: no such webhook, or someone else's (indistinguishable)");
@@ -63,7 +64,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
         summary: 'Register an endpoint for job events',
         description:
           'Each of the events asked for is POSTed to `url` as JSON (`WebhookPayload`), signed per Standard Webhooks with the secret this answer shows once. Retried with backoff on timeouts, network errors, 5xx and 429 for up to a day. A URL that leads inside (loopback, private, link-local, metadata and other special ranges, as a literal address or a name resolving there) is refused; the address is checked again on every connection.',
-        security: bearer,
+        security,
         requestBody: { required: true, content: json(webhookRegistrationSchema) },
         responses: {
           '201': {
@@ -80,7 +81,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
       get: {
         tags,
         summary: "The user's registered endpoints",
-        security: bearer,
+        security,
         responses: { '200': { description: 'Oldest first; never the secrets.', headers: noStore, content: json(webhookListSchema) }, ...common },
       },
     },
@@ -88,7 +89,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
       get: {
         tags,
         summary: "One endpoint (an upload's `notify_url` one too)",
-        security: bearer,
+        security,
         requestParams: { path: webhookPath },
         responses: { '200': { description: 'The endpoint.', headers: noStore, content: json(webhookViewSchema) }, '404': notFound, ...common },
       },
@@ -96,7 +97,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
         tags,
         summary: 'Remove an endpoint, with its deliveries',
         description: 'Deliveries not made yet are dropped.',
-        security: bearer,
+        security,
         requestParams: { path: webhookPath },
         responses: { '204': { description: 'Removed.' }, '404': notFound, ...common },
       },
@@ -107,7 +108,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
         summary: 'A new signing secret; the old one signs too for a while',
         description:
           'Until `previous_secret_expires_at` (WEBHOOK_SECRET_OVERLAP_SECONDS) every delivery carries two signatures, one per secret, so a receiver can switch without missing a message.',
-        security: bearer,
+        security,
         requestParams: { path: webhookPath },
         responses: {
           '200': { description: 'The new secret, shown this once.', headers: noStore, content: json(secretRotatedSchema) },
@@ -120,7 +121,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
       get: {
         tags,
         summary: "An endpoint's deliveries and their last answers",
-        security: bearer,
+        security,
         requestParams: { path: webhookPath, query: deliveryListQuerySchema },
         responses: {
           '200': { description: 'Newest first; kept DELIVERY_RETENTION_DAYS.', headers: noStore, content: json(deliveryListSchema) },
@@ -134,7 +135,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
       get: {
         tags,
         summary: 'One delivery: its body and every attempt',
-        security: bearer,
+        security,
         requestParams: { path: deliveryPath },
         responses: { '200': { description: 'The delivery.', headers: noStore, content: json(deliveryDetailSchema) }, '404': deliveryNotFound, ...common },
       },
@@ -145,7 +146,7 @@ export function webhookPaths({ json, error, noToken, badToken, storeDown, bearer
         summary: 'Send a delivery again now',
         description:
           'Whatever became of it: a new run of attempts, with its own day of retries, under the same `webhook-id` (a receiver that has the message already can drop it).',
-        security: bearer,
+        security,
         requestParams: { path: deliveryPath },
         responses: {
           '202': { description: 'Queued for an attempt now.', headers: noStore, content: json(deliveryViewSchema) },

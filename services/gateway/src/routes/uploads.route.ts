@@ -1,11 +1,13 @@
 import type { IncomingMessage } from 'node:http';
+import { CONVERSION_OPTION_KEYS } from '@mp3converter/shared/contracts';
 import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import type { Server, ServerOptions } from '@tus/server';
 import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
-import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
+import type { GridFsTusStore } from '../adapters/gridfs-tus.store.js';
+import { NotMediaError } from '../domain/not-media.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
 import type { AuthClient, UploadMetrics, User } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
@@ -32,7 +34,6 @@ type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0]
 /** A tus error as the server sends it: a status and a body. */
 type TusError = { status_code: number; body: string };
 
-const OPTION_KEYS = ['quality', 'bitrate', 'sample_rate', 'channels', 'tags'] as const;
 const tusError = (status: number, code: string, message: string): TusError => ({ status_code: status, body: JSON.stringify(errorBody(code, message)) });
 const notFound = () => tusError(404, 'upload_not_found', 'no such upload');
 
@@ -114,7 +115,7 @@ export function uploadsRouter({
       if (upload.size === 0) throw tusError(415, 'unsupported_media_type', 'the file is empty');
       if (meta.filename && Buffer.byteLength(meta.filename) > 1024) throw tusError(400, 'bad_metadata', 'the filename is longer than 1024 bytes');
       const { options: asked, notifyUrl } = splitUploadQuery(Object.fromEntries(new URL(req.url).searchParams));
-      for (const key of OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
+      for (const key of CONVERSION_OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
       const options = readOptionsQuery(asked);
       const { notify_url: metaNotifyUrl, ...kept } = meta;
       const notifyTo = notifyUrl ?? metaNotifyUrl ?? undefined;
@@ -189,7 +190,7 @@ export function uploadsRouter({
   const paths = ['/uploads', '/uploads/{*rest}'];
   // OPTIONS tells what the server supports (tus discovery) and touches no upload: no token needed.
   router.options(paths, toTus);
-  router.all(paths, authenticate(auth), toTus);
+  router.all(paths, authenticate(auth, 'upload'), toTus);
 
   return router;
 }

@@ -1,4 +1,5 @@
-import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, outcomeOf, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type AmqpConnection, type Channel, type ConsumeMessage, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type Outcome, outcomeOf } from '@mp3converter/shared/retry';
 import { failureMessageSchema, mp3MessageSchema, parseMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
 import { signedDownloadPath } from '@mp3converter/shared/links';

@@ -1,8 +1,18 @@
+import type { JobLookup } from '@mp3converter/shared/jobs';
+
 /** What the job store records of a video's job: whose it is, and its MP3 once done. */
 export interface KnownJob {
   owner: string;
   mp3Fid: string | null;
 }
+
+/** A video's job as the store records it (a deleted one too: its owner is still its owner). */
+export const jobFinder =
+  (jobs: JobLookup) =>
+  async (videoFid: string): Promise<KnownJob | undefined> => {
+    const job = await jobs.get(videoFid, { includeDeleted: true });
+    return job ? { owner: job.owner, mp3Fid: job.mp3Fid } : undefined;
+  };
 
 /** What an MP3's metadata says it belongs to; null on files stored before it was recorded. */
 export interface Mp3Origin {

@@ -1,9 +1,10 @@
-import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, outcomeOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type AmqpConnection, type Channel, type ConsumeMessage, retryCountOf, settle } from '@mp3converter/shared/amqp';
 import { parseMessage } from '@mp3converter/shared/contracts';
 import { TransientFailure } from '@mp3converter/shared/errors';
 import { jobEventSchema } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import type { SettleMetrics } from '@mp3converter/shared/metrics';
+import { type Outcome, outcomeOf } from '@mp3converter/shared/retry';
 import { fanOut } from '../domain/fan-out.js';
 import type { DeliveryInbox } from '../domain/ports.js';
 

@@ -108,11 +108,40 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       expect(await store.markFinishing(job.videoFid)).toBe(true);
       expect(await store.requestCancel(job.videoFid)).toBeUndefined();
       const mp3Fid = fid();
-      await store.markDone(job.videoFid, mp3Fid, { sizeBytes: 1234, expiresAt: inFuture() });
-      expect(await store.get(job.videoFid)).toMatchObject({ state: 'done', mp3Fid, mp3Size: 1234, progress: null, cancelRequested: false });
+      await store.markDone(job.videoFid, { mp3s: [{ fid: mp3Fid, title: 'Talk', durationSeconds: 61.5, size: 1234 }], expiresAt: inFuture() });
+      expect(await store.get(job.videoFid)).toMatchObject({
+        state: 'done',
+        mp3Fid,
+        mp3Size: 1234,
+        mp3s: [{ fid: mp3Fid, title: 'Talk', durationSeconds: 61.5, size: 1234 }],
+        progress: null,
+        cancelRequested: false,
+      });
       expect(await store.findByMp3(mp3Fid.toUpperCase())).toMatchObject({ videoFid: job.videoFid });
       expect(await store.claim(job.videoFid, OWNER, claimOnce)).toEqual({ status: 'finished', state: 'done' });
       expect(await store.cancelQueued(job.videoFid)).toBeUndefined();
+    });
+
+    it('when a job is done with several MP3s (a split by chapters), then it lists them in order, has no single mp3_fid, counts them all, and each finds it', async () => {
+      const job = await newJob();
+      await store.claim(job.videoFid, OWNER, claimOnce);
+      const parts = [
+        { fid: fid(), title: 'Intro', durationSeconds: 10, size: 100 },
+        { fid: fid(), title: null, durationSeconds: 20.5, size: 200 },
+        { fid: fid(), title: '../../x', durationSeconds: 5, size: 50 },
+      ];
+      await store.markDone(job.videoFid, { mp3s: parts.map((p) => ({ ...p, fid: p.fid.toUpperCase() })), expiresAt: inFuture() });
+      expect(await store.get(job.videoFid)).toMatchObject({ state: 'done', mp3Fid: null, mp3Size: 350, mp3s: parts });
+      for (const part of parts) expect(await store.findByMp3(part.fid.toUpperCase())).toMatchObject({ videoFid: job.videoFid });
+      expect(await store.findByMp3(fid())).toBeUndefined();
+      expect(await store.usageOf(OWNER)).toEqual({ bytes: 350, inFlight: 0 });
+    });
+
+    it('when a job would be done with no MP3, then the change is refused and the job is left as it was', async () => {
+      const job = await newJob();
+      await store.claim(job.videoFid, OWNER, claimOnce);
+      await expect(store.markDone(job.videoFid, { mp3s: [], expiresAt: inFuture() })).rejects.toThrow(RangeError);
+      expect(await store.get(job.videoFid)).toMatchObject({ state: 'converting', mp3s: [] });
     });
 
     it('when a queued job is cancelled, then in one step, once, and no worker can start it after', async () => {
@@ -187,7 +216,7 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       await newJob({ size: 100 });
       const done = await newJob({ size: 50 });
       await store.claim(done.videoFid, OWNER, claimOnce);
-      await store.markDone(done.videoFid, fid(), { sizeBytes: 7, expiresAt: inFuture() });
+      await store.markDone(done.videoFid, { mp3s: [{ fid: fid(), title: null, durationSeconds: 1, size: 7 }], expiresAt: inFuture() });
       const failed = await newJob({ size: 1_000 });
       await store.cancelQueued(failed.videoFid);
       expect(await store.usageOf(OWNER)).toEqual({ bytes: 107, inFlight: 1 });

@@ -8,6 +8,7 @@ import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { FfmpegPartCutter } from './adapters/ffmpeg.part-cutter.js';
 import { FfmpegTranscoder } from './adapters/ffmpeg.transcoder.js';
 import { GridFsMp3Store } from './adapters/gridfs-mp3.store.js';
 import { GridFsVideoSource } from './adapters/gridfs-video.source.js';
@@ -58,17 +59,19 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
   instrumentBroker(registry, amqp, [config.VIDEO_QUEUE, deadLetterQueueOf(config.VIDEO_QUEUE)]);
   const metrics = converterMetrics(registry);
   const limits = mediaLimits(config.MAX_DURATION_SECONDS, config.MAX_OUTPUT_BYTES);
+  const ffmpeg = {
+    ffmpegPath: config.FFMPEG_PATH,
+    ffprobePath: config.FFPROBE_PATH,
+    timeoutMs: config.FFMPEG_TIMEOUT_MS,
+    probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
+    limits,
+  };
   const runner = new JobRunner({
     leases: mongoJobStore(mongo, { worker: { id: workerId, leaseMs: config.JOB_LEASE_MS } }),
     videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
     mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
-    transcoder: new FfmpegTranscoder({
-      ffmpegPath: config.FFMPEG_PATH,
-      ffprobePath: config.FFPROBE_PATH,
-      timeoutMs: config.FFMPEG_TIMEOUT_MS,
-      probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
-      limits,
-    }),
+    transcoder: new FfmpegTranscoder(ffmpeg),
+    cutter: new FfmpegPartCutter(ffmpeg),
     workspace,
     publisher: new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE }),
     events: new AmqpJobEvents(amqp, logger),

@@ -4,11 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodeMessage } from '@mp3converter/shared/contracts';
+import type { Job } from '@mp3converter/shared/jobs';
 import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
-import { type QueuedMessage, captureLogger, deleteQueues, drainQueue, publishRaw, storeGridFsFile, testLogger, uniqueName } from '@mp3converter/shared/testing';
+import {
+  type QueuedMessage,
+  captureLogger,
+  deleteQueues,
+  drainQueue,
+  publishRaw,
+  readGridFsFile,
+  storeGridFsFile,
+  testLogger,
+  uniqueEmail,
+  uniqueName,
+  waitFor,
+} from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { mp3IdFor } from '../src/domain/mp3-id.js';
 import { type ConverterWorker, startConverterWorker } from '../src/worker.js';
 
 export interface Queues {
@@ -64,6 +78,29 @@ export async function storeVideoAsGateway(mongo: MongoClient, data: Buffer, owne
   const fid = await storeGridFsFile(mongo, 'videos', data, { filename, metadata: { owner, contentType: 'video/mp4' } });
   await mongoJobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
   return fid;
+}
+
+/**
+ * Stores `data` as our gateway does, sends its message (with `options` when given) and waits for its job to
+ * end: the job, and its MP3 when done.
+ */
+export async function convertToEnd(
+  mongo: MongoClient,
+  queue: string,
+  data: Buffer,
+  { options, filename = 'clip.mp4', timeoutMs = 60_000 }: { options?: Record<string, unknown>; filename?: string; timeoutMs?: number } = {},
+): Promise<{ job: Job; mp3?: Buffer }> {
+  const owner = uniqueEmail();
+  const fid = await storeVideoAsGateway(mongo, data, owner, filename);
+  await publishRaw(rabbitUrl(), queue, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner, ...(options ? { options } : {}) }));
+  const job = await waitFor(
+    async () => {
+      const got = await mongoJobStore(mongo).get(fid);
+      return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
+    },
+    { timeoutMs, what: `job ${fid} to end` },
+  );
+  return job.state === 'done' ? { job, mp3: await readGridFsFile(mongo, 'mp3s', mp3IdFor(fid)) } : { job };
 }
 
 /** Stores a video as the original's gateway did: no filename, no metadata, no job. */

@@ -5,13 +5,10 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Job } from '@mp3converter/shared/jobs';
-import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { MongoClient } from '@mp3converter/shared/storage';
-import { id3TaggedMp3, optionInjectionTags, readGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import { id3TaggedMp3, optionInjectionTags } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mp3IdFor } from '../src/domain/mp3-id.js';
-import { type Queues, type Worker, cleanupQueues, mongoClient, newQueues, publishVideo, startWorker, storeVideoAsGateway } from './harness.js';
+import { type Queues, type Worker, cleanupQueues, convertToEnd, mongoClient, newQueues, startWorker } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -36,20 +33,8 @@ async function ffprobeJson(data: Buffer, name: string): Promise<any> {
   return JSON.parse(stdout);
 }
 
-/** Uploads `data` as an MP3, waits for its job to end, and returns the job and its MP3 (when done). */
-async function convert(data: Buffer): Promise<{ job: Job; mp3?: Buffer }> {
-  const owner = uniqueEmail();
-  const fid = await storeVideoAsGateway(mongo, data, owner, 'song.mp3');
-  await publishVideo(q.video, fid, owner);
-  const job = await waitFor(
-    async () => {
-      const got = await mongoJobStore(mongo).get(fid);
-      return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
-    },
-    { timeoutMs: 30_000, what: `job ${fid} to end` },
-  );
-  return job.state === 'done' ? { job, mp3: await readGridFsFile(mongo, 'mp3s', mp3IdFor(fid)) } : { job };
-}
+/** Uploads `data` as an MP3 with `options`, waits for its job to end, and returns the job and its MP3 (when done). */
+const convert = (data: Buffer, options?: Record<string, unknown>) => convertToEnd(mongo, q.video, data, { options, filename: 'song.mp3', timeoutMs: 30_000 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hostile-tags-'));
@@ -120,5 +105,31 @@ describe('uploads whose tag names are ffmpeg options', () => {
     expect(['done', 'failed']).toContain(job.state);
     expect(connections).toBe(0);
     if (mp3) expect((await ffprobeJson(mp3, 'connect.mp3')).streams.map((s: any) => s.codec_type)).toEqual(['audio']);
+  });
+});
+
+describe('titles, artists and albums given by the uploader', () => {
+  it('when they are shaped like ffmpeg options, files, URLs and ffmetadata syntax, then the MP3 holds them exactly, and nothing else happens', async () => {
+    const { port } = listener.address() as net.AddressInfo;
+    const target = join(dir, 'written-by-a-title.mp3');
+    const given = {
+      title: `-y -f mp3 file:${target}`,
+      artist: `-progress tcp://127.0.0.1:${port}/x -i /etc/passwd`,
+      album: ';FFMETADATA1 [CHAPTER] title=x; #not a comment \\',
+    };
+    const upload = await id3TaggedMp3([['title', 'Source title']]);
+
+    const { job, mp3 } = await convert(upload, given);
+
+    expect(job.state).toBe('done');
+    expect((await ffprobeJson(mp3!, 'user-tags.mp3')).format.tags).toEqual(given);
+    expect(await exists(target)).toBe(false);
+    expect(connections).toBe(0);
+  });
+
+  it('when one holds a line break or is too long (the gateway refuses both), then a message carrying it fails its job, naming the field', async () => {
+    const { job } = await convert(await id3TaggedMp3([['title', 'T']]), { title: 'two\nlines', album: 'x'.repeat(100_000) });
+    expect(job.state).toBe('failed');
+    expect(job.reason).toMatch(/^invalid output options: title: no control characters .*; album: at most 256 characters$/);
   });
 });

@@ -36,7 +36,10 @@ describe('one worker writing one job from several places at once', () => {
           while (!ended) await Promise.all([leases.renew(videoFid), leases.recordProgress(videoFid, { percent: 99, speed: 100, etaSeconds: 1 })]);
         })();
         expect(await leases.markFinishing(videoFid)).toBe(true);
-        await leases.markDone(videoFid, new ObjectId().toHexString(), { sizeBytes: 1, expiresAt: new Date(Date.now() + 60_000) });
+        await leases.markDone(videoFid, {
+          mp3s: [{ fid: new ObjectId().toHexString(), title: null, durationSeconds: 1, size: 1 }],
+          expiresAt: new Date(Date.now() + 60_000),
+        });
         ended = true;
         await background;
       }),

@@ -1,7 +1,7 @@
 import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
-import { signedDownloadPath } from '@mp3converter/shared/links';
+import { signedDownloadPath, signedZipPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converter/shared/jobs';
@@ -188,6 +188,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
     links: {
       ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
       url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+      zipUrl: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}`,
     },
     linkSecret: config.DOWNLOAD_LINK_SECRET,
     trustProxy: config.TRUST_PROXY,

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
-import { checkSignedLink } from '@mp3converter/shared/links';
+import { checkSignedLink, checkSignedZipLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
   TEST_LINK_SECRET,
@@ -87,6 +87,28 @@ describe('with a mail server', () => {
     expect(checkSignedLink({ mp3Fid, owner: to, expires }, url.searchParams.get('sig')!, TEST_LINK_SECRET)).toBe('valid');
     expect(mail.html).toContain(`href="${url.toString().replace(/&/g, '&amp;')}"`);
     expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
+  });
+
+  it('when a job was split into several MP3s, then one email links the ZIP of all of them, signed for the owner until they expire', async () => {
+    const to = uniqueEmail();
+    const videoFid = new ObjectId().toHexString();
+    const expiresAt = new Date(Date.now() + 3 * 86_400_000);
+    const parts: string[] = [];
+    for (const name of ['01 - One.mp3', '02 - Two.mp3', '03 - Three.mp3']) {
+      parts.push(
+        await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(1024), { filename: name, metadata: { owner: to, videoFid, expiresAt, contentType: 'audio/mpeg' } }),
+      );
+    }
+    await h.publish(encodeMessage({ video_fid: videoFid, mp3_fid: parts[0]!, username: to, mp3_fids: parts }));
+    const mail = await waitFor(() => mailsTo(smtp, to)[0], { what: 'the email' });
+    expect(mail.text).toContain('3 MP3s, one per chapter, are now ready!');
+    const url = new URL(/(http:\/\/mp3converter\.com\/download\.zip\?fid=\S+&sig=\S+)/.exec(mail.text ?? '')![1]!);
+    expect(url.searchParams.getAll('fid')).toEqual([videoFid]);
+    const expires = Number(url.searchParams.get('expires'));
+    expect(expires).toBe(Math.floor(expiresAt.getTime() / 1000));
+    expect(checkSignedZipLink({ videoFids: [videoFid], owner: to, expires }, url.searchParams.get('sig')!, TEST_LINK_SECRET)).toBe('valid');
+    await h.allHandled();
+    expect(mailsTo(smtp, to)).toHaveLength(1);
   });
 
   it("when the original's message arrives with extra fields, then it is accepted", async () => {

@@ -20,6 +20,17 @@ export interface JobProgress {
   at: Date;
 }
 
+/** One MP3 a done job made: its only one, or one part of a split by chapters. */
+export interface JobMp3 {
+  fid: string;
+  /** The part's title (its chapter's); the MP3's title tag for a job of one MP3, null when it has none. */
+  title: string | null;
+  /** Of the MP3; unknown (null) for jobs done before their MP3s were listed. */
+  durationSeconds: number | null;
+  /** Bytes. */
+  size: number;
+}
+
 export interface Job {
   videoFid: string;
   owner: string;
@@ -39,7 +50,10 @@ export interface Job {
   expiredAt: Date | null;
   state: JobState;
   reason: string | null;
+  /** The MP3, once done, when the job made one; null for a job split into several (see `mp3s`). */
   mp3Fid: string | null;
+  /** Every MP3 the job made, in order (the parts of a split by chapters); empty until done. */
+  mp3s: JobMp3[];
   progress: JobProgress | null;
   /** Deliveries a worker claimed, counted at claim time so redeliveries by the broker count too. */
   attempts: number;
@@ -88,6 +102,8 @@ export interface JobDocument {
   state: JobState;
   reason: string | null;
   mp3_fid: string | null;
+  /** Every MP3 of a done job, in order; absent on jobs done before parts existed (their one is `mp3_fid`). */
+  mp3s?: { fid: string; title: string | null; duration_seconds: number | null; size: number }[];
   progress?: { percent: number; speed: number | null; eta_seconds: number | null; at: Date } | null;
   attempts?: number;
   /** The last transient failure, for the reason given when the attempts run out. */
@@ -126,6 +142,7 @@ export const toJob = (d: JobDocument): Job => ({
   state: d.state,
   reason: d.reason ?? null,
   mp3Fid: d.mp3_fid ?? null,
+  mp3s: mp3sOf(d),
   progress: d.progress ? { percent: d.progress.percent, speed: d.progress.speed, etaSeconds: d.progress.eta_seconds, at: d.progress.at } : null,
   attempts: d.attempts ?? 0,
   cancelRequested: Boolean(d.cancel_requested_at),
@@ -139,3 +156,12 @@ export const toJob = (d: JobDocument): Job => ({
   finishedAt: d.finished_at ?? null,
   traceparent: d.traceparent ?? null,
 });
+
+/** The MP3s of a stored job; for one done before they were listed, its one MP3, as far as the job knows it. */
+function mp3sOf(d: JobDocument): JobMp3[] {
+  if (d.mp3s) return d.mp3s.map((m) => ({ fid: m.fid, title: m.title, durationSeconds: m.duration_seconds, size: m.size }));
+  return d.mp3_fid ? [{ fid: d.mp3_fid, title: null, durationSeconds: null, size: d.mp3_size ?? 0 }] : [];
+}
+
+/** The ids of every MP3 a job made: what removing its files removes. */
+export const mp3FidsOf = (job: Pick<Job, 'mp3Fid' | 'mp3s'>): string[] => [...new Set([...(job.mp3Fid ? [job.mp3Fid] : []), ...job.mp3s.map((m) => m.fid)])];

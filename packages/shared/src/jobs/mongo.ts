@@ -31,12 +31,13 @@ export function mongoJobStore(client: MongoClient, options: MongoJobStoreOptions
   );
 }
 
-/** Indexes for the owner's list, the queue order, MP3 lookups and expiry; FerretDB and MongoDB both take them. */
+/** Indexes for the owner's list, the queue order, MP3 lookups (each part of a split too) and expiry; FerretDB and MongoDB both take them. */
 export async function ensureJobIndexes(client: MongoClient, database: string = JOBS.database): Promise<void> {
   const jobs = client.db(database).collection<StoredJobDocument>(JOBS.collection);
   await jobs.createIndex({ owner: 1, list_page: -1, _id: -1 });
   await jobs.createIndex({ state: 1, queued_at: 1 });
   await jobs.createIndex({ mp3_fid: 1 });
+  await jobs.createIndex({ 'mp3s.fid': 1 });
   await jobs.createIndex({ expires_at: 1 });
 }
 

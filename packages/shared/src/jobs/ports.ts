@@ -1,6 +1,6 @@
 import type { JobState } from '../contracts/job-states.js';
 import type { ConversionOptions } from '../contracts/conversion-options.js';
-import type { Job, JobDispatch } from './model.js';
+import type { Job, JobDispatch, JobMp3 } from './model.js';
 
 /**
  * The job store by role: each service, and each part of one, asks for the roles it uses. One store
@@ -47,7 +47,7 @@ export interface JobViews extends JobLookup {
   changedSince(owner: string, since: Date): Promise<Job[]>;
   /** The queued jobs of these owners. */
   queuedOf(owners: readonly string[]): Promise<Job[]>;
-  /** The job whose MP3 this is, deleted or expired ones included. */
+  /** The job whose MP3 (or one of whose MP3s) this is, deleted or expired ones included. */
   findByMp3(mp3Fid: string): Promise<Job | undefined>;
 }
 
@@ -121,8 +121,8 @@ export interface JobLeases {
   recordProgress(videoFid: string, progress: Progress): Promise<void>;
   /** Past the point of no return (the MP3 is stored): false when a cancel came first, and then the job is not finishing. */
   markFinishing(videoFid: string): Promise<boolean>;
-  /** `expiresAt`: when the MP3 (and the job) will be removed. */
-  markDone(videoFid: string, mp3Fid: string, result: { sizeBytes: number; expiresAt: Date }): Promise<void>;
+  /** `mp3s`: every MP3 it made, in order (one, or the parts of a split); `expiresAt`: when they (and the job) will be removed. */
+  markDone(videoFid: string, result: { mp3s: readonly JobMp3[]; expiresAt: Date }): Promise<void>;
   markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void>;
   markCancelled(videoFid: string): Promise<void>;
   /** Back to the queue: a transient failure (`lastError`) or a shutdown (`refund`: the attempt does not count). */

@@ -15,8 +15,14 @@ export interface Condition {
   $exists?: boolean;
 }
 
-/** Fields equal to a value, or meeting a condition; `$or` of such filters. All must hold. */
-export type Filter<T> = { [K in keyof T]?: T[K] | null | Condition } & { $or?: readonly Filter<T>[] };
+/**
+ * Fields equal to a value, or meeting a condition; `$or` of such filters. All must hold. A dotted path
+ * (`mp3s.fid`) reaches into a field's subdocuments, and into each element of an array on the way: it holds
+ * when it holds for any value found there, as in MongoDB.
+ */
+export type Filter<T> = { [K in keyof T]?: T[K] | null | Condition } & { $or?: readonly Filter<T>[] } & {
+  [path: `${string}.${string}`]: Scalar | Condition | undefined;
+};
 
 export interface Update<T> {
   $set?: Partial<T>;
@@ -58,10 +64,25 @@ export function matches<T extends object>(doc: T, filter: Filter<T>): boolean {
       if (!(expected as Filter<T>[]).some((f) => matches(doc, f))) return false;
       continue;
     }
-    const value = (doc as unknown as Record<string, unknown>)[key];
-    if (isCondition(expected) ? !meets(value, expected) : !equal(value, expected)) return false;
+    const holds = (value: unknown) => (isCondition(expected) ? meets(value, expected) : equal(value, expected));
+    if (!key.includes('.')) {
+      if (!holds((doc as unknown as Record<string, unknown>)[key])) return false;
+      continue;
+    }
+    const found = valuesAt(doc, key.split('.'));
+    if (found.length === 0 ? !holds(undefined) : !found.some(holds)) return false;
   }
   return true;
+}
+
+/** The values a dotted path leads to: through subdocuments, and through each element of an array. */
+function valuesAt(value: unknown, path: readonly string[]): unknown[] {
+  if (Array.isArray(value)) return value.flatMap((element) => valuesAt(element, path));
+  if (path.length === 0) return [value];
+  if (typeof value !== 'object' || value === null || value instanceof Date) return [];
+  const [head, ...rest] = path;
+  const next = (value as Record<string, unknown>)[head!];
+  return next === undefined ? [] : valuesAt(next, rest);
 }
 
 /** The document after `update`; `doc` itself is left as it was. */

@@ -1,7 +1,7 @@
 import { ACTIVE_STATES, FINAL_STATES } from '../contracts/job-states.js';
 import { traceHeaders } from '../tracing/index.js';
 import { type DocumentCollection, DuplicateKeyError } from './collection.js';
-import { type Job, type JobDocument, toJob } from './model.js';
+import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
 import type { Claim, JobCancels, JobDispatchQueue, JobExpiry, JobLeases, JobRecords, JobUsage, JobViews, NewJob, Progress, StoredJob } from './ports.js';
 import type { Filter } from './query.js';
 import { type ParamsOf, type TransitionName, transition } from './transitions.js';
@@ -201,7 +201,8 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   }
 
   async findByMp3(mp3Fid: string): Promise<Job | undefined> {
-    const doc = await this.c.jobs.findOne({ mp3_fid: mp3Fid.toLowerCase() });
+    const fid = mp3Fid.toLowerCase();
+    const doc = await this.c.jobs.findOne({ $or: [{ mp3_fid: fid }, { 'mp3s.fid': fid }] });
     return doc ? toJob(doc) : undefined;
   }
 
@@ -358,8 +359,8 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
     return this.write('finishing', videoFid, { now: new Date() });
   }
 
-  async markDone(videoFid: string, mp3Fid: string, { sizeBytes, expiresAt }: { sizeBytes: number; expiresAt: Date }): Promise<void> {
-    await this.write('done', videoFid, { now: new Date(), mp3Fid, mp3Size: sizeBytes, expiresAt });
+  async markDone(videoFid: string, { mp3s, expiresAt }: { mp3s: readonly JobMp3[]; expiresAt: Date }): Promise<void> {
+    await this.write('done', videoFid, { now: new Date(), mp3s, expiresAt });
   }
 
   async markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void> {

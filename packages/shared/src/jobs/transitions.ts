@@ -1,5 +1,5 @@
 import { ACTIVE_STATES, FINAL_STATES, type JobState } from '../contracts/job-states.js';
-import type { JobDocument } from './model.js';
+import type { JobDocument, JobMp3 } from './model.js';
 import type { Filter, Update } from './query.js';
 
 /**
@@ -72,11 +72,26 @@ export const JOB_TRANSITIONS = {
     guard: () => ({ cancel_requested_at: null }),
     set: ({ now }: At) => ({ $set: { finishing: true, updated_at: now } }),
   },
+  /**
+   * The job's MP3s are stored and announced: `mp3_fid` names the MP3 of a job that made one (as the original
+   * has it) and is null for one split into several; `mp3_size`, what counts against the quota, is all of them.
+   */
   done: {
     from: ACTIVE_STATES,
-    set: ({ now, mp3Fid, mp3Size, expiresAt }: At & { mp3Fid: string; mp3Size: number; expiresAt: Date }) => ({
-      $set: { state: 'done', mp3_fid: mp3Fid, mp3_size: mp3Size, expires_at: expiresAt, reason: null, ...ended(now) },
-    }),
+    set: ({ now, mp3s, expiresAt }: At & { mp3s: readonly JobMp3[]; expiresAt: Date }) => {
+      if (mp3s.length === 0) throw new RangeError('a job is done with at least one MP3');
+      return {
+        $set: {
+          state: 'done',
+          mp3_fid: mp3s.length === 1 ? mp3s[0]!.fid.toLowerCase() : null,
+          mp3s: mp3s.map((m) => ({ fid: m.fid.toLowerCase(), title: m.title, duration_seconds: m.durationSeconds, size: m.size })),
+          mp3_size: mp3s.reduce((sum, m) => sum + m.size, 0),
+          expires_at: expiresAt,
+          reason: null,
+          ...ended(now),
+        },
+      };
+    },
   },
   failed: {
     from: ACTIVE_STATES,

@@ -13,10 +13,29 @@ export interface SignedLink {
   expires: number;
 }
 
+/**
+ * A link to the ZIP of the MP3s of one or more jobs (all the parts of a job split by chapters):
+ * `/download.zip?fid=<video>&fid=<video>…&expires=…&sig=…`, signed over the videos' ids in their order, their
+ * owner and the expiry. Its payload starts `zip:`, a one-file link's `mp3:`: neither signature fits the other.
+ */
+export interface SignedZipLink {
+  videoFids: readonly string[];
+  owner: string;
+  /** Epoch seconds. */
+  expires: number;
+}
+
 const payloadOf = ({ mp3Fid, owner, expires }: SignedLink): string => `mp3:${mp3Fid.toLowerCase()}\n${owner}\n${expires}`;
+const zipPayloadOf = ({ videoFids, owner, expires }: SignedZipLink): string => `zip:${videoFids.map((f) => f.toLowerCase()).join(',')}\n${owner}\n${expires}`;
+
+const sign = (payload: string, secret: string): string => createHmac('sha256', secret).update(payload).digest('base64url');
 
 export function signatureOf(link: SignedLink, secret: string): string {
-  return createHmac('sha256', secret).update(payloadOf(link)).digest('base64url');
+  return sign(payloadOf(link), secret);
+}
+
+export function zipSignatureOf(link: SignedZipLink, secret: string): string {
+  return sign(zipPayloadOf(link), secret);
 }
 
 /** The link's path and query, to put after the public address of the gateway. */
@@ -24,12 +43,27 @@ export function signedDownloadPath(link: SignedLink, secret: string): string {
   return `/download?fid=${link.mp3Fid}&expires=${link.expires}&sig=${signatureOf(link, secret)}`;
 }
 
+/** The ZIP link's path and query, to put after the public address of the gateway. */
+export function signedZipPath(link: SignedZipLink, secret: string): string {
+  const fids = link.videoFids.map((f) => `fid=${f}`).join('&');
+  return `/download.zip?${fids}&expires=${link.expires}&sig=${zipSignatureOf(link, secret)}`;
+}
+
 export type LinkCheck = 'valid' | 'expired' | 'invalid';
 
 /** Compares in constant time; an altered id, owner or expiry is `invalid`, an honest old link `expired`. */
 export function checkSignedLink(link: SignedLink, signature: string, secret: string, now = Date.now()): LinkCheck {
-  const expected = Buffer.from(signatureOf(link, secret));
+  return check(signatureOf(link, secret), signature, link.expires, now);
+}
+
+/** As checkSignedLink, for a ZIP link: any id added, left out or moved makes it `invalid`. */
+export function checkSignedZipLink(link: SignedZipLink, signature: string, secret: string, now = Date.now()): LinkCheck {
+  return check(zipSignatureOf(link, secret), signature, link.expires, now);
+}
+
+function check(expectedSignature: string, signature: string, expires: number, now: number): LinkCheck {
+  const expected = Buffer.from(expectedSignature);
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'invalid';
-  return link.expires * 1000 <= now ? 'expired' : 'valid';
+  return expires * 1000 <= now ? 'expired' : 'valid';
 }

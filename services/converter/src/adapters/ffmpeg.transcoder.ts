@@ -1,8 +1,9 @@
 import { open, rm, writeFile } from 'node:fs/promises';
 import type { EncodingPlan } from '../domain/encoding-plan.js';
+import type { LoudnessReading } from '../domain/loudness.js';
 import type { MediaLimits } from '../domain/media-limits.js';
 import { type EncodeRun, type MediaInput, type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
-import { encodeArgs, ffmetadata, fileUrl, inputGuards, isStreamIndex } from './ffmpeg-args.js';
+import { encodeArgs, ffmetadata, fileUrl, inputGuards, isStreamIndex, measureArgs, parseLoudnessSummary } from './ffmpeg-args.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
 import { followFile } from './file-follower.js';
 import { MAX_FRAME_BYTES, firstFrameOffset, xingLength } from './mp3-header.js';
@@ -100,7 +101,7 @@ export class FfmpegTranscoder implements Transcoder {
       bitRate: Number(data.format?.bit_rate ?? 0) || 0,
       sizeBytes: Number(data.format?.size ?? 0) || 0,
       hasAudio: audio !== undefined,
-      hasVideo: video !== undefined,
+      videoStream: isStreamIndex(video?.index) ? video.index : null,
       audioCodec: audio?.codec_name ?? null,
       sampleRate: Number(audio?.sample_rate) || null,
       channels: Number(audio?.channels) || null,
@@ -145,15 +146,43 @@ export class FfmpegTranscoder implements Transcoder {
   }
 
   /**
-   * The kept tags travel in an ffmetadata file next to the output (in the job's folder), read by ffmpeg as a
+   * The tags travel in an ffmetadata file next to the output (in the job's folder), read by ffmpeg as a
    * second input: never as arguments.
    */
-  async toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun = {}): Promise<void> {
-    const { ffmpegPath, timeoutMs, limits } = this.options;
+  async toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     signal.throwIfAborted();
-    const metadata = plan.tags.keep ? `${output}.ffmetadata` : null;
-    const args = encodeArgs(plan, { input: input.path, fed: input.growing !== undefined, metadata, output }, limits);
-    if (metadata && plan.tags.keep) await writeFile(metadata, ffmetadata(plan.tags.tags), { mode: 0o600 });
+    const metadata = Object.keys(plan.tags.tags).length > 0 ? `${output}.ffmetadata` : null;
+    const args = encodeArgs(plan, { input: input.path, fed: input.growing !== undefined, metadata, output }, this.options.limits);
+    if (metadata) await writeFile(metadata, ffmetadata(plan.tags.tags), { mode: 0o600 });
+    let said: string;
+    try {
+      said = await this.runFfmpeg(args, input, signal, run, 'the conversion');
+    } finally {
+      if (metadata) await rm(metadata, { force: true });
+    }
+    // ffmpeg exits 0 on a cut-off MP4 with its index at the front, having said so at error level.
+    if (TRUNCATED.test(said)) throw new PermanentFailure('the file is truncated or damaged');
+  }
+
+  /**
+   * ffmpeg's EBU R128 meter (`ebur128`, true peak on) over the part kept, as the encoder will read it. Its
+   * summary comes at `-v info`, where ffmpeg also echoes the file's tags: only the last summary counts.
+   */
+  async measureLoudness(input: MediaInput, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<LoudnessReading> {
+    signal.throwIfAborted();
+    const args = measureArgs(plan, { input: input.path, fed: input.growing !== undefined }, this.options.limits);
+    const said = await this.runFfmpeg(args, input, signal, run, 'measuring the loudness');
+    const reading = parseLoudnessSummary(said);
+    if (!reading) throw new PermanentFailure("the audio's loudness could not be measured", { cause: new Error(said.slice(-2000)) });
+    return reading;
+  }
+
+  /**
+   * One ffmpeg run over the source (a file, or fed from the growing copy), within the time left of the
+   * conversion's limit; returns what it said besides its statistics lines, which go to `onProgress`.
+   */
+  private async runFfmpeg(args: string[], input: MediaInput, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun, what: string): Promise<string> {
+    const { ffmpegPath, timeoutMs } = this.options;
     // Read from its first byte on: stopped (destroyed) once ffmpeg is done, whether it read it all or not.
     const feed = input.growing ? followFile(input.growing) : undefined;
     // The statistics lines would push what ffmpeg said about the input out of a ring of lines: kept apart.
@@ -172,17 +201,14 @@ export class FfmpegTranscoder implements Transcoder {
       // The copy being fed failed: its own error (a storage problem), not the file's.
       if (feed?.errored) throw err;
       if (err instanceof ProcessTimedOut)
-        throw new TransientFailure(`the conversion took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true });
+        throw new TransientFailure(`${what} took longer than ${Math.round(timeoutMs / 1000)} s and was stopped`, { timedOut: true });
       if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
       throw new TransientFailure('ffmpeg could not be started', { cause: err });
-    } finally {
-      if (metadata) await rm(metadata, { force: true });
     }
     // Killed by a signal of someone else's (the kernel's OOM killer, an operator).
     if (code === null) throw new TransientFailure('ffmpeg was killed');
     if (code !== 0) throw new PermanentFailure(inputProblem(said), { cause: new Error(said.slice(-2000)) });
-    // ffmpeg exits 0 on a cut-off MP4 with its index at the front, having said so at error level.
-    if (TRUNCATED.test(said)) throw new PermanentFailure('the file is truncated or damaged');
+    return said;
   }
 }
 

@@ -1,9 +1,10 @@
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
-import type { JobEvent } from '@mp3converter/shared/jobs';
+import type { JobEvent, JobMp3 } from '@mp3converter/shared/jobs';
 import { createLogger } from '@mp3converter/shared/logger';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { EncodingPlan } from './encoding-plan.js';
 import { JobRunner, type RunnerDeps } from './job-runner.js';
+import type { LoudnessReading } from './loudness.js';
 import { mediaLimits } from './media-limits.js';
 import { mp3IdFor } from './mp3-id.js';
 import {
@@ -66,8 +67,8 @@ class FakeLeases implements JobLeases {
     this.finishing = true;
     return true;
   }
-  done: { sizeBytes: number; expiresAt: Date } | undefined;
-  async markDone(_v: string, _m: string, result: { sizeBytes: number; expiresAt: Date }) {
+  done: { mp3s: readonly JobMp3[]; expiresAt: Date } | undefined;
+  async markDone(_v: string, result: { mp3s: readonly JobMp3[]; expiresAt: Date }) {
     this.log.push('markDone');
     this.state = 'done';
     this.done = result;
@@ -106,7 +107,7 @@ class FakeTranscoder implements Transcoder {
       bitRate: 128_000,
       sizeBytes: path.endsWith('.mp3') ? 160_000 : 1_000_000,
       hasAudio: true,
-      hasVideo: true,
+      videoStream: 0,
       audioCodec: 'aac',
       sampleRate: 44100,
       channels: 2,
@@ -123,6 +124,20 @@ class FakeTranscoder implements Transcoder {
   inputs: ('fed' | 'file')[] = [];
   /** Each run's failure, in turn (then failWith). */
   runFailures: Error[] = [];
+  /** What the loudness meter reads, and the runs it made. */
+  loudness: LoudnessReading = { integratedLufs: -30, truePeakDbtp: -12 };
+  measured: ('fed' | 'file')[] = [];
+  /** Each meter run's failure, in turn. */
+  measureFailures: Error[] = [];
+  async measureLoudness(input: MediaInput, _plan: EncodingPlan, _signal: AbortSignal, run: EncodeRun = {}): Promise<LoudnessReading> {
+    this.measured.push(input.growing ? 'fed' : 'file');
+    this.beforeRun?.();
+    for (const s of this.ticks) run.onProgress?.(s, 12);
+    if (input.growing) for (let offset = 0, next = 0; (next = await input.growing.available(offset)) > offset; ) offset = next;
+    const failure = this.measureFailures.shift();
+    if (failure) throw failure;
+    return this.loudness;
+  }
   async toMp3(input: MediaInput, _out: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     this.plans.push(plan);
     this.inputs.push(input.growing ? 'fed' : 'file');
@@ -168,6 +183,7 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
         stored.delete(fid);
       },
     }),
+    partsOf: async () => [],
   };
   const publisher: ResultPublisher = {
     publishMp3: async (m) => {
@@ -181,6 +197,12 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     videos: source,
     mp3s,
     transcoder,
+    cutter: {
+      chapters: async () => [],
+      cut: async () => {
+        throw new Error('nothing is split here');
+      },
+    },
     workspace: { create: async () => ({ dir: '/nowhere', dispose: async () => {} }) },
     publisher,
     events: { publish: (e) => void events.push(e) },
@@ -551,5 +573,92 @@ describe('JobRunner, reading while the video is copied', () => {
     expect(leases.state).toBe('failed');
     expect(uploads).toEqual({ headers: [], aborted: 1 });
     expect(stored.size).toBe(0);
+  });
+});
+
+describe('JobRunner, trim and loudness', () => {
+  const withOptions = (options: Record<string, unknown>): ConversionMessage => ({ ...message, options });
+  const progressEvents = () => events.filter((e) => e.type === 'progress');
+
+  it('when a trim is asked, then the job records the seconds kept, and progress and ETA count against them', async () => {
+    transcoder.measureMp3 = async () => ({ durationSeconds: 5, bitRate: 128_000, sizeBytes: 80_000, header: { start: 0, end: 600 } });
+    transcoder.ticks = [2.5, 5];
+    expect(await runner.run(withOptions({ start: 2, end: 7 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(leases.duration).toBe(5);
+    expect(transcoder.plans[0]!.trim).toEqual({ startSeconds: 2, durationSeconds: 5 });
+    expect(progressEvents().map((e) => [e.percent, e.eta_seconds])).toEqual([
+      [50, 0.6],
+      [99.9, 0],
+    ]);
+    expect(leases.state).toBe('done');
+  });
+
+  it('when the trim lies outside the video, then the job fails at once with where it lies, without a retry or a conversion', async () => {
+    expect(await runner.run(withOptions({ start: 12 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(leases.state).toBe('failed');
+    expect(leases.reason).toBe('the start (0:12) is past the end of the video (0:10)');
+    expect(failures.map((f) => f.reason)).toEqual(['the start (0:12) is past the end of the video (0:10)']);
+    expect(leases.attempts).toBe(1);
+    expect(transcoder.plans).toEqual([]);
+  });
+
+  it('when the trim starts later, then the encoder waits for the whole copy, index first or not; a trim that only ends early is fed', async () => {
+    let gated = gatedSource(fastStartHead());
+    transcoder.beforeRun = () => gated.release();
+    runner = new JobRunner(deps({ videos: gated.source }));
+    await runner.run(withOptions({ start: 1 }), { replayed: false });
+    expect(transcoder.inputs).toEqual(['file']);
+
+    gated = gatedSource(fastStartHead());
+    leases = new FakeLeases();
+    runner = new JobRunner(deps({ videos: gated.source }));
+    transcoder.measureMp3 = async () => ({ durationSeconds: 5, bitRate: 128_000, sizeBytes: 80_000, header: { start: 0, end: 600 } });
+    await runner.run(withOptions({ end: 5 }), { replayed: false });
+    expect(transcoder.inputs).toEqual(['file', 'fed']);
+  });
+
+  it('when a loudness is asked, then the audio is measured first and encoded once with the gain, and the limiter the true peak needs', async () => {
+    transcoder.loudness = { integratedLufs: -30, truePeakDbtp: -16 };
+    expect(await runner.run(withOptions({ loudness: -16 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.measured).toEqual(['file']);
+    expect(transcoder.plans.map((p) => p.loudness)).toEqual([
+      { targetLufs: -16, ceilingDbtp: -1.5, levelling: { gainDb: 14, limitDbfs: -3.5, shortfallDb: 0 } },
+    ]);
+
+    transcoder.plans = [];
+    leases = new FakeLeases();
+    videos.add(VIDEO);
+    runner = new JobRunner(deps());
+    transcoder.loudness = { integratedLufs: -20, truePeakDbtp: -6 };
+    await runner.run(withOptions({ loudness: -23, true_peak: -2 }), { replayed: false });
+    expect(transcoder.plans.map((p) => p.loudness?.levelling)).toEqual([{ gainDb: -3, limitDbfs: null, shortfallDb: 0 }]);
+  });
+
+  it('when a loudness is asked, then the meter is the first quarter of the progress, and its ETA counts the encoding after it', async () => {
+    await runner.run(withOptions({ loudness: -16 }), { replayed: false });
+    const seen = progressEvents().map((e) => [e.percent, e.speed, e.eta_seconds]);
+    // The meter at 12× over 10 s: 2.5 s done leaves 7.5 s of it and 3 × 10 s of encoding at its speed.
+    expect(seen.slice(0, 4)).toEqual([
+      [6.3, 12, 3.1],
+      [12.5, 12, 2.9],
+      [18.8, 12, 2.7],
+      [25, 12, 2.5],
+    ]);
+    expect(seen.slice(4)).toEqual([
+      [43.8, 4, 1.9],
+      [62.5, 4, 1.3],
+      [81.3, 4, 0.6],
+      [99.9, 4, 0],
+    ]);
+  });
+
+  it('when the index comes first, then the meter reads the copy as it grows; failing so on the file, it reads the whole copy', async () => {
+    const gated = gatedSource(fastStartHead());
+    transcoder.beforeRun = () => gated.release();
+    transcoder.measureFailures = [new PermanentFailure('the file is truncated or damaged')];
+    runner = new JobRunner(deps({ videos: gated.source }));
+    expect(await runner.run(withOptions({ loudness: -16 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.measured).toEqual(['fed', 'file']);
+    expect(leases.state).toBe('done');
   });
 });

@@ -7,7 +7,7 @@ const probe = (over: Partial<MediaProbe>): MediaProbe => ({
   bitRate: 128_000,
   sizeBytes: 1_000_000,
   hasAudio: true,
-  hasVideo: false,
+  videoStream: null,
   audioCodec: 'aac',
   sampleRate: 44100,
   channels: 2,
@@ -49,6 +49,11 @@ describe('checkSource', () => {
 
   it('when the source is longer than the limit, then it is refused with the limit in words', () => {
     expect(reasonOf(() => checkSource(probe({ durationSeconds: 14_400.5 }), fourHours))).toBe('the video is longer than the limit of 4 h');
+  });
+
+  it('when a trim keeps part of a longer source, then the part kept is what the limit applies to', () => {
+    expect(reasonOf(() => checkSource(probe({ durationSeconds: 3 * 14_400 }), fourHours, 600))).toBeUndefined();
+    expect(reasonOf(() => checkSource(probe({ durationSeconds: 3 * 14_400 }), fourHours, 14_401))).toBe('the part kept is longer than the limit of 4 h');
   });
 
   it('when the source does not say how long it is, then it passes (the output caps decide)', () => {

@@ -27,11 +27,17 @@ export function mediaLimits(maxDurationSeconds: number, maxOutputBytes?: number)
  */
 export const outputSecondsCap = (limits: MediaLimits): number => limits.maxDurationSeconds + 1;
 
-const tooLong = (limits: MediaLimits) => new PermanentFailure(`the video is longer than the limit of ${formatDuration(limits.maxDurationSeconds)}`);
+const tooLong = (limits: MediaLimits, what = 'the video') =>
+  new PermanentFailure(`${what} is longer than the limit of ${formatDuration(limits.maxDurationSeconds)}`);
 
-/** Before converting: a source that says it is longer than the limit is refused at once. */
-export function checkSource(source: MediaProbe, limits: MediaLimits): void {
-  if (source.durationSeconds > limits.maxDurationSeconds) throw tooLong(limits);
+/**
+ * Before converting: a source that says it is longer than the limit is refused at once; of a trimmed one,
+ * the part kept (`keptSeconds`) counts, as the cost follows it.
+ */
+export function checkSource(source: MediaProbe, limits: MediaLimits, keptSeconds?: number): void {
+  if (keptSeconds !== undefined) {
+    if (keptSeconds > limits.maxDurationSeconds) throw tooLong(limits, 'the part kept');
+  } else if (source.durationSeconds > limits.maxDurationSeconds) throw tooLong(limits);
 }
 
 /**

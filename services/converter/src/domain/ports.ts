@@ -2,6 +2,7 @@ import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors'
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
 import type { Claim, JobEvent, JobLeases, Progress } from '@mp3converter/shared/jobs';
 import type { EncodingPlan } from './encoding-plan.js';
+import type { LoudnessReading } from './loudness.js';
 
 export { PermanentFailure, TransientFailure };
 /** The worker's role of the job store (see @mp3converter/shared/jobs). */
@@ -37,6 +38,16 @@ export interface Mp3Details {
   bitRate: number;
   /** When it will be removed; the email says so. */
   expiresAt: Date;
+  /** Which part it is of a split by chapters: found again by a retry that follows an attempt which stored them all. */
+  part?: StoredPart;
+}
+
+/** A part of a split, as its MP3 records it. */
+export interface StoredPart {
+  /** 1, 2, … of `of`. */
+  number: number;
+  of: number;
+  title: string;
 }
 
 export interface Mp3Store {
@@ -49,6 +60,8 @@ export interface Mp3Store {
    * the MP3 before `finish`.
    */
   follow(mp3Fid: string, path: string, options: { leftovers: boolean }): Promise<Mp3Upload>;
+  /** The parts of a split by chapters stored for this video, in any order (none for a job of one MP3). */
+  partsOf(videoFid: string): Promise<{ mp3Fid: string; sizeBytes: number; durationSeconds: number | null; part: StoredPart }[]>;
 }
 
 /** Bytes `start` (inclusive) to `end` (exclusive) of a file. */
@@ -73,7 +86,8 @@ export interface MediaProbe {
   bitRate: number;
   sizeBytes: number;
   hasAudio: boolean;
-  hasVideo: boolean;
+  /** The index of the first video track (not an attached picture); null without one. */
+  videoStream: number | null;
   /** Of the first audio stream: `aac`, `mp3`, …; null without audio. */
   audioCodec: string | null;
   sampleRate: number | null;
@@ -119,6 +133,11 @@ export interface Transcoder {
    * `onProgress` hears, about twice a second, how many seconds of audio are encoded and at what speed.
    */
   toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, run?: EncodeRun): Promise<void>;
+  /**
+   * The integrated loudness and true peak of the audio the plan encodes (the part kept, at the rate and
+   * channels asked), before any gain; failures as for `toMp3`.
+   */
+  measureLoudness(input: MediaInput, plan: EncodingPlan, signal: AbortSignal, run?: EncodeRun): Promise<LoudnessReading>;
 }
 
 export interface EncodeRun {

@@ -70,4 +70,37 @@ describe('JobsService', () => {
     expect((await jobs.list(OWNER, { limit: 10 })).jobs.map((j) => j.video_fid)).not.toContain(ids[0]);
     expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
   });
+
+  it('when a job split by chapters is deleted, then every one of its MP3s goes', async () => {
+    const parts = ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2', '65f0c0ffee001122334455a3'];
+    for (const part of parts) store.mp3s.add(part);
+    store.mp3s.add('65f0c0ffee001122334455ff');
+    await store.finish(ids[0]!, parts);
+    expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
+    expect([...store.mp3s]).toEqual(['65f0c0ffee001122334455ff']);
+  });
+
+  it('when a job split into several MP3s is viewed, then it lists them, has no single mp3_fid, and downloads as the ZIP of all of them', async () => {
+    const parts = ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2'];
+    await store.finish(ids[0]!, parts);
+    expect(await jobs.view(OWNER, ids[0]!)).toMatchObject({
+      state: 'done',
+      mp3_fid: null,
+      mp3s: parts.map((fid) => ({ fid, title: null, duration: 1, size: 1 })),
+      mp3_size: 2,
+      download_url: `/download.zip?fid=${ids[0]}`,
+    });
+  });
+
+  it('when the owner asks for a link to a job split into several MP3s, then it is a signed link to the ZIP of all of them', async () => {
+    await store.finish(ids[0]!, ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2']);
+    const signer = {
+      ttlMs: 60_000,
+      url: ({ mp3Fid }: { mp3Fid: string }) => `https://x/download?fid=${mp3Fid}`,
+      zipUrl: ({ videoFids }: { videoFids: readonly string[] }) => `https://x/download.zip?fid=${videoFids.join('&fid=')}`,
+    };
+    expect(await jobs.link(OWNER, ids[0]!, signer)).toMatchObject({ url: `https://x/download.zip?fid=${ids[0]}` });
+    await store.finish(ids[1]!, '65f0c0ffee001122334455b1');
+    expect(await jobs.link(OWNER, ids[1]!, signer)).toMatchObject({ url: 'https://x/download?fid=65f0c0ffee001122334455b1' });
+  });
 });

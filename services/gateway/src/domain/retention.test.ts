@@ -36,4 +36,19 @@ describe('RetentionSweep', () => {
     expect(store.mp3s.has(mp3Fid)).toBe(false);
     expect((await store.jobs.get(ID))?.expiredAt).toBeInstanceOf(Date);
   });
+
+  it('when a job split into parts expires, then every part goes, but not while one of them is downloaded within the grace', async () => {
+    const store = new FakeStore();
+    const now = new Date();
+    const parts = ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2', '65f0c0ffee001122334455a3'];
+    await store.jobs.create({ videoFid: ID, owner: 'a@b.c', filename: 'a.mp4', size: 1, contentType: 'video/mp4' });
+    await store.finish(ID, parts, new Date(now.getTime() - 1));
+    for (const part of parts) store.mp3s.add(part);
+    store.downloading.add(parts[2]!);
+    expect(await sweepOf(store).sweep(now)).toBe(0);
+    expect(store.mp3s.size).toBe(3);
+    store.downloading.clear();
+    expect(await sweepOf(store).sweep(now)).toBe(1);
+    expect(store.mp3s.size).toBe(0);
+  });
 });

@@ -98,11 +98,12 @@ export class FakeStore implements VideoFiles, UploadLeases, JobNotices, Mp3Delet
     if (claim.status !== 'claimed') throw new Error(`job ${videoFid} not claimed: ${claim.status}`);
   }
 
-  /** The job is done, as a converter ends one: its MP3 stored, expiring at `expiresAt`. */
-  async finish(videoFid: string, mp3Fid: string, expiresAt = new Date(Date.now() + 86_400_000)): Promise<void> {
+  /** The job is done, as a converter ends one: its MP3 (or, given several, its parts) stored, expiring at `expiresAt`. */
+  async finish(videoFid: string, mp3Fids: string | readonly string[], expiresAt = new Date(Date.now() + 86_400_000)): Promise<void> {
     await this.convert(videoFid);
     await this.worker.markFinishing(videoFid);
-    await this.worker.markDone(videoFid, mp3Fid, { sizeBytes: 1, expiresAt });
+    const mp3s = (typeof mp3Fids === 'string' ? [mp3Fids] : mp3Fids).map((fid) => ({ fid, title: null, durationSeconds: 1, size: 1 }));
+    await this.worker.markDone(videoFid, { mp3s, expiresAt });
   }
 
   async has(videoFid: string): Promise<boolean> {

@@ -12,6 +12,7 @@ import type { UploadAdmission } from './domain/upload-admission.js';
 import type { AuthClient, JobViews, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
 import type { ZipDownloads, ZipLinkSigner } from './domain/zip-download.js';
+import type { WebhooksService } from './domain/webhooks.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
@@ -23,6 +24,7 @@ import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
 import { zipDownloadRouter } from './routes/zip-download.route.js';
+import { webhooksRouter } from './routes/webhooks.route.js';
 
 export interface GatewayDeps {
   auth: AuthClient;
@@ -31,6 +33,7 @@ export interface GatewayDeps {
   mp3s: GridFsMp3Files;
   jobs: JobViews;
   jobsService: JobsService;
+  webhooks: WebhooksService;
   hub: EventHub;
   eventsKeepAliveMs: number;
   /** EVENTS_KEY_RECHECK_MS. */
@@ -65,7 +68,16 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(httpMetrics(deps.registry));
   app.use(requestLogger(deps.logger, { tracer: 'gateway', continueTrace: false }));
   // Before anything that could read a body: tus reads its PATCH bodies itself.
-  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
+  app.use(
+    uploadsRouter({
+      ...deps.resumable,
+      auth: deps.auth,
+      admission: deps.admission,
+      logger: deps.logger,
+      metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
+    }),
+  );
   app.use(loginRouter(deps.auth));
   app.use(
     uploadRouter({
@@ -75,6 +87,7 @@ export function createApp(deps: GatewayDeps): Express {
       holdMs: deps.uploadHoldMs,
       storage: deps.uploadStorage,
       metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
     }),
   );
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
@@ -82,6 +95,7 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
   app.use(keysRouter(deps.auth));
+  app.use(webhooksRouter(deps.auth, deps.webhooks));
   app.use(
     eventsRouter({
       auth: deps.auth,

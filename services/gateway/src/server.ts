@@ -8,6 +8,8 @@ import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converte
 import { AmqpJobEvents, subscribeJobEvents } from '@mp3converter/shared/jobs/amqp';
 import { ensureJobIndexes, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { WriteGate, createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { DestinationPolicy, WebhookStore } from '@mp3converter/shared/webhooks';
+import { systemResolveHost } from './adapters/host.resolver.js';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
@@ -32,6 +34,7 @@ import { RetentionSweep } from './domain/retention.js';
 import { UploadAdmission } from './domain/upload-admission.js';
 import { UploadService } from './domain/upload.service.js';
 import { ZipDownloads } from './domain/zip-download.js';
+import { type ResolveHost, WebhooksService } from './domain/webhooks.service.js';
 import { uploadMetrics } from './metrics.js';
 
 export interface GatewayServer {
@@ -51,8 +54,13 @@ export interface GatewayServer {
   stop(drainMs?: number): Promise<void>;
 }
 
+/** What tests replace: how webhook URLs' names are resolved at registration. */
+export interface GatewayOverrides {
+  resolveHost?: ResolveHost;
+}
+
 /** Wires the gateway from its config; used by main.ts and by the tests, which pass port 0. */
-export async function startGatewayServer(config: GatewayConfig, logger: Logger): Promise<GatewayServer> {
+export async function startGatewayServer(config: GatewayConfig, logger: Logger, overrides: GatewayOverrides = {}): Promise<GatewayServer> {
   const mongo = createMongoClient(config.MONGODB_URI, 'gateway');
   const amqp = new AmqpConnection({
     url: config.RABBITMQ_URL,
@@ -131,6 +139,20 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   });
   resumableStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'resumable upload indexes not created yet'));
   const completion = new ResumableUploadCompletion(resumableStore, uploads, logger);
+  const webhookStore = new WebhookStore(mongo, config.WEBHOOK_DATABASE);
+  webhookStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'webhook indexes not created yet'));
+  const webhooks = new WebhooksService(
+    webhookStore,
+    new DestinationPolicy(config.webhookDestinations),
+    overrides.resolveHost ?? systemResolveHost,
+    {
+      maxPerUser: config.WEBHOOKS_PER_USER,
+      secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+      notifyUrlTtlMs: config.WEBHOOK_NOTIFY_URL_TTL_SECONDS * 1000,
+      resolveTimeoutMs: config.MONGODB_TIMEOUT_MS,
+    },
+    logger.child({ component: 'webhooks' }),
+  );
   completion.start(config.ORPHAN_SWEEP_INTERVAL_MS);
   const publicBase = config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '');
   const linkTtlMs = config.DOWNLOAD_LINK_TTL_SECONDS * 1000;
@@ -159,6 +181,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     mp3s,
     jobs,
     jobsService: new JobsService(jobs, videoFiles, mp3s, notices, locks, logger),
+    webhooks,
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
     eventsKeyRecheckMs: config.EVENTS_KEY_RECHECK_MS,

@@ -233,6 +233,65 @@ describe('the API against its document', () => {
     }
   });
 
+  it('when a user registers a webhook, reads it, its deliveries, rotates its secret and removes it, then every answer matches the document', async () => {
+    const { authorization } = await signIn(stack);
+    const auth = { authorization, 'content-type': 'application/json' };
+    // A literal address outside: nothing is resolved, and no job of this user ends, so nothing is sent.
+    const created = await conforms(
+      await fetch(`${stack.url}/webhooks`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ url: 'https://93.184.216.34/hook', events: ['job.done'] }),
+      }),
+      'post',
+      '/webhooks',
+    );
+    const id = created.id as string;
+    expect(created.secret).toMatch(/^whsec_/);
+    expect((await conforms(await fetch(`${stack.url}/webhooks`, { headers: auth }), 'get', '/webhooks')).webhooks).toHaveLength(1);
+    await conforms(await fetch(`${stack.url}/webhooks/${id}`, { headers: auth }), 'get', '/webhooks/{id}');
+    await conforms(await fetch(`${stack.url}/webhooks/${id}/rotate-secret`, { method: 'POST', headers: auth }), 'post', '/webhooks/{id}/rotate-secret');
+    expect((await conforms(await fetch(`${stack.url}/webhooks/${id}/deliveries`, { headers: auth }), 'get', '/webhooks/{id}/deliveries')).deliveries).toEqual(
+      [],
+    );
+    const noDelivery = `msg_${'0'.repeat(32)}`;
+    const refusals: [Promise<Response>, string, string, number, string][] = [
+      [
+        fetch(`${stack.url}/webhooks/${id}/deliveries/${noDelivery}`, { headers: auth }),
+        'get',
+        '/webhooks/{id}/deliveries/{delivery_id}',
+        404,
+        'delivery_not_found',
+      ],
+      [
+        fetch(`${stack.url}/webhooks/${id}/deliveries/${noDelivery}/redeliver`, { method: 'POST', headers: auth }),
+        'post',
+        '/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+        404,
+        'delivery_not_found',
+      ],
+      [fetch(`${stack.url}/webhooks/${id}/deliveries?limit=0`, { headers: auth }), 'get', '/webhooks/{id}/deliveries', 400, 'invalid_query'],
+      [
+        fetch(`${stack.url}/webhooks`, { method: 'POST', headers: auth, body: JSON.stringify({ url: 'http://169.254.169.254/' }) }),
+        'post',
+        '/webhooks',
+        400,
+        'destination_refused',
+      ],
+      [fetch(`${stack.url}/webhooks`, { method: 'POST', headers: auth, body: '{' }), 'post', '/webhooks', 400, 'entity_parse_failed'],
+      [fetch(`${stack.url}/webhooks`, { headers: {} }), 'get', '/webhooks', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/webhooks/ep_${'0'.repeat(24)}`, { headers: auth }), 'get', '/webhooks/{id}', 404, 'webhook_not_found'],
+    ];
+    for (const [request, method, path, status, code] of refusals) {
+      const res = await request;
+      expect(res.status, `${method} ${path} ${code}`).toBe(status);
+      expect((await conforms(res, method, path)).error.code).toBe(code);
+    }
+    const removed = await fetch(`${stack.url}/webhooks/${id}`, { method: 'DELETE', headers: auth });
+    expect(removed.status).toBe(204);
+    await conforms(removed, 'delete', '/webhooks/{id}');
+  });
+
   it('when a resumable upload is created, looked at and abandoned, then the tus answers match the document', async () => {
     const { authorization } = await signIn(stack);
     const tus = { authorization, 'tus-resumable': '1.0.0' };
@@ -342,7 +401,8 @@ describe('the API against its document', () => {
       const documentedOperations = Object.values(served.paths as Record<string, object>).flatMap((item) => Object.keys(item)).length;
       await waitFor(() => (operations().length >= documentedOperations ? true : undefined), { timeoutMs: 30_000, what: 'every operation on the page' });
       const shownPaths = new Set([...dom.window.document.querySelectorAll('.opblock-summary-path')].map((n) => n.getAttribute('data-path')));
-      expect([...shownPaths].sort()).toEqual(Object.keys(served.paths).sort());
+      // The page shows the webhooks receivers get beside the paths, each under its event's name.
+      expect([...shownPaths].sort()).toEqual([...Object.keys(served.paths), ...Object.keys(served.webhooks ?? {})].sort());
       expect(dom.window.document.querySelector('.info .title')?.textContent).toContain('mp3converter gateway');
       // Images are not fetched by jsdom: what the rendered page points at must be here (or data:) too.
       for (const node of dom.window.document.querySelectorAll('[src], link[href]')) {

@@ -78,6 +78,13 @@ export const uploadAcceptedSchema = z
     content_type: z.string(),
     options: conversionOptionsSchema.meta({ description: 'The output options, as checked; `{}` for the defaults.' }),
     status_url: z.string().meta({ description: '`/status?fid=<video_fid>`, also in `Location`.' }),
+    webhook: z
+      .object({
+        id: z.string().meta({ description: 'The endpoint made for `notify_url`: `GET /webhooks/{id}` and its deliveries.' }),
+        secret: z.string().meta({ description: 'Its signing secret (`whsec_…`), shown this once.' }),
+      })
+      .optional()
+      .meta({ description: 'Only with `notify_url`: where the end of this job is sent, signed with this secret.' }),
   })
   .meta({ id: 'UploadAccepted', description: 'An upload accepted: its job is queued.' });
 export type UploadAccepted = z.infer<typeof uploadAcceptedSchema>;

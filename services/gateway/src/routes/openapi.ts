@@ -1,4 +1,4 @@
-import { conversionOptionsSchema, loginBodySchema } from '@mp3converter/shared/contracts';
+import { loginBodySchema } from '@mp3converter/shared/contracts';
 import { errorBodySchema } from '@mp3converter/shared/errors';
 import {
   downloadLinkSchema,
@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { keysPaths } from './keys.openapi.js';
 import { MAX_ZIP_JOBS } from '../domain/zip-download.js';
 import { PAGE_FILES } from './page.route.js';
+import { notifyUrlHeaders, notifyUrlRefusals, uploadQuerySchema, webhookEvents, webhookPaths } from './openapi.webhooks.js';
 import { type ZodOpenApiObject, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, createDocument } from 'zod-openapi';
 
 /**
@@ -168,7 +169,7 @@ const paths: ZodOpenApiObject['paths'] = {
       description:
         'Exactly one file, under any field name, streamed into storage as it arrives. The output options go in the query string: a field after the file would come too late.',
       security: scoped('upload'),
-      requestParams: { query: conversionOptionsSchema },
+      requestParams: { query: uploadQuerySchema },
       requestBody: {
         required: true,
         content: {
@@ -187,7 +188,7 @@ const paths: ZodOpenApiObject['paths'] = {
           headers: z.object({ Location: z.string().meta({ description: '`/status?fid=<video_fid>`' }) }),
           content: json(uploadAcceptedSchema),
         },
-        '400': error('`invalid_options` (every problem named), `exactly_one_file_required`, `malformed_multipart`'),
+        '400': error(`\`invalid_options\` (every problem named), \`exactly_one_file_required\`, \`malformed_multipart\`${notifyUrlRefusals}`),
         '401': noToken,
         '403': badToken,
         ...uploadLimits,
@@ -201,10 +202,10 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: create a resumable upload',
       description:
-        'tus core with the creation, creation-with-upload, termination and expiration extensions. The output options go in the query string or as `Upload-Metadata` keys, beside `filename` and `filetype`.',
+        'tus core with the creation, creation-with-upload, termination and expiration extensions. The output options (and `notify_url`) go in the query string or as `Upload-Metadata` keys, beside `filename` and `filetype`.',
       security: scoped('upload'),
       requestParams: {
-        query: conversionOptionsSchema,
+        query: uploadQuerySchema,
         header: tusRequestHeaders.extend({
           'Upload-Length': z.coerce.number().int().positive().meta({ description: 'The whole file, bytes (no deferred length).' }),
           'Upload-Metadata': z
@@ -225,9 +226,10 @@ const paths: ZodOpenApiObject['paths'] = {
             Location: z.string().meta({ description: '`/uploads/<upload_id>`' }),
             'Upload-Expires': z.string().meta({ description: 'When an unfinished upload is removed (RFC 7231 date).' }),
             'Upload-Offset': z.string().optional().meta({ description: 'With creation-with-upload: the bytes taken.' }),
+            ...notifyUrlHeaders.shape,
           }),
         },
-        '400': tusProtocolError('`invalid_options`, `bad_metadata`, `bad_request`'),
+        '400': tusProtocolError(`\`invalid_options\`, \`bad_metadata\`, \`bad_request\`${notifyUrlRefusals}`),
         '401': noToken,
         '403': badToken,
         '412': tusProtocolError('`unsupported_tus_version`'),
@@ -529,6 +531,7 @@ const paths: ZodOpenApiObject['paths'] = {
     },
   },
   ...keysPaths({ error, noToken, unavailable }),
+  ...webhookPaths({ json, error, noToken, badToken, storeDown, security: scoped('read'), noStore }),
   ...pagePaths(),
   '/openapi.json': {
     get: {
@@ -589,10 +592,15 @@ export function gatewayDocument(): ReturnType<typeof createDocument> {
       { name: 'jobs' },
       { name: 'downloads' },
       { name: 'events' },
+      {
+        name: 'webhooks',
+        description: 'Job events POSTed to endpoints a user registers, signed per Standard Webhooks (https://www.standardwebhooks.com/).',
+      },
       { name: 'API keys', description: 'Long-lived keys for scripts, managed with a login token.' },
       { name: 'reference' },
     ],
     paths,
+    webhooks: webhookEvents({ json }),
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: '`email:password`, for `POST /login` only.' },

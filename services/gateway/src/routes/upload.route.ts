@@ -9,6 +9,7 @@ import type { AuthClient, UploadMetrics } from '../domain/ports.js';
 import { NotMediaError } from '../domain/not-media.js';
 import type { Reservation, UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
+import type { CheckedDestination, WebhooksService } from '../domain/webhooks.service.js';
 import { authenticate, userOf } from './authenticate.js';
 import { ObjectId } from '@mp3converter/shared/storage';
 
@@ -20,6 +21,8 @@ export interface UploadRouteDeps {
   holdMs: number;
   storage: StorageEngine;
   metrics: UploadMetrics;
+  /** `notify_url`: checked before the body is read, registered for the job once the file is stored. */
+  webhooks: Pick<WebhooksService, 'checkDestination' | 'registerForJob'>;
 }
 
 /** The output options from the query string, all problems named at once (400 `invalid_options`). */
@@ -83,6 +86,8 @@ interface MultipartUpload {
   options: ConversionOptions;
   /** Its share of the owner's limits, once reserved. */
   reservation?: Reservation;
+  /** Where the end of its job goes (`notify_url`), checked. */
+  notify?: CheckedDestination;
 }
 const inFlight = new WeakMap<Response, MultipartUpload>();
 const uploadOf = (res: Response): MultipartUpload => {
@@ -94,7 +99,13 @@ const uploadOf = (res: Response): MultipartUpload => {
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics }: UploadRouteDeps): Router {
+/** The query of an upload: its output options, and where to send the end of its job (`notify_url`). */
+export function splitUploadQuery(query: Record<string, unknown>): { options: Record<string, unknown>; notifyUrl: unknown } {
+  const { notify_url: notifyUrl, ...options } = query;
+  return { options, notifyUrl };
+}
+
+export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics, webhooks }: UploadRouteDeps): Router {
   const multerFor = (maxBytes: number) =>
     multer({
       storage,
@@ -119,7 +130,9 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
     // Everything that can be refused is refused before a byte of the body is read: the options, the content
     // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {
-      const upload: MultipartUpload = { startedAt: performance.now(), options: readOptionsQuery(req.query) };
+      const { options, notifyUrl } = splitUploadQuery(req.query);
+      const upload: MultipartUpload = { startedAt: performance.now(), options: readOptionsQuery(options) };
+      if (notifyUrl !== undefined) upload.notify = await webhooks.checkDestination(notifyUrl, 'notify_url');
       inFlight.set(res, upload);
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
@@ -149,7 +162,9 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       const file = files[0];
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
-      const { options, startedAt, reservation } = uploadOf(res);
+      const { options, startedAt, reservation, notify } = uploadOf(res);
+      // Before the job: its end cannot come before the endpoint that hears it.
+      const webhook = notify ? await webhooks.registerForJob(userOf(res).username, videoFid, notify) : undefined;
       try {
         await uploads.enqueue(
           { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
@@ -171,7 +186,10 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
         content_type: file.contentType,
         options,
         status_url: statusUrl,
+        ...(webhook ? { webhook } : {}),
       };
+      // An answer with a signing secret in it is kept by no cache on the way.
+      if (webhook) res.set('Cache-Control', 'no-store');
       res.status(202).location(statusUrl).json(accepted);
     },
   );

@@ -52,6 +52,8 @@ async function store(path: string, owner: string): Promise<string> {
 }
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
+/** The kernel's clock ticks a second, the unit of CPU times in /proc (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 /** A loopback port nothing listens on now. */
 async function freePort(): Promise<number> {
@@ -213,7 +215,6 @@ async function childCpuSeconds(): Promise<number> {
   // After the command's name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14 here.
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
-const CLOCK_TICKS = 100;
 
 /** Wall and CPU seconds of `work`, which runs ffmpeg; the median of three runs of each. */
 async function timed(work: () => Promise<void>, runs = 3): Promise<{ wall: number; cpu: number }> {

@@ -218,9 +218,9 @@ async function measure(path: string): Promise<Run> {
 /** Of a process: CPU seconds of the children it reaped (ffmpeg, ffprobe), from /proc (cutime + cstime). */
 async function childCpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // After the command's name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14 here.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const { stdout } = await run('getconf', ['CLK_TCK']);
-  return (Number(fields[13]) + Number(fields[14])) / Number(stdout);
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 
 /**

@@ -257,7 +257,12 @@ async function benchSplit(): Promise<void> {
   await arrived;
   const pipelineSeconds = seconds(t0);
   const cpu = (await childCpuSeconds(worker.process.pid!)) - cpuBefore;
-  const job = await mongoJobStore(mongo).get(fid);
+  // The `mp3` message goes out just before the job is marked done.
+  let job = await mongoJobStore(mongo).get(fid);
+  for (let i = 0; i < 100 && job?.state !== 'done'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    job = await mongoJobStore(mongo).get(fid);
+  }
   // The same work bare, one step after the other: read the book out of GridFS, copy its audio whole with one
   // ffmpeg, write that into GridFS.
   let t = performance.now();

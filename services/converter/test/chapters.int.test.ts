@@ -211,9 +211,14 @@ describe('split=chapters', () => {
       { start: 40, end: 50, title: 'past the end' },
     ];
     const source = await makeSource({ seconds: 30, container: 'mkv', metadata: metadataOf({ title: 'Talk' }, chapters) });
-    const { job, parts } = await convert(source, { split: 'chapters', bitrate: 96 }, 'talk.mkv');
+    const { job, parts } = await convert(source, { split: 'chapters', bitrate: 96, cover: 'frame@1' }, 'talk.mkv');
 
     expect(parts.map((p) => p.filename)).toEqual(['01 - A.mp3', '02 - B.mp3', '03 - C.mp3']);
+    // The cover, a frame of the video, is made once with the encode and is in every part.
+    for (const [i, part] of parts.entries()) {
+      const { streams } = await ffprobeOf(part.data, `gapped-cover-${i}.mp3`);
+      expect(streams.filter((st) => st.codec_type === 'video').map((st) => st.disposition.attached_pic)).toEqual([1]);
+    }
     const expected = [10, 12, 8]; // [0, 10), [10, 22), [22, 30]: audio before, between and after stays with a part
     for (const [i, part] of parts.entries()) {
       expectLength(await decodedSeconds(part.data, `gapped-${i}.mp3`), expected[i]!, i);
@@ -226,14 +231,14 @@ describe('split=chapters', () => {
     expect(job.mp3s.map((m) => m.title)).toEqual(['A', 'B', 'C']);
   }, 60_000);
 
-  it('when only a part of the source is kept, then the parts are the chapters within it, from its start', async () => {
+  it('when only a part of the source is kept, and made even in loudness, then the parts are the chapters within it, from its start', async () => {
     const chapters = [
       { start: 0, end: 10, title: 'A' },
       { start: 10, end: 22, title: 'B' },
       { start: 22, end: 30, title: 'C' },
     ];
     const source = await makeSource({ seconds: 30, container: 'mp3', metadata: metadataOf({}, chapters) });
-    const { parts } = await convert(source, { split: 'chapters', start: 5, end: 25 });
+    const { parts } = await convert(source, { split: 'chapters', start: 5, end: 25, loudness: -16 });
     expect(parts.map((p) => p.filename)).toEqual(['01 - A.mp3', '02 - B.mp3', '03 - C.mp3']);
     const lengths = await Promise.all(parts.map((p, i) => decodedSeconds(p.data, `trimmed-${i}.mp3`)));
     for (const [i, expected] of [5, 12, 3].entries()) expectLength(lengths[i]!, expected, i);

@@ -61,11 +61,7 @@ export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: R
       `  ${link.url}`,
       '',
       ...(removal ? [removal, ''] : []),
-      'Or with a token from /login:',
-      '',
-      `  ${login}`,
-      `  ${curl}`,
-      '',
+      ...withToken(login, curl).text,
     ].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
@@ -73,8 +69,7 @@ export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: R
       ...(about ? [`<p>${escapeHtml(about)}</p>`] : []),
       `<p><a href="${escapeHtml(link.url)}">Download the MP3</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
       ...(removal ? [`<p>${escapeHtml(removal)}</p>`] : []),
-      '<p>Or with a token from <code>/login</code>:</p>',
-      `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`,
+      ...withToken(login, curl).html,
       '</body></html>',
     ].join('\n'),
   };
@@ -103,21 +98,24 @@ function splitReadyEmail(message: Mp3Message, count: number, { gatewayUrl, link 
       '',
       `  ${link.url}`,
       '',
-      'Or with a token from /login:',
-      '',
-      `  ${login}`,
-      `  ${curl}`,
-      '',
+      ...withToken(login, curl).text,
     ].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
       `<p>${escapeHtml(ready)}</p>`,
       `<p>video file_id: ${escapeHtml(message.video_fid)}</p>`,
       `<p><a href="${escapeHtml(link.url)}">Download the ${count} MP3s as one ZIP</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
-      '<p>Or with a token from <code>/login</code>:</p>',
-      `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`,
+      ...withToken(login, curl).html,
       '</body></html>',
     ].join('\n'),
+  };
+}
+
+/** The end of a ready email: the same download with a token from /login, as text lines and as HTML. */
+function withToken(login: string, curl: string): { text: string[]; html: string[] } {
+  return {
+    text: ['Or with a token from /login:', '', `  ${login}`, `  ${curl}`, ''],
+    html: ['<p>Or with a token from <code>/login</code>:</p>', `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`],
   };
 }
 

@@ -1,18 +1,10 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const root = fileURLToPath(new URL('.', import.meta.url));
-
 export default defineConfig({
-  resolve: {
-    // Tests run the TypeScript sources of the shared package, never a stale build of it.
-    alias: [
-      { find: /^@mp3converter\/shared\/amqp\/outcome-policy$/, replacement: `${root}packages/shared/src/amqp/outcome-policy.ts` },
-      { find: /^@mp3converter\/web$/, replacement: `${root}packages/web/src/site.ts` },
-      { find: /^@mp3converter\/shared\/contracts\/(mp3-formats|error-body|job-states)$/, replacement: `${root}packages/shared/src/contracts/$1.ts` },
-      { find: /^@mp3converter\/shared\/(.+)$/, replacement: `${root}packages/shared/src/$1/index.ts` },
-    ],
-  },
+  // Tests run the TypeScript sources of the workspace's packages (their `source` export condition), never a
+  // stale build of them.
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     // Integration tests share the fixed GridFS databases (videos, mp3s) and check them for leftovers, so
     // test files run one at a time; tests inside a file use unique users and queues.

@@ -5,6 +5,8 @@
 #   bash scripts/bench.sh convert [MINUTES...]    converter message-to-message time vs the bare work (1 10 60)
 #   bash scripts/bench.sh throughput [N]          N jobs through N workers at once vs N bare ffmpeg runs (2)
 #   bash scripts/bench.sh idle                    gateway idle RSS
+#   bash scripts/bench.sh zip [SIZE_MIB] [FILES]  a ZIP of FILES done jobs' MP3s through GET /download.zip vs a raw
+#                                                 GridFS read, the gateway's peak RSS, a resume (2048 16)
 #   bash scripts/bench.sh load [USERS] [UPLOADS]  the started system under USERS x UPLOADS uploads (5 10), and a
 #                                                 second user's wait behind a first user's backlog of 30
 #   bash scripts/bench.sh http [SECONDS] [CONNS]  requests per second, p50/p99 of the gateway's requests against
@@ -16,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
-what=${1:?upload, convert, throughput, idle, load, http or burst}; shift
+what=${1:?upload, convert, throughput, idle, zip, load, http or burst}; shift
 ensure_node_modules
 if [ "$what" = load ] || [ "$what" = http ] || [ "$what" = burst ]; then
   # Against the system the start command runs; started here (and stopped after) when it is not running.
@@ -69,5 +71,6 @@ case "$what" in
   convert) pnpm exec tsx --conditions=source scripts/bench/convert.ts "$@" ;;
   throughput) pnpm exec tsx --conditions=source scripts/bench/throughput.ts "$@" ;;
   idle) pnpm exec tsx --conditions=source scripts/bench/idle.ts "$@" ;;
-  *) die "unknown benchmark $what (upload, convert, throughput, idle, load, http or burst)" ;;
+  zip) pnpm exec tsx --conditions=source scripts/bench/zip.ts "$@" ;;
+  *) die "unknown benchmark $what (upload, convert, throughput, idle, zip, load, http or burst)" ;;
 esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node Kubernetes cluster on this machine, without Docker or Minikube, running the four services' images
+# A one-node Kubernetes cluster on this machine, without Docker or Minikube, running the five services' images
 # under the manifests' real securityContext (non-root, read-only root, no capabilities, Pod Security
 # "restricted" enforced): etcd, kube-apiserver and kube-controller-manager on loopback (as the manifests
 # test, plus the scheduler), containerd and runc from Debian's packages, a kubelet that never changes the host's kernel settings.
@@ -74,7 +74,7 @@ stage() { say "[$((SECONDS - started)) s] $*"; }
 stage "building what is missing (etcd, kube-apiserver, kube-controller-manager, kubelet)"
 kube_build kube-apiserver kube-controller-manager kube-scheduler kubelet
 KUBELET=$CACHE_DIR/bin/kubelet-$K8S_VERSION KUBECTL=$(kubectl_bin) KUSTOMIZE=$(kustomize_bin)
-images=(auth gateway converter notification)
+images=(auth gateway converter notification webhooks)
 # An image is built again when what goes into it changed since it was built (never a stale image on the node):
 # the fingerprint is git's view of the service, the shared package and the lockfile, uncommitted edits included.
 fingerprint() { # service
@@ -233,11 +233,14 @@ replicas:
   - { name: gateway, count: 1 }
   - { name: converter, count: 1 }
   - { name: notification, count: 1 }
+  - { name: webhooks, count: 1 }
 configMapGenerator:
   - { name: auth-config, behavior: merge, literals: [MYSQL_USER=root, MYSQL_DB=$auth_db] }
   - { name: gateway-config, behavior: merge, literals: [VIDEO_QUEUE=video_$run_id] }
   - { name: converter-config, behavior: merge, literals: [$queues] }
   - { name: notification-config, behavior: merge, literals: [$queues] }
+  - { name: webhooks-config, behavior: merge, literals: [EVENTS_QUEUE=webhooks_$run_id] }
+  - { name: webhook-destinations, behavior: merge, literals: [WEBHOOK_DATABASE=webhooks_$run_id] }
 secretGenerator:
   - { name: auth-secret, behavior: merge, literals: [MYSQL_PASSWORD=] }
   - name: gateway-secret
@@ -251,6 +254,9 @@ secretGenerator:
     behavior: replace
     literals:
       [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672", "DOWNLOAD_LINK_SECRET=$link_secret"]
+  - name: webhooks-secret
+    behavior: replace
+    literals: [MONGODB_URI=mongodb://mongodb:27017, "RABBITMQ_URL=amqp://guest:guest@rabbitmq:5672"]
 patches:
   # no images for the stores and the mail catcher: this machine's servers stand in for them
   - patch: '{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mongodb"}, "\$patch": "delete"}'
@@ -299,7 +305,7 @@ for ((i = 0; i < 120; i++)); do
 done
 echo "job $fid: $state"
 [ "$state" = done ] || die "the conversion did not finish"
-stage "the node ran the four services Ready under Pod Security \"restricted\", and converted a video"
+stage "the node ran the five services Ready under Pod Security \"restricted\", and converted a video"
 
 if [ "${KEEP:-}" = 1 ]; then
   echo "KUBECONFIG=$KUBECONFIG  (Ctrl-C stops everything)"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Builds the four service images and checks that each starts and answers /healthz against the local servers.
+# Builds the five service images and checks that each starts and answers /healthz against the local servers.
 # With a Docker engine it uses docker; without one (as on the CI machine) the OCI stand-in
 # (../shared/tools/oci-standin.sh: buildah, with a local stand-in for the node:24-bookworm-slim base).
 #
-#   bash scripts/images.sh [--build-only] [SERVICE...]      default: auth gateway converter notification
+#   bash scripts/images.sh [--build-only] [SERVICE...]      default: auth gateway converter notification webhooks
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
@@ -11,7 +11,7 @@ cd "$ROOT"
 check=true
 if [ "${1:-}" = --build-only ]; then check=false; shift; fi
 services=("$@")
-[ ${#services[@]} -gt 0 ] || services=(auth gateway converter notification)
+[ ${#services[@]} -gt 0 ] || services=(auth gateway converter notification webhooks)
 TAG=${IMAGE_TAG:-dev}
 
 if docker info >/dev/null 2>&1; then
@@ -39,9 +39,10 @@ declare -A envs=(
   [gateway]="PORT=8090 HEALTH_PORT=8093 AUTH_SVC_ADDRESS=127.0.0.1:5090 VIDEO_QUEUE=image_check_video DOWNLOAD_LINK_SECRET=image-check-link-secret-0123456789abcdef $stores"
   [converter]="HEALTH_PORT=8091 VIDEO_QUEUE=image_check_video MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed $stores"
   [notification]="HEALTH_PORT=8092 SMTP_HOST=127.0.0.1 SMTP_PORT=1025 MAIL_FROM=check@mp3converter.com MP3_QUEUE=image_check_mp3 FAILED_QUEUE=image_check_failed DOWNLOAD_LINK_SECRET=image-check-link-secret-0123456789abcdef $stores"
+  [webhooks]="HEALTH_PORT=8094 EVENTS_QUEUE=image_check_webhooks WEBHOOK_DATABASE=webhooks_image_check $stores"
 )
 # where each answers /healthz
-declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=8092)
+declare -A ports=([auth]=5091 [gateway]=8093 [converter]=8091 [notification]=8092 [webhooks]=8094)
 
 report=()
 pids=()

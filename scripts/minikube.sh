@@ -26,7 +26,7 @@ say "enabling the ingress addon"
 minikube addons enable ingress >/dev/null
 
 say "building the images inside Minikube"
-for s in auth gateway converter notification; do
+for s in auth gateway converter notification webhooks; do
   minikube image build -t "mp3converter/$s:dev" -f "services/$s/Dockerfile" . >/dev/null || die "building $s failed"
 done
 
@@ -51,7 +51,7 @@ fi
 
 say "waiting for the rollout"
 for s in mysql mongodb rabbitmq; do kubectl -n "$NS" rollout status "statefulset/$s" --timeout=600s; done
-for s in maildev auth gateway converter notification; do kubectl -n "$NS" rollout status "deployment/$s" --timeout=600s; done
+for s in maildev auth gateway converter notification webhooks; do kubectl -n "$NS" rollout status "deployment/$s" --timeout=600s; done
 
 ip=$(minikube ip)
 cat <<HOSTS

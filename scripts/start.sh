@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the whole system on this machine, in the foreground: installs and builds, finds or starts the
-# servers (MariaDB, RabbitMQ, a MongoDB-wire server, the mail catcher), starts auth, gateway, converter and
-# notification, waits until each is ready and prints how to use it. Ctrl-C stops everything it started.
+# servers (MariaDB, RabbitMQ, a MongoDB-wire server, the mail catcher), starts auth, gateway, converter,
+# notification and webhooks, waits until each is ready and prints how to use it. Ctrl-C stops everything it started.
 # A service that crashes is started again, as Kubernetes would.
 #
 # Addresses can be changed with MYSQL_HOST/MYSQL_PORT/MYSQL_USER/MYSQL_PASSWORD, MONGODB_URI, RABBITMQ_URL;
@@ -9,6 +9,10 @@
 #
 # The services listen on 127.0.0.1 only: the development user's password is well known. MP3C_LISTEN=0.0.0.0
 # (or one address of this machine) opens them to the network on purpose; the mail page stays on 127.0.0.1.
+#
+# Webhooks to receivers on this machine or its network are refused unless allowed:
+# WEBHOOK_ALLOWED_DESTINATIONS=127.0.0.1 (address ranges, comma-separated) allows them, for the gateway's
+# check and the webhooks worker's alike.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
@@ -26,11 +30,12 @@ GATEWAY_PORT=${GATEWAY_PORT:-8080} AUTH_PORT=${AUTH_PORT:-5000}
 # /healthz and /readyz are served on these, never on the public ports
 GATEWAY_HEALTH=${GATEWAY_HEALTH_PORT:-8083} AUTH_HEALTH=${AUTH_HEALTH_PORT:-8084}
 CONVERTER_PORT=${CONVERTER_HEALTH_PORT:-8081} NOTIFICATION_PORT=${NOTIFICATION_HEALTH_PORT:-8082}
+WEBHOOKS_PORT=${WEBHOOKS_HEALTH_PORT:-8085}
 SMTP_PORT=${SMTP_PORT:-1025} MAIL_WEB_PORT=${MAIL_WEB_PORT:-1080}
 LISTEN=${MP3C_LISTEN:-127.0.0.1}
 
 started_servers=() # "name pid" or "name command" for what this script started and must stop
-services=(auth gateway converter notification)
+services=(auth gateway converter notification webhooks)
 declare -A pids=()
 stopping=false
 
@@ -97,20 +102,21 @@ if ! port_open 127.0.0.1 "$SMTP_PORT"; then
   wait_port 127.0.0.1 "$SMTP_PORT" 30 "the mail catcher"
 fi
 
-# --- the four services -------------------------------------------------------------------------------
+# --- the five services -------------------------------------------------------------------------------
 [ -s "$LOCAL/jwt_secret" ] || (umask 077 && openssl rand -base64 48 | tr -d '\n' >"$LOCAL/jwt_secret")
 [ -s "$LOCAL/link_secret" ] || (umask 077 && openssl rand -base64 48 | tr -d '\n' >"$LOCAL/link_secret")
 # The links of the emails point at this machine's gateway.
 PUBLIC_URL=${PUBLIC_GATEWAY_URL:-http://127.0.0.1:$GATEWAY_PORT}
 for p in "$AUTH_PORT:auth" "$GATEWAY_PORT:gateway" "$CONVERTER_PORT:converter" "$NOTIFICATION_PORT:notification" \
-  "$AUTH_HEALTH:auth probes" "$GATEWAY_HEALTH:gateway probes"; do
+  "$WEBHOOKS_PORT:webhooks" "$AUTH_HEALTH:auth probes" "$GATEWAY_HEALTH:gateway probes"; do
   check_port_free "${p%%:*}" "${p#*:}"
 done
 
 env_auth=(NODE_ENV=development HOST="$LISTEN" PORT="$AUTH_PORT" HEALTH_PORT="$AUTH_HEALTH" JWT_SECRET="$(cat "$LOCAL/jwt_secret")"
   SEED_USER_EMAIL=georgio@email.com SEED_USER_PASSWORD=Admin123 LOGIN_RATE_LIMIT=100)
 env_gateway=(NODE_ENV=development HOST="$LISTEN" PORT="$GATEWAY_PORT" HEALTH_PORT="$GATEWAY_HEALTH" AUTH_SVC_ADDRESS="127.0.0.1:$AUTH_PORT"
-  DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")" PUBLIC_GATEWAY_URL="$PUBLIC_URL")
+  DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")" PUBLIC_GATEWAY_URL="$PUBLIC_URL"
+  WEBHOOK_ALLOWED_DESTINATIONS="${WEBHOOK_ALLOWED_DESTINATIONS:-}")
 env_converter=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
   JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
   # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
@@ -118,6 +124,8 @@ env_converter=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$CONVERTER_PORT"
 env_notification=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
   MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL="$PUBLIC_URL" RETRY_DELAYS_MS=2000,5000,15000
   DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")")
+env_webhooks=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$WEBHOOKS_PORT" PUBLIC_GATEWAY_URL="$PUBLIC_URL"
+  WEBHOOK_ALLOWED_DESTINATIONS="${WEBHOOK_ALLOWED_DESTINATIONS:-}")
 mkdir -p "$LOCAL/tmp"
 
 start_service() { # name
@@ -125,6 +133,7 @@ start_service() { # name
   case $name in
     auth) envs=("${env_auth[@]}") ;; gateway) envs=("${env_gateway[@]}") ;;
     converter) envs=("${env_converter[@]}") ;; notification) envs=("${env_notification[@]}") ;;
+    webhooks) envs=("${env_webhooks[@]}") ;;
   esac
   env "${envs[@]}" "$NODE" "services/$name/dist/main.js" >>"$LOGS/$name.log" 2>&1 &
   pids[$name]=$!
@@ -135,6 +144,7 @@ ready_url() { # name
   case $1 in
     auth) echo "http://127.0.0.1:$AUTH_HEALTH/readyz" ;; gateway) echo "http://127.0.0.1:$GATEWAY_HEALTH/readyz" ;;
     converter) echo "http://127.0.0.1:$CONVERTER_PORT/readyz" ;; notification) echo "http://127.0.0.1:$NOTIFICATION_PORT/readyz" ;;
+    webhooks) echo "http://127.0.0.1:$WEBHOOKS_PORT/readyz" ;;
   esac
 }
 
@@ -153,7 +163,8 @@ cat >"$RUN/system.json" <<JSON
 {"gateway": "http://127.0.0.1:$GATEWAY_PORT", "auth": "http://127.0.0.1:$AUTH_PORT",
  "mail": "http://127.0.0.1:$MAIL_WEB_PORT", "gatewayHealth": "http://127.0.0.1:$GATEWAY_HEALTH",
  "authHealth": "http://127.0.0.1:$AUTH_HEALTH", "converterHealth": "http://127.0.0.1:$CONVERTER_PORT",
- "notificationHealth": "http://127.0.0.1:$NOTIFICATION_PORT", "pids": "$RUN",
+ "notificationHealth": "http://127.0.0.1:$NOTIFICATION_PORT", "webhooksHealth": "http://127.0.0.1:$WEBHOOKS_PORT",
+ "pids": "$RUN",
  "mysql": {"host": "$MYSQL_HOST", "port": $MYSQL_PORT, "user": "$MYSQL_USER", "password": "$MYSQL_PASSWORD", "database": "$MYSQL_DB"}}
 JSON
 

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { deleteQueues } from '@mp3converter/shared/testing';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -65,6 +66,14 @@ export async function startService(name: string, env: Record<string, string>, re
 async function procStatusMiB(pid: number, field: string): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** What a benchmark leaves behind: its services stopped in turn, then its MongoDB client, queue and folder. */
+export async function endBench(services: Service[], mongo: { close(): Promise<void> }, videoQueue: string, work: string): Promise<void> {
+  for (const service of services) await service.stop();
+  await mongo.close();
+  await deleteQueues(servers.rabbitUrl, videoQueue);
+  await rm(work, { recursive: true, force: true });
 }
 
 export const mib = (bytes: number) => bytes / 1024 ** 2;

@@ -6,11 +6,14 @@
  * the web (index first, which the converter reads while it copies it) and with the index at the end
  * (ffmpeg's and most cameras' default, which must be whole before ffmpeg can start). Same packets in both.
  *
- * Then the audio options (`audio`): a 10-minute cut from a 3-hour video against the 10-minute video whole,
- * and even loudness against a plain encode of the same 10-minute video, as the converter's ffmpeg runs on a
- * local copy (wall and CPU time, medians of three) and through the system.
+ * Then `split=chapters` on a 60-minute MP3 audiobook: its parts are cut from its frames, not encoded (see
+ * benchSplit). Then the audio options (`audio`): a 10-minute cut from a 3-hour video against the 10-minute
+ * video whole, and even loudness against a plain encode of the same 10-minute video, as the converter's ffmpeg
+ * runs on a local copy (wall and CPU time, medians of three) and through the system.
  *
- *   bash scripts/bench.sh convert [MINUTES...] [audio]     # `audio` alone: only the audio options
+ *   bash scripts/bench.sh convert [MINUTES...]     the sizes, then the split and the audio options
+ *   bash scripts/bench.sh convert split            the split alone
+ *   bash scripts/bench.sh convert audio            the audio options alone
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
@@ -24,7 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
 import type { ConversionOptions } from '@mp3converter/shared/contracts';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { FfmpegTranscoder } from '../../services/converter/src/adapters/ffmpeg.transcoder.js';
@@ -35,9 +38,12 @@ import { BENCH_INPUT, fmt, makeBenchVideo, mib, servers, startBenchConverter } f
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
-const minutes = args.filter((a) => a !== 'audio').map(Number);
-const sizes = minutes.length > 0 ? minutes : args.includes('audio') ? [] : [1, 10, 60];
-const audioOptions = args.length === 0 || args.includes('audio');
+// `split` or `audio` alone: only the split by chapters (see benchSplit), only the audio options.
+const only = args.includes('split') || args.includes('audio');
+const minutes = args.filter((a) => a !== 'audio' && a !== 'split').map(Number);
+const sizes = minutes.length > 0 ? minutes : only ? [] : [1, 10, 60];
+const splitBench = !only || args.includes('split');
+const audioOptions = !only || args.includes('audio');
 const work = await mkdtemp(join(tmpdir(), 'bench-convert-'));
 const queues = { video: uniqueName('bench_video'), mp3: uniqueName('bench_mp3'), failed: uniqueName('bench_failed') };
 const mongo = new MongoClient(servers.mongoUrl);
@@ -47,7 +53,7 @@ const mp3s = new GridFSBucket(mongo.db('mp3s'));
 async function store(path: string, owner: string): Promise<string> {
   const id = new ObjectId();
   await pipeline(createReadStream(path), videos.openUploadStreamWithId(id, `bench.mp4`, { metadata: { owner } }));
-  await new JobStore(mongo).create({ videoFid: id.toHexString(), owner, filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
+  await mongoJobStore(mongo).create({ videoFid: id.toHexString(), owner, filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
   return id.toHexString();
 }
 
@@ -138,6 +144,7 @@ try {
     console.log('  targets: ratio <= 0.9 on the 60-minute file made for the web, <= 1.15 on the 1-minute one; peak RSS flat, under 200 MB');
   }
   if (audioOptions) await benchAudioOptions();
+  if (splitBench) await benchSplit();
 } finally {
   await conn.close();
   await worker.stop();
@@ -208,12 +215,68 @@ async function measure(path: string): Promise<Run> {
   return { pipeline: pipelineSeconds, read: readSeconds, ffmpeg: ffmpegSeconds, write: writeSeconds, peak };
 }
 
-/** CPU seconds of this process's children that ended so far (/proc/self/stat: cutime + cstime, in ticks). */
-async function childCpuSeconds(): Promise<number> {
-  const stat = await readFile('/proc/self/stat', 'utf8');
+/** Of a process: CPU seconds of the children it reaped (ffmpeg, ffprobe), from /proc (cutime + cstime). */
+async function childCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the command's name: state is field 3, so cutime (16) and cstime (17) are at 13 and 14 here.
-  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  const { stdout } = await run('getconf', ['CLK_TCK']);
+  return (Number(fields[13]) + Number(fields[14])) / Number(stdout);
+}
+
+/**
+ * `split=chapters` on a 60-minute MP3 audiobook (mono, 64 kbit/s, 30 chapters, a cover): the time from the
+ * `video` message to the `mp3` message (reading the book out of GridFS, probing it, cutting 30 parts, storing
+ * them), and the CPU the worker's ffmpeg and ffprobe runs took, each as × realtime; next to one bare
+ * `ffmpeg -c copy` of the whole file. Target: the cutting at 1,000x realtime or more.
+ */
+async function benchSplit(): Promise<void> {
+  const minutes = 60;
+  const chapters = 30;
+  process.stderr.write(`generating a ${minutes}-minute MP3 audiobook with ${chapters} chapters...\n`);
+  const book = join(work, 'book.mp3');
+  const metadata = join(work, 'book.ffmetadata');
+  const step = (minutes * 60_000) / chapters;
+  const sections = Array.from({ length: chapters }, (_, i) => `[CHAPTER]\nTIMEBASE=1/1000\nSTART=${i * step}\nEND=${(i + 1) * step}\ntitle=Chapter ${i + 1}\n`);
+  await writeFile(metadata, `;FFMETADATA1\ntitle=The Book\nartist=The Author\n${sections.join('')}`);
+  await run('ffmpeg', [
+    ...['-v', 'error', '-f', 'lavfi', '-i', `anoisesrc=color=pink:sample_rate=44100:amplitude=0.2:duration=${minutes * 60}`],
+    ...['-f', 'lavfi', '-i', 'color=c=red:size=300x300:duration=1', '-f', 'ffmetadata', '-i', metadata],
+    ...['-map', '0:a', '-map', '1:v', '-frames:v', '1', '-c:v', 'mjpeg', '-disposition:v', 'attached_pic', '-map_metadata', '2', '-map_chapters', '2'],
+    ...['-c:a', 'libmp3lame', '-b:a', '64k', '-id3v2_version', '3', '-y', book],
+  ]);
+  const bytes = (await stat(book)).size;
+  const owner = 'bench@example.test';
+  const fid = await store(book, owner);
+  const cpuBefore = await childCpuSeconds(worker.process.pid!);
+  const arrived = new Promise<string>((resolve) => arrivals.set(fid, resolve));
+  const t0 = performance.now();
+  ch.sendToQueue(queues.video, Buffer.from(JSON.stringify({ video_fid: fid, mp3_fid: null, username: owner, options: { split: 'chapters' } })), {
+    persistent: true,
+  });
+  await arrived;
+  const pipelineSeconds = seconds(t0);
+  const cpu = (await childCpuSeconds(worker.process.pid!)) - cpuBefore;
+  const job = await mongoJobStore(mongo).get(fid);
+  const t1 = performance.now();
+  await run('ffmpeg', ['-v', 'error', '-i', book, '-map', '0:a', '-c', 'copy', '-f', 'mp3', '-y', join(work, 'bare-copy.mp3')]);
+  const bareSeconds = seconds(t1);
+
+  for (const m of job?.mp3s ?? []) await deleteGridFsFile(mongo.db('mp3s'), new ObjectId(m.fid));
+  await deleteGridFsFile(mongo.db('videos'), new ObjectId(fid));
+  await mongo
+    .db('videos')
+    .collection('jobs')
+    .deleteOne({ _id: new ObjectId(fid) });
+
+  const realtime = (s: number) => `${fmt((minutes * 60) / s, 0)}x`;
+  console.log(
+    `\nsplit=chapters: a ${minutes}-minute MP3 audiobook (mono, 64 kb/s, ${fmt(mib(bytes), 1)} MiB, ${chapters} chapters, a cover), cut, not encoded`,
+  );
+  console.log(`  parts made                          ${job?.mp3s.length ?? 0}`);
+  console.log(`  video message -> mp3 message        ${fmt(pipelineSeconds, 2).padStart(6)} s   ${realtime(pipelineSeconds).padStart(7)} realtime`);
+  console.log(`  ffmpeg + ffprobe CPU in the worker  ${fmt(cpu, 2).padStart(6)} s   ${realtime(cpu).padStart(7)} realtime`);
+  console.log(`  bare: one ffmpeg -c copy of it all  ${fmt(bareSeconds, 2).padStart(6)} s   ${realtime(bareSeconds).padStart(7)} realtime`);
+  console.log('  target: the cutting (ffmpeg CPU) at >= 1000x realtime');
 }
 
 /** Wall and CPU seconds of `work`, which runs ffmpeg; the median of three runs of each. */
@@ -221,11 +284,11 @@ async function timed(work: () => Promise<void>, runs = 3): Promise<{ wall: numbe
   const walls: number[] = [];
   const cpus: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const cpu0 = await childCpuSeconds();
+    const cpu0 = await childCpuSeconds(process.pid);
     const t = performance.now();
     await work();
     walls.push(seconds(t));
-    cpus.push((await childCpuSeconds()) - cpu0);
+    cpus.push((await childCpuSeconds(process.pid)) - cpu0);
   }
   return { wall: median(walls), cpu: median(cpus) };
 }

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { jobsCollection, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { ObjectId, createMongoClient } from '@mp3converter/shared/storage';
 import { makeVideo, waitFor } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
@@ -26,7 +26,7 @@ const [seconds = 10, connections = 16, jobCount = 1000] = process.argv.slice(2).
 const system = await readSystem();
 const gateway = process.env.GATEWAY_URL ?? system.gateway;
 const mongo = createMongoClient(process.env.MONGODB_URI ?? 'mongodb://127.0.0.1:27017', 'bench-http');
-const store = new JobStore(mongo);
+const store = mongoJobStore(mongo);
 const work = await mkdtemp(join(tmpdir(), 'mp3c-bench-http-'));
 
 await run('wrk', ['--version']).catch((err: { stdout?: string; code?: unknown }) => {
@@ -136,7 +136,7 @@ for (let i = 1; i < jobCount; i++) {
   const videoFid = new ObjectId().toHexString();
   await store.create({ videoFid, owner: user.email, filename: 'lecture.mp4', size: 5_000_000, contentType: 'video/mp4' });
   const now = new Date();
-  await store.jobs.updateOne(
+  await jobsCollection(mongo).updateOne(
     { _id: new ObjectId(videoFid) },
     { $set: { state: 'done', mp3_fid: mp3IdFor(videoFid), mp3_size: 480_000, duration_seconds: 60, started_at: now, finished_at: now, updated_at: now } },
   );
@@ -155,7 +155,7 @@ rows.push(['GET /openapi.json', await wrk(`${gateway}/openapi.json`)]);
 rows.push(['GET signed download', await wrk(download)]);
 
 await fetch(`${gateway}/jobs/${fid}`, { method: 'DELETE', headers: bearer });
-await store.jobs.deleteMany({ owner: user.email });
+await jobsCollection(mongo).deleteMany({ owner: user.email });
 await mongo.close();
 await rm(work, { recursive: true, force: true });
 

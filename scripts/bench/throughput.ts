@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import amqp from 'amqplib';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { deleteQueues, uniqueName } from '@mp3converter/shared/testing';
 import { mp3IdFor } from '../../services/converter/src/domain/mp3-id.js';
@@ -45,7 +45,7 @@ try {
   for (let i = 0; i < n; i++) {
     const id = new ObjectId();
     await pipeline(createReadStream(source), videos.openUploadStreamWithId(id, 'bench.mp4', { metadata: { owner: 'bench@example.test' } }));
-    await new JobStore(mongo).create({ videoFid: id.toHexString(), owner: 'bench@example.test', filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
+    await mongoJobStore(mongo).create({ videoFid: id.toHexString(), owner: 'bench@example.test', filename: 'bench.mp4', size: null, contentType: 'video/mp4' });
     fids.push(id.toHexString());
   }
   const ch = await conn.createConfirmChannel();

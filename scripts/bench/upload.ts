@@ -7,15 +7,15 @@
  */
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
-import { deleteQueues, makeVideo, uniqueName } from '@mp3converter/shared/testing';
-import { BENCH_AUTH, benchToken, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
+import { makeVideo, uniqueName } from '@mp3converter/shared/testing';
+import { BENCH_AUTH, benchToken, endBench, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
 
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const work = await mkdtemp(join(tmpdir(), 'bench-upload-'));
@@ -119,10 +119,6 @@ try {
     .collection('jobs')
     .deleteMany({ _id: { $in: [new ObjectId(answer.video_fid), new ObjectId(tusId)] } });
 } finally {
-  await gateway.stop();
-  await auth.stop();
-  await mongo.close();
-  await deleteQueues(servers.rabbitUrl, videoQueue);
-  await rm(work, { recursive: true, force: true });
+  await endBench([gateway, auth], mongo, videoQueue, work);
 }
 process.exit(0);

@@ -85,6 +85,12 @@ ensure_ffmpeg() {
   apt_install ffmpeg
 }
 
+# zsh and fish, into which the CLI's tests load its completion scripts (bash is there already).
+ensure_shells() {
+  command -v zsh >/dev/null && command -v fish >/dev/null && return
+  apt_install zsh fish
+}
+
 # Debian's Chromium, for the page's browser tests (playwright-core drives it; no browser is downloaded).
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return

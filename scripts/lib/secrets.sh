@@ -34,6 +34,10 @@ RABBITMQ_PERMISSIONS=(
   'converter   ^(video(\.retry\..+|\.dead)?|mp3|conversion\.failed|job\.events|job\.control|amq\.gen-.*)$  ^(amq\.default|job\.events|amq\.gen-.*)$  ^(video(\.retry\..+|\.dead)?|job\.control|amq\.gen-.*)$'
   # consumes `mp3` and `conversion.failed`, with their retry and dead-letter queues (read by its dead-letter command)
   'notification  ^(mp3|conversion\.failed)(\.retry\..+|\.dead)?$  ^amq\.default$  ^(mp3|conversion\.failed)(\.retry\..+|\.dead)?$'
+  # declares and consumes its own queue of job events with its retry and dead-letter queues, and binds it to
+  # `job.events` (write on the queue, read on the exchange; the exchange is only checked, never declared);
+  # publishes nothing but its own retries and dead letters
+  'webhooks    ^webhooks\.job-events(\.retry\..+|\.dead)?$  ^(amq\.default|webhooks\.job-events)$  ^(job\.events|webhooks\.job-events(\.retry\..+|\.dead)?)$'
   # KEDA only reads queue lengths (a passive declare, which needs no permission)
   'keda        ^$  ^$  ^$'
   # people, through the management UI; no service uses it
@@ -51,6 +55,8 @@ RABBITMQ_TOPIC_PERMISSIONS=(
   # job events only, never a control message
   "converter   job.events   $JOB_EVENT_KEYS  .*"
   'converter   job.control  ^$  .*'
+  # publishes nothing there; binds its queue for the ends of jobs only (read is matched against binding keys)
+  'webhooks    job.events   ^$  ^job\.(done|failed|cancelled)$'
 )
 
 # JSON string escaping for the regexes (backslashes and quotes)
@@ -76,15 +82,16 @@ rabbitmq_definitions() { # user=password...
     "$(sed '$!s/$/,/' <<<"${users[*]}")" "$(sed '$!s/$/,/' <<<"${perms[*]}")" "$(sed '$!s/$/,/' <<<"${topics[*]}")"
 }
 
-SECRET_FILES=(mysql.env auth.env mongodb.env gateway.env converter.env notification.env rabbitmq-keda.env
+SECRET_FILES=(mysql.env auth.env mongodb.env gateway.env converter.env notification.env webhooks.env rabbitmq-keda.env
   rabbitmq-admin.env rabbitmq-definitions.json tls.crt tls.key)
 
 generate_secrets() { # DIR [seed user password]
   local d=$1 seed=${2:-$(rand_secret)} f
   mkdir -p "$d"
-  local mysql_pw mongo_root mongo_gw mongo_cv mongo_nt rb_gw rb_cv rb_nt rb_keda rb_admin
+  local mysql_pw mongo_root mongo_gw mongo_cv mongo_nt mongo_wh rb_gw rb_cv rb_nt rb_wh rb_keda rb_admin
   mysql_pw=$(rand_secret) mongo_root=$(rand_secret) mongo_gw=$(rand_secret) mongo_cv=$(rand_secret) mongo_nt=$(rand_secret)
-  rb_gw=$(rand_secret) rb_cv=$(rand_secret) rb_nt=$(rand_secret) rb_keda=$(rand_secret) rb_admin=$(rand_secret)
+  mongo_wh=$(rand_secret) rb_gw=$(rand_secret) rb_cv=$(rand_secret) rb_nt=$(rand_secret) rb_wh=$(rand_secret) rb_keda=$(rand_secret)
+  rb_admin=$(rand_secret)
   local mongo=mongodb:27017/?authSource=admin rabbit=rabbitmq:5672 link_secret
   link_secret=$(openssl rand -base64 48 | tr -d '\n')
   (
@@ -92,17 +99,18 @@ generate_secrets() { # DIR [seed user password]
     printf 'MYSQL_ROOT_PASSWORD=%s\nMYSQL_PASSWORD=%s\n' "$(rand_secret)" "$mysql_pw" >"$d/mysql.env"
     printf 'MYSQL_PASSWORD=%s\nJWT_SECRET=%s\nSEED_USER_EMAIL=georgio@email.com\nSEED_USER_PASSWORD=%s\n' \
       "$mysql_pw" "$(openssl rand -base64 48 | tr -d '\n')" "$seed" >"$d/auth.env"
-    printf 'MONGO_INITDB_ROOT_USERNAME=root\nMONGO_INITDB_ROOT_PASSWORD=%s\nMONGODB_GATEWAY_PASSWORD=%s\nMONGODB_CONVERTER_PASSWORD=%s\nMONGODB_NOTIFICATION_PASSWORD=%s\n' \
-      "$mongo_root" "$mongo_gw" "$mongo_cv" "$mongo_nt" >"$d/mongodb.env"
+    printf 'MONGO_INITDB_ROOT_USERNAME=root\nMONGO_INITDB_ROOT_PASSWORD=%s\nMONGODB_GATEWAY_PASSWORD=%s\nMONGODB_CONVERTER_PASSWORD=%s\nMONGODB_NOTIFICATION_PASSWORD=%s\nMONGODB_WEBHOOKS_PASSWORD=%s\n' \
+      "$mongo_root" "$mongo_gw" "$mongo_cv" "$mongo_nt" "$mongo_wh" >"$d/mongodb.env"
     # DOWNLOAD_LINK_SECRET: the gateway checks the links the notification service signs, so both have it
     printf 'MONGODB_URI=mongodb://gateway:%s@%s\nRABBITMQ_URL=amqp://gateway:%s@%s\nDOWNLOAD_LINK_SECRET=%s\n' "$mongo_gw" "$mongo" "$rb_gw" "$rabbit" "$link_secret" >"$d/gateway.env"
     printf 'MONGODB_URI=mongodb://converter:%s@%s\nRABBITMQ_URL=amqp://converter:%s@%s\n' "$mongo_cv" "$mongo" "$rb_cv" "$rabbit" >"$d/converter.env"
     # SMTP_USER/SMTP_PASSWORD (or GMAIL_ADDRESS/GMAIL_PASSWORD, an app password) for a real mail server
     printf 'MONGODB_URI=mongodb://notification:%s@%s\nRABBITMQ_URL=amqp://notification:%s@%s\nDOWNLOAD_LINK_SECRET=%s\nSMTP_USER=\nSMTP_PASSWORD=\nGMAIL_ADDRESS=\nGMAIL_PASSWORD=\n' \
       "$mongo_nt" "$mongo" "$rb_nt" "$rabbit" "$link_secret" >"$d/notification.env"
+    printf 'MONGODB_URI=mongodb://webhooks:%s@%s\nRABBITMQ_URL=amqp://webhooks:%s@%s\n' "$mongo_wh" "$mongo" "$rb_wh" "$rabbit" >"$d/webhooks.env"
     printf 'host=amqp://keda:%s@%s\n' "$rb_keda" "$rabbit" >"$d/rabbitmq-keda.env"
     printf '# the management UI login (not deployed anywhere else)\nRABBITMQ_ADMIN_USER=admin\nRABBITMQ_ADMIN_PASSWORD=%s\n' "$rb_admin" >"$d/rabbitmq-admin.env"
-    rabbitmq_definitions gateway="$rb_gw" converter="$rb_cv" notification="$rb_nt" keda="$rb_keda" admin="$rb_admin" \
+    rabbitmq_definitions gateway="$rb_gw" converter="$rb_cv" notification="$rb_nt" webhooks="$rb_wh" keda="$rb_keda" admin="$rb_admin" \
       >"$d/rabbitmq-definitions.json"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/tls.key" -out "$d/tls.crt" -days 365 -subj /CN=mp3converter.com \
       -addext 'subjectAltName=DNS:mp3converter.com,DNS:rabbitmq-manager.com,DNS:mail.mp3converter.com' >/dev/null 2>&1

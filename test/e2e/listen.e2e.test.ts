@@ -44,7 +44,7 @@ const loopback = (address: string) =>
 describe('what the start command listens on', () => {
   it('when the system is started with no listen address given, then every service port is on loopback only', async () => {
     const all = await listeners();
-    for (const name of ['auth', 'gateway', 'converter', 'notification']) {
+    for (const name of ['auth', 'gateway', 'converter', 'notification', 'webhooks']) {
       const pid = Number((await readFile(join(system.pids, `${name}.pid`), 'utf8')).trim());
       const inodes = await socketInodes(pid);
       const own = all.filter((l) => inodes.has(l.inode));

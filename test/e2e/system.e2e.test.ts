@@ -186,7 +186,7 @@ describe("the original's curl flow, end to end", () => {
 
 describe('probes', () => {
   it('when each service is probed, then /readyz answers 200 on its probe port and the public ports serve no probe', async () => {
-    for (const url of [system.gatewayHealth, system.authHealth, system.converterHealth, system.notificationHealth]) {
+    for (const url of [system.gatewayHealth, system.authHealth, system.converterHealth, system.notificationHealth, system.webhooksHealth]) {
       expect((await fetch(`${url}/readyz`)).status, url).toBe(200);
     }
     for (const url of [system.gateway, system.auth]) {

@@ -4,9 +4,7 @@ import { loadConfig } from '@mp3converter/shared/config';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { authConfigSchema } from '../../services/auth/src/config.js';
-import { converterConfigSchema } from '../../services/converter/src/config.js';
-import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
-import { notificationConfigSchema } from '../../services/notification/src/config.js';
+import { SERVICE_CONFIGS as services } from './config-schemas.js';
 import { root } from './render.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -20,7 +18,6 @@ function composeWithDefaults(): any {
 const compose = composeWithDefaults();
 /** What each image sets before compose's `environment` (the Dockerfiles' runtime stage). */
 const IMAGE_ENV = { NODE_ENV: 'production', HOST: '0.0.0.0' };
-const services = { auth: authConfigSchema, gateway: gatewayConfigSchema, converter: converterConfigSchema, notification: notificationConfigSchema } as const;
 const envOf = (name: string): Record<string, string> =>
   Object.fromEntries(Object.entries(compose.services[name].environment ?? {}).map(([k, v]) => [k, String(v)]));
 
@@ -34,7 +31,7 @@ describe('docker-compose.yml', () => {
   it('when MongoDB is read, then it asks for a login, and each service logs in as its own user', () => {
     expect(compose.services.mongo.environment.MONGO_INITDB_ROOT_USERNAME).toBeTruthy();
     expect(compose.services.mongo.environment.MONGO_INITDB_ROOT_PASSWORD).toBeTruthy();
-    for (const name of ['gateway', 'converter', 'notification']) {
+    for (const name of ['gateway', 'converter', 'notification', 'webhooks']) {
       const uri = new URL(envOf(name).MONGODB_URI!);
       expect(uri.username, name).toBe(name);
       expect(uri.password, name).not.toBe('');
@@ -47,7 +44,7 @@ describe('docker-compose.yml', () => {
       const schema = services[name as keyof typeof services];
       const env = { ...IMAGE_ENV, ...envOf(name) };
       expect(() => loadConfig(schema as any, env)).not.toThrow();
-      if (name === 'converter') return; // it signs nothing
+      if (name === 'converter' || name === 'webhooks') return; // they sign nothing with a deployment secret
       expect(() => loadConfig(schema as any, { ...env, NODE_ENV: 'production' })).toThrow(
         /(JWT_SECRET|DOWNLOAD_LINK_SECRET): is a published development default/,
       );

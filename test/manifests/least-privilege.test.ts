@@ -85,22 +85,27 @@ describe('network policies', () => {
     'converter → rabbitmq:5672',
     'notification → mongodb:27017',
     'notification → rabbitmq:5672',
+    'webhooks → mongodb:27017',
+    'webhooks → rabbitmq:5672',
     // Each service's probe port, where /metrics is, and no other of its ports.
     'prometheus → gateway:8083',
     'prometheus → auth:8084',
     'prometheus → converter:8081',
     'prometheus → notification:8082',
+    'prometheus → webhooks:8085',
   ];
   const smtpOutside = ['notification → internet:25', 'notification → internet:465', 'notification → internet:587'];
-  const services = ['auth', 'gateway', 'converter', 'notification', 'mongodb', 'mysql', 'rabbitmq'];
+  // The web's ports, and any from 1024 up (27017 and 5672 of an address outside among them).
+  const webhooksOutside = ['webhooks → internet:80', 'webhooks → internet:443', 'webhooks → internet:5672', 'webhooks → internet:27017'];
+  const services = ['auth', 'gateway', 'converter', 'notification', 'webhooks', 'mongodb', 'mysql', 'rabbitmq'];
 
   it('when the base is evaluated, then each workload reaches exactly what it needs, and Prometheus only the probe ports: nothing else', () => {
-    expect(reachable(base)).toEqual([...core, ...smtpOutside, ...dns(services)].sort());
+    expect(reachable(base)).toEqual([...core, ...smtpOutside, ...webhooksOutside, ...dns(services)].sort());
   });
 
   it('when the minikube overlay is evaluated, then the mail catcher (SMTP from notification only) and the management UI are added, and nothing else', () => {
     const extra = ['ingress-nginx → rabbitmq:15672', 'notification → maildev:1025'];
-    expect(reachable(minikube)).toEqual([...core, ...smtpOutside, ...extra, ...dns([...services, 'maildev'])].sort());
+    expect(reachable(minikube)).toEqual([...core, ...smtpOutside, ...webhooksOutside, ...extra, ...dns([...services, 'maildev'])].sort());
   });
 
   it('when KEDA is switched on, then its operator reaches RabbitMQ, and only that is added', () => {
@@ -115,6 +120,30 @@ describe('network policies', () => {
     const converter = podsOf(minikube).find((p) => p.name === 'converter')!;
     for (const { port } of internet.ports) expect(allowed(policies, NS, converter, internet, port), `converter → ${port}`).toBe(false);
     expect(named(minikube, 'NetworkPolicy', 'default-deny')!.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+  });
+
+  it.each([
+    ['a cloud metadata service', '169.254.169.254', 80],
+    ['a pod', '10.244.0.12', 8080],
+    ['a Service', '10.96.0.10', 443],
+    ['a node', '192.168.49.2', 10250],
+    ['a carrier-grade NAT address (Alibaba metadata)', '100.100.100.200', 80],
+    ['the loopback', '127.0.0.1', 8080],
+    ['an IETF address (Oracle metadata)', '192.0.0.192', 80],
+  ])('when the webhooks worker connects to %s (%s), then the policies refuse it even on a port it may use outside', (_what, ip, port) => {
+    const policies = minikube.filter((o) => o.kind === 'NetworkPolicy');
+    const webhooks = podsOf(minikube).find((p) => p.name === 'webhooks')!;
+    const inside: Peer = { name: 'inside', ip, ports: [{ port }] };
+    expect(allowed(policies, NS, webhooks, inside, port)).toBe(false);
+    expect(allowed(policies, NS, webhooks, { name: 'outside', ip: '93.184.216.34', ports: [{ port }] }, port)).toBe(true);
+  });
+
+  it('when the webhooks worker connects outside below 1024 on a port that is not the web’s, then the policies refuse it', () => {
+    const policies = minikube.filter((o) => o.kind === 'NetworkPolicy');
+    const webhooks = podsOf(minikube).find((p) => p.name === 'webhooks')!;
+    for (const port of [22, 25, 53, 587, 1023]) {
+      expect(allowed(policies, NS, webhooks, { name: 'outside', ip: '93.184.216.34', ports: [{ port }] }, port), String(port)).toBe(false);
+    }
   });
 });
 
@@ -189,20 +218,24 @@ describe('MongoDB users', () => {
     );
     const roles = Object.fromEntries(initUsers(minikube).map((u) => [u.user, u.roles.map((r) => `${r.role}@${r.db}`).sort()]));
     expect(roles).toEqual({
-      gateway: ['readWrite@mp3s', 'readWrite@videos'],
+      gateway: ['readWrite@mp3s', 'readWrite@videos', 'readWrite@webhooks'],
       converter: ['readWrite@mp3s', 'readWrite@videos'],
       notification: ['read@mp3s', 'read@videos', 'readWrite@notifications'],
+      webhooks: ['readWrite@webhooks'],
     });
   });
 
-  it.each(['gateway', 'converter', 'notification'])('when %s connects, then its MONGODB_URI carries its own user and that user’s password', (name) => {
-    const uri = new URL(secretOf(minikube, name).MONGODB_URI!);
-    const user = initUsers(minikube).find((u) => u.user === name)!;
-    expect(decodeURIComponent(uri.username)).toBe(name);
-    expect(decodeURIComponent(uri.password)).toBe(user.pwd);
-    expect(uri.searchParams.get('authSource')).toBe('admin');
-    expect(uri.host).toBe('mongodb:27017');
-  });
+  it.each(['gateway', 'converter', 'notification', 'webhooks'])(
+    'when %s connects, then its MONGODB_URI carries its own user and that user’s password',
+    (name) => {
+      const uri = new URL(secretOf(minikube, name).MONGODB_URI!);
+      const user = initUsers(minikube).find((u) => u.user === name)!;
+      expect(decodeURIComponent(uri.username)).toBe(name);
+      expect(decodeURIComponent(uri.password)).toBe(user.pwd);
+      expect(uri.searchParams.get('authSource')).toBe('admin');
+      expect(uri.host).toBe('mongodb:27017');
+    },
+  );
 });
 
 describe('RabbitMQ users', () => {
@@ -233,6 +266,7 @@ describe('RabbitMQ users', () => {
     ['gateway', 'gateway'],
     ['converter', 'converter'],
     ['notification', 'notification'],
+    ['webhooks', 'webhooks'],
   ])('when %s connects, then it logs in as its own user whose password matches the hash the broker loads', (service, user) => {
     const url = new URL(secretOf(minikube, service).RABBITMQ_URL!);
     expect(decodeURIComponent(url.username)).toBe(user);
@@ -284,6 +318,22 @@ describe('RabbitMQ users', () => {
     ['notification', 'read', 'job.events', false],
     ['notification', 'write', 'job.events', false],
     ['notification', 'configure', 'amq.gen-Xy12', false],
+    ['webhooks', 'configure', 'webhooks.job-events', true],
+    ['webhooks', 'configure', 'webhooks.job-events.retry.5000ms', true],
+    ['webhooks', 'configure', 'webhooks.job-events.dead', true],
+    ['webhooks', 'read', 'webhooks.job-events', true],
+    ['webhooks', 'read', 'webhooks.job-events.dead', true],
+    ['webhooks', 'write', 'webhooks.job-events', true],
+    ['webhooks', 'read', 'job.events', true],
+    ['webhooks', 'write', 'amq.default', true],
+    ['webhooks', 'configure', 'job.events', false],
+    ['webhooks', 'write', 'job.events', false],
+    ['webhooks', 'write', 'job.control', false],
+    ['webhooks', 'read', 'job.control', false],
+    ['webhooks', 'read', 'video', false],
+    ['webhooks', 'read', 'mp3', false],
+    ['webhooks', 'configure', 'amq.gen-Xy12', false],
+    ['webhooks', 'read', 'amq.gen-Xy12', false],
   ];
   it.each(table)('when %s asks for %s on %s, then allowed is %s', (user, perm, name, expected) => {
     expect(new RegExp(permissions(user)[perm]).test(name)).toBe(expected);
@@ -300,10 +350,23 @@ describe('RabbitMQ users', () => {
     ['gateway', 'job.control', 'job.cancelx', false],
     ['gateway', 'job.events', 'job.queued', true],
     ['gateway', 'job.events', 'video', false],
+    ['webhooks', 'job.events', 'job.done', false],
   ];
   it.each(topics)('when %s publishes to %s with key %s, then allowed is %s', (user, exchange, key, expected) => {
     const entry = definitions().topic_permissions.find((t: any) => t.user === user && t.exchange === exchange);
     expect(new RegExp(entry.write).test(key)).toBe(expected);
+  });
+
+  it.each([
+    ['job.done', true],
+    ['job.failed', true],
+    ['job.cancelled', true],
+    ['job.progress', false],
+    ['job.#', false],
+    ['#', false],
+  ])('when the webhooks worker binds its queue to job.events with %s, then allowed is %s', (key, expected) => {
+    const entry = definitions().topic_permissions.find((t: any) => t.user === 'webhooks' && t.exchange === 'job.events');
+    expect(new RegExp(entry.read).test(key)).toBe(expected);
   });
 });
 

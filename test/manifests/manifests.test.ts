@@ -3,10 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@mp3converter/shared/config';
-import { authConfigSchema } from '../../services/auth/src/config.js';
-import { converterConfigSchema } from '../../services/converter/src/config.js';
-import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
-import { notificationConfigSchema } from '../../services/notification/src/config.js';
+import { SERVICE_CONFIGS } from './config-schemas.js';
 import { type K8s, VARIANTS, named, prepareManifests, render, root, workloads } from './render.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -90,12 +87,7 @@ describe.each(Object.entries(variants))('the %s manifests', (_name, objects) => 
 });
 
 describe('the minikube overlay', () => {
-  const services = {
-    auth: authConfigSchema,
-    gateway: gatewayConfigSchema,
-    converter: converterConfigSchema,
-    notification: notificationConfigSchema,
-  } as const;
+  const services = SERVICE_CONFIGS;
 
   /** The environment a container gets: its envFrom ConfigMaps and Secrets, then its env entries. */
   function containerEnv(deployment: K8s): Record<string, string> {
@@ -133,9 +125,11 @@ describe('the minikube overlay', () => {
     expect(schemaKeys(services[name as keyof typeof services]).filter((k) => !documented.includes(k))).toEqual([]);
   });
 
-  it("when the replicas are read, then they are the original's: auth 2, gateway 2, converter 4, notification 4", () => {
-    const replicas = Object.fromEntries(['auth', 'gateway', 'converter', 'notification'].map((n) => [n, named(minikube, 'Deployment', n)!.spec.replicas]));
-    expect(replicas).toEqual({ auth: 2, gateway: 2, converter: 4, notification: 4 });
+  it("when the replicas are read, then they are the original's: auth 2, gateway 2, converter 4, notification 4 (and webhooks 2)", () => {
+    const replicas = Object.fromEntries(
+      ['auth', 'gateway', 'converter', 'notification', 'webhooks'].map((n) => [n, named(minikube, 'Deployment', n)!.spec.replicas]),
+    );
+    expect(replicas).toEqual({ auth: 2, gateway: 2, converter: 4, notification: 4, webhooks: 2 });
   });
 
   it("when the gateway Ingress is read, then its body limit equals the gateway's MAX_UPLOAD_BYTES, with long timeouts", () => {
@@ -166,7 +160,7 @@ describe('the minikube overlay', () => {
 describe('metrics scraping', () => {
   const base = variants.base!;
   const monitoring = variants['base + monitoring']!;
-  const scraped = ['gateway', 'auth', 'converter', 'notification'];
+  const scraped = ['gateway', 'auth', 'converter', 'notification', 'webhooks'];
 
   it.each(scraped)("when %s's pods are read, then they are annotated for scraping /metrics on the probe port, which is HEALTH_PORT", (name) => {
     const template = named(base, 'Deployment', name)!.spec.template;
@@ -181,7 +175,7 @@ describe('metrics scraping', () => {
     expect(health.containerPort).toBe(Number(config.data!.HEALTH_PORT));
   });
 
-  it('when the monitoring component is on, then its PodMonitor scrapes the probe port of exactly the four services', () => {
+  it('when the monitoring component is on, then its PodMonitor scrapes the probe port of exactly the five services', () => {
     const monitor = named(monitoring, 'PodMonitor', 'mp3converter')!;
     expect(monitor.metadata.namespace).toBe('mp3converter');
     expect(monitor.spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: 'health', path: '/metrics' })]);
@@ -211,7 +205,14 @@ describe('metrics scraping', () => {
     const defined = new Set([...sources.matchAll(/name: '([a-z_]+)'/g)].map((m) => m[1]));
     const queried = new Set(exprs.flatMap((e) => [...e.matchAll(/\b([a-z_]+)\{/g)].map((m) => m[1]!.replace(/_bucket$/, ''))));
     expect([...queried].filter((m) => !defined.has(m))).toEqual([]);
-    for (const m of ['http_requests_total', 'gateway_upload_bytes_total', 'queue_messages', 'converter_queue_wait_seconds', 'notification_emails_total']) {
+    for (const m of [
+      'http_requests_total',
+      'gateway_upload_bytes_total',
+      'queue_messages',
+      'converter_queue_wait_seconds',
+      'notification_emails_total',
+      'webhook_attempts_total',
+    ]) {
       expect(queried.has(m), m).toBe(true);
     }
   });

@@ -17,6 +17,8 @@ const matches = (selector: any, labels: Record<string, string> = {}) =>
 
 function inCidr(ip: string, cidr: string): boolean {
   const [base, bits] = cidr.split('/') as [string, string];
+  // The peers here are IPv4 addresses: an IPv6 block never holds one.
+  if (base.includes(':') !== ip.includes(':')) return false;
   const num = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
   const mask = Number(bits) === 0 ? 0 : 2 ** 32 - 2 ** (32 - Number(bits));
   return (num(ip) & mask) >>> 0 === (num(base) & mask) >>> 0;
@@ -34,7 +36,13 @@ function peerMatches(rulePeer: any, peer: Peer, policyNamespace: string): boolea
 
 const portMatches = (rulePorts: any[] | undefined, target: Peer, port: number) =>
   rulePorts === undefined ||
-  rulePorts.some((p) => (p.protocol ?? 'TCP') === 'TCP' && (p.port === port || target.ports.some((tp) => tp.name === p.port && tp.port === port)));
+  rulePorts.some(
+    (p) =>
+      (p.protocol ?? 'TCP') === 'TCP' &&
+      (p.port === port ||
+        (typeof p.endPort === 'number' && port >= p.port && port <= p.endPort) ||
+        target.ports.some((tp) => tp.name === p.port && tp.port === port)),
+  );
 
 /** Whether the policies let a TCP connection from `from` reach `to` on `port` (both directions checked). */
 export function allowed(policies: K8s[], namespace: string, from: Peer, to: Peer, port: number, protocol = 'TCP'): boolean {

@@ -167,6 +167,33 @@ describe.skipIf(!existsSync(server))('the deployed RabbitMQ definitions on a rea
     );
   });
 
+  it('when the webhooks worker sets up as itself, then it may declare and consume its queue bound to the ends of jobs, and nothing more', async () => {
+    await asUser(urlOf('gateway'), async (ch) => {
+      await ch.assertExchange('job.events', 'topic', { durable: true });
+    });
+    await asUser(urlOf('webhooks'), async (ch, conn) => {
+      await ch.checkExchange('job.events');
+      await assertWorkQueue(ch, conn, 'webhooks.job-events', options);
+      for (const key of ['job.done', 'job.failed', 'job.cancelled']) await ch.bindQueue('webhooks.job-events', 'job.events', key);
+      await ch.consume('webhooks.job-events', () => {});
+      await ch.get('webhooks.job-events.dead');
+    });
+    // Progress, and everything with a wildcard, stay out of its reach; so do the exchange itself and others' queues.
+    await refused(asUser(urlOf('webhooks'), (ch) => ch.bindQueue('webhooks.job-events', 'job.events', 'job.#')));
+    await refused(asUser(urlOf('webhooks'), (ch) => ch.bindQueue('webhooks.job-events', 'job.events', 'job.progress')));
+    await refused(asUser(urlOf('webhooks'), (ch) => ch.assertExchange('job.events', 'topic', { durable: true })));
+    await refused(asUser(urlOf('webhooks'), (ch) => ch.consume('video', () => {})));
+    await refused(asUser(urlOf('webhooks'), (ch) => ch.consume('mp3', () => {})));
+    await refused(
+      asUser(urlOf('webhooks'), async (ch) => {
+        const own = await ch.assertQueue('', { exclusive: true });
+        await ch.bindQueue(own.queue, 'job.events', 'job.done');
+      }),
+    );
+    await refused(publishAs(urlOf('webhooks'), 'job.events', 'job.done'));
+    await refused(publishAs(urlOf('webhooks'), 'job.control', 'job.cancel'));
+  });
+
   it('when each service publishes where it does, then the broker confirms it', async () => {
     await asUser(urlOf('gateway'), async (ch) => {
       await ch.assertExchange('job.events', 'topic', { durable: true });
@@ -184,6 +211,8 @@ describe.skipIf(!existsSync(server))('the deployed RabbitMQ definitions on a rea
       ['gateway', 'job.events', 'job.cancelled'],
       ['notification', '', 'mp3.retry.5000ms'],
       ['notification', '', 'conversion.failed.dead'],
+      ['webhooks', '', 'webhooks.job-events.retry.5000ms'],
+      ['webhooks', '', 'webhooks.job-events.dead'],
     ] as const) {
       await expect(publishAs(urlOf(service), exchange, key), `${service} → ${exchange || 'amq.default'} ${key}`).resolves.toBeUndefined();
     }

@@ -13,6 +13,7 @@ export interface SystemInfo {
   authHealth: string;
   converterHealth: string;
   notificationHealth: string;
+  webhooksHealth: string;
   pids: string;
   mysql: { host: string; port: number; user: string; password: string; database: string };
 }

@@ -1,3 +1,4 @@
+import type { ApiKeyCreate, ApiKeyCreated, ApiKeyList } from '@mp3converter/shared/contracts';
 import type { JobList, JobView } from '@mp3converter/shared/jobs';
 import { readErrorBody } from '@mp3converter/shared/contracts/error-body';
 import { CliError, EXIT, Interrupted } from './errors.js';
@@ -16,9 +17,28 @@ export async function errorOf(res: Response): Promise<ApiErrorBody> {
   return readErrorBody(text) ?? { code: `http_${res.status}`, message: text.trim().slice(0, 200) || res.statusText || `HTTP ${res.status}` };
 }
 
+/**
+ * A refusal of the credential (401, 403) in words that say what to do about it, `then` added to the advice;
+ * undefined for any other answer.
+ */
+export function credentialRefusal(status: number, error: ApiErrorBody, then = ''): CliError | undefined {
+  if (status !== 401 && status !== 403) return undefined;
+  switch (error.code) {
+    case 'insufficient_scope':
+      return new CliError(EXIT.auth, `${error.message}: use a key that has it (mp3c keys create) or a password login${then}`);
+    case 'api_key_not_allowed':
+      return new CliError(EXIT.auth, `${error.message}: log in with your password (mp3c login --email EMAIL, and unset MP3C_API_KEY)${then}`);
+    case 'invalid_api_key':
+      return new CliError(EXIT.auth, `the API key was refused (${error.message}): give a valid one (mp3c login --api-key, or MP3C_API_KEY)${then}`);
+    default:
+      return new CliError(EXIT.auth, `not logged in or the login expired (${error.message}): run mp3c login${then}`);
+  }
+}
+
 /** The exit code and words for a refusal the gateway sent. */
 export function refusal(status: number, error: ApiErrorBody, retryAfter?: string | null): CliError {
-  if (status === 401 || status === 403) return new CliError(EXIT.auth, `not logged in or the login expired (${error.message}): run mp3c login`);
+  const credential = credentialRefusal(status, error);
+  if (credential) return credential;
   if (status === 404 || status === 410) return new CliError(EXIT.notFound, error.message);
   const later = retryAfter ? ` (try again in ${retryAfter} s)` : '';
   return new CliError(EXIT.error, `the gateway answered ${status} ${error.code}: ${error.message}${later}`);
@@ -103,6 +123,26 @@ export class ApiClient {
   async jobs(limit: number, cursor?: string): Promise<JobList> {
     const query = new URLSearchParams({ limit: String(limit), ...(cursor ? { cursor } : {}) });
     return (await (await this.ok(`/jobs?${query}`)).json()) as JobList;
+  }
+
+  async createKey(request: ApiKeyCreate): Promise<ApiKeyCreated> {
+    const res = await this.ok('/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    return (await res.json()) as ApiKeyCreated;
+  }
+
+  async keys(): Promise<ApiKeyList> {
+    return (await (await this.ok('/keys')).json()) as ApiKeyList;
+  }
+
+  /** DELETE /keys/{id}: false when there is no such key (404). */
+  async revokeKey(id: string): Promise<boolean> {
+    const res = await this.send(`/keys/${encodeURIComponent(id)}`, { method: 'DELETE' });
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return false;
+    }
+    if (!res.ok) throw refusal(res.status, await errorOf(res), res.headers.get('retry-after'));
+    return true;
   }
 
   /** DELETE /jobs/{id}: 200 cancelled (was queued), 202 cancel requested (converting), 204 removed (had ended). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { run } from './cli.js';
 import { normalizeGateway } from './context.js';
-import { fakeIo } from './testing.fake.js';
+import { fakeInput, fakeIo } from './testing.fake.js';
 
 describe('the command line', () => {
   it('when no command is given, then the usage goes to stderr with exit 2; --help prints it with exit 0', async () => {
@@ -23,7 +23,7 @@ describe('the command line', () => {
   });
 
   it('when each command is asked for --help, then it prints its usage and the exit codes', async () => {
-    for (const name of ['login', 'upload', 'status', 'jobs', 'download', 'cancel', 'logout']) {
+    for (const name of ['login', 'upload', 'status', 'jobs', 'download', 'cancel', 'logout', 'keys', 'completion']) {
       const io = fakeIo();
       expect(await run([name, '--help'], io)).toBe(0);
       expect(io.stdout.text).toMatch(new RegExp(`^Usage: mp3c ${name}`));
@@ -41,6 +41,32 @@ describe('the command line', () => {
     const io = fakeIo({ XDG_CONFIG_HOME: '/nonexistent/mp3c-test' });
     expect(await run(['login', '--email', 'a@example.test'], io)).toBe(2);
     expect(io.stderr.text).toMatch(/use --password-stdin or MP3C_PASSWORD/);
+  });
+
+  it('when asked for the version, then it prints the package version alone', async () => {
+    for (const flag of ['--version', '-V', 'version']) {
+      const io = fakeIo();
+      expect(await run([flag], io)).toBe(0);
+      expect(io.stdout.text).toMatch(/^\d+\.\d+\.\d+\n$/);
+    }
+  });
+
+  it('when MP3C_API_KEY is set, then it is the credential, whatever login is kept', async () => {
+    const io = fakeIo({ XDG_CONFIG_HOME: '/nonexistent/mp3c-test', MP3C_GATEWAY: 'http://127.0.0.1:9', MP3C_API_KEY: ' mp3c_x ' });
+    // Not "not logged in" (exit 3): the request is made with the key, and the closed port answers.
+    expect(await run(['jobs'], io)).toBe(1);
+    expect(io.stderr.text).toMatch(/cannot reach the gateway at http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it('when login --api-key is given a key that is not one, then exit 2 before any request', async () => {
+    const io = fakeIo({ XDG_CONFIG_HOME: '/nonexistent/mp3c-test', MP3C_GATEWAY: 'http://127.0.0.1:9' }, fakeInput('mp3c_short\n'));
+    expect(await run(['login', '--api-key'], io)).toBe(2);
+    expect(io.stderr.text).toMatch(/not an API key: expected mp3c_<id>_<secret>/);
+    const mixed = fakeIo({ XDG_CONFIG_HOME: '/nonexistent/mp3c-test' });
+    expect(await run(['login', '--api-key', '--email', 'a@example.test'], mixed)).toBe(2);
+    const clear = fakeIo({ XDG_CONFIG_HOME: '/nonexistent/mp3c-test', MP3C_GATEWAY: 'http://mp3converter.com' });
+    expect(await run(['login', '--api-key'], clear)).toBe(2);
+    expect(clear.stderr.text).toMatch(/the API key would cross the network/);
   });
 
   it('when a gateway address is given, then http(s) only, without a trailing slash', () => {

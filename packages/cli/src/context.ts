@@ -35,7 +35,7 @@ export interface Context extends Io {
   /** The gateway this command talks to. */
   gateway: string;
   json: boolean;
-  /** The client with the token stored for this gateway (none: the first authenticated call exits 3). */
+  /** The client with MP3C_API_KEY, else the token stored for this gateway (none: the first authenticated call exits 3). */
   api(): Promise<ApiClient>;
 }
 
@@ -66,6 +66,7 @@ export async function createContext(io: Io, parsed: Parsed): Promise<Context> {
     store,
     gateway,
     json: parsed.values.json === true,
-    api: async () => new ApiClient(gateway, (await store.get(gateway))?.token, io.signal),
+    // A key in the environment wins over the stored login: a script's own key, whoever logged in on the machine.
+    api: async () => new ApiClient(gateway, io.env.MP3C_API_KEY?.trim() || (await store.get(gateway))?.token, io.signal),
   };
 }

@@ -3,8 +3,12 @@ import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Login {
-  email: string;
+  /** The account of a password login; null for an API key (`mp3c login --api-key`). */
+  email: string | null;
+  /** A login token (a JWT, 24 h) or an API key (`mp3c_…`): sent alike, as a bearer. */
   token: string;
+  /** An API key's public id. */
+  key_id?: string;
   /** ISO time of the login. */
   saved_at: string;
 }
@@ -18,7 +22,7 @@ interface StoreFile {
 const empty = (): StoreFile => ({ current: null, logins: {} });
 
 /**
- * The tokens of the gateways logged into, in `<config dir>/login.json`: the folder 0700, the file 0600,
+ * The tokens (or API keys) of the gateways logged into, in `<config dir>/login.json`: the folder 0700, the file 0600,
  * replaced whole by a rename so that a crash or a second mp3c never leaves half a file. A token is a
  * password for a day: nobody but its owner may read it.
  */

@@ -1,7 +1,8 @@
+import { conversionOptionsSchema } from '@mp3converter/shared/contracts';
 import { describe, expect, it } from 'vitest';
-import { parseCommandArgs } from './args.js';
+import { COMMON_OPTIONS, parseCommandArgs } from './args.js';
 import { upload } from './commands/upload.js';
-import { conversionOptionsOf, fileTypeOf } from './upload-options.js';
+import { OPTION_FLAGS, conversionOptionsOf, fileTypeOf } from './upload-options.js';
 
 const parse = (...argv: string[]) => conversionOptionsOf(parseCommandArgs(argv, upload.options));
 
@@ -27,6 +28,20 @@ describe('upload options', () => {
       '--channels: one of 1, 2',
       '--bitrate: give --quality (VBR) or --bitrate (CBR), not both',
     ]);
+  });
+
+  it('when the shared schema has an option, then upload has its flag, named after it and described by it, clashing with no other flag', () => {
+    const keys = Object.keys(conversionOptionsSchema.shape);
+    expect(OPTION_FLAGS.map((f) => f.key)).toEqual(keys);
+    for (const key of keys) {
+      const flag = key.replaceAll('_', '-');
+      expect(upload.options[flag], flag).toEqual(expect.objectContaining({ type: 'string' }));
+      expect(upload.help).toMatch(new RegExp(`--${flag} \\S+ +\\S`));
+      expect(Object.keys(COMMON_OPTIONS)).not.toContain(flag);
+      expect(['chunk-size', 'wait']).not.toContain(flag);
+    }
+    // Every option's flag reaches the schema: given its own key's value from a good example, it parses.
+    expect(parse('a.mp4', '--tags', 'keep').options).toEqual({ tags: 'keep' });
   });
 
   it('when a file is named, then its declared type follows the extension, and none for an unknown one', () => {

@@ -191,6 +191,52 @@ describe('mp3c', () => {
     expect(sha(await readFile(target))).toBe(sha(mp3));
   });
 
+  it('when jobs are downloaded --zip, then one ZIP holds each MP3, resumed from a cut .part while it is the same ZIP, afresh when not', async () => {
+    const s = await loggedIn();
+    const videos = ['one.mp4', 'two.mp4'].map((name) => join(work, name));
+    for (const video of videos) await writeFile(video, await readFile(short));
+    const up = await s.mp3c(['upload', ...videos, '--wait']);
+    expect(up.code).toBe(0);
+    const fids = up.stdout.trim().split('\n');
+    expect(fids).toHaveLength(2);
+
+    const target = join(work, `${fids[0]}.zip`);
+    const got = await s.mp3c(['download', '--zip', ...fids, '-o', target, '--json']);
+    expect(got.code).toBe(0);
+    const zip = await readFile(target);
+    expect(JSON.parse(got.stdout)).toEqual({ file: target, video_fids: fids, size: zip.length, resumed_from: 0 });
+    await expect(stat(`${target}.part.etag`)).rejects.toThrow(/ENOENT/);
+    const tested = await run('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.testzip(), z.namelist())', target]);
+    expect(tested.stdout.trim()).toBe("None ['one.mp3', 'two.mp3']");
+    expect((await run('unzip', ['-tqq', target])).stdout).toBe('');
+
+    // Cut at 3000 bytes with the ZIP's ETag kept: the rest comes with Range and If-Range.
+    const token = JSON.parse(await readFile(join(s.config, 'mp3c/login.json'), 'utf8')).logins[s.gateway].token;
+    const url = `${s.gateway}/download.zip?fid=${fids[0]}&fid=${fids[1]}`;
+    const etag = (await fetch(url, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } })).headers.get('etag')!;
+    await writeFile(`${target}.part`, zip.subarray(0, 3000));
+    await writeFile(`${target}.part.etag`, etag);
+    const resumed = await s.mp3c(['download', '-z', ...fids, '-o', target, '--json']);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ size: zip.length, resumed_from: 3000 });
+    expect(sha(await readFile(target))).toBe(sha(zip));
+
+    // A .part of another ZIP (its ETag another): the gateway sends this one whole.
+    await writeFile(`${target}.part`, zip.subarray(0, 3000));
+    await writeFile(`${target}.part.etag`, '"another-zip"');
+    const afresh = await s.mp3c(['download', '--zip', ...fids, '-o', target, '--json']);
+    expect(JSON.parse(afresh.stdout)).toMatchObject({ size: zip.length, resumed_from: 0 });
+    expect(sha(await readFile(target))).toBe(sha(zip));
+    const piped = await s.mp3c(['download', '--zip', ...fids, '-o', '-']);
+    expect(sha(piped.bytes)).toBe(sha(zip));
+
+    expect(await s.mp3c(['download', '--zip', fids[0]!, fids[0]!.toUpperCase()])).toMatchObject({ code: 2 });
+    expect(await s.mp3c(['download', '--zip', fids[0]!, 'not-an-id'])).toMatchObject({ code: 2 });
+    const unknown = await s.mp3c(['download', '--zip', fids[0]!, new ObjectId().toHexString()]);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(/no such job/);
+  });
+
   it('when a converting job is cancelled, then cancel exits 0 and status --watch exits 5 with the job cancelled; an unknown job is 4', async () => {
     const s = await loggedIn();
     const fid = (await s.mp3c(['upload', long])).stdout.trim();

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobStore, LIST_PAGE_JOBS } from '../src/jobs/index.js';
+import { ensureJobIndexes, jobsCollection, mongoJobStore } from '../src/jobs/mongo.js';
+import { LIST_PAGE_JOBS } from '../src/jobs/store.js';
 import { MongoClient, ObjectId, createMongoClient } from '../src/storage/index.js';
 import { uniqueEmail } from '../src/testing/index.js';
 
 const mongo = createMongoClient(inject('servers').mongoUrl, 'shared-test');
-const store = new JobStore(mongo);
-beforeAll(() => store.ensureIndexes());
+const store = mongoJobStore(mongo);
+beforeAll(() => ensureJobIndexes(mongo));
 afterAll(() => mongo.close());
 
 const record = (owner: string, videoFid = new ObjectId().toHexString()) =>
@@ -71,7 +72,7 @@ describe('the owner’s job list', () => {
       if (e.commandName === 'find' && e.command.find === 'jobs') finds.push(e.command.filter as Record<string, unknown>);
     });
     try {
-      const listed = new JobStore(watched);
+      const listed = mongoJobStore(watched);
       const first = await listed.list(owner, { limit: 21 });
       await listed.list(owner, { limit: 21, before: first?.[19]?.videoFid });
     } finally {
@@ -96,7 +97,7 @@ describe('jobs the list does not show', () => {
     const owner = uniqueEmail('deleter');
     const fids = await recordMany(owner, 4);
     for (const fid of fids.slice(1, 3)) {
-      await store.jobs.updateOne({ _id: new ObjectId(fid) }, { $set: { state: 'done' } });
+      await jobsCollection(mongo).updateOne({ _id: new ObjectId(fid) }, { $set: { state: 'done' } });
       await store.markDeleted(fid);
     }
     expect((await store.list(owner, { limit: 10 }))?.map((j) => j.videoFid)).toEqual([fids[3], fids[0]]);
@@ -107,7 +108,7 @@ describe('jobs the list does not show', () => {
     const owner = uniqueEmail('early');
     const early = [new ObjectId(), new ObjectId()];
     const now = new Date();
-    await store.jobs.insertMany(
+    await jobsCollection(mongo).insertMany(
       early.map((_id) => ({
         _id,
         owner,

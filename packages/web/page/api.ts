@@ -41,23 +41,9 @@ export async function login(email: string, password: string): Promise<string> {
   return (await res.text()).trim();
 }
 
-export interface JobView {
-  video_fid: string;
-  state: 'queued' | 'converting' | 'done' | 'failed' | 'cancelled';
-  filename: string | null;
-  size: number | null;
-  duration_seconds: number | null;
-  mp3_fid: string | null;
-  reason: string | null;
-  position: number | null;
-  percent: number | null;
-  speed: number | null;
-  eta_seconds: number | null;
-  cancel_requested: boolean;
-  mp3_size: number | null;
-  expired: boolean;
-  created_at: string;
-}
+/** A job as its owner sees it: the gateway's own schema (erased at build: the page bundles no zod). */
+export type { JobView } from '@mp3converter/shared/jobs';
+import type { JobView } from '@mp3converter/shared/jobs';
 
 export class Api {
   constructor(
@@ -78,7 +64,7 @@ export class Api {
     return res;
   }
 
-  private async json<T>(path: string, init?: RequestInit): Promise<T> {
+  async json<T>(path: string, init?: RequestInit): Promise<T> {
     const res = await this.request(path, init);
     if (!res.ok) throw await errorOf(res);
     return (await res.json()) as T;
@@ -98,6 +84,14 @@ export class Api {
    */
   async link(fid: string): Promise<string> {
     const { url } = await this.json<{ url: string }>(`/jobs/${encodeURIComponent(fid)}/link`, { method: 'POST' });
+    const parsed = new URL(url, location.href);
+    return `${parsed.pathname}${parsed.search}`;
+  }
+
+  /** A signed link to the ZIP of these done jobs (POST /download.zip/link), as a path like `link`'s. */
+  async zipLink(fids: readonly string[]): Promise<string> {
+    const query = fids.map((fid) => `fid=${encodeURIComponent(fid)}`).join('&');
+    const { url } = await this.json<{ url: string }>(`/download.zip/link?${query}`, { method: 'POST' });
     const parsed = new URL(url, location.href);
     return `${parsed.pathname}${parsed.search}`;
   }

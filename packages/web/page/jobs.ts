@@ -21,9 +21,14 @@ export function describe(job: JobView): string {
   }
 }
 
-/** The user's jobs, newest first, each kept up to date from the event stream. */
+/** A done job whose MP3 is still there: one that can be downloaded, alone or in a ZIP. */
+const downloadable = (view: JobView) => view.state === 'done' && !view.expired;
+
+/** The user's jobs, newest first, each kept up to date from the event stream; done ones can be ticked. */
 export class JobList {
   private readonly jobs = new Map<string, { view: JobView; row: HTMLLIElement }>();
+  /** The ticked jobs, kept across a row's re-rendering. */
+  private readonly selected = new Set<string>();
   /** Bumped by clear(): an answer to a request made before it (another user's, after a logout) is dropped. */
   private generation = 0;
 
@@ -31,12 +36,27 @@ export class JobList {
     private readonly list: HTMLUListElement,
     private readonly api: Api,
     private readonly onError: (message: string) => void,
+    /** Called whenever the ticked jobs change. */
+    private readonly onSelection: (count: number) => void = () => undefined,
   ) {}
 
   clear(): void {
     this.generation += 1;
     this.jobs.clear();
+    this.selected.clear();
     this.list.replaceChildren();
+    this.onSelection(0);
+  }
+
+  /** The ticked jobs' ids, in the list's order (newest first). */
+  selection(): string[] {
+    return [...this.list.querySelectorAll<HTMLLIElement>('li')].map((row) => row.dataset.fid ?? '').filter((fid) => this.selected.has(fid));
+  }
+
+  private select(fid: string, on: boolean): void {
+    if (on) this.selected.add(fid);
+    else this.selected.delete(fid);
+    this.onSelection(this.selected.size);
   }
 
   async reload(): Promise<void> {
@@ -86,6 +106,7 @@ export class JobList {
   private forget(fid: string): void {
     this.jobs.get(fid)?.row.remove();
     this.jobs.delete(fid);
+    if (this.selected.has(fid)) this.select(fid, false);
   }
 
   private show(view: JobView): void {
@@ -114,7 +135,15 @@ export class JobList {
     const name = view.filename ?? view.video_fid;
     const state = el('span', { className: 'state', textContent: describe(view) });
     state.dataset.state = view.state;
-    const parts: Node[] = [el('span', { className: 'name', textContent: name }), state];
+    const title = el('span', { className: 'name', textContent: name });
+    let heading: Node = title;
+    if (downloadable(view)) {
+      const tick = el('input', { type: 'checkbox', className: 'pick', checked: this.selected.has(view.video_fid) });
+      tick.setAttribute('aria-label', `Select ${name}`);
+      tick.addEventListener('change', () => this.select(view.video_fid, tick.checked));
+      heading = el('label', { className: 'picked' }, tick, title);
+    } else if (this.selected.has(view.video_fid)) this.select(view.video_fid, false);
+    const parts: Node[] = [heading, state];
     if (view.state === 'converting' || view.state === 'queued') {
       const bar = el('progress', { max: 100, value: view.percent ?? 0 });
       bar.setAttribute('aria-label', `conversion of ${name}`);
@@ -124,7 +153,7 @@ export class JobList {
     if (!isFinal(view.state)) {
       actions.append(this.button('Cancel', `Cancel the conversion of ${name}`, () => this.remove(view.video_fid)));
     } else {
-      if (view.state === 'done' && !view.expired) {
+      if (downloadable(view)) {
         const player = el('audio', { controls: true, preload: 'metadata' });
         player.setAttribute('aria-label', `${name} as MP3`);
         const download = el('a', { className: 'button', textContent: 'Download MP3', href: '#' });

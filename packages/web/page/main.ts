@@ -1,6 +1,8 @@
 import { Api, login } from './api.js';
 import { followEvents } from './events.js';
+import { el } from './format.js';
 import { JobList } from './jobs.js';
+import { KeysPanel } from './keys.js';
 import { OptionsForm } from './options.js';
 import { type RunningUpload, forgetResumableUploads, startUpload } from './uploads.js';
 
@@ -45,6 +47,7 @@ function main(): void {
     }
     sessionStorage.removeItem(SESSION_KEY);
     jobs.clear();
+    keys.clear();
     $('session').hidden = true;
     appView.hidden = true;
     loginView.hidden = false;
@@ -54,10 +57,22 @@ function main(): void {
   };
   const expired = () => logout('Your session has ended: log in again.');
   const api = new Api(() => session?.token ?? '', expired);
-  const jobs = new JobList($<HTMLUListElement>('jobs'), api, (message) => {
-    jobsStatus.textContent = message;
-  });
+  const downloadSelected = $<HTMLButtonElement>('download-selected');
+  const selectionStatus = $('selection-status');
+  const jobs = new JobList(
+    $<HTMLUListElement>('jobs'),
+    api,
+    (message) => {
+      jobsStatus.textContent = message;
+    },
+    (count) => {
+      downloadSelected.disabled = count === 0;
+      downloadSelected.textContent = count === 0 ? 'Download selected' : `Download selected (${count})`;
+      selectionStatus.textContent = count === 0 ? 'Tick done jobs to download their MP3s as one ZIP.' : '';
+    },
+  );
   const options = new OptionsForm($('options'));
+  const keys = new KeysPanel($<HTMLDetailsElement>('keys-panel'), api);
 
   const enter = (s: Session) => {
     session = s;
@@ -110,6 +125,25 @@ function main(): void {
     }
   });
   $('logout').addEventListener('click', () => logout('', true));
+  // One ZIP of the ticked jobs, through a signed link: a plain link downloads it, streamed to disk by the
+  // browser (a fetch would hold the whole ZIP in the tab's memory).
+  downloadSelected.addEventListener('click', async () => {
+    const fids = jobs.selection();
+    if (fids.length === 0) return;
+    downloadSelected.disabled = true;
+    selectionStatus.textContent = 'Preparing the ZIP…';
+    try {
+      const link = el('a', { href: await api.zipLink(fids), download: '' });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      selectionStatus.textContent = `Downloading ${fids.length} MP3${fids.length === 1 ? '' : 's'} as one ZIP.`;
+    } catch (err) {
+      selectionStatus.textContent = (err as Error).message;
+    } finally {
+      downloadSelected.disabled = jobs.selection().length === 0;
+    }
+  });
 
   const take = (files: Iterable<File>) => {
     const chosen = options.read();

@@ -77,6 +77,23 @@ async function logIn(page: Page, email: string, password: string): Promise<void>
   await page.getByRole('button', { name: 'Log in' }).click();
 }
 
+/** A new user, logged in on a fresh tab that shows the app. */
+async function loggedIn(): Promise<Awaited<ReturnType<typeof open>> & { user: { email: string; password: string } }> {
+  const user = await addUser(stack.authConfig);
+  const tab = await open();
+  await logIn(tab.page, user.email, user.password);
+  await tab.page.locator('#app-view').waitFor({ state: 'visible' });
+  return { ...tab, user };
+}
+
+/** The job as the API shows it to the page's user. */
+async function jobView(page: Page, fid: string): Promise<{ options: object; mp3_fid: string }> {
+  return (await fetch(`${stack.url}/jobs/${fid}`, { headers: { authorization: `Bearer ${await token(page)}` } })).json() as Promise<{
+    options: object;
+    mp3_fid: string;
+  }>;
+}
+
 /** Drops a file on the drop zone as a desktop would: a DataTransfer holding a File. */
 async function dropFile(page: Page, name: string, data: Buffer): Promise<void> {
   const transfer = await page.evaluateHandle(
@@ -134,6 +151,25 @@ const job = (page: Page, filename: string) => page.locator('#jobs li', { hasText
 const shot = (page: Page, name: string) => page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
 
 describe('the web page', () => {
+  it('when nobody has logged in, then the login screen offers no Log out button, and none is back after logging out', async () => {
+    const user = await addUser(stack.authConfig);
+    const { page, context } = await open();
+    try {
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      const logOut = page.getByRole('button', { name: 'Log out' });
+      expect(await logOut.isVisible()).toBe(false);
+      expect(await page.locator('#session').isVisible()).toBe(false);
+      await logIn(page, user.email, user.password);
+      await page.locator('#app-view').waitFor({ state: 'visible' });
+      expect(await logOut.isVisible()).toBe(true);
+      await logOut.click();
+      await page.locator('#login-view').waitFor({ state: 'visible' });
+      expect(await logOut.isVisible()).toBe(false);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('when the password is wrong, then the page says so and stays on the login form', async () => {
     const { email } = await addUser(stack.authConfig);
     const { page, context, offsite } = await open();
@@ -182,11 +218,8 @@ describe('the web page', () => {
   });
 
   it('when a user drops a video, then it uploads with progress and pause, converts, plays for its length and downloads the MP3', async () => {
-    const user = await addUser(stack.authConfig);
-    const { page, context, offsite } = await open();
+    const { page, context, offsite, user } = await loggedIn();
     try {
-      await logIn(page, user.email, user.password);
-      await page.locator('#app-view').waitFor({ state: 'visible' });
       await expect.poll(() => page.locator('#session-user').textContent()).toBe(user.email);
 
       // A slow line, so the upload is seen on its way and paused between two chunks.
@@ -225,9 +258,7 @@ describe('the web page', () => {
 
       const [download] = await Promise.all([page.waitForEvent('download'), done.getByRole('link', { name: 'Download MP3' }).click()]);
       expect(download.suggestedFilename()).toBe('lecture.mp3');
-      const view = (await (await fetch(`${stack.url}/jobs/${fid}`, { headers: { authorization: `Bearer ${await token(page)}` } })).json()) as {
-        mp3_fid: string;
-      };
+      const view = await jobView(page, fid);
       const mp3Fid = view.mp3_fid;
       expect(await readFile((await download.path())!)).toEqual(await readGridFsFile(stack.mongo, 'mp3s', mp3Fid));
 
@@ -285,11 +316,8 @@ describe('the web page', () => {
   });
 
   it('when long videos wait and convert, then the page shows the queue position and percent, and cancels both', async () => {
-    const user = await addUser(stack.authConfig);
-    const { page, context } = await open();
+    const { page, context } = await loggedIn();
     try {
-      await logIn(page, user.email, user.password);
-      await page.locator('#app-view').waitFor({ state: 'visible' });
       const named = await Promise.all(
         ['first-talk.mp4', 'second-talk.mp4'].map(async (name) => {
           const path = join(dirname(media.long.path), name);
@@ -303,7 +331,10 @@ describe('the web page', () => {
       // One converter takes one job at a time: one converts, the other waits first in line.
       const converting = page.locator('#jobs li[data-state="converting"]');
       const queued = page.locator('#jobs li[data-state="queued"]');
-      await expect.poll(() => converting.locator('.state').textContent(), { timeout: 60_000 }).toMatch(/converting [1-9]\d*%/);
+      // Two signals, each with its own bound, so that a failure says which one did not come: a job converting
+      // (both uploads stored, a converter took one), then its percent moving (progress reaches the page).
+      await converting.waitFor({ state: 'attached', timeout: 90_000 });
+      await expect.poll(() => converting.locator('.state').textContent(), { timeout: 30_000 }).toMatch(/converting [1-9]\d*%/);
       await expect.poll(() => queued.locator('.state').textContent(), { timeout: 30_000 }).toBe('queued, 1st in line');
       await shot(page, 'converting');
       await queued.getByRole('button', { name: /^Cancel/ }).click();
@@ -317,11 +348,8 @@ describe('the web page', () => {
   }, 180_000);
 
   it('when MP3 options are chosen, then the job carries them; options that clash are refused with the reason', async () => {
-    const user = await addUser(stack.authConfig);
-    const { page, context } = await open();
+    const { page, context } = await loggedIn();
     try {
-      await logIn(page, user.email, user.password);
-      await page.locator('#app-view').waitFor({ state: 'visible' });
       await page.getByText('MP3 options').click();
       await page.getByLabel('Constant bitrate').selectOption('64');
       await page.getByLabel('Channels').selectOption({ label: 'Mono' });
@@ -329,9 +357,7 @@ describe('the web page', () => {
       const memo = job(page, 'memo.mp4');
       await expect.poll(() => memo.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
       const fid = (await memo.getAttribute('data-fid'))!;
-      const view = (await (await fetch(`${stack.url}/jobs/${fid}`, { headers: { authorization: `Bearer ${await token(page)}` } })).json()) as {
-        options: object;
-      };
+      const view = await jobView(page, fid);
       expect(view.options).toEqual({ bitrate: 64, channels: 1 });
 
       await page.getByLabel('Quality (variable bitrate)').selectOption('2');
@@ -343,6 +369,66 @@ describe('the web page', () => {
       await context.close();
     }
   });
+
+  it('when trim and loudness are set, then the upload carries them, as the shared schema reads them, to the job', async () => {
+    const { page, context } = await loggedIn();
+    try {
+      await page.getByText('MP3 options').click();
+      await page.getByLabel('Start', { exact: true }).fill('0:00.5');
+      await page.getByLabel('End', { exact: true }).fill('1.5');
+      await page.getByLabel('Loudness', { exact: true }).fill('-16');
+      await page.getByLabel('True peak', { exact: true }).fill('-2');
+      await shot(page, 'options');
+      await page.locator('#files').setInputFiles({ name: 'trimmed.mp4', mimeType: 'video/mp4', buffer: media.brief.data });
+      const trimmed = job(page, 'trimmed.mp4');
+      await expect.poll(() => trimmed.count(), { timeout: 30_000 }).toBe(1);
+      const fid = (await trimmed.getAttribute('data-fid'))!;
+      const view = await jobView(page, fid);
+      expect(view.options).toEqual({ start: 0.5, end: 1.5, loudness: -16, true_peak: -2 });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('when done jobs are ticked and Download selected is clicked, then one ZIP of their MP3s downloads, which unzip and Python test clean', async () => {
+    const { page, context, offsite } = await loggedIn();
+    try {
+      const button = page.getByRole('button', { name: /^Download selected/ });
+      expect(await button.isDisabled()).toBe(true);
+      for (const name of ['first.mp4', 'second.mp4', 'First.mkv']) {
+        await page.locator('#files').setInputFiles({ name, mimeType: 'video/mp4', buffer: media.brief.data });
+      }
+      const rows = ['first.mp4', 'second.mp4', 'First.mkv'].map((name) => job(page, name));
+      for (const row of rows) await expect.poll(() => row.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+      for (const row of [rows[0]!, rows[2]!]) await row.getByRole('checkbox').check();
+      await expect.poll(() => button.textContent()).toBe('Download selected (2)');
+      await shot(page, 'selected');
+      const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+      expect(download.suggestedFilename()).toBe('mp3s.zip');
+      const path = (await download.path())!;
+      expect((await run('unzip', ['-tqq', path])).stdout).toBe('');
+      const listing = await run('python3', [
+        '-c',
+        'import sys, zipfile, json; z = zipfile.ZipFile(sys.argv[1]); print(json.dumps([[i.filename, z.read(i).hex()] for i in z.infolist()]))',
+        path,
+      ]);
+      const entries = JSON.parse(listing.stdout) as [string, string][];
+      // In the list's order; the second of first.mp3 and First.mp3 is numbered (names are unique whatever their case).
+      const ticked = await page.locator('#jobs li:has(input:checked)').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.fid!));
+      const named = await Promise.all(ticked.map(async (fid) => (await page.locator(`#jobs li[data-fid="${fid}"] .name`).textContent())!));
+      expect(entries.map(([name]) => name)).toEqual([named[0]!.replace(/\.mp4$|\.mkv$/, '.mp3'), named[1]!.replace(/\.mp4$|\.mkv$/, ' (2).mp3')]);
+      for (const [i, fid] of ticked.entries()) {
+        const { mp3_fid } = await jobView(page, fid);
+        expect(Buffer.from(entries[i]![1], 'hex').equals(await readGridFsFile(stack.mongo, 'mp3s', mp3_fid))).toBe(true);
+      }
+      // A deleted job leaves the selection.
+      await rows[0]!.getByRole('button', { name: /^Delete/ }).click();
+      await expect.poll(() => button.textContent()).toBe('Download selected (1)');
+      expect(offsite).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 
   it('when the API reference is opened, then it renders every operation of the document from the gateway alone, with nothing blocked', async () => {
     const { page, context, offsite } = await open();
@@ -367,11 +453,8 @@ describe('the web page', () => {
   });
 
   it('when a video has no sound, then its job shows failed with the reason', async () => {
-    const user = await addUser(stack.authConfig);
-    const { page, context } = await open();
+    const { page, context } = await loggedIn();
     try {
-      await logIn(page, user.email, user.password);
-      await page.locator('#app-view').waitFor({ state: 'visible' });
       await page.locator('#files').setInputFiles(media.silent.path);
       const failed = job(page, 'video.mp4');
       await expect.poll(() => failed.getAttribute('data-state'), { timeout: 60_000 }).toBe('failed');

@@ -28,6 +28,13 @@ export const authConfigSchema = z
     /** Failed logins per window from one address, whatever the emails: stops spraying one password over many. */
     LOGIN_ADDRESS_RATE_LIMIT: env.int(50, 1),
     LOGIN_RATE_WINDOW_SECONDS: env.int(60, 1),
+    /** API keys one user may hold (expired ones count until revoked). */
+    MAX_API_KEYS_PER_USER: env.int(20, 1),
+    /** Requests one API key may make per window, on each auth replica; one more gets 429 with Retry-After. */
+    API_KEY_RATE_LIMIT: env.int(600, 1),
+    API_KEY_RATE_WINDOW_SECONDS: env.int(60, 1),
+    /** A key's last use is written to MySQL at most this often, seconds. */
+    API_KEY_LAST_USED_INTERVAL_SECONDS: env.int(60, 1),
     TRUST_PROXY: z.string().default('loopback, linklocal, uniquelocal'),
     SHUTDOWN_TIMEOUT_MS: env.int(20_000, 1_000),
   })

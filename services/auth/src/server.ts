@@ -24,7 +24,7 @@ export interface AuthServer {
 /** Wires the auth service from its config; used by main.ts and by the tests, which pass port 0. */
 export async function startAuthServer(config: AuthConfig, logger: Logger): Promise<AuthServer> {
   const store = openAuthStore(config, logger);
-  const { auth, pool } = store;
+  const { auth, keys, pool } = store;
   const registry = createRegistry();
   onReconnect(pool, storeReconnects(registry, 'mysql'));
   const windowMs = config.LOGIN_RATE_WINDOW_SECONDS * 1000;
@@ -58,6 +58,7 @@ export async function startAuthServer(config: AuthConfig, logger: Logger): Promi
 
   const app = createApp({
     auth,
+    keys,
     logger,
     isStoreReady: () => bootstrap.ready,
     throttle,

@@ -3,18 +3,19 @@ import { AmqpConnection, assertWorkQueue, deadLetterQueueOf } from '@mp3converte
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE } from '@mp3converter/shared/jobs';
+import { AmqpJobEvents, subscribeJobControl } from '@mp3converter/shared/jobs/amqp';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo, videosBucket } from '@mp3converter/shared/storage';
+import { FfmpegPartCutter } from './adapters/ffmpeg.part-cutter.js';
 import { FfmpegTranscoder } from './adapters/ffmpeg.transcoder.js';
 import { GridFsMp3Store } from './adapters/gridfs-mp3.store.js';
 import { GridFsVideoSource } from './adapters/gridfs-video.source.js';
-import { AmqpJobEvents } from './adapters/job-events.publisher.js';
-import { MongoJobLeases } from './adapters/job-leases.js';
 import { AmqpResultPublisher } from './adapters/result.publisher.js';
 import { TempWorkspace } from './adapters/temp.workspace.js';
 import type { ConverterConfig } from './config.js';
-import { controlHandler, videoHandler } from './consumers/video.consumer.js';
+import { cancelHandler, videoHandler } from './consumers/video.consumer.js';
 import { JobRunner } from './domain/job-runner.js';
 import { mediaLimits } from './domain/media-limits.js';
 import { converterMetrics } from './metrics.js';
@@ -58,17 +59,19 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
   instrumentBroker(registry, amqp, [config.VIDEO_QUEUE, deadLetterQueueOf(config.VIDEO_QUEUE)]);
   const metrics = converterMetrics(registry);
   const limits = mediaLimits(config.MAX_DURATION_SECONDS, config.MAX_OUTPUT_BYTES);
+  const ffmpeg = {
+    ffmpegPath: config.FFMPEG_PATH,
+    ffprobePath: config.FFPROBE_PATH,
+    timeoutMs: config.FFMPEG_TIMEOUT_MS,
+    probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
+    limits,
+  };
   const runner = new JobRunner({
-    leases: new MongoJobLeases(mongo, workerId, config.JOB_LEASE_MS),
+    leases: mongoJobStore(mongo, { worker: { id: workerId, leaseMs: config.JOB_LEASE_MS } }),
     videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
     mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
-    transcoder: new FfmpegTranscoder({
-      ffmpegPath: config.FFMPEG_PATH,
-      ffprobePath: config.FFPROBE_PATH,
-      timeoutMs: config.FFMPEG_TIMEOUT_MS,
-      probeTimeoutMs: config.FFPROBE_TIMEOUT_MS,
-      limits,
-    }),
+    transcoder: new FfmpegTranscoder(ffmpeg),
+    cutter: new FfmpegPartCutter(ffmpeg),
     workspace,
     publisher: new AmqpResultPublisher(amqp, { mp3: config.MP3_QUEUE, failed: config.FAILED_QUEUE }),
     events: new AmqpJobEvents(amqp, logger),
@@ -95,9 +98,10 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     });
   const http = await startHttpServer(probeApp(readiness, registry), config.HEALTH_PORT, { host: config.HOST });
 
-  // Consume only once the store answers: a worker that cannot reach Mongo would only bounce messages.
+  // Consumes even when the store does not answer yet: each message's failure then retries with its backoff,
+  // and the log says why.
   await pingMongo(mongo).catch((err: unknown) => logger.warn({ err }, 'MongoDB not reachable yet; consuming anyway, failures will retry'));
-  await amqp.subscribe({ exchange: JOB_CONTROL_EXCHANGE, routingKeys: ['job.cancel'], onMessage: controlHandler(runner, logger) });
+  await subscribeJobControl(amqp, cancelHandler(runner, logger));
   await amqp.consume({
     queue: config.VIDEO_QUEUE,
     prefetch: config.CONCURRENCY,

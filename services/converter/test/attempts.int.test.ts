@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { listDeadLetters, replayDeadLetters } from '@mp3converter/shared/amqp';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { MongoClient } from '@mp3converter/shared/storage';
 import { TcpProxy, makeVideo, queueDepth, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import amqp from 'amqplib';
@@ -23,7 +23,7 @@ import {
 let mongo: MongoClient;
 let tone: Buffer;
 let cleanup: () => Promise<void>;
-const jobOf = (fid: string) => new JobStore(mongo).get(fid);
+const jobOf = (fid: string) => mongoJobStore(mongo).get(fid);
 
 beforeAll(async () => {
   mongo = mongoClient();

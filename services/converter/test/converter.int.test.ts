@@ -3,11 +3,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ObjectId } from 'mongodb';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { MongoClient } from '@mp3converter/shared/storage';
 import { drainQueue, makeVideo, probe, publishRaw, queueDepth, readGridFsFile, storeGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoJobLeases } from '../src/adapters/job-leases.js';
 import { mp3IdFor } from '../src/domain/mp3-id.js';
 import {
   type Queues,
@@ -50,7 +49,7 @@ async function mp3Probe(mp3Fid: string) {
   return probe(path);
 }
 
-const jobOf = (fid: string) => new JobStore(mongo).get(fid);
+const jobOf = (fid: string) => mongoJobStore(mongo).get(fid);
 
 beforeAll(async () => {
   mongo = mongoClient();
@@ -242,7 +241,7 @@ describe('one worker', () => {
     const fid = await storeVideoAsGateway(mongo, tone, owner);
     const mp3Fid = mp3IdFor(fid);
     // What the dead worker left: its lease (expired), the stored MP3, no mp3 message, no ack.
-    await new MongoJobLeases(mongo, 'dead-worker', 1).claim(fid, owner, { maxAttempts: 3, revive: false });
+    await mongoJobStore(mongo, { worker: { id: 'dead-worker', leaseMs: 1 } }).claim(fid, owner, { maxAttempts: 3, revive: false });
     await storeGridFsFile(mongo, 'mp3s', randomBytes(1000), { id: new ObjectId(mp3Fid), filename: 'clip.mp3', metadata: { owner, videoFid: fid } });
     await new Promise((r) => setTimeout(r, 20));
     await publishVideo(q.video, fid, owner);
@@ -321,7 +320,7 @@ describe('the lease of a running job', () => {
       await publishVideo(q.video, fid, owner);
       await waitFor(async () => (await jobOf(fid))?.state === 'converting', { what: 'the claim' });
       // What DELETE writes on the job; its job.control message never goes out.
-      expect(await new JobStore(mongo).requestCancel(fid)).toMatchObject({ cancelRequested: true });
+      expect(await mongoJobStore(mongo).requestCancel(fid)).toMatchObject({ cancelRequested: true });
       await waitFor(async () => (await jobOf(fid))?.state === 'cancelled', { timeoutMs: 10_000, what: 'the job to be cancelled' });
       await waitFor(async () => w.worker.amqp.drain(0), { what: 'the delivery settled' });
       await waitFor(async () => (await tmpEntries(w.tmpDir)).length === 0, { what: 'an empty temp folder' });

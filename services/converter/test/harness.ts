@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { type Job, JobStore } from '@mp3converter/shared/jobs';
+import type { Job } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { type MongoClient, createMongoClient } from '@mp3converter/shared/storage';
 import {
   type QueuedMessage,
@@ -75,7 +76,7 @@ export const mongoClient = (): MongoClient => createMongoClient(inject('servers'
 /** Stores a video as our gateway does: filename, owner in metadata, and a queued job. */
 export async function storeVideoAsGateway(mongo: MongoClient, data: Buffer, owner: string, filename = 'clip.mp4'): Promise<string> {
   const fid = await storeGridFsFile(mongo, 'videos', data, { filename, metadata: { owner, contentType: 'video/mp4' } });
-  await new JobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
+  await mongoJobStore(mongo).create({ videoFid: fid, owner, filename, size: data.length, contentType: 'video/mp4' });
   return fid;
 }
 
@@ -94,7 +95,7 @@ export async function convertToEnd(
   await publishRaw(rabbitUrl(), queue, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner, ...(options ? { options } : {}) }));
   const job = await waitFor(
     async () => {
-      const got = await new JobStore(mongo).get(fid);
+      const got = await mongoJobStore(mongo).get(fid);
       return got?.state === 'done' || got?.state === 'failed' ? got : undefined;
     },
     { timeoutMs, what: `job ${fid} to end` },

@@ -1,8 +1,7 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { jobsCollection, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { ObjectId } from 'mongodb';
 import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MongoJobLeases } from '../src/adapters/job-leases.js';
 import { mongoClient } from './harness.js';
 
 let mongo: MongoClient;
@@ -22,8 +21,8 @@ afterAll(async () => {
  */
 describe('one worker writing one job from several places at once', () => {
   it('when renewals and progress race the end of a job, then the job ends done, not converting', async () => {
-    const store = new JobStore(mongo);
-    const leases = new MongoJobLeases(mongo, `worker-${new ObjectId().toHexString()}`, 60_000);
+    const store = mongoJobStore(mongo);
+    const leases = mongoJobStore(mongo, { worker: { id: `worker-${new ObjectId().toHexString()}`, leaseMs: 60_000 } });
     const owner = `writes-${new ObjectId().toHexString()}@example.com`;
     const fids = Array.from({ length: 12 }, () => new ObjectId().toHexString());
     for (const videoFid of fids) await store.create({ videoFid, owner, filename: 'a.mp4', size: 1, contentType: 'video/mp4' });
@@ -37,15 +36,20 @@ describe('one worker writing one job from several places at once', () => {
           while (!ended) await Promise.all([leases.renew(videoFid), leases.recordProgress(videoFid, { percent: 99, speed: 100, etaSeconds: 1 })]);
         })();
         expect(await leases.markFinishing(videoFid)).toBe(true);
-        await leases.markDone(videoFid, new ObjectId().toHexString(), { sizeBytes: 1, expiresAt: new Date(Date.now() + 60_000) });
+        await leases.markDone(videoFid, {
+          mp3s: [{ fid: new ObjectId().toHexString(), title: null, durationSeconds: 1, size: 1 }],
+          expiresAt: new Date(Date.now() + 60_000),
+        });
         ended = true;
         await background;
       }),
     );
 
-    const states = await store.jobs.find({ _id: { $in: fids.map((f) => new ObjectId(f)) } }).toArray();
+    const states = await jobsCollection(mongo)
+      .find({ _id: { $in: fids.map((f) => new ObjectId(f)) } })
+      .toArray();
     expect(states.map((d) => d.state)).toEqual(fids.map(() => 'done'));
     expect(states.every((d) => d.worker === null && d.lease_until === null)).toBe(true);
-    await store.jobs.deleteMany({ owner });
+    await jobsCollection(mongo).deleteMany({ owner });
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ObjectId } from 'mongodb';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import type { MongoClient } from '@mp3converter/shared/storage';
 import { hostileCorpus, makeVideo, probe, readGridFsFile, understatedAac, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,7 +62,7 @@ const expectedReason: Record<string, string> = {
 
 let mongo: MongoClient;
 let tone: Buffer;
-const jobOf = (fid: string) => new JobStore(mongo).get(fid);
+const jobOf = (fid: string) => mongoJobStore(mongo).get(fid);
 const mp3Count = (fid: string) =>
   mongo
     .db('mp3s')

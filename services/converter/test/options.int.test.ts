@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { type MongoClient, ObjectId } from '@mp3converter/shared/storage';
 import { readGridFsFile, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { encodeMessage } from '@mp3converter/shared/contracts';
@@ -166,8 +166,8 @@ describe('output options', () => {
       ['video', 'mjpeg', 1],
     ]);
     // The mp3 message goes out before the job is marked done.
-    await waitFor(async () => (await new JobStore(mongo).get(fid))?.state === 'done', { what: 'the job to be done' });
-    expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'done', mp3Size: mp3.length, expiresAt: expect.any(Date) });
+    await waitFor(async () => (await mongoJobStore(mongo).get(fid))?.state === 'done', { what: 'the job to be done' });
+    expect(await mongoJobStore(mongo).get(fid)).toMatchObject({ state: 'done', mp3Size: mp3.length, expiresAt: expect.any(Date) });
   });
 
   it('when tags are dropped, then the MP3 has no tags, no chapters and no cover', async () => {
@@ -196,7 +196,7 @@ describe('output options', () => {
     );
     const [notice] = await collect(q.failed, 1);
     expect(notice!.body.reason).toMatch(/^invalid output options: .*bitrate.*channels.*loud/);
-    expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
+    expect(await mongoJobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
   });
 
   it('when a job fails because its file cannot be converted, then its video is removed too', async () => {
@@ -205,7 +205,7 @@ describe('output options', () => {
     await publishRaw(rabbitUrl(), q.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner }));
     const [notice] = await collect(q.failed, 1);
     expect(notice!.body.video_fid).toBe(fid);
-    expect(await new JobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
+    expect(await mongoJobStore(mongo).get(fid)).toMatchObject({ state: 'failed' });
     await videoGone(fid, 'the failed job’s video to go');
   });
 

@@ -5,37 +5,48 @@ import { type Registry, httpMetrics } from '@mp3converter/shared/metrics';
 import { isMongoUnavailable } from '@mp3converter/shared/storage';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { StorageEngine } from 'multer';
-import type { GridFsMp3Files } from './adapters/mp3-files.js';
+import type { GridFsMp3Files, GridFsStoredMp3 } from './adapters/mp3-files.js';
 import type { EventHub } from './domain/event-hub.js';
 import type { JobsService, LinkSigner } from './domain/jobs.service.js';
 import type { UploadAdmission } from './domain/upload-admission.js';
-import type { AuthClient, JobRepository, UploadMetrics } from './domain/ports.js';
+import type { AuthClient, JobViews, UploadMetrics } from './domain/ports.js';
 import type { UploadService } from './domain/upload.service.js';
+import type { ZipDownloads, ZipLinkSigner } from './domain/zip-download.js';
+import type { WebhooksService } from './domain/webhooks.service.js';
 import { docsRouter } from './routes/docs.route.js';
 import { downloadRouter } from './routes/download.route.js';
 import { eventsRouter } from './routes/events.route.js';
 import { jobsRouter } from './routes/jobs.route.js';
+import { keysRouter } from './routes/keys.route.js';
 import { loginRouter } from './routes/login.route.js';
 import { pageRouter } from './routes/page.route.js';
 import { statusRouter } from './routes/status.route.js';
 import { uploadRouter } from './routes/upload.route.js';
 import { type ResumableUploadDeps, uploadsRouter } from './routes/uploads.route.js';
+import { zipDownloadRouter } from './routes/zip-download.route.js';
+import { webhooksRouter } from './routes/webhooks.route.js';
 
 export interface GatewayDeps {
   auth: AuthClient;
   uploads: UploadService;
   uploadStorage: StorageEngine;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: JobViews;
   jobsService: JobsService;
+  webhooks: WebhooksService;
   hub: EventHub;
   eventsKeepAliveMs: number;
+  /** EVENTS_KEY_RECHECK_MS. */
+  eventsKeyRecheckMs: number;
   logger: Logger;
   admission: UploadAdmission;
   /** How long a multipart upload's reservation holds unless renewed, ms (UPLOAD_LEASE_MS). */
   uploadHoldMs: number;
   links: LinkSigner;
   linkSecret: string;
+  /** Several done jobs as one ZIP, and signed links to such ZIPs. */
+  zips: ZipDownloads<GridFsStoredMp3>;
+  zipLinks: ZipLinkSigner;
   trustProxy: string;
   /** tus at /uploads/: its store, lock and completion. */
   resumable: Pick<ResumableUploadDeps, 'store' | 'locker' | 'completion' | 'maxUploadBytes' | 'expiryMs'>;
@@ -57,7 +68,16 @@ export function createApp(deps: GatewayDeps): Express {
   app.use(httpMetrics(deps.registry));
   app.use(requestLogger(deps.logger, { tracer: 'gateway', continueTrace: false }));
   // Before anything that could read a body: tus reads its PATCH bodies itself.
-  app.use(uploadsRouter({ ...deps.resumable, auth: deps.auth, admission: deps.admission, logger: deps.logger, metrics: deps.uploadMetrics }));
+  app.use(
+    uploadsRouter({
+      ...deps.resumable,
+      auth: deps.auth,
+      admission: deps.admission,
+      logger: deps.logger,
+      metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
+    }),
+  );
   app.use(loginRouter(deps.auth));
   app.use(
     uploadRouter({
@@ -67,12 +87,25 @@ export function createApp(deps: GatewayDeps): Express {
       holdMs: deps.uploadHoldMs,
       storage: deps.uploadStorage,
       metrics: deps.uploadMetrics,
+      webhooks: deps.webhooks,
     }),
   );
   app.use(downloadRouter({ auth: deps.auth, mp3s: deps.mp3s, jobs: deps.jobs, linkSecret: deps.linkSecret, logger: deps.logger }));
+  app.use(zipDownloadRouter({ auth: deps.auth, zips: deps.zips, signer: deps.zipLinks, logger: deps.logger }));
   app.use(statusRouter(deps.auth, deps.jobsService));
   app.use(jobsRouter(deps.auth, deps.jobsService, deps.links));
-  app.use(eventsRouter({ auth: deps.auth, hub: deps.hub, jobs: deps.jobs, logger: deps.logger, keepAliveMs: deps.eventsKeepAliveMs }));
+  app.use(keysRouter(deps.auth));
+  app.use(webhooksRouter(deps.auth, deps.webhooks));
+  app.use(
+    eventsRouter({
+      auth: deps.auth,
+      hub: deps.hub,
+      jobs: deps.jobs,
+      logger: deps.logger,
+      keepAliveMs: deps.eventsKeepAliveMs,
+      keyRecheckMs: deps.eventsKeyRecheckMs,
+    }),
+  );
   app.use(docsRouter());
   if (deps.pageDirectory) app.use(pageRouter(deps.pageDirectory));
   app.use(notFoundHandler);

@@ -1,5 +1,6 @@
 import { ConfigError, checkSecretStrength, env, loadConfig as load, z } from '@mp3converter/shared/config';
 import { DEFAULT_QUEUES } from '@mp3converter/shared/contracts';
+import { destinationRulesOf, webhookDestinationEnv } from '@mp3converter/shared/webhooks';
 
 export const gatewayConfigSchema = z
   .object({
@@ -34,6 +35,8 @@ export const gatewayConfigSchema = z
     MAX_EVENT_STREAMS_PER_USER: env.int(5, 1),
     /** A keep-alive comment goes down each quiet event stream this often, ms. */
     EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
+    /** An event stream opened with an API key checks the key again this often, and ends once it is revoked, ms. */
+    EVENTS_KEY_RECHECK_MS: env.int(5_000, 100),
     /** How often queue positions are refreshed for users with an open event stream, ms. */
     QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
     /** Signs the download links of emails and POST /jobs/{id}/link (the notification service has the same one). */
@@ -61,8 +64,16 @@ export const gatewayConfigSchema = z
     /** How long past its expiry a download in progress keeps an MP3 from the sweep; then it goes, download or not, ms. */
     RETENTION_DOWNLOAD_GRACE_MS: env.int(600_000, 0),
     SHUTDOWN_TIMEOUT_MS: env.int(60_000, 1_000),
+    ...webhookDestinationEnv,
+    /** Webhook endpoints one user may register; one more is refused with 409. */
+    WEBHOOKS_PER_USER: env.int(10, 1),
+    /** How long a rotated webhook secret still signs beside the new one, seconds. Default a day. */
+    WEBHOOK_SECRET_OVERLAP_SECONDS: env.int(86_400, 0),
+    /** How long an upload's notify_url endpoint and its deliveries are kept, seconds. Default 7 days. */
+    WEBHOOK_NOTIFY_URL_TTL_SECONDS: env.int(7 * 86_400, 60),
   })
-  .superRefine((c, ctx) => checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV));
+  .superRefine((c, ctx) => checkSecretStrength(ctx, 'DOWNLOAD_LINK_SECRET', c.DOWNLOAD_LINK_SECRET, c.NODE_ENV))
+  .transform((c) => ({ ...c, webhookDestinations: destinationRulesOf(c) }));
 
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
 

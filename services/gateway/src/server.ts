@@ -1,18 +1,20 @@
 import { AmqpConnection } from '@mp3converter/shared/amqp';
 import { GRIDFS_DATABASES } from '@mp3converter/shared/contracts';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
-import { signedDownloadPath } from '@mp3converter/shared/links';
+import { signedDownloadPath, signedZipPath } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
-import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, JobStore, isFinal } from '@mp3converter/shared/jobs';
+import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converter/shared/jobs';
+import { AmqpJobEvents, subscribeJobEvents } from '@mp3converter/shared/jobs/amqp';
+import { ensureJobIndexes, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { WriteGate, createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { DestinationPolicy, WebhookStore } from '@mp3converter/shared/webhooks';
+import { systemResolveHost } from './adapters/host.resolver.js';
 import { HttpAuthClient } from './adapters/auth.client.js';
 import { GridFsTusStore } from './adapters/gridfs-tus.store.js';
 import { GridFsUploadStorage } from './adapters/gridfs-upload.storage.js';
 import { MongoTusLocker } from './adapters/mongo-tus.locker.js';
 import { ResumableUploadCompletion } from './adapters/resumable-upload.completion.js';
-import { AmqpJobNotices, subscribeJobEvents } from './adapters/job-notices.js';
-import { BoundedJobRepository } from './adapters/job.repository.js';
 import { GridFsMp3Files } from './adapters/mp3-files.js';
 import { MongoUploadLeases } from './adapters/upload-lease.store.js';
 import { MongoUploadReservations } from './adapters/upload-reservation.store.js';
@@ -31,6 +33,8 @@ import { LeftoverCleaner } from './domain/leftover-cleaner.js';
 import { RetentionSweep } from './domain/retention.js';
 import { UploadAdmission } from './domain/upload-admission.js';
 import { UploadService } from './domain/upload.service.js';
+import { ZipDownloads } from './domain/zip-download.js';
+import { type ResolveHost, WebhooksService } from './domain/webhooks.service.js';
 import { uploadMetrics } from './metrics.js';
 
 export interface GatewayServer {
@@ -50,8 +54,13 @@ export interface GatewayServer {
   stop(drainMs?: number): Promise<void>;
 }
 
+/** What tests replace: how webhook URLs' names are resolved at registration. */
+export interface GatewayOverrides {
+  resolveHost?: ResolveHost;
+}
+
 /** Wires the gateway from its config; used by main.ts and by the tests, which pass port 0. */
-export async function startGatewayServer(config: GatewayConfig, logger: Logger): Promise<GatewayServer> {
+export async function startGatewayServer(config: GatewayConfig, logger: Logger, overrides: GatewayOverrides = {}): Promise<GatewayServer> {
   const mongo = createMongoClient(config.MONGODB_URI, 'gateway');
   const amqp = new AmqpConnection({
     url: config.RABBITMQ_URL,
@@ -76,11 +85,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   });
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
-  const jobStore = new JobStore(mongo);
-  jobStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
-  const jobs = new BoundedJobRepository(jobStore, config.MONGODB_TIMEOUT_MS);
+  // Every call to the store has a deadline: a hanging MongoDB gives 503, never a hung request.
+  const jobs = mongoJobStore(mongo, { timeoutMs: config.MONGODB_TIMEOUT_MS });
+  ensureJobIndexes(mongo).catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
-  const notices = new AmqpJobNotices(amqp, logger);
+  const notices = new AmqpJobEvents(amqp, logger);
   const videoQueue = new AmqpVideoQueue(amqp, config.VIDEO_QUEUE);
   const locks = new MongoOwnerLocks(videosDb, { timeoutMs: config.MONGODB_TIMEOUT_MS });
   const dispatcher = new Dispatcher(
@@ -130,7 +139,23 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
   });
   resumableStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'resumable upload indexes not created yet'));
   const completion = new ResumableUploadCompletion(resumableStore, uploads, logger);
+  const webhookStore = new WebhookStore(mongo, config.WEBHOOK_DATABASE);
+  webhookStore.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'webhook indexes not created yet'));
+  const webhooks = new WebhooksService(
+    webhookStore,
+    new DestinationPolicy(config.webhookDestinations),
+    overrides.resolveHost ?? systemResolveHost,
+    {
+      maxPerUser: config.WEBHOOKS_PER_USER,
+      secretOverlapMs: config.WEBHOOK_SECRET_OVERLAP_SECONDS * 1000,
+      notifyUrlTtlMs: config.WEBHOOK_NOTIFY_URL_TTL_SECONDS * 1000,
+      resolveTimeoutMs: config.MONGODB_TIMEOUT_MS,
+    },
+    logger.child({ component: 'webhooks' }),
+  );
   completion.start(config.ORPHAN_SWEEP_INTERVAL_MS);
+  const publicBase = config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '');
+  const linkTtlMs = config.DOWNLOAD_LINK_TTL_SECONDS * 1000;
   const app = createApp({
     auth,
     uploads,
@@ -156,16 +181,21 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger):
     mp3s,
     jobs,
     jobsService: new JobsService(jobs, videoFiles, mp3s, notices, locks, logger),
+    webhooks,
     hub,
     eventsKeepAliveMs: config.EVENTS_KEEPALIVE_MS,
+    eventsKeyRecheckMs: config.EVENTS_KEY_RECHECK_MS,
     logger,
     admission,
     uploadHoldMs: config.UPLOAD_LEASE_MS,
     links: {
-      ttlMs: config.DOWNLOAD_LINK_TTL_SECONDS * 1000,
-      url: (link) => `${config.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+      ttlMs: linkTtlMs,
+      url: (link) => `${publicBase}${signedDownloadPath(link, config.DOWNLOAD_LINK_SECRET)}`,
+      zipUrl: (link) => `${publicBase}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}`,
     },
     linkSecret: config.DOWNLOAD_LINK_SECRET,
+    zips: new ZipDownloads(jobs, mp3s, config.DOWNLOAD_LINK_SECRET, logger),
+    zipLinks: { ttlMs: linkTtlMs, url: (link) => `${publicBase}${signedZipPath(link, config.DOWNLOAD_LINK_SECRET)}` },
     trustProxy: config.TRUST_PROXY,
     registry,
     uploadMetrics: uploadMetrics(registry),

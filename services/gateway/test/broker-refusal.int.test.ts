@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { jsonOf, makeVideo, publishConfirmed, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { inject } from 'vitest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,11 +84,11 @@ describe('a broker that refuses the publish', () => {
           body: new Uint8Array(video),
         });
         expect(done.status).toBe(204);
-        expect(await new JobStore(sweeping.mongo).get(fid)).toMatchObject({ state: 'queued', dispatch: 'pending' });
+        expect(await mongoJobStore(sweeping.mongo).get(fid)).toMatchObject({ state: 'queued', dispatch: 'pending' });
         // The sweep tries again while the broker still refuses: nothing is published, nothing is lost.
         await sweeping.gateway.dispatcher.sweep();
         expect(withoutProbes(await drainQueue(sweeping.videoQueue))).toEqual([]);
-        expect(await new JobStore(sweeping.mongo).get(fid)).toMatchObject({ state: 'queued', dispatch: 'pending' });
+        expect(await mongoJobStore(sweeping.mongo).get(fid)).toMatchObject({ state: 'queued', dispatch: 'pending' });
       } finally {
         await refusal.lift();
       }

@@ -1,4 +1,4 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { encodeMessage } from '@mp3converter/shared/contracts';
 import { jsonOf, makeVideo, publishRaw, storeGridFsFile, uniqueEmail, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -62,7 +62,7 @@ describe('a fair share of the queue per user', () => {
     );
     const converter = await startWorker(queues, { CONCURRENCY: '1' });
     try {
-      const jobs = new JobStore(second.mongo);
+      const jobs = mongoJobStore(second.mongo);
       await waitFor(async () => (await Promise.all([...a, b].map((fid) => jobs.get(fid)))).every((j) => j?.state === 'done'), {
         timeoutMs: 120_000,
         what: 'every job to be done',
@@ -88,7 +88,7 @@ describe('a fair share of the queue per user', () => {
       const owner = uniqueEmail('original');
       const fid = await storeGridFsFile(stack.mongo, 'videos', video);
       await publishRaw(inject('servers').rabbitUrl, queues.video, encodeMessage({ video_fid: fid, mp3_fid: null, username: owner }));
-      await waitFor(async () => (await new JobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
+      await waitFor(async () => (await mongoJobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
     } finally {
       await converter.worker.stop(1_000);
       await stack.stop();

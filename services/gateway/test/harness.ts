@@ -9,7 +9,7 @@ import type { AuthConfig } from '../../auth/src/config.js';
 import type { AuthServer } from '../../auth/src/server.js';
 import { addUser, basic, startAuth, testConfig as authTestConfig } from '../../auth/test/helpers.js';
 import { loadConfig } from '../src/config.js';
-import { type GatewayServer, startGatewayServer } from '../src/server.js';
+import { type GatewayOverrides, type GatewayServer, startGatewayServer } from '../src/server.js';
 
 export interface Stack {
   auth: AuthServer;
@@ -26,6 +26,7 @@ export async function startStack(
   env: Record<string, string> = {},
   existingAuth?: { auth: AuthServer; authConfig: AuthConfig },
   logger: Logger = testLogger('gateway'),
+  overrides: GatewayOverrides = {},
 ): Promise<Stack> {
   const servers = inject('servers');
   const authConfig = existingAuth?.authConfig ?? authTestConfig();
@@ -49,6 +50,7 @@ export async function startStack(
       ...env,
     }),
     logger,
+    overrides,
   );
   await gateway.amqp.start();
   const mongo = createMongoClient(servers.mongoUrl, 'gateway-test');

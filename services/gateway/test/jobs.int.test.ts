@@ -1,4 +1,4 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { ObjectId } from '@mp3converter/shared/storage';
 import { jsonOf, makeVideo, pacedFfmpeg, queueDepth, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -340,7 +340,7 @@ describe('a queued job', () => {
       expect((await getJob(idle, owner.authorization, first)).body.state).toBe('cancelled');
       expect((await collect(idleQueues.mp3, 1)).map((m) => m.body.video_fid)).toEqual([second]);
       expect(await queueDepth(rabbit(), idleQueues.failed)).toBe(0);
-      expect(await new JobStore(idle.mongo).get(first)).toMatchObject({ attempts: 0 });
+      expect(await mongoJobStore(idle.mongo).get(first)).toMatchObject({ attempts: 0 });
     } finally {
       await worker.worker.stop(1_000);
     }

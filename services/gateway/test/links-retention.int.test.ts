@@ -1,4 +1,4 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { signatureOf, signedDownloadPath } from '@mp3converter/shared/links';
 import { ObjectId } from '@mp3converter/shared/storage';
 import { TEST_LINK_SECRET, captureLogger, jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
@@ -34,7 +34,7 @@ async function converted(authorization: string, query = ''): Promise<{ fid: stri
   const res = await uploadFile(stack, authorization, [{ name: 'talk.mp4', data: video }], query);
   expect(res.status).toBe(202);
   const fid = (await jsonOf(res)).video_fid as string;
-  await waitFor(async () => (await new JobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
+  await waitFor(async () => (await mongoJobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
   return { fid, mp3Fid: mp3IdFor(fid) };
 }
 

@@ -1,4 +1,4 @@
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { jsonOf, makeVideo, uniqueName, waitFor } from '@mp3converter/shared/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -107,7 +107,7 @@ describe('the API against its document', () => {
       const queued = await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization } });
       if (queued.status === 409) expect((await conforms(queued, 'post', '/jobs/{video_fid}/link')).error.code).toBe('job_not_done');
 
-      await waitFor(async () => (await new JobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
+      await waitFor(async () => (await mongoJobStore(stack.mongo).get(fid))?.state === 'done', { timeoutMs: 30_000, what: 'the job to be done' });
       const status = await fetch(`${stack.url}/status?fid=${fid}`, { headers: { authorization } });
       expect(status.status).toBe(200);
       const job = await conforms(status, 'get', '/status');
@@ -133,6 +133,21 @@ describe('the API against its document', () => {
       const past = await fetch(`${stack.url}/download?fid=${job.mp3_fid}`, { headers: { authorization, range: 'bytes=99999999-' } });
       expect(past.status).toBe(416);
       expect((await conforms(past, 'get', '/download')).error.code).toBe('range_not_satisfiable');
+
+      const zip = await fetch(`${stack.url}/download.zip?fid=${fid}`, { headers: { authorization } });
+      expect(zip.status).toBe(200);
+      await conforms(zip, 'get', '/download.zip');
+      const zipPart = await fetch(`${stack.url}/download.zip?fid=${fid}`, {
+        headers: { authorization, range: 'bytes=10-', 'if-range': zip.headers.get('etag')! },
+      });
+      expect(zipPart.status).toBe(206);
+      await conforms(zipPart, 'get', '/download.zip');
+      const zipLink = await fetch(`${stack.url}/download.zip/link?fid=${fid}`, { method: 'POST', headers: { authorization } });
+      expect(zipLink.status).toBe(200);
+      const zipUrl = new URL((await conforms(zipLink, 'post', '/download.zip/link')).url);
+      const zipByLink = await fetch(`${stack.url}${zipUrl.pathname}${zipUrl.search}`);
+      expect(zipByLink.status).toBe(200);
+      await conforms(zipByLink, 'get', '/download.zip');
 
       const link = await fetch(`${stack.url}/jobs/${fid}/link`, { method: 'POST', headers: { authorization } });
       expect(link.status).toBe(200);
@@ -184,6 +199,13 @@ describe('the API against its document', () => {
       [fetch(`${stack.url}/jobs/${missing}/link`, { method: 'POST', headers: auth }), 'post', '/jobs/{video_fid}/link', 404, 'job_not_found'],
       [fetch(`${stack.url}/download?fid=${missing}`, { headers: auth }), 'get', '/download', 404, 'mp3_not_found'],
       [fetch(`${stack.url}/download?fid=${missing}`), 'get', '/download', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/download.zip`, { headers: auth }), 'get', '/download.zip', 400, 'fid_required'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}&fid=${missing}`, { headers: auth }), 'get', '/download.zip', 400, 'duplicate_fid'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}`, { headers: auth }), 'get', '/download.zip', 404, 'job_not_found'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}`), 'get', '/download.zip', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/download.zip?fid=${missing}&expires=1&sig=x`), 'get', '/download.zip', 403, 'invalid_link'],
+      [fetch(`${stack.url}/download.zip/link?fid=x`, { method: 'POST', headers: auth }), 'post', '/download.zip/link', 400, 'invalid_fid'],
+      [fetch(`${stack.url}/download.zip/link?fid=${missing}`, { method: 'POST', headers: auth }), 'post', '/download.zip/link', 404, 'job_not_found'],
       [fetch(`${stack.url}/events`), 'get', '/events', 401, 'missing_credentials'],
       [
         fetch(`${stack.url}/uploads/${missing}`, {
@@ -209,6 +231,65 @@ describe('the API against its document', () => {
       expect(res.status, `${method} ${path} ${code}`).toBe(status);
       expect((await conforms(res, method, path)).error.code).toBe(code);
     }
+  });
+
+  it('when a user registers a webhook, reads it, its deliveries, rotates its secret and removes it, then every answer matches the document', async () => {
+    const { authorization } = await signIn(stack);
+    const auth = { authorization, 'content-type': 'application/json' };
+    // A literal address outside: nothing is resolved, and no job of this user ends, so nothing is sent.
+    const created = await conforms(
+      await fetch(`${stack.url}/webhooks`, {
+        method: 'POST',
+        headers: auth,
+        body: JSON.stringify({ url: 'https://93.184.216.34/hook', events: ['job.done'] }),
+      }),
+      'post',
+      '/webhooks',
+    );
+    const id = created.id as string;
+    expect(created.secret).toMatch(/^whsec_/);
+    expect((await conforms(await fetch(`${stack.url}/webhooks`, { headers: auth }), 'get', '/webhooks')).webhooks).toHaveLength(1);
+    await conforms(await fetch(`${stack.url}/webhooks/${id}`, { headers: auth }), 'get', '/webhooks/{id}');
+    await conforms(await fetch(`${stack.url}/webhooks/${id}/rotate-secret`, { method: 'POST', headers: auth }), 'post', '/webhooks/{id}/rotate-secret');
+    expect((await conforms(await fetch(`${stack.url}/webhooks/${id}/deliveries`, { headers: auth }), 'get', '/webhooks/{id}/deliveries')).deliveries).toEqual(
+      [],
+    );
+    const noDelivery = `msg_${'0'.repeat(32)}`;
+    const refusals: [Promise<Response>, string, string, number, string][] = [
+      [
+        fetch(`${stack.url}/webhooks/${id}/deliveries/${noDelivery}`, { headers: auth }),
+        'get',
+        '/webhooks/{id}/deliveries/{delivery_id}',
+        404,
+        'delivery_not_found',
+      ],
+      [
+        fetch(`${stack.url}/webhooks/${id}/deliveries/${noDelivery}/redeliver`, { method: 'POST', headers: auth }),
+        'post',
+        '/webhooks/{id}/deliveries/{delivery_id}/redeliver',
+        404,
+        'delivery_not_found',
+      ],
+      [fetch(`${stack.url}/webhooks/${id}/deliveries?limit=0`, { headers: auth }), 'get', '/webhooks/{id}/deliveries', 400, 'invalid_query'],
+      [
+        fetch(`${stack.url}/webhooks`, { method: 'POST', headers: auth, body: JSON.stringify({ url: 'http://169.254.169.254/' }) }),
+        'post',
+        '/webhooks',
+        400,
+        'destination_refused',
+      ],
+      [fetch(`${stack.url}/webhooks`, { method: 'POST', headers: auth, body: '{' }), 'post', '/webhooks', 400, 'entity_parse_failed'],
+      [fetch(`${stack.url}/webhooks`, { headers: {} }), 'get', '/webhooks', 401, 'missing_credentials'],
+      [fetch(`${stack.url}/webhooks/ep_${'0'.repeat(24)}`, { headers: auth }), 'get', '/webhooks/{id}', 404, 'webhook_not_found'],
+    ];
+    for (const [request, method, path, status, code] of refusals) {
+      const res = await request;
+      expect(res.status, `${method} ${path} ${code}`).toBe(status);
+      expect((await conforms(res, method, path)).error.code).toBe(code);
+    }
+    const removed = await fetch(`${stack.url}/webhooks/${id}`, { method: 'DELETE', headers: auth });
+    expect(removed.status).toBe(204);
+    await conforms(removed, 'delete', '/webhooks/{id}');
   });
 
   it('when a resumable upload is created, looked at and abandoned, then the tus answers match the document', async () => {
@@ -320,7 +401,8 @@ describe('the API against its document', () => {
       const documentedOperations = Object.values(served.paths as Record<string, object>).flatMap((item) => Object.keys(item)).length;
       await waitFor(() => (operations().length >= documentedOperations ? true : undefined), { timeoutMs: 30_000, what: 'every operation on the page' });
       const shownPaths = new Set([...dom.window.document.querySelectorAll('.opblock-summary-path')].map((n) => n.getAttribute('data-path')));
-      expect([...shownPaths].sort()).toEqual(Object.keys(served.paths).sort());
+      // The page shows the webhooks receivers get beside the paths, each under its event's name.
+      expect([...shownPaths].sort()).toEqual([...Object.keys(served.paths), ...Object.keys(served.webhooks ?? {})].sort());
       expect(dom.window.document.querySelector('.info .title')?.textContent).toContain('mp3converter gateway');
       // Images are not fetched by jsdom: what the rendered page points at must be here (or data:) too.
       for (const node of dom.window.document.querySelectorAll('[src], link[href]')) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { JobStore } from '@mp3converter/shared/jobs';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { ObjectId } from '@mp3converter/shared/storage';
 import { storeGridFsFile, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ afterAll(async () => {
 async function expiredJob(owner: string, bytes: number, agoMs: number): Promise<{ fid: string; mp3Fid: string }> {
   const fid = new ObjectId().toHexString();
   const mp3Fid = await storeGridFsFile(stack.mongo, 'mp3s', randomBytes(bytes), { filename: 'long.mp3', metadata: { owner } });
-  await new JobStore(stack.mongo).create({ videoFid: fid, owner, filename: 'long.mp4', size: 1, contentType: 'video/mp4' });
+  await mongoJobStore(stack.mongo).create({ videoFid: fid, owner, filename: 'long.mp4', size: 1, contentType: 'video/mp4' });
   await stack.mongo
     .db('videos')
     .collection('jobs')
@@ -56,7 +56,7 @@ describe('a download that never ends does not keep an expired MP3', () => {
       // A loaded machine deletes 24 MiB of chunks in well under this.
       expect(Date.now() - started).toBeLessThan(30_000);
       expect(await mp3Count(mp3Fid)).toBe(0);
-      const job = await new JobStore(stack.mongo).get(fid);
+      const job = await mongoJobStore(stack.mongo).get(fid);
       expect(job?.expiredAt).toBeInstanceOf(Date);
     } finally {
       socket.destroy();

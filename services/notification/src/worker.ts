@@ -1,9 +1,9 @@
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { AmqpConnection, assertWorkQueue, deadLetterQueueOf } from '@mp3converter/shared/amqp';
 import { type HttpServerHandle, Readiness, probeApp, startHttpServer } from '@mp3converter/shared/http';
 import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo, settleMetrics } from '@mp3converter/shared/metrics';
 import { createMongoClient, pingMongo } from '@mp3converter/shared/storage';
-import { jobFinder } from './adapters/mongo.jobs.js';
 import { mp3FileFinder } from './adapters/mongo.mp3-files.js';
 import { MongoSentLog } from './adapters/mongo.sent-log.js';
 import { SmtpMailer } from './adapters/smtp.mailer.js';
@@ -11,6 +11,7 @@ import type { NotificationConfig } from './config.js';
 import { CLAIM_TTL_MS, notificationHandler, readFailureMessage, readMp3Message } from './consumers/notification.consumer.js';
 import { NotifierService } from './domain/notifier.service.js';
 import { emailMetrics } from './metrics.js';
+import { jobFinder } from './domain/recipient.js';
 
 export interface NotificationWorker {
   http: HttpServerHandle;
@@ -51,7 +52,7 @@ export async function startNotificationWorker(config: NotificationConfig, logger
   prune();
   const pruning = setInterval(prune, 3_600_000);
   pruning.unref();
-  const findJob = jobFinder(mongo);
+  const findJob = jobFinder(mongoJobStore(mongo));
   const deps = {
     amqp,
     notifier: new NotifierService(mailer, sentLog),

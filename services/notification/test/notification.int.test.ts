@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { encodeMessage } from '@mp3converter/shared/contracts';
-import { JobStore } from '@mp3converter/shared/jobs';
-import { checkSignedLink } from '@mp3converter/shared/links';
+import { mongoJobStore } from '@mp3converter/shared/jobs/mongo';
+import { checkSignedLink, checkSignedZipLink } from '@mp3converter/shared/links';
 import {
   type QueuedMessage,
   TEST_LINK_SECRET,
@@ -89,6 +89,28 @@ describe('with a mail server', () => {
     expect(mail.text).toContain(`mp3 file_id: ${mp3Fid} is now ready!`);
   });
 
+  it('when a job was split into several MP3s, then one email links the ZIP of all of them, signed for the owner until they expire', async () => {
+    const to = uniqueEmail();
+    const videoFid = new ObjectId().toHexString();
+    const expiresAt = new Date(Date.now() + 3 * 86_400_000);
+    const parts: string[] = [];
+    for (const name of ['01 - One.mp3', '02 - Two.mp3', '03 - Three.mp3']) {
+      parts.push(
+        await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(1024), { filename: name, metadata: { owner: to, videoFid, expiresAt, contentType: 'audio/mpeg' } }),
+      );
+    }
+    await h.publish(encodeMessage({ video_fid: videoFid, mp3_fid: parts[0]!, username: to, mp3_fids: parts }));
+    const mail = await waitFor(() => mailsTo(smtp, to)[0], { what: 'the email' });
+    expect(mail.text).toContain('3 MP3s, one per chapter, are now ready!');
+    const url = new URL(/(http:\/\/mp3converter\.com\/download\.zip\?fid=\S+&sig=\S+)/.exec(mail.text ?? '')![1]!);
+    expect(url.searchParams.getAll('fid')).toEqual([videoFid]);
+    const expires = Number(url.searchParams.get('expires'));
+    expect(expires).toBe(Math.floor(expiresAt.getTime() / 1000));
+    expect(checkSignedZipLink({ videoFids: [videoFid], owner: to, expires }, url.searchParams.get('sig')!, TEST_LINK_SECRET)).toBe('valid');
+    await h.allHandled();
+    expect(mailsTo(smtp, to)).toHaveLength(1);
+  });
+
   it("when the original's message arrives with extra fields, then it is accepted", async () => {
     const to = uniqueEmail();
     const fid = new ObjectId().toHexString();
@@ -157,7 +179,7 @@ describe('with a mail server', () => {
   /** A job as our gateway records it, converted: its MP3 stored as the converter stores it. */
   async function convertedJob(owner: string): Promise<{ videoFid: string; mp3Fid: string }> {
     const videoFid = new ObjectId().toHexString();
-    await new JobStore(mongo).create({ videoFid, owner, filename: 'clip.mp4', size: 1000, contentType: 'video/mp4' });
+    await mongoJobStore(mongo).create({ videoFid, owner, filename: 'clip.mp4', size: 1000, contentType: 'video/mp4' });
     const mp3Fid = await storeGridFsFile(mongo, 'mp3s', Buffer.alloc(1000), { filename: 'clip.mp3', metadata: { owner, videoFid } });
     return { videoFid, mp3Fid };
   }
@@ -372,7 +394,8 @@ describe('with a mail server that defers or hangs', () => {
       await waitFor(async () => (await retried(h)) >= 1, { what: 'a retry after the timeout' });
       expect(smtp.connections).toBeGreaterThanOrEqual(1);
       expect(smtp.attempts).toEqual([]);
-      expect(h.lines().some((l) => /could not be reached: ETIMEDOUT/.test(String(l.reason)))).toBe(true);
+      // The retry is counted before its log line is written: wait for the line, do not race it.
+      await waitFor(() => h.lines().some((l) => /could not be reached: ETIMEDOUT/.test(String(l.reason))), { what: 'the timeout in the log' });
       smtp.mode = 'accept';
       await h.allHandled();
       expect(mailsTo(smtp, to)).toHaveLength(1);

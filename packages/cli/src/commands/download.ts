@@ -1,17 +1,19 @@
-import { open, rename, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { ApiClient } from '../api.client.js';
 import { errorOf, refusal } from '../api.client.js';
-import { oneId, stringOpt } from '../args.js';
+import { flag, oneId, stringOpt } from '../args.js';
 import { type Command, printJson } from '../command.js';
 import type { Context } from '../context.js';
-import { CliError, EXIT, Interrupted } from '../errors.js';
+import type { Parsed } from '../args.js';
+import { CliError, EXIT, type ExitCode, Interrupted, usageError } from '../errors.js';
 import { formatBytes, mp3NameFor } from '../format.js';
 import { createProgress } from '../progress.js';
 
 export const download: Command = {
   name: 'download',
-  summary: 'download the MP3 of a job (resumable)',
+  summary: 'download the MP3 of a job, or of several as one ZIP (resumable)',
   help: `Usage: mp3c download ID [-o FILE]
+       mp3c download --zip ID… [-o FILE]
 
 Downloads the MP3 of the job ID (a video_fid; an mp3_fid works too) into FILE (default: the video's name
 with .mp3, in the current folder; - for stdout), through FILE.part: an interrupted download (Ctrl-C, a cut
@@ -19,24 +21,58 @@ connection) goes on from the bytes FILE.part holds when run again (HTTP Range), 
 once whole. Prints FILE. Exit 5 when the job failed or was cancelled, 4 when there is no such job or MP3
 (or it expired), 1 when the job has no MP3 yet.
 
-  -o, --output FILE       where to write it (an existing FILE is replaced)`,
-  options: { output: { type: 'string', short: 'o' } },
+With --zip, the MP3s of every job ID (video_fids, each once, at most 200) come as one ZIP (default FILE:
+mp3s.zip), each named after its video; resumed the same way, and only while the ZIP is still the same
+one (the gateway's ETag, kept in FILE.part.etag). Exit 4 when a job is unknown or its MP3 expired, 1 when
+one is not done.
+
+  -o, --output FILE       where to write it (an existing FILE is replaced)
+  -z, --zip               the jobs' MP3s as one ZIP`,
+  options: { output: { type: 'string', short: 'o' }, zip: { type: 'boolean', short: 'z' } },
   async run(ctx, parsed) {
+    if (flag(parsed, 'zip')) return downloadZip(ctx, parsed);
     const id = oneId(parsed);
     const api = await ctx.api();
     const { mp3Fid, name } = await mp3Of(api, id);
     const target = stringOpt(parsed, 'output') ?? name;
-    if (target === '-') {
-      const res = await api.ok(`/download?fid=${encodeURIComponent(mp3Fid)}`);
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) ctx.stdout.write(chunk);
-      return EXIT.ok;
-    }
-    const got = await toFile(ctx, api, mp3Fid, target);
+    const path = `/download?fid=${encodeURIComponent(mp3Fid)}`;
+    if (target === '-') return toStdout(ctx, api, path);
+    const got = await toFile(ctx, api, path, target);
     if (ctx.json) printJson(ctx, { file: target, mp3_fid: mp3Fid, size: got.size, resumed_from: got.resumedFrom });
     else ctx.stdout.write(`${target}\n`);
     return EXIT.ok;
   },
 };
+
+/** Job ids for a ZIP: each a 24-hex video_fid, each once. */
+function zipIds(positionals: string[]): string[] {
+  if (positionals.length === 0) throw usageError('missing ID: --zip takes one or more job ids');
+  const ids = positionals.map((id) => {
+    if (!/^[0-9a-fA-F]{24}$/.test(id)) throw usageError(`${id}: an ID must be a 24-character hex id (a video_fid)`);
+    return id.toLowerCase();
+  });
+  const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (repeated) throw usageError(`${repeated} is given twice: each job once`);
+  return ids;
+}
+
+async function downloadZip(ctx: Context, parsed: Parsed): Promise<ExitCode> {
+  const ids = zipIds(parsed.positionals);
+  const api = await ctx.api();
+  const target = stringOpt(parsed, 'output') ?? 'mp3s.zip';
+  const path = `/download.zip?${ids.map((id) => `fid=${id}`).join('&')}`;
+  if (target === '-') return toStdout(ctx, api, path);
+  const got = await toFile(ctx, api, path, target);
+  if (ctx.json) printJson(ctx, { file: target, video_fids: ids, size: got.size, resumed_from: got.resumedFrom });
+  else ctx.stdout.write(`${target}\n`);
+  return EXIT.ok;
+}
+
+async function toStdout(ctx: Context, api: ApiClient, path: string): Promise<ExitCode> {
+  const res = await api.ok(path);
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) ctx.stdout.write(chunk);
+  return EXIT.ok;
+}
 
 /** The MP3 of a job (looked up by its video_fid), or the id itself taken for an mp3_fid when no job has it. */
 async function mp3Of(api: ApiClient, id: string): Promise<{ mp3Fid: string; name: string }> {
@@ -108,12 +144,24 @@ async function tailOf(path: string, n: number): Promise<Buffer> {
 const fileError = (what: string, path: string, err: unknown) =>
   new CliError(EXIT.error, `cannot ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
 
-async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: string): Promise<{ size: number; resumedFrom: number }> {
+/** The ETag of what a .part holds, where the answer had one (FILE.part.etag): a resumed range must be of the same bytes. */
+const etagFile = (part: string) => `${part}.etag`;
+const readEtag = (part: string): Promise<string | undefined> =>
+  readFile(etagFile(part), 'utf8').then(
+    (text) => text.trim() || undefined,
+    () => undefined,
+  );
+
+/**
+ * `path`'s body into `target`, through `target`.part, resumed from what that holds. The answer's ETag, if it
+ * has one, is kept beside the .part and sent back as If-Range: a gateway whose bytes changed sends them whole.
+ */
+async function toFile(ctx: Context, api: ApiClient, path: string, target: string): Promise<{ size: number; resumedFrom: number }> {
   const part = `${target}.part`;
-  const path = `/download?fid=${encodeURIComponent(mp3Fid)}`;
   let offset = await sizeOf(part).catch((err) => Promise.reject(fileError('read', part, err)));
   const overlap = Math.min(offset, OVERLAP);
-  let res = await api.send(path, offset > 0 ? { headers: { range: `bytes=${offset - overlap}-` } } : {});
+  const etag = offset > 0 ? await readEtag(part) : undefined;
+  let res = await api.send(path, offset > 0 ? { headers: { range: `bytes=${offset - overlap}-`, ...(etag ? { 'if-range': etag } : {}) } } : {});
   if (res.status === 416) {
     // A .part longer than the MP3: not this MP3's beginning.
     await res.body?.cancel();
@@ -143,6 +191,12 @@ async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: stri
     total = Number(res.headers.get('content-length') ?? Number.NaN);
   }
   const resumedFrom = offset;
+  const answered = res.headers.get('etag');
+  if (resumedFrom === 0 || answered !== etag) {
+    await (answered ? writeFile(etagFile(part), answered) : rm(etagFile(part), { force: true })).catch((err) =>
+      Promise.reject(fileError('write', etagFile(part), err)),
+    );
+  }
   const progress = createProgress(ctx.stderr, target);
   if (resumedFrom > 0) progress.say(`${target}: resuming at ${resumedFrom} bytes`);
   const file = await open(part, resumedFrom > 0 ? 'a' : 'w', 0o644).catch((err) => Promise.reject(fileError('write', part, err)));
@@ -168,5 +222,6 @@ async function toFile(ctx: Context, api: ApiClient, mp3Fid: string, target: stri
     throw new CliError(EXIT.error, `the download ended at ${written} of ${total} bytes; run the same command again to resume`);
   }
   await rename(part, target).catch((err) => Promise.reject(fileError('rename', part, err)));
+  await rm(etagFile(part), { force: true });
   return { size: written, resumedFrom };
 }

@@ -2,14 +2,14 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import * as tus from 'tus-js-client';
-import type { ApiClient, JobView } from '../api.client.js';
+import { type ApiClient, type JobView, credentialRefusal } from '../api.client.js';
 import { flag, parseSize, stringOpt } from '../args.js';
 import { type Command, printJson } from '../command.js';
 import type { Context } from '../context.js';
 import { CliError, EXIT, type ExitCode, Interrupted, usageError } from '../errors.js';
 import { describeState, formatBytes, formatJob, percentOf } from '../format.js';
 import { createProgress } from '../progress.js';
-import { conversionOptionsOf, fileTypeOf } from '../upload-options.js';
+import { OPTION_SPECS, conversionOptionsOf, fileTypeOf, optionFlagsHelp } from '../upload-options.js';
 import { UploadUrlStore } from '../upload-url.store.js';
 import { watchJob } from '../watch.js';
 
@@ -28,19 +28,14 @@ stdout. Progress goes to stderr: a bar on a terminal, a line per percent otherwi
 retried; Ctrl-C stops (exit 130) and running the same command again resumes each file from the bytes the
 gateway already has (the same file: path, size and modification time, and the same options).
 
-  -q, --quality N         LAME VBR quality, 0 (best) to 9 (smallest)
-  -b, --bitrate KBPS      constant bitrate, kbit/s (not with --quality)
-      --sample-rate HZ    8000 … 48000
-      --channels 1|2      mono or stereo
-      --tags keep|drop    keep the title, artist, chapters, cover… (default keep)
+The MP3's options (the shared conversion options, checked before anything is sent):
+${optionFlagsHelp()}
+
+Upload:
       --chunk-size SIZE   bytes per request, e.g. 5m (default 50m)
   -w, --wait              then follow each job until it ends (exit 5 if one failed or was cancelled)`,
   options: {
-    quality: { type: 'string', short: 'q' },
-    bitrate: { type: 'string', short: 'b' },
-    'sample-rate': { type: 'string' },
-    channels: { type: 'string' },
-    tags: { type: 'string' },
+    ...OPTION_SPECS,
     'chunk-size': { type: 'string' },
     wait: { type: 'boolean', short: 'w' },
   },
@@ -204,8 +199,8 @@ function tusFailure(err: Error | tus.DetailedError): CliError {
   } catch {
     // not JSON: the status and text say enough
   }
-  if (status === 401 || status === 403)
-    return new CliError(EXIT.auth, `not logged in or the login expired (${error.message}): run mp3c login, then the same upload again to resume`);
+  const credential = credentialRefusal(status, error, ', then the same upload again to resume');
+  if (credential) return credential;
   if (status === 400 && error.code === 'invalid_options') return new CliError(EXIT.usage, `bad conversion options: ${error.message}`);
   return new CliError(EXIT.error, `the gateway refused the upload: ${status} ${error.code}: ${error.message}`);
 }

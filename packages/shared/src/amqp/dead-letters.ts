@@ -111,3 +111,17 @@ export async function deadLetterCommand(args: readonly string[], url: string, wr
   write(`${command === 'list' ? 'listed' : 'replayed'} ${letters.length} message(s) of ${queue}`);
   return 0;
 }
+
+/**
+ * The whole `dead-letters` program of a worker (`node dist/dead-letters.js list|replay <queue>.dead [--limit N]
+ * [--to <queue>]`, also inside the pod): RABBITMQ_URL from the environment, lines on stdout, the exit code.
+ */
+export function runDeadLetterProgram(argv: readonly string[], rabbitmqUrl: string): void {
+  deadLetterCommand(argv, rabbitmqUrl, (line) => process.stdout.write(`${line}\n`)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

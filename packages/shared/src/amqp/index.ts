@@ -7,7 +7,6 @@ export {
   type ConsumerSpec,
   type SubscriptionSpec,
 } from './connection.js';
-export { type Outcome, gaveUpReason, outcomeOf, reasonOf } from './outcome-policy.js';
 export {
   DEAD_REASON_HEADER,
   DEFAULT_DEAD_LETTER_BOUNDS,
@@ -18,12 +17,11 @@ export {
   deadLetterQueueOf,
   replayedAtOf,
   retryCountOf,
-  retryDelayFor,
   retryQueueOf,
   settle,
   type DeadLetterBounds,
   type SettleContext,
   type WorkQueueOptions,
 } from './work-queue.js';
-export { deadLetterCommand, listDeadLetters, replayDeadLetters, type DeadLetter } from './dead-letters.js';
+export { deadLetterCommand, listDeadLetters, replayDeadLetters, runDeadLetterProgram, type DeadLetter } from './dead-letters.js';
 export type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';

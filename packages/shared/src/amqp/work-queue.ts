@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from '../logger/index.js';
 import { delay } from '../lifecycle/index.js';
 import { type AmqpConnection, PUBLISHED_AT_MS_HEADER } from './connection.js';
-import type { Outcome } from './outcome-policy.js';
+import { type Outcome, retryDelayFor } from '../retry/index.js';
 
 /**
  * A work queue with delayed retries and a dead-letter queue, built only from queues the default exchange
@@ -107,10 +107,6 @@ export const replayedAtOf = (message: ConsumeMessage): Date | undefined => {
   const at = typeof value === 'string' ? new Date(value) : undefined;
   return at && !Number.isNaN(at.getTime()) ? at : undefined;
 };
-
-/** The delay before the retry that follows attempt `attempt` (1-based): the list's last one once it runs out. */
-export const retryDelayFor = (attempt: number, retryDelaysMs: readonly number[]): number =>
-  retryDelaysMs[Math.min(Math.max(attempt, 1), retryDelaysMs.length) - 1] ?? 1_000;
 
 export interface SettleContext {
   amqp: AmqpConnection;

@@ -10,6 +10,8 @@ const BITRATES = [...new Set([...MPEG2_BITRATES, ...MPEG1_BITRATES])].sort((a, b
 export const MAX_TIMECODE_SECONDS = 360_000;
 /** The most characters a title, artist or album given with the upload may have. */
 export const MAX_TAG_LENGTH = 256;
+/** The most MP3s a split by chapters makes: `NN - ` stays at most three digits. */
+export const MAX_SPLIT_PARTS = 999;
 
 const SECONDS = /^(\d{1,6})(?:\.(\d{1,3}))?$/;
 const MINUTES_SECONDS = /^(\d{1,4}):([0-5]\d)(?:\.(\d{1,3}))?$/;
@@ -126,6 +128,12 @@ export const conversionOptionsSchema = z
       description: "`frame@<time>`: the video's frame at that time as the cover (JPEG, at most 600 px on its longer side), over the source's.",
       examples: ['frame@12.5'],
     }),
+    split: z
+      .enum(['chapters'])
+      .optional()
+      .meta({
+        description: `\`chapters\`: one MP3 per chapter of the source (at most ${MAX_SPLIT_PARTS}), named \`NN - <chapter title>.mp3\` and tagged with the chapter's title and its track number; a source without chapters gives one MP3.`,
+      }),
     title: tagText('title'),
     artist: tagText('artist'),
     album: tagText('album'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_SPLIT_PARTS } from './conversion-options.js';
 
 /** Queue names, the original's defaults; each service can override them by env (VIDEO_QUEUE, MP3_QUEUE). */
 export const DEFAULT_QUEUES = {
@@ -26,8 +27,14 @@ export const conversionMessageSchema = z.looseObject({
 });
 export type ConversionMessage = z.infer<typeof conversionMessageSchema>;
 
-/** The `mp3` message: `mp3_fid` set. */
-export const mp3MessageSchema = conversionMessageSchema.extend({ mp3_fid: objectIdHex });
+/**
+ * The `mp3` message: `mp3_fid` set. A job split by chapters into several MP3s names them all, in order, in
+ * `mp3_fids` (ours only), and its first in `mp3_fid`, so the original's consumers still read one MP3.
+ */
+export const mp3MessageSchema = conversionMessageSchema.extend({
+  mp3_fid: objectIdHex,
+  mp3_fids: z.array(objectIdHex).min(2).max(MAX_SPLIT_PARTS).optional(),
+});
 export type Mp3Message = z.infer<typeof mp3MessageSchema>;
 
 /** What the converter publishes on `conversion.failed` when it gives up on a video. */
@@ -67,6 +74,7 @@ export function parseMessage<T>(schema: z.ZodType<T>, body: Buffer): ParseResult
 
 export {
   CONVERSION_OPTION_KEYS,
+  MAX_SPLIT_PARTS,
   MAX_TAG_LENGTH,
   MAX_TIMECODE_SECONDS,
   MP3_SAMPLE_RATES,
@@ -80,3 +88,14 @@ export {
   type ConversionOptions,
 } from './conversion-options.js';
 export { loginBodySchema, type LoginBody } from './login.js';
+export {
+  apiKeyCreateSchema,
+  apiKeyCreatedSchema,
+  apiKeyListSchema,
+  apiKeyScopeSchema,
+  apiKeyViewSchema,
+  type ApiKeyCreate,
+  type ApiKeyCreated,
+  type ApiKeyList,
+  type ApiKeyView,
+} from './api-key-schemas.js';

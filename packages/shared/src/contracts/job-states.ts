@@ -8,5 +8,7 @@ export const JOB_STATES = ['queued', 'converting', 'done', 'failed', 'cancelled'
 export type JobState = (typeof JOB_STATES)[number];
 
 export const FINAL_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
+/** Still to run or running: what counts against the owner's jobs in flight. */
+export const ACTIVE_STATES: readonly JobState[] = ['queued', 'converting'];
 /** Final: nothing more will happen to the job. Takes any string, as clients read states off the wire. */
 export const isFinal = (state: string): boolean => (FINAL_STATES as readonly string[]).includes(state);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { asciiFilename, safeFilename, truncateUtf8 } from './index.js';
+import { asciiFilename, portableFilename, safeFilename, truncateUtf8 } from './index.js';
 
 describe('safeFilename', () => {
   it.each([
@@ -45,5 +45,31 @@ describe('asciiFilename', () => {
     ['видео clip 2.mp3', '_ clip 2.mp3'],
   ])('when the name is %j, then the ASCII name is %j', (name, expected) => {
     expect(asciiFilename(name, 'audio.mp3')).toBe(expected);
+  });
+});
+
+describe('portableFilename', () => {
+  it.each([
+    ['Chapter 1: The Start', 'Chapter 1_ The Start'],
+    ['../../x', '_._x'],
+    ['a<b>c:d"e|f?g*h', 'a_b_c_d_e_f_g_h'],
+    ['...hidden', 'hidden'],
+    ['ends with dots... ', 'ends with dots'],
+    ['line\u2028break\u2029here', 'line break here'],
+    ['tab\there\r\nnew\u0000line', 'tabherenewline'],
+    ['CON', '_CON'],
+    ['nul.txt', '_nul.txt'],
+    ['com1 ', '_com1'],
+    ['Console', 'Console'],
+    ['--help', '--help'],
+    ['-i file:/etc/passwd', '-i file__etc_passwd'],
+    ['....', ''],
+  ])('when the name is %j, then it is %j', (name, expected) => {
+    expect(portableFilename(name)).toBe(expected);
+  });
+
+  it('when the name is longer than the bytes allowed, then it is cut between characters and ends in no dot or blank', () => {
+    const cut = portableFilename(`${'ж'.repeat(10)} .${'x'.repeat(300)}`, 22);
+    expect(cut).toBe('ж'.repeat(10));
   });
 });

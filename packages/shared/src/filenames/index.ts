@@ -31,6 +31,32 @@ export function safeFilename(name: string, maxBytes = MAX_FILENAME_BYTES): strin
   return truncateUtf8(cleaned, maxBytes).trim();
 }
 
+/** Characters Windows refuses in a name (`:` would also name an NTFS stream). */
+const WINDOWS_RESERVED = /[<>:"|?*]/g;
+/** Line and paragraph separators: blanks in a name. */
+const LINE_SEPARATORS = /[\u2028\u2029]/g;
+/** Windows' device names, which name the device whatever the extension. */
+const DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$/i;
+
+/**
+ * A name (from a file's contents, such as a chapter title) made a plain file name on every file system, for
+ * files handed out or extracted as they are named: what `safeFilename` does (no path separators, no invisible
+ * controls, NFC), and Windows' reserved characters become `_`, runs of dots one dot (no `..`), leading dots go
+ * (no hidden files), trailing dots and blanks go (Windows drops them), device names (`CON`, `nul.txt`, …) get
+ * a leading `_`; at most `maxBytes` of UTF-8. May be empty: the caller names what it has no name for.
+ */
+export function portableFilename(name: string, maxBytes = MAX_FILENAME_BYTES): string {
+  const tidy = (text: string) =>
+    text
+      .replace(WINDOWS_RESERVED, '_')
+      .replace(/\.{2,}/g, '.')
+      .replace(/^[\s.]+/u, '')
+      .replace(/[\s.]+$/u, '');
+  let cleaned = tidy(safeFilename(name.replace(LINE_SEPARATORS, ' '), Number.POSITIVE_INFINITY));
+  if (DEVICE.test(cleaned.split('.')[0]!.trim())) cleaned = `_${cleaned}`;
+  return tidy(truncateUtf8(cleaned, maxBytes));
+}
+
 /**
  * A plain-ASCII stand-in for clients that do not read RFC 6266's `filename*`: accents dropped (`é` → `e`),
  * dashes and quotes made plain, anything else outside printable ASCII, and `"` and `\` (which would need

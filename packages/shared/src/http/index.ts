@@ -139,10 +139,6 @@ export class Readiness {
     this.draining = true;
   }
 
-  get shuttingDown(): boolean {
-    return this.draining;
-  }
-
   async report(): Promise<{ ready: boolean; checks: Record<string, string> }> {
     const checks: Record<string, string> = {};
     if (this.draining) return { ready: false, checks: { shutdown: 'shutting down' } };

@@ -1,13 +1,21 @@
+/**
+ * The job: its entity, its views, its events, its transitions and the roles of its store. Free of drivers;
+ * the store itself is `@mp3converter/shared/jobs/store` (over `…/jobs/mongo` or `…/jobs/memory`), the events
+ * on the broker `…/jobs/amqp`.
+ */
 export {
+  ACTIVE_STATES,
   FINAL_STATES,
   JOB_STATES,
   JOBS,
   type Job,
   type JobDispatch,
   type JobDocument,
+  type JobMp3,
   type JobProgress,
   type JobState,
   isFinal,
+  mp3FidsOf,
   jobStateSchema,
   toJob,
 } from './model.js';
@@ -17,11 +25,13 @@ export {
   fidSchema,
   jobListQuerySchema,
   jobListSchema,
+  jobMp3ViewSchema,
   jobViewSchema,
   toJobView,
   uploadAcceptedSchema,
   type DownloadLink,
   type JobList,
+  type JobMp3View,
   type JobView,
   type UploadAccepted,
 } from './view.js';
@@ -37,4 +47,18 @@ export {
   type JobEvent,
   type StreamedJobEvent,
 } from './events.js';
-export { JobStore, LIST_PAGE_JOBS, jobsCollection, type NewJob } from './store.js';
+export type {
+  Claim,
+  JobCancels,
+  JobDispatchQueue,
+  JobExpiry,
+  JobLeases,
+  JobLookup,
+  JobRecords,
+  JobUsage,
+  JobViews,
+  NewJob,
+  Progress,
+  StoredJob,
+} from './ports.js';
+export { JOB_TRANSITIONS, type Transition, type TransitionName } from './transitions.js';

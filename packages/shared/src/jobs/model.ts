@@ -1,12 +1,11 @@
-import type { ObjectId } from 'mongodb';
 import { z } from 'zod';
-import type { ConversionOptions } from '../contracts/index.js';
+import type { ConversionOptions } from '../contracts/conversion-options.js';
 import { JOB_STATES, type JobState } from '../contracts/job-states.js';
 
 /** Where jobs live: database `videos` beside the GridFS bucket of the videos, keyed by the video's id. */
 export const JOBS = { database: 'videos', collection: 'jobs' } as const;
 
-export { FINAL_STATES, JOB_STATES, type JobState, isFinal } from '../contracts/job-states.js';
+export { ACTIVE_STATES, FINAL_STATES, JOB_STATES, type JobState, isFinal } from '../contracts/job-states.js';
 
 /** A job's state on the wire (see JOB_STATES). */
 export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', description: 'queued → converting → done | failed | cancelled.' });
@@ -19,6 +18,17 @@ export interface JobProgress {
   speed: number | null;
   etaSeconds: number | null;
   at: Date;
+}
+
+/** One MP3 a done job made: its only one, or one part of a split by chapters. */
+export interface JobMp3 {
+  fid: string;
+  /** The part's title (its chapter's); the MP3's title tag for a job of one MP3, null when it has none. */
+  title: string | null;
+  /** Of the MP3; unknown (null) for jobs done before their MP3s were listed. */
+  durationSeconds: number | null;
+  /** Bytes. */
+  size: number;
 }
 
 export interface Job {
@@ -40,7 +50,10 @@ export interface Job {
   expiredAt: Date | null;
   state: JobState;
   reason: string | null;
+  /** The MP3, once done, when the job made one; null for a job split into several (see `mp3s`). */
   mp3Fid: string | null;
+  /** Every MP3 the job made, in order (the parts of a split by chapters); empty until done. */
+  mp3s: JobMp3[];
   progress: JobProgress | null;
   /** Deliveries a worker claimed, counted at claim time so redeliveries by the broker count too. */
   attempts: number;
@@ -69,9 +82,12 @@ export interface Job {
  */
 export type JobDispatch = 'held' | 'pending' | 'published';
 
-/** The stored form; snake_case as the rest of the wire. */
+/**
+ * The stored form; snake_case as the rest of the wire. `_id` is the video's id as 24-character lowercase hex
+ * (MongoDB stores it as an ObjectId: the MongoDB collection converts).
+ */
 export interface JobDocument {
-  _id: ObjectId;
+  _id: string;
   owner: string;
   /** The owner's list page the job is on (JobStore.list); absent on jobs recorded before pages existed. */
   list_page?: number;
@@ -86,6 +102,8 @@ export interface JobDocument {
   state: JobState;
   reason: string | null;
   mp3_fid: string | null;
+  /** Every MP3 of a done job, in order; absent on jobs done before parts existed (their one is `mp3_fid`). */
+  mp3s?: { fid: string; title: string | null; duration_seconds: number | null; size: number }[];
   progress?: { percent: number; speed: number | null; eta_seconds: number | null; at: Date } | null;
   attempts?: number;
   /** The last transient failure, for the reason given when the attempts run out. */
@@ -111,7 +129,7 @@ export interface JobDocument {
 }
 
 export const toJob = (d: JobDocument): Job => ({
-  videoFid: d._id.toHexString(),
+  videoFid: d._id,
   owner: d.owner,
   filename: d.filename ?? null,
   size: d.size ?? null,
@@ -124,6 +142,7 @@ export const toJob = (d: JobDocument): Job => ({
   state: d.state,
   reason: d.reason ?? null,
   mp3Fid: d.mp3_fid ?? null,
+  mp3s: mp3sOf(d),
   progress: d.progress ? { percent: d.progress.percent, speed: d.progress.speed, etaSeconds: d.progress.eta_seconds, at: d.progress.at } : null,
   attempts: d.attempts ?? 0,
   cancelRequested: Boolean(d.cancel_requested_at),
@@ -137,3 +156,12 @@ export const toJob = (d: JobDocument): Job => ({
   finishedAt: d.finished_at ?? null,
   traceparent: d.traceparent ?? null,
 });
+
+/** The MP3s of a stored job; for one done before they were listed, its one MP3, as far as the job knows it. */
+function mp3sOf(d: JobDocument): JobMp3[] {
+  if (d.mp3s) return d.mp3s.map((m) => ({ fid: m.fid, title: m.title, durationSeconds: m.duration_seconds, size: m.size }));
+  return d.mp3_fid ? [{ fid: d.mp3_fid, title: null, durationSeconds: null, size: d.mp3_size ?? 0 }] : [];
+}
+
+/** The ids of every MP3 a job made: what removing its files removes. */
+export const mp3FidsOf = (job: Pick<Job, 'mp3Fid' | 'mp3s'>): string[] => [...new Set([...(job.mp3Fid ? [job.mp3Fid] : []), ...job.mp3s.map((m) => m.fid)])];

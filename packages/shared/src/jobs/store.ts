@@ -1,10 +1,10 @@
-import { type Collection, type MongoClient, ObjectId } from 'mongodb';
-import type { ConversionOptions } from '../contracts/index.js';
-import { type Job, type JobDispatch, type JobDocument, JOBS, toJob } from './model.js';
-
-export const jobsCollection = (client: MongoClient): Collection<JobDocument> => client.db(JOBS.database).collection<JobDocument>(JOBS.collection);
-
-const live = { deleted_at: null } as const;
+import { ACTIVE_STATES, FINAL_STATES } from '../contracts/job-states.js';
+import { traceHeaders } from '../tracing/index.js';
+import { type DocumentCollection, DuplicateKeyError } from './collection.js';
+import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
+import type { Claim, JobCancels, JobDispatchQueue, JobExpiry, JobLeases, JobRecords, JobUsage, JobViews, NewJob, Progress, StoredJob } from './ports.js';
+import type { Filter } from './query.js';
+import { type ParamsOf, type TransitionName, transition } from './transitions.js';
 
 /**
  * Jobs per list page: each job is recorded on one of its owner's list pages, numbered from 1 up, a new one
@@ -14,66 +14,66 @@ const live = { deleted_at: null } as const;
 export const LIST_PAGE_JOBS = 20;
 
 /** How many jobs the owner has recorded: which list page the next one goes on. */
-interface ListHead {
+export interface ListHead {
   _id: string;
   recorded: number;
 }
 
-const pageOf = (recorded: number) => Math.max(1, Math.ceil(recorded / LIST_PAGE_JOBS));
-
-export interface NewJob {
-  videoFid: string;
-  owner: string;
-  filename: string | null;
-  size: number | null;
-  contentType: string | null;
-  options?: ConversionOptions;
-  /** `held` waits for the owner's share of the queue; `pending` is about to be published; default `published` (by the caller). */
-  dispatch?: JobDispatch;
-  /** The queue its message goes to. */
-  queue?: string;
-  /** The upload's trace, for its message (see Job.traceparent). */
-  traceparent?: string | null;
+/** That the broker confirmed a pending job's message. */
+export interface DispatchConfirm {
+  _id: string;
+  at: Date;
 }
 
+export interface JobCollections {
+  jobs: DocumentCollection<JobDocument>;
+  /** Kept apart from the jobs: a converter may be writing the job when the confirm comes (see confirmDispatch). */
+  dispatches: DocumentCollection<DispatchConfirm>;
+  listHeads: DocumentCollection<ListHead>;
+}
+
+export interface JobStoreOptions {
+  /** The worker this store takes leases for (the converter's); without it the JobLeases role is not played. */
+  worker?: { id: string; leaseMs: number };
+}
+
+const pageOf = (recorded: number) => Math.max(1, Math.ceil(recorded / LIST_PAGE_JOBS));
+const live = { deleted_at: null } as const;
+const hexId = /^[0-9a-f]{24}$/;
+/** The key of a job: its video's id in lowercase; undefined for anything that is not an id. */
+const keyOf = (videoFid: string): string | undefined => {
+  const key = videoFid.toLowerCase();
+  return hexId.test(key) ? key : undefined;
+};
+
 /**
- * The jobs as the gateway reads and changes them: recorded at upload, listed and shown to their owner,
- * cancelled and deleted. The workers' claims and leases are the converter's own (its JobLeases port).
+ * The job, written once: every change goes through the transition table (transitions.ts), every read is here.
+ * The gateway, the converter and the notification service each use the roles they need (ports.ts), over
+ * MongoDB (`mongoJobStore`) or in memory (`memoryJobStore`, for tests).
  */
-export class JobStore {
-  readonly jobs: Collection<JobDocument>;
-  /** Which pending jobs' messages the broker confirmed (see confirmDispatch). */
-  private readonly confirms: Collection<{ _id: ObjectId; at: Date }>;
-  private readonly listHeads: Collection<ListHead>;
+export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, JobDispatchQueue, JobExpiry, JobLeases {
+  /** Per job, the end of its chain of writes (see `inTurn`). */
+  private readonly lastWrite = new Map<string, Promise<unknown>>();
 
-  constructor(client: MongoClient) {
-    this.jobs = jobsCollection(client);
-    this.confirms = client.db(JOBS.database).collection('job_dispatches');
-    this.listHeads = client.db(JOBS.database).collection<ListHead>('job_list_heads');
-  }
-
-  /** Indexes for the owner's list and the queue order; FerretDB and MongoDB both take them. */
-  async ensureIndexes(): Promise<void> {
-    await this.jobs.createIndex({ owner: 1, list_page: -1, _id: -1 });
-    await this.jobs.createIndex({ state: 1, queued_at: 1 });
-    await this.jobs.createIndex({ mp3_fid: 1 });
-    await this.jobs.createIndex({ expires_at: 1 });
-  }
+  constructor(
+    private readonly c: JobCollections,
+    private readonly options: JobStoreOptions = {},
+  ) {}
 
   async create(job: NewJob): Promise<Job> {
     const recorded = await this.countRecorded(job.owner);
-    const listPage = pageOf(recorded);
     const now = new Date();
     const doc: JobDocument = {
-      _id: new ObjectId(job.videoFid),
+      _id: job.videoFid.toLowerCase(),
       owner: job.owner,
-      list_page: listPage,
+      list_page: pageOf(recorded),
       filename: job.filename,
       size: job.size,
       content_type: job.contentType,
       duration_seconds: null,
       options: job.options ?? {},
-      traceparent: job.traceparent ?? null,
+      // The job remembers the trace it was recorded in (the upload's request), for its message.
+      traceparent: job.traceparent ?? traceHeaders().traceparent ?? null,
       mp3_size: null,
       expires_at: null,
       expired_at: null,
@@ -94,25 +94,23 @@ export class JobStore {
       started_at: null,
       finished_at: null,
     };
-    await this.jobs.insertOne(doc);
+    await this.c.jobs.insertOne(doc);
     // FerretDB reads, then writes, an increment: one that read before ours and wrote after it took the count
     // back, and the list, which starts at the count's page, would not reach this job's.
-    await this.listHeads.updateOne({ _id: job.owner, recorded: { $lt: recorded } }, { $set: { recorded } });
+    await this.c.listHeads.updateOne({ _id: job.owner, recorded: { $lt: recorded } }, { $set: { recorded } });
     return toJob(doc);
   }
 
-  /** The job, unless its owner deleted it (then `deleted` says so when asked for). */
-  async get(
-    videoFid: string,
-    { signal, includeDeleted = false }: { signal?: AbortSignal; includeDeleted?: boolean } = {},
-  ): Promise<(Job & { deleted: boolean }) | undefined> {
-    const doc = await this.jobs.findOne({ _id: new ObjectId(videoFid) }, signal ? { signal } : {});
+  async get(videoFid: string, { includeDeleted = false }: { includeDeleted?: boolean } = {}): Promise<StoredJob | undefined> {
+    const _id = keyOf(videoFid);
+    const doc = _id ? await this.c.jobs.findOne({ _id }) : undefined;
     if (!doc || (doc.deleted_at && !includeDeleted)) return undefined;
     return { ...toJob(doc), deleted: Boolean(doc.deleted_at) };
   }
 
   async remove(videoFid: string): Promise<void> {
-    await this.jobs.deleteOne({ _id: new ObjectId(videoFid) });
+    const _id = keyOf(videoFid);
+    if (_id) await this.c.jobs.deleteOne({ _id });
   }
 
   /**
@@ -121,9 +119,9 @@ export class JobStore {
    * a page holds about, not exactly, LIST_PAGE_JOBS jobs.
    */
   private async countRecorded(owner: string): Promise<number> {
-    const count = () => this.listHeads.findOneAndUpdate({ _id: owner }, { $inc: { recorded: 1 } }, { upsert: true, returnDocument: 'after' });
+    const count = () => this.c.listHeads.findOneAndUpdate({ _id: owner }, { $inc: { recorded: 1 } }, { upsert: true });
     // The owner's first two uploads at once: both upserts insert, one collides; the head is there on a second try.
-    const head = await count().catch((err: unknown) => ((err as { code?: unknown }).code === 11000 ? count() : Promise.reject(err)));
+    const head = await count().catch((err: unknown) => (err instanceof DuplicateKeyError ? count() : Promise.reject(err)));
     return head?.recorded ?? 1;
   }
 
@@ -135,29 +133,27 @@ export class JobStore {
    * Every read is an equality on owner and list page plus a sort of that page: FerretDB v1 on PostgreSQL
    * hands only equalities on top-level fields to PostgreSQL, then filters and sorts what it gets back itself
    * and never passes a sort or a limit on, so a sort over the owner's whole history would read and decode all
-   * of it on every request; one list page is at most about LIST_PAGE_JOBS documents. (FerretDB v1 matches
-   * with jsonb containment, which its indexes cannot answer: PostgreSQL scans the table, which costs far less
-   * than decoding the documents.) MongoDB answers each read from the index on (owner, list_page, _id). Only
-   * the last read of a list that reaches its end, of the jobs without a page, goes through all the owner's
-   * jobs on FerretDB (the absence of a field is not handed on).
+   * of it on every request; one list page is at most about LIST_PAGE_JOBS documents. MongoDB answers each read
+   * from the index on (owner, list_page, _id). Only the last read of a list that reaches its end, of the jobs
+   * without a page, goes through all the owner's jobs on FerretDB (the absence of a field is not handed on).
    */
-  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }, signal?: AbortSignal): Promise<Job[] | undefined> {
-    const options = signal ? { signal } : {};
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[] | undefined> {
     let page: number | null; // null: the jobs recorded before list pages existed, which have none
-    let after: ObjectId | undefined;
-    if (before) {
-      const cursor = await this.jobs.findOne({ _id: new ObjectId(before), owner }, { projection: { list_page: 1 }, ...options });
+    let after: string | undefined;
+    if (before !== undefined) {
+      const _id = keyOf(before);
+      const cursor = _id ? await this.c.jobs.findOne({ _id, owner }) : undefined;
       if (!cursor) return undefined;
       page = cursor.list_page ?? null;
       after = cursor._id;
     } else {
-      const head = await this.listHeads.findOne({ _id: owner }, options);
+      const head = await this.c.listHeads.findOne({ _id: owner });
       page = head ? pageOf(head.recorded) : null;
     }
     const found: JobDocument[] = [];
     while (found.length < limit) {
-      const filter = { owner, list_page: page ?? { $exists: false }, ...live, ...(after ? { _id: { $lt: after } } : {}) };
-      found.push(...(await this.jobs.find(filter, { sort: { _id: -1 }, limit: limit - found.length, ...options }).toArray()));
+      const filter: Filter<JobDocument> = { owner, list_page: page ?? { $exists: false }, ...live, ...(after ? { _id: { $lt: after } } : {}) };
+      found.push(...(await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: limit - found.length })));
       if (page === null) break;
       page = page > 1 ? page - 1 : null;
       after = undefined;
@@ -165,17 +161,14 @@ export class JobStore {
     return found.map(toJob);
   }
 
-  /** The owner's jobs changed after `since`, oldest change first: what an event stream missed. */
   async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {
-    const docs = await this.jobs.find({ owner, updated_at: { $gt: since } }, { sort: { updated_at: 1 }, limit }).toArray();
+    const docs = await this.c.jobs.find({ owner, updated_at: { $gt: since } }, { sort: { updated_at: 1 }, limit });
     return docs.filter((d) => !d.deleted_at).map(toJob);
   }
 
-  /** The queued jobs of these owners. */
   async queuedOf(owners: readonly string[]): Promise<Job[]> {
     if (owners.length === 0) return [];
-    const docs = await this.jobs.find({ owner: { $in: [...owners] }, state: 'queued', ...live }).toArray();
-    return docs.map(toJob);
+    return (await this.c.jobs.find({ owner: { $in: owners }, state: 'queued', ...live })).map(toJob);
   }
 
   /**
@@ -187,22 +180,19 @@ export class JobStore {
    */
   async positionOf(job: Job): Promise<number | null> {
     if (job.state !== 'queued') return null;
-    const onQueue = { state: 'queued' as const, ...live, dispatch: { $ne: 'held' as const } };
+    const onQueue = { state: 'queued' as const, ...live, dispatch: { $ne: 'held' } };
     if (job.dispatch !== 'held') {
       const at = job.dispatchedAt ?? job.queuedAt;
       // Jobs recorded before dispatch was tracked have no dispatched_at: their queued_at stands in.
-      const before = { $or: [{ dispatched_at: { $lt: at } }, { dispatched_at: null, queued_at: { $lt: at } }] };
-      return (await this.jobs.countDocuments({ ...onQueue, ...before })) + 1;
+      return (await this.c.jobs.count({ ...onQueue, $or: [{ dispatched_at: { $lt: at } }, { dispatched_at: null, queued_at: { $lt: at } }] })) + 1;
     }
-    const published = await this.jobs.countDocuments(onQueue);
-    const held = await this.jobs
-      .find({ state: 'queued', ...live, dispatch: 'held' }, { projection: { owner: 1, queued_at: 1 }, sort: { queued_at: 1 } })
-      .toArray();
+    const published = await this.c.jobs.count(onQueue);
+    const held = await this.c.jobs.find({ state: 'queued', ...live, dispatch: 'held' }, { sort: { queued_at: 1 } });
     const roundOf = new Map<string, number>();
     const ranked = held.map((d) => {
       const round = (roundOf.get(d.owner) ?? 0) + 1;
       roundOf.set(d.owner, round);
-      return { id: d._id.toHexString(), round, at: d.queued_at ?? d.created_at };
+      return { id: d._id, round, at: d.queued_at ?? d.created_at };
     });
     const mine = ranked.find((r) => r.id === job.videoFid);
     if (!mine) return published + 1;
@@ -210,77 +200,14 @@ export class JobStore {
     return published + ahead + 1;
   }
 
-  /** The owner's jobs whose message is (or is being put) on the queue, or that a worker converts. */
-  async dispatchedCount(owner: string): Promise<number> {
-    return this.jobs.countDocuments({ owner, ...live, state: { $in: ['queued', 'converting'] }, dispatch: { $ne: 'held' } });
-  }
-
-  /** The owner's held jobs bound for `queue`, oldest first. */
-  async held(owner: string, queue: string, limit: number): Promise<Job[]> {
-    const docs = await this.jobs.find({ owner, queue, ...live, state: 'queued', dispatch: 'held' }, { sort: { queued_at: 1 }, limit }).toArray();
-    return docs.map(toJob);
-  }
-
-  /** Held → pending: the job is about to be published. False when it was not held (any more). */
-  async release(videoFid: string): Promise<boolean> {
-    const now = new Date();
-    const result = await this.jobs.updateOne({ _id: new ObjectId(videoFid), dispatch: 'held' }, { $set: { dispatch: 'pending', dispatched_at: now } });
-    return result.matchedCount === 1;
-  }
-
-  /**
-   * Records that the broker confirmed the job's message. Kept apart from the job itself: by then a converter
-   * may be writing the job, and FerretDB, unlike MongoDB, loses one of two updates made to one document at
-   * the same moment.
-   */
-  async confirmDispatch(videoFid: string): Promise<void> {
-    await this.confirms.updateOne({ _id: new ObjectId(videoFid) }, { $set: { at: new Date() } }, { upsert: true });
-  }
-
-  /** Owners with held jobs bound for `queue`, or with ones left `pending` since before `staleBefore` (maybe a publish cut short). */
-  async ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {
-    const held = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'held' });
-    const stale = await this.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } });
-    return [...new Set([...held, ...stale])];
-  }
-
-  /** The owner's jobs bound for `queue` left `pending` since before `staleBefore`, their publish never confirmed. */
-  async stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]> {
-    const docs = await this.jobs.find({ owner, queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } }).toArray();
-    const confirmed = new Set((await this.confirms.find({ _id: { $in: docs.map((d) => d._id) } }).toArray()).map((c) => c._id.toHexString()));
-    return docs.filter((d) => !confirmed.has(d._id.toHexString())).map(toJob);
-  }
-
-  /** Queued → cancelled, in one step: no worker can have started it. The job after, or undefined if it was not queued. */
-  async cancelQueued(videoFid: string): Promise<Job | undefined> {
-    const now = new Date();
-    const doc = await this.jobs.findOneAndUpdate(
-      { _id: new ObjectId(videoFid), state: 'queued', ...live },
-      { $set: { state: 'cancelled', reason: 'cancelled by its owner', updated_at: now, finished_at: now, progress: null } },
-      { returnDocument: 'after' },
-    );
+  async findByMp3(mp3Fid: string): Promise<Job | undefined> {
+    const fid = mp3Fid.toLowerCase();
+    const doc = await this.c.jobs.findOne({ $or: [{ mp3_fid: fid }, { 'mp3s.fid': fid }] });
     return doc ? toJob(doc) : undefined;
   }
 
-  /** Asks the worker converting it to stop; not once it is finishing. The job after, or undefined if that does not apply. */
-  async requestCancel(videoFid: string): Promise<Job | undefined> {
-    const now = new Date();
-    const doc = await this.jobs.findOneAndUpdate(
-      { _id: new ObjectId(videoFid), state: 'converting', finishing: { $ne: true }, ...live },
-      { $set: { cancel_requested_at: now, updated_at: now } },
-      { returnDocument: 'after' },
-    );
-    return doc ? toJob(doc) : undefined;
-  }
-
-  /** What the owner stores now: the MP3s of finished jobs and the videos of pending ones, and how many are pending. */
-  async usageOf(owner: string, signal?: AbortSignal): Promise<{ bytes: number; inFlight: number }> {
-    const docs = await this.jobs
-      .find(
-        { owner, ...live, expired_at: null, state: { $in: ['queued', 'converting', 'done'] } },
-        { projection: { state: 1, size: 1, mp3_size: 1 }, ...(signal ? { signal } : {}) },
-      )
-      .toArray();
+  async usageOf(owner: string): Promise<{ bytes: number; inFlight: number }> {
+    const docs = await this.c.jobs.find({ owner, ...live, expired_at: null, state: { $in: [...ACTIVE_STATES, 'done'] } });
     let bytes = 0;
     let inFlight = 0;
     for (const d of docs) {
@@ -293,27 +220,214 @@ export class JobStore {
     return { bytes, inFlight };
   }
 
-  async findByMp3(mp3Fid: string, signal?: AbortSignal): Promise<Job | undefined> {
-    const doc = await this.jobs.findOne({ mp3_fid: mp3Fid.toLowerCase() }, signal ? { signal } : {});
-    return doc ? toJob(doc) : undefined;
+  cancelQueued(videoFid: string): Promise<Job | undefined> {
+    return this.changeAndRead('cancel', videoFid, { now: new Date() });
   }
 
-  /** Finished jobs past their expiry whose files are still there, oldest first. */
+  requestCancel(videoFid: string): Promise<Job | undefined> {
+    return this.changeAndRead('requestCancel', videoFid, { now: new Date() });
+  }
+
+  async markDeleted(videoFid: string): Promise<void> {
+    await this.change('delete', videoFid, { now: new Date() });
+  }
+
+  async dispatchedCount(owner: string): Promise<number> {
+    return this.c.jobs.count({ owner, ...live, state: { $in: ACTIVE_STATES }, dispatch: { $ne: 'held' } });
+  }
+
+  async held(owner: string, queue: string, limit: number): Promise<Job[]> {
+    return (await this.c.jobs.find({ owner, queue, ...live, state: 'queued', dispatch: 'held' }, { sort: { queued_at: 1 }, limit })).map(toJob);
+  }
+
+  releaseHeld(videoFid: string): Promise<boolean> {
+    return this.change('dispatch', videoFid, { now: new Date() });
+  }
+
+  /**
+   * Records that the broker confirmed the job's message. Kept apart from the job itself: by then a converter
+   * may be writing the job, and FerretDB, unlike MongoDB, loses one of two updates made to one document at
+   * the same moment.
+   */
+  async confirmDispatch(videoFid: string): Promise<void> {
+    const _id = keyOf(videoFid);
+    if (_id) await this.c.dispatches.updateOne({ _id }, { $set: { at: new Date() } }, { upsert: true });
+  }
+
+  async ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]> {
+    const held = await this.c.jobs.distinct('owner', { queue, state: 'queued', ...live, dispatch: 'held' });
+    const stale = await this.c.jobs.distinct('owner', this.stale(queue, staleBefore));
+    return [...new Set([...held, ...stale])];
+  }
+
+  async stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]> {
+    const docs = await this.c.jobs.find({ owner, ...this.stale(queue, staleBefore) });
+    if (docs.length === 0) return [];
+    const confirmed = new Set((await this.c.dispatches.find({ _id: { $in: docs.map((d) => d._id) } })).map((c) => c._id));
+    return docs.filter((d) => !confirmed.has(d._id)).map(toJob);
+  }
+
+  private stale(queue: string, staleBefore: Date): Filter<JobDocument> {
+    return { queue, state: 'queued', ...live, dispatch: 'pending', dispatched_at: { $lt: staleBefore } };
+  }
+
   async expiring(now: Date, limit: number): Promise<Job[]> {
-    const docs = await this.jobs
-      .find({ expires_at: { $lt: now }, expired_at: null, ...live, state: { $in: ['done', 'failed', 'cancelled'] } }, { sort: { expires_at: 1 }, limit })
-      .toArray();
+    const docs = await this.c.jobs.find(
+      { expires_at: { $lt: now }, expired_at: null, ...live, state: { $in: FINAL_STATES } },
+      { sort: { expires_at: 1 }, limit },
+    );
     return docs.map(toJob);
   }
 
   async markExpired(videoFid: string): Promise<void> {
-    const now = new Date();
-    await this.jobs.updateOne({ _id: new ObjectId(videoFid) }, { $set: { expired_at: now, updated_at: now } });
+    await this.change('expire', videoFid, { now: new Date() });
   }
 
-  /** A finished job whose files were removed: kept so that a repeated DELETE is answered the same. */
-  async markDeleted(videoFid: string): Promise<void> {
+  // The worker's role (JobLeases).
+
+  claim(videoFid: string, owner: string, options: { maxAttempts: number; revive: boolean }): Promise<Claim> {
+    const _id = keyOf(videoFid);
+    if (!_id) return Promise.resolve({ status: 'finished', state: 'failed' });
+    return this.inTurn(_id, async () => {
+      const existing = await this.c.jobs.findOne({ _id });
+      if (!existing) return this.recordClaimed(_id, owner);
+      // The owner is the store's: a message naming someone else (forged, or sent by a client that got it
+      // wrong) neither takes the lease nor counts an attempt, so it cannot disturb the owner's job.
+      if (existing.owner !== owner) return { status: 'not-owner' };
+      if (options.revive) await this.change('revive', _id, { now: new Date() });
+      const { id: worker, leaseMs } = this.workerOf();
+      const now = new Date();
+      const { filter, update } = transition('claim', _id, { now, worker, leaseUntil: new Date(now.getTime() + leaseMs) });
+      const taken = await this.c.jobs.findOneAndUpdate(filter, update);
+      if (!taken) {
+        const current = await this.c.jobs.findOne({ _id });
+        return current && (current.deleted_at || !ACTIVE_STATES.includes(current.state)) ? { status: 'finished', state: current.state } : { status: 'held' };
+      }
+      const attempts = taken.attempts ?? 1;
+      if (attempts > options.maxAttempts) return { status: 'exhausted', attempts, lastError: taken.last_error ?? null };
+      return { status: 'claimed', attempt: attempts };
+    });
+  }
+
+  /** The original's gateway recorded no job for the video: the first claim records it, converting. */
+  private async recordClaimed(_id: string, owner: string): Promise<Claim> {
+    const { id: worker, leaseMs } = this.workerOf();
     const now = new Date();
-    await this.jobs.updateOne({ _id: new ObjectId(videoFid), state: { $in: ['done', 'failed', 'cancelled'] } }, { $set: { deleted_at: now, updated_at: now } });
+    try {
+      await this.c.jobs.insertOne({
+        _id,
+        owner,
+        filename: null,
+        state: 'converting',
+        reason: null,
+        mp3_fid: null,
+        attempts: 1,
+        cancel_requested_at: null,
+        finishing: false,
+        deleted_at: null,
+        created_at: now,
+        updated_at: now,
+        queued_at: now,
+        started_at: now,
+        finished_at: null,
+        lease_until: new Date(now.getTime() + leaseMs),
+        worker,
+      });
+      return { status: 'claimed', attempt: 1 };
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+      return { status: 'held' };
+    }
+  }
+
+  async renew(videoFid: string): Promise<{ cancelRequested: boolean }> {
+    const { id: worker, leaseMs } = this.workerOf();
+    const now = new Date();
+    const doc = await this.writeAndRead('renew', videoFid, { now, worker, leaseUntil: new Date(now.getTime() + leaseMs) });
+    return { cancelRequested: Boolean(doc?.cancel_requested_at) };
+  }
+
+  async recordDuration(videoFid: string, durationSeconds: number): Promise<void> {
+    await this.write('measure', videoFid, { durationSeconds });
+  }
+
+  async recordProgress(videoFid: string, { percent, speed, etaSeconds }: Progress): Promise<void> {
+    await this.write('progress', videoFid, { now: new Date(), worker: this.workerOf().id, percent, speed, etaSeconds });
+  }
+
+  markFinishing(videoFid: string): Promise<boolean> {
+    return this.write('finishing', videoFid, { now: new Date() });
+  }
+
+  async markDone(videoFid: string, { mp3s, expiresAt }: { mp3s: readonly JobMp3[]; expiresAt: Date }): Promise<void> {
+    await this.write('done', videoFid, { now: new Date(), mp3s, expiresAt });
+  }
+
+  async markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void> {
+    await this.write('failed', videoFid, { now: new Date(), reason, expiresAt });
+  }
+
+  async markCancelled(videoFid: string): Promise<void> {
+    await this.write('cancelled', videoFid, { now: new Date() });
+  }
+
+  async release(videoFid: string, { lastError, refund }: { lastError: string | null; refund: boolean }): Promise<void> {
+    await this.write('release', videoFid, { now: new Date(), worker: this.workerOf().id, lastError, refund });
+  }
+
+  private workerOf(): { id: string; leaseMs: number } {
+    if (!this.options.worker) throw new Error('this job store takes no leases: it was made without a worker');
+    return this.options.worker;
+  }
+
+  /** Applies a transition; whether it applied. */
+  private async change<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<boolean> {
+    const _id = keyOf(videoFid);
+    if (!_id) return false;
+    const { filter, update } = transition(name, _id, params);
+    return this.c.jobs.updateOne(filter, update);
+  }
+
+  /** Applies a transition; the job after it, or undefined when it did not apply. */
+  private async changeAndRead<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<Job | undefined> {
+    const doc = await this.apply(name, videoFid, params);
+    return doc ? toJob(doc) : undefined;
+  }
+
+  private async apply<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<JobDocument | undefined> {
+    const _id = keyOf(videoFid);
+    if (!_id) return undefined;
+    const { filter, update } = transition(name, _id, params);
+    return this.c.jobs.findOneAndUpdate(filter, update);
+  }
+
+  /** A worker's transition, in its job's turn (see inTurn). */
+  private write<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<boolean> {
+    return this.inTurn(videoFid.toLowerCase(), () => this.change(name, videoFid, params));
+  }
+
+  private writeAndRead<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<JobDocument | undefined> {
+    return this.inTurn(videoFid.toLowerCase(), () => this.apply(name, videoFid, params));
+  }
+
+  /**
+   * One job's worker writes go to the store one after the other, in the order they were asked for. The
+   * lease's renewal, the encoder's progress and the runner's own steps write the same document from timers of
+   * their own, and a MongoDB-wire server that applies an update as a read and then a write of the whole
+   * document (FerretDB v1) lets a write that read before another and wrote after it undo that one: a renewal
+   * in flight took a job marked done back to `converting`. Nothing inside a turn may wait for another turn of
+   * the same job.
+   */
+  private inTurn<T>(key: string, write: () => Promise<T>): Promise<T> {
+    const run = (this.lastWrite.get(key) ?? Promise.resolve()).then(write, write);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lastWrite.set(key, settled);
+    void settled.then(() => {
+      if (this.lastWrite.get(key) === settled) this.lastWrite.delete(key);
+    });
+    return run;
   }
 }

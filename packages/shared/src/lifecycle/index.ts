@@ -26,10 +26,6 @@ export class ShutdownRegistry {
     return this;
   }
 
-  get isShuttingDown(): boolean {
-    return this.running !== undefined;
-  }
-
   shutdown(reason: string, exitCode = 0): Promise<void> {
     this.running ??= this.runSteps(reason, exitCode);
     return this.running;

@@ -29,7 +29,6 @@ export async function pingMongo(client: MongoClient): Promise<void> {
 }
 
 export const videosBucket = (client: MongoClient): GridFSBucket => new GridFSBucket(client.db(GRIDFS_DATABASES.videos));
-export const mp3sBucket = (client: MongoClient): GridFSBucket => new GridFSBucket(client.db(GRIDFS_DATABASES.mp3s));
 
 /** An ObjectId from the wire's 24-hex form, or undefined for anything else. */
 export function parseObjectId(hex: unknown): ObjectId | undefined {

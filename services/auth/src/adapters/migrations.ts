@@ -54,6 +54,25 @@ export const MIGRATIONS: readonly Migration[] = [
     // worth) start again rather than be carried over through that same conversion.
     sql: ['DELETE FROM login_failures', 'ALTER TABLE login_failures MODIFY window_start DATETIME(3) NOT NULL'],
   },
+  {
+    version: 5,
+    name: 'API keys: the hash of each secret, never the secret',
+    // No foreign key to user: a database adopted from the original's init.sql may hold `user` in any engine.
+    // A key whose user is gone matches no join, so it works for nobody. Times in UTC, as login_failures.
+    sql: [
+      `CREATE TABLE IF NOT EXISTS api_keys (
+         id CHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+         user_id INT NOT NULL,
+         name VARCHAR(100) NOT NULL,
+         secret_hash BINARY(32) NOT NULL,
+         scopes VARCHAR(64) CHARACTER SET ascii NOT NULL,
+         created_at DATETIME(3) NOT NULL,
+         expires_at DATETIME(3) NULL,
+         last_used_at DATETIME(3) NULL,
+         KEY user_keys (user_id, created_at)
+       ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci`,
+    ],
+  },
 ];
 
 /**

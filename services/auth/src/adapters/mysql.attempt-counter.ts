@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { AttemptCounter, WindowCount } from '../domain/login-throttle.js';
-import type { Pool } from './mysql.js';
+import { type Pool, inTransaction } from './mysql.js';
 
 /** Keys hold addresses and emails: only their hashes are stored. */
 const hashOf = (key: string): Buffer => createHash('sha256').update(key).digest();
@@ -42,13 +42,9 @@ export class MysqlAttemptCounter implements AttemptCounter {
     const hashes = keys.map((key) => ({ key, hash: hashOf(key) })).sort((a, b) => Buffer.compare(a.hash, b.hash));
     const windowUs = windowMs * 1000;
     const timeout = this.timeoutMs;
-    const conn = await this.pool.getConnection();
-    let settled = false;
-    try {
-      // READ COMMITTED: no gap locks, only the rows counted are locked. Every statement has a deadline, the
-      // transaction's own included: a MySQL that stops answering gives a 503, never a hung login.
-      await conn.query({ sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', timeout });
-      await conn.query({ sql: 'START TRANSACTION', timeout });
+    // READ COMMITTED: no gap locks, only the rows counted are locked. Every statement has a deadline, the
+    // transaction's own included: a MySQL that stops answering gives a 503, never a hung login.
+    const rows = await inTransaction(this.pool, timeout, async (conn) => {
       await conn.query({
         sql: `INSERT INTO login_failures (key_hash, failures, window_start)
               VALUES ${hashes.map(() => '(?, 1, UTC_TIMESTAMP(3))').join(', ')}
@@ -57,29 +53,24 @@ export class MysqlAttemptCounter implements AttemptCounter {
         values: [...hashes.map((h) => h.hash), windowUs, windowUs],
         timeout,
       });
-      const [rows] = await conn.query<mysql.RowDataPacket[]>({
+      const [read] = await conn.query<mysql.RowDataPacket[]>({
         sql: `SELECT key_hash, failures, ${WINDOW_ID} AS window_id,
                      TIMESTAMPDIFF(MICROSECOND, window_start, UTC_TIMESTAMP(3)) DIV 1000 AS age_ms
               FROM login_failures WHERE key_hash IN (?)`,
         values: [hashes.map((h) => h.hash)],
         timeout,
       });
-      await conn.query({ sql: 'COMMIT', timeout });
-      settled = true;
-      const byHash = new Map(rows.map((r) => [(r.key_hash as Buffer).toString('hex'), r]));
-      const counts = new Map<string, WindowCount>();
-      for (const { key, hash } of hashes) {
-        const row = byHash.get(hash.toString('hex'));
-        if (!row) throw new Error('a counted attempt was not read back');
-        const age = Math.min(Math.max(Number(row.age_ms), 0), windowMs);
-        counts.set(key, { attempts: Number(row.failures), remainingMs: windowMs - age, windowId: Number(row.window_id) });
-      }
-      return counts;
-    } finally {
-      // A connection left inside a failed transaction is closed, which rolls it back, rather than reused.
-      if (settled) conn.release();
-      else conn.destroy();
+      return read;
+    });
+    const byHash = new Map(rows.map((r) => [(r.key_hash as Buffer).toString('hex'), r]));
+    const counts = new Map<string, WindowCount>();
+    for (const { key, hash } of hashes) {
+      const row = byHash.get(hash.toString('hex'));
+      if (!row) throw new Error('a counted attempt was not read back');
+      const age = Math.min(Math.max(Number(row.age_ms), 0), windowMs);
+      counts.set(key, { attempts: Number(row.failures), remainingMs: windowMs - age, windowId: Number(row.window_id) });
     }
+    return counts;
   }
 
   async takeBack(counted: ReadonlyArray<{ key: string; windowId: number }>): Promise<void> {

@@ -43,3 +43,24 @@ export function onReconnect(pool: Pool, reconnected: () => void): void {
     });
   });
 }
+
+/**
+ * Runs `work` in a READ COMMITTED transaction on one connection, every statement bounded by `timeoutMs`
+ * (`work` passes it on). Commits when `work` resolves; a connection left inside a failed transaction is
+ * closed, which rolls it back, rather than given back to the pool.
+ */
+export async function inTransaction<T>(pool: Pool, timeoutMs: number, work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  const conn = await pool.getConnection();
+  let settled = false;
+  try {
+    await conn.query({ sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', timeout: timeoutMs });
+    await conn.query({ sql: 'START TRANSACTION', timeout: timeoutMs });
+    const result = await work(conn);
+    await conn.query({ sql: 'COMMIT', timeout: timeoutMs });
+    settled = true;
+    return result;
+  } finally {
+    if (settled) conn.release();
+    else conn.destroy();
+  }
+}

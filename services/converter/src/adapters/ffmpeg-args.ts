@@ -46,11 +46,16 @@ const FFMETADATA_SPECIAL = /[=;#\\\n\r]/g;
  * NUL and skips the empty line after it).
  */
 export function ffmetadata(tags: Record<string, string>): string {
+  return `;FFMETADATA1\n${ffmetadataLines(tags)}`;
+}
+
+/** Tags as escaped `name=value` lines of an ffmetadata file, each with its line end (see `ffmetadata`). */
+export function ffmetadataLines(tags: Record<string, string>): string {
   const lines = Object.entries(tags).map(([name, value]) => {
     const line = `${escaped(name)}=${escaped(value)}`;
     return line.endsWith('\\') ? `${line}\0` : line;
   });
-  return `;FFMETADATA1\n${lines.map((line) => `${line}\n`).join('')}`;
+  return lines.map((line) => `${line}\n`).join('');
 }
 
 const escaped = (text: string) => text.replaceAll('\0', '').replace(FFMETADATA_SPECIAL, '\\$&');

@@ -66,6 +66,7 @@ export class GridFsFollowingUpload implements Mp3Upload {
           durationSeconds: details.durationSeconds,
           bitRate: details.bitRate,
           expiresAt: details.expiresAt,
+          ...(details.part ? { part: details.part } : {}),
         },
       }),
     );

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { firstFrameOffset, xingLength } from './mp3-header.js';
+import { encoderDelayOf, firstFrameOffset, withEncoderDelay, xingLength } from './mp3-header.js';
 
 const run = promisify(execFile);
 
@@ -48,4 +48,46 @@ describe('the length of an MP3 from its Xing/Info header', () => {
     expect(xingLength(Buffer.alloc(300))).toBeUndefined();
     expect(firstFrameOffset(Buffer.from('ID3\x03\x00\x00\x00\x00\x02\x01', 'latin1'))).toBe(10 + 257);
   });
+});
+
+describe('a cut MP3 whose LAME tag claims an encoder delay', () => {
+  /** The samples a decoder skips at the start of the MP3 (ffprobe's start_time × rate), and its decoded length. */
+  const offset = (data: Buffer) => firstFrameOffset(data)!;
+  const startSkip = async (path: string) => {
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=start_time', '-of', 'csv=p=0', path]);
+    return Math.round(Number(stdout) * 44100);
+  };
+
+  it.each([
+    ['mono', '1'],
+    ['stereo', '2'],
+  ])(
+    'when the last part of a %s MP3 is cut with ffmpeg, then its bogus delay is cleared, its padding kept, and it decodes from its first sample',
+    async (_label, channels) => {
+      const dir = await mkdtemp(join(tmpdir(), 'mp3-delay-'));
+      try {
+        const source = join(dir, 'source.mp3');
+        const part = join(dir, 'part.mp3');
+        await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=duration=5', '-ac', channels, '-c:a', 'libmp3lame', '-b:a', '128k', '-y', source]);
+        await run('ffmpeg', ['-v', 'error', '-i', source, '-map', '0:a', '-c:a', 'copy', '-ss', '2', '-id3v2_version', '3', '-y', part]);
+        const data = await readFile(part);
+        const frame = Buffer.from(data.subarray(offset(data)));
+        expect(encoderDelayOf(frame)).toBe(3567);
+        expect(await startSkip(part)).toBe(529 + 3567);
+        const fixed = withEncoderDelay(frame, 0)!;
+        fixed.copy(data, offset(data));
+        await writeFile(part, data);
+        // 529 samples: the decoder's own delay, which every MP3 has.
+        expect(encoderDelayOf(data.subarray(offset(data)))).toBe(0);
+        expect(await startSkip(part)).toBe(529);
+        // The CRC is made as ffmpeg makes it: setting the delay back gives ffmpeg's frame, byte for byte.
+        expect(withEncoderDelay(data.subarray(offset(data)), 3567)).toEqual(frame.subarray(0, fixed.length));
+        const sourceData = await readFile(source);
+        const sourceFrame = sourceData.subarray(offset(sourceData));
+        expect(withEncoderDelay(sourceFrame, encoderDelayOf(sourceFrame)!)).toEqual(sourceFrame.subarray(0, fixed.length));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -23,8 +23,8 @@ export function firstFrameOffset(head: Buffer): number | undefined {
   return 10 + size + footer;
 }
 
-/** `frame`: the bytes from the first frame's header on (at least 200). */
-export function xingLength(frame: Buffer): Mp3Length | undefined {
+/** Where the Xing/Info tag of a frame is, and what the frame's header says; undefined without one. */
+function xingTagOf(frame: Buffer): { at: number; sampleRate: number; samplesPerFrame: number } | undefined {
   if (frame.length < 64) return undefined;
   const header = frame.readUInt32BE(0);
   if (header >>> 21 !== 0x7ff) return undefined;
@@ -35,13 +35,67 @@ export function xingLength(frame: Buffer): Mp3Length | undefined {
   const mono = ((header >>> 6) & 3) === 3;
   const mpeg1 = version === 3;
   const sampleRate = SAMPLE_RATES[rateIndex]! / (mpeg1 ? 1 : version === 2 ? 2 : 4);
-  const samplesPerFrame = mpeg1 ? 1152 : 576;
   const at = 4 + (mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17);
   const tag = frame.toString('latin1', at, at + 4);
   if (tag !== 'Xing' && tag !== 'Info') return undefined;
-  const flags = frame.readUInt32BE(at + 4);
+  return { at, sampleRate, samplesPerFrame: mpeg1 ? 1152 : 576 };
+}
+
+/** `frame`: the bytes from the first frame's header on (at least 200). */
+export function xingLength(frame: Buffer): Mp3Length | undefined {
+  const xing = xingTagOf(frame);
+  if (!xing) return undefined;
+  const flags = frame.readUInt32BE(xing.at + 4);
   if (!(flags & 1)) return undefined;
-  const frames = frame.readUInt32BE(at + 8);
+  const frames = frame.readUInt32BE(xing.at + 8);
   if (frames === 0) return undefined;
-  return { durationSeconds: (frames * samplesPerFrame) / sampleRate, frames, sampleRate };
+  return { durationSeconds: (frames * xing.samplesPerFrame) / xing.sampleRate, frames, sampleRate: xing.sampleRate };
+}
+
+/** The LAME tag's CRC-16 covers the frame's first 190 bytes (its own field, where it lies among them, as zero). */
+const LAME_CRC_BYTES = 190;
+
+/** Where the LAME tag's fields lie in a first frame that has one (ffmpeg's or LAME's); undefined without. */
+function lameTagOf(frame: Buffer): { delayAt: number; crcAt: number } | undefined {
+  const xing = xingTagOf(frame);
+  if (!xing) return undefined;
+  const flags = frame.readUInt32BE(xing.at + 4);
+  const lame = xing.at + 8 + (flags & 1 ? 4 : 0) + (flags & 2 ? 4 : 0) + (flags & 4 ? 100 : 0) + (flags & 8 ? 4 : 0);
+  const crcAt = lame + 34;
+  if (frame.length < Math.max(crcAt + 2, LAME_CRC_BYTES) || !/^(LAME|Lavf|Lavc)/.test(frame.toString('latin1', lame, lame + 4))) return undefined;
+  return { delayAt: lame + 21, crcAt };
+}
+
+/** The encoder delay the LAME tag gives (samples a player skips before the decoder's own 529); undefined without a tag. */
+export function encoderDelayOf(frame: Buffer): number | undefined {
+  const tag = lameTagOf(frame);
+  return tag && frame.readUIntBE(tag.delayAt, 3) >>> 12;
+}
+
+/**
+ * The first frame (as far as its LAME tag goes) with the tag's encoder delay set to `delay` samples, its
+ * padding kept and its CRC made again as ffmpeg makes it; undefined without a LAME tag.
+ *
+ * A part cut from an MP3 after its first frame has no encoder delay to skip, but ffmpeg 5.1's MP3 muxer
+ * takes one from the source's last frame, whose side data gives only the end padding: an unsigned
+ * subtraction there writes a delay of 3567 samples, and a player would drop 81 ms from the part's start.
+ */
+export function withEncoderDelay(frame: Buffer, delay: number): Buffer | undefined {
+  const tag = lameTagOf(frame);
+  if (!tag || !Number.isInteger(delay) || delay < 0 || delay > 0xfff) return undefined;
+  const fixed = Buffer.from(frame.subarray(0, Math.max(tag.crcAt + 2, LAME_CRC_BYTES)));
+  fixed.writeUIntBE((delay << 12) | (fixed.readUIntBE(tag.delayAt, 3) & 0xfff), tag.delayAt, 3);
+  fixed.writeUInt16BE(0, tag.crcAt);
+  fixed.writeUInt16BE(crc16(fixed.subarray(0, LAME_CRC_BYTES)), tag.crcAt);
+  return fixed;
+}
+
+/** CRC-16/ARC (ffmpeg's AV_CRC_16_ANSI_LE, starting at 0). */
+function crc16(data: Uint8Array): number {
+  let crc = 0;
+  for (const byte of data) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xa001 : crc >>> 1;
+  }
+  return crc;
 }

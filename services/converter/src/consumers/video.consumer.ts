@@ -1,6 +1,6 @@
 import { type AmqpConnection, type Channel, type ConsumeMessage, publishedAtOf, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
 import { conversionMessageSchema, parseMessage } from '@mp3converter/shared/contracts';
-import { jobControlSchema } from '@mp3converter/shared/jobs';
+import type { JobControl } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import type { JobRunner } from '../domain/job-runner.js';
 import type { ConverterMetrics } from '../metrics.js';
@@ -37,15 +37,8 @@ export function videoHandler({ amqp, runner, queue, retryDelaysMs, logger, metri
 }
 
 /** The door from `job.control`: a cancel request for a job this worker may be running. */
-export function controlHandler(runner: JobRunner, logger: Logger) {
-  return (message: ConsumeMessage): void => {
-    let body: unknown;
-    try {
-      body = JSON.parse(message.content.toString('utf8'));
-    } catch {
-      return;
-    }
-    const control = jobControlSchema.safeParse(body);
-    if (control.success && runner.cancel(control.data.video_fid)) logger.info({ videoFid: control.data.video_fid }, 'cancel request received');
+export function cancelHandler(runner: JobRunner, logger: Logger) {
+  return (control: JobControl): void => {
+    if (runner.cancel(control.video_fid)) logger.info({ videoFid: control.video_fid }, 'cancel request received');
   };
 }

@@ -1,5 +1,5 @@
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
-import type { JobEvent } from '@mp3converter/shared/jobs';
+import type { JobEvent, JobMp3 } from '@mp3converter/shared/jobs';
 import { createLogger } from '@mp3converter/shared/logger';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { EncodingPlan } from './encoding-plan.js';
@@ -67,8 +67,8 @@ class FakeLeases implements JobLeases {
     this.finishing = true;
     return true;
   }
-  done: { sizeBytes: number; expiresAt: Date } | undefined;
-  async markDone(_v: string, _m: string, result: { sizeBytes: number; expiresAt: Date }) {
+  done: { mp3s: readonly JobMp3[]; expiresAt: Date } | undefined;
+  async markDone(_v: string, result: { mp3s: readonly JobMp3[]; expiresAt: Date }) {
     this.log.push('markDone');
     this.state = 'done';
     this.done = result;
@@ -183,6 +183,7 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
         stored.delete(fid);
       },
     }),
+    partsOf: async () => [],
   };
   const publisher: ResultPublisher = {
     publishMp3: async (m) => {
@@ -196,6 +197,12 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     videos: source,
     mp3s,
     transcoder,
+    cutter: {
+      chapters: async () => [],
+      cut: async () => {
+        throw new Error('nothing is split here');
+      },
+    },
     workspace: { create: async () => ({ dir: '/nowhere', dispose: async () => {} }) },
     publisher,
     events: { publish: (e) => void events.push(e) },

@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/amqp/outcome-policy';
+import { type Outcome, gaveUpReason, outcomeOf } from '@mp3converter/shared/retry';
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
-import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
+import type { JobEvent, JobMp3, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
+import { ChapterSplit, type PartCutter } from './chapter-split.js';
+import type { PartPlan } from './chapters.js';
 import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions } from './encoding-plan.js';
 import { levelled } from './loudness.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
@@ -32,6 +34,8 @@ export interface RunnerDeps {
   videos: VideoSource;
   mp3s: Mp3Store;
   transcoder: Transcoder;
+  /** Cuts MP3 audio into parts, for `split=chapters`. */
+  cutter: PartCutter;
   workspace: Workspace;
   publisher: ResultPublisher;
   events: JobEvents;
@@ -93,6 +97,8 @@ const MIN_DURATION_SHARE = 0.95;
  * about three times as fast as LAME encodes (~255× against ~88× real time).
  */
 const MEASURE_SHARE = 0.25;
+/** Of a split that encodes before it cuts, the share of the progress bar the cutting and storing stand for. */
+const CUT_SHARE = 0.1;
 /** Progress stays below 100 until the job is done: 100 means the MP3 is there. */
 const MAX_RUNNING_PERCENT = 99.9;
 
@@ -126,8 +132,11 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
  */
 export class JobRunner {
   private readonly running = new Map<string, Running>();
+  private readonly split: ChapterSplit;
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.split = new ChapterSplit({ transcoder: deps.transcoder, cutter: deps.cutter, mp3s: deps.mp3s, limits: deps.limits });
+  }
 
   /** Stops the job if this worker runs it; the cancel is also on the job, for whichever worker has it. */
   cancel(videoFid: string): boolean {
@@ -257,20 +266,32 @@ export class JobRunner {
     let fed: boolean | undefined;
     let encoded: { mediaSeconds: number; encodeSeconds: number } | undefined;
     const expiresAt = new Date(Date.now() + retentionMs);
-    // An earlier attempt may have stored the MP3 and died before announcing it: then only the message is sent.
-    let sizeBytes = first ? undefined : await mp3s.sizeOf(mp3Fid);
-    const resumed = sizeBytes !== undefined;
-    if (sizeBytes === undefined) ({ timings, fed, sizeBytes, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
+    // An earlier attempt may have stored the MP3s and died before announcing them: then only the message is sent.
+    let stored = first ? undefined : await this.storedEarlier(message, mp3Fid);
+    const resumed = stored !== undefined;
+    if (stored === undefined) ({ timings, fed, stored, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
-      await mp3s.delete(mp3Fid);
+      for (const mp3 of stored) await mp3s.delete(mp3.fid);
       throw new JobCancelled();
     }
-    await publisher.publishMp3({ ...message, mp3_fid: mp3Fid });
-    await leases.markDone(videoFid, mp3Fid, { sizeBytes, expiresAt });
-    this.announce(message, 'done', { percent: 100, mp3_fid: mp3Fid });
+    // A split into several names them all; the first stands in `mp3_fid` for the original's consumers.
+    const [head] = stored as [JobMp3, ...JobMp3[]];
+    await publisher.publishMp3({ ...message, mp3_fid: head.fid, ...(stored.length > 1 ? { mp3_fids: stored.map((m) => m.fid) } : {}) });
+    await leases.markDone(videoFid, { mp3s: stored, expiresAt });
+    this.announce(message, 'done', { percent: 100, mp3_fid: stored.length === 1 ? head.fid : null });
     if (!keepVideos) this.dropVideo(videoFid, log);
-    return { status: resumed ? 'resumed' : 'converted', mp3Fid, ...(timings ? { ms: timings, fed } : {}), encoded };
+    return { status: resumed ? 'resumed' : 'converted', mp3s: stored.length, ...(timings ? { ms: timings, fed } : {}), encoded };
+  }
+
+  /** The MP3s an earlier attempt stored: all the parts of a split, or the one MP3; undefined when not all are there. */
+  private async storedEarlier(message: ConversionMessage, mp3Fid: string): Promise<JobMp3[] | undefined> {
+    if (readOptions(message.options).split === 'chapters') {
+      const parts = await this.split.storedEarlier(message.video_fid.toLowerCase());
+      if (parts) return parts;
+    }
+    const size = await this.deps.mp3s.sizeOf(mp3Fid);
+    return size === undefined ? undefined : [{ fid: mp3Fid, title: null, durationSeconds: null, size }];
   }
 
   private async transcode(
@@ -280,7 +301,7 @@ export class JobRunner {
     job: Running,
     log: Logger,
     first: boolean,
-  ): Promise<{ timings: Record<string, number>; fed: boolean; sizeBytes: number; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
+  ): Promise<{ timings: Record<string, number>; fed: boolean; stored: JobMp3[]; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
     const { videos, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const signal = job.abort.signal;
@@ -317,14 +338,17 @@ export class JobRunner {
       let plan = planEncoding(options, source, encoding);
       const kept = keptSeconds(plan, source);
       checkSource(source, limits, plan.trim ? kept : undefined);
+      // A split reads the chapters and cuts from the whole copy; a source without chapters is converted whole.
+      const parts = options.split === 'chapters' ? await this.planSplit(copy, plan, source, signal, log) : [];
       // A later start or a cover frame needs ffmpeg to seek in the file: then it waits for the whole copy.
-      const streaming = probed.streaming && !needsWholeFile(plan);
+      const streaming = probed.streaming && !needsWholeFile(plan) && parts.length === 0;
       // Written while ffmpeg starts, and done before anything else writes the job. Of the part kept: progress,
       // ETA and the MP3 refer to it.
       const durationRecorded = leases.recordDuration(videoFid, kept).catch((err: unknown) => log.warn({ err }, 'could not record the duration'));
       const t1 = performance.now();
       let measuredAt: number | undefined;
-      let encodedMp3: Awaited<ReturnType<JobRunner['encode']>>;
+      let encodedMp3: Awaited<ReturnType<JobRunner['encode']>> | undefined;
+      let split: JobMp3[] | undefined;
       try {
         const progress = this.progressReporter(message, kept, alive, log, durationRecorded);
         if (plan.loudness) {
@@ -332,11 +356,24 @@ export class JobRunner {
           measuredAt = performance.now();
         }
         const onProgress = plan.loudness ? progress.phase(MEASURE_SHARE, 1 - MEASURE_SHARE) : progress.phase(0, 1);
-        encodedMp3 = await this.encode(copy, output, plan, { mp3Fid, leftovers: !first, streaming, startedAt: t1 }, signal, onProgress, log);
+        if (parts.length > 0) {
+          const job = { videoFid, owner: message.username, input: copy.file.path, dir: space.dir, source, plan, expiresAt, leftovers: !first };
+          split = await this.split.run(job, parts, signal, {
+            ...this.splitProgress(progress.phase, plan.loudness ? MEASURE_SHARE : 0, ChapterSplit.encodesFirst(plan)),
+            bounded: (what, bySignal, transfer) => this.bounded(what, bySignal, transfer),
+            startedAt: t1,
+          });
+        } else encodedMp3 = await this.encode(copy, output, plan, { mp3Fid, leftovers: !first, streaming, startedAt: t1 }, signal, onProgress, log);
       } finally {
         await durationRecorded;
       }
-      const { mp3, upload, fed } = encodedMp3;
+      if (split) {
+        const t2 = performance.now();
+        const timings = { copy: Math.round((copy.completedAt ?? t2) - t0), probe: Math.round(t1 - t0), split: Math.round(t2 - t1) };
+        const mediaSeconds = split.reduce((sum, m) => sum + (m.durationSeconds ?? 0), 0);
+        return { timings, fed: false, stored: split, encoded: { mediaSeconds, encodeSeconds: (t2 - t1) / 1000 } };
+      }
+      const { mp3, upload, fed } = encodedMp3!;
       alive();
       const t2 = performance.now();
       try {
@@ -368,13 +405,35 @@ export class JobRunner {
           store: Math.round(t3 - t2),
         },
         fed,
-        sizeBytes: mp3.sizeBytes,
+        stored: [{ fid: mp3Fid, title: plan.tags.tags.title ?? null, durationSeconds: mp3.durationSeconds, size: mp3.sizeBytes }],
         encoded: { mediaSeconds: mp3.durationSeconds, encodeSeconds: (t2 - t1) / 1000 },
       };
     } finally {
       await copy.stop();
       await space.dispose();
     }
+  }
+
+  /** The parts of a split by chapters, read from the whole copy; none for a source without chapters (converted whole). */
+  private async planSplit(copy: VideoCopy, plan: EncodingPlan, source: MediaProbe, signal: AbortSignal, log: Logger): Promise<PartPlan[]> {
+    if (source.chapters === 0) {
+      log.info('split by chapters asked, but the source has none: one MP3');
+      return [];
+    }
+    await copy.whole;
+    const parts = await this.split.plan(copy.file.path, plan, source, signal);
+    log.info({ chapters: source.chapters, parts: parts.length }, parts.length > 0 ? 'splitting by chapters' : 'no chapter left to split by: one MP3');
+    return parts;
+  }
+
+  /**
+   * The progress of a split, after the loudness meter's share (`offset`): the encoder and then the cutting
+   * when the audio is encoded first, the cutting alone when it is copied.
+   */
+  private splitProgress(phase: (offset: number, share: number) => (seconds: number, speed: number | null) => void, offset: number, encodesFirst: boolean) {
+    const rest = 1 - offset;
+    const cutShare = encodesFirst ? rest * CUT_SHARE : rest;
+    return { onEncodeProgress: phase(offset, rest - cutShare), onCutProgress: phase(1 - cutShare, cutShare) };
   }
 
   /**

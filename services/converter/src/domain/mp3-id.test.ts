@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
+import { mp3FilenameFor, mp3IdFor, mp3PartIdFor } from './mp3-id.js';
 
 describe('mp3IdFor', () => {
   const video = '65f0c0ffee00112233445566';
@@ -14,6 +14,21 @@ describe('mp3IdFor', () => {
     const other = '65f0c0ffee00112233445567';
     expect(mp3IdFor(other)).not.toBe(mp3IdFor(video));
     expect(mp3IdFor(video).slice(0, 8)).toBe(video.slice(0, 8));
+  });
+});
+
+describe('mp3PartIdFor', () => {
+  const video = '65f0c0ffee00112233445566';
+
+  it('when asked for the parts of one video, then each has an id of its own, the same every time, none the video’s or its MP3’s', () => {
+    const ids = Array.from({ length: 999 }, (_, i) => mp3PartIdFor(video, i + 1));
+    expect(new Set([...ids, video, mp3IdFor(video)]).size).toBe(1001);
+    expect(mp3PartIdFor(video.toUpperCase(), 7)).toBe(ids[6]);
+    for (const id of ids) expect(id).toMatch(/^65f0c0ff[0-9a-f]{16}$/);
+  });
+
+  it('when the number is not a part’s, then no id', () => {
+    for (const n of [0, -1, 1.5, Number.NaN]) expect(() => mp3PartIdFor(video, n)).toThrow(RangeError);
   });
 });
 

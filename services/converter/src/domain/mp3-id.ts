@@ -7,8 +7,16 @@ import { MAX_FILENAME_BYTES, safeFilename } from '@mp3converter/shared/filenames
  * four bytes (an ObjectId's timestamp) are the video's, the rest a hash, so it stays a valid, distinct id.
  */
 export function mp3IdFor(videoFid: string): string {
-  const tail = createHash('sha256').update(`mp3:${videoFid.toLowerCase()}`).digest().subarray(0, 8).toString('hex');
-  return `${videoFid.slice(0, 8).toLowerCase()}${tail}`;
+  return derivedId(videoFid, `mp3:${videoFid.toLowerCase()}`);
+}
+
+const derivedId = (videoFid: string, seed: string) =>
+  `${videoFid.slice(0, 8).toLowerCase()}${createHash('sha256').update(seed).digest().subarray(0, 8).toString('hex')}`;
+
+/** The id of part `number` (1, 2, …) of a split by chapters: derived, as the MP3's, so that a retry finds it. */
+export function mp3PartIdFor(videoFid: string, number: number): string {
+  if (!Number.isSafeInteger(number) || number < 1) throw new RangeError(`not a part number: ${number}`);
+  return derivedId(videoFid, `mp3:${videoFid.toLowerCase()}:part:${number}`);
 }
 
 /**

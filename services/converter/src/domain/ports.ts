@@ -1,50 +1,12 @@
 import { PermanentFailure, TransientFailure } from '@mp3converter/shared/errors';
 import type { ConversionMessage, FailureMessage, Mp3Message } from '@mp3converter/shared/contracts';
-import type { JobEvent, JobState } from '@mp3converter/shared/jobs';
+import type { Claim, JobEvent, JobLeases, Progress } from '@mp3converter/shared/jobs';
 import type { EncodingPlan } from './encoding-plan.js';
 import type { LoudnessReading } from './loudness.js';
 
 export { PermanentFailure, TransientFailure };
-
-export type Claim =
-  /** This worker holds the job now; `attempt` counts every claim of it, this one included. */
-  | { status: 'claimed'; attempt: number }
-  /** Another worker holds an unexpired lease on it. */
-  | { status: 'held' }
-  /** Done, failed or cancelled already: nothing to do (a duplicate message, or cancelled while queued). */
-  | { status: 'finished'; state: JobState }
-  /** Claimed more often than the limit allows: give up, with the last transient failure met if any. */
-  | { status: 'exhausted'; attempts: number; lastError: string | null }
-  /** The store records another owner for this job than the message names: nothing is taken or changed. */
-  | { status: 'not-owner' };
-
-export interface Progress {
-  percent: number;
-  speed: number | null;
-  etaSeconds: number | null;
-}
-
-/** The job store as one worker sees it: every lease is taken in this worker's name. */
-export interface JobLeases {
-  /**
-   * `owner`: whom the message names. A job the store knows is claimed only for its recorded owner; a video it
-   * does not know (the original's gateway recorded none) becomes a job of `owner`.
-   * `revive`: the message was replayed from the dead letters, so a failed job may start again with fresh attempts.
-   */
-  claim(videoFid: string, owner: string, options: { maxAttempts: number; revive: boolean }): Promise<Claim>;
-  /** Extends the lease; says whether the owner asked to cancel meanwhile. */
-  renew(videoFid: string): Promise<{ cancelRequested: boolean }>;
-  recordDuration(videoFid: string, durationSeconds: number): Promise<void>;
-  recordProgress(videoFid: string, progress: Progress): Promise<void>;
-  /** Past the point of no return (the MP3 is stored): false when a cancel came first, and then the job is not finishing. */
-  markFinishing(videoFid: string): Promise<boolean>;
-  /** `expiresAt`: when the MP3 (and the job) will be removed. */
-  markDone(videoFid: string, mp3Fid: string, result: { sizeBytes: number; expiresAt: Date }): Promise<void>;
-  markFailed(videoFid: string, reason: string, expiresAt: Date): Promise<void>;
-  markCancelled(videoFid: string): Promise<void>;
-  /** Back to the queue: a transient failure (`lastError`) or a shutdown (`refund`: the attempt does not count). */
-  release(videoFid: string, options: { lastError: string | null; refund: boolean }): Promise<void>;
-}
+/** The worker's role of the job store (see @mp3converter/shared/jobs). */
+export type { Claim, JobLeases, Progress };
 
 /** Job changes for whoever watches (the owner's event stream); best effort, never fails the job. */
 export interface JobEvents {
@@ -76,6 +38,16 @@ export interface Mp3Details {
   bitRate: number;
   /** When it will be removed; the email says so. */
   expiresAt: Date;
+  /** Which part it is of a split by chapters: found again by a retry that follows an attempt which stored them all. */
+  part?: StoredPart;
+}
+
+/** A part of a split, as its MP3 records it. */
+export interface StoredPart {
+  /** 1, 2, … of `of`. */
+  number: number;
+  of: number;
+  title: string;
 }
 
 export interface Mp3Store {
@@ -88,6 +60,8 @@ export interface Mp3Store {
    * the MP3 before `finish`.
    */
   follow(mp3Fid: string, path: string, options: { leftovers: boolean }): Promise<Mp3Upload>;
+  /** The parts of a split by chapters stored for this video, in any order (none for a job of one MP3). */
+  partsOf(videoFid: string): Promise<{ mp3Fid: string; sizeBytes: number; durationSeconds: number | null; part: StoredPart }[]>;
 }
 
 /** Bytes `start` (inclusive) to `end` (exclusive) of a file. */

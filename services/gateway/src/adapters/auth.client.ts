@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { nodeHttp } from '@mp3converter/shared/http';
 import { type AuthAnswer, type AuthClient, AuthUnavailableError, type User } from '../domain/ports.js';
 import { traceHeaders } from '@mp3converter/shared/tracing';
+import { isApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
 
 /**
  * auth over a pool of keep-alive connections (node:http's Agent), every call bounded by a timeout: an
@@ -39,7 +40,7 @@ export class HttpAuthClient implements AuthClient {
 
   async validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }> {
     const answer = await this.call('POST', '/validate', { authorization });
-    if (answer.status === 401 || answer.status === 403) return { refused: answer };
+    if (answer.status === 401 || answer.status === 403 || answer.status === 429) return { refused: answer };
     if (answer.status !== 200) throw new AuthUnavailableError(`validate answered ${answer.status}`);
     let claims: Record<string, unknown>;
     try {
@@ -52,7 +53,15 @@ export class HttpAuthClient implements AuthClient {
     }
     const user: User = { username: claims.username, admin: claims.admin === true };
     if (typeof claims.exp === 'number' && Number.isFinite(claims.exp)) user.exp = claims.exp;
+    // An API key: only the scopes this gateway knows count; a key without readable scopes may do nothing.
+    if (typeof claims.key_id === 'string') {
+      user.key = { id: claims.key_id, scopes: Array.isArray(claims.scopes) ? claims.scopes.filter(isApiKeyScope) : [] };
+    }
     return { user };
+  }
+
+  keys({ method, path, authorization, contentType, body }: Parameters<AuthClient['keys']>[0]): Promise<AuthAnswer> {
+    return this.call(method, path, { authorization, ...(contentType && body ? { 'content-type': contentType } : {}) }, body);
   }
 
   /**
@@ -68,7 +77,7 @@ export class HttpAuthClient implements AuthClient {
     this.agent.destroy();
   }
 
-  private call(method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: Buffer): Promise<AuthAnswer> {
+  private call(method: 'GET' | 'POST' | 'DELETE', path: string, headers: Record<string, string>, body?: Buffer): Promise<AuthAnswer> {
     return new Promise((resolve, reject) => {
       const req = nodeHttp.request(
         {

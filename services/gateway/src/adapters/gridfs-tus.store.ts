@@ -12,6 +12,7 @@ import {
 } from '@mp3converter/shared/storage';
 import { Binary, type Collection, type Db } from 'mongodb';
 import type { UploadReservations } from '../domain/ports.js';
+import { NotMediaError } from '../domain/not-media.js';
 
 /** A document is written back at least every this many chunks, so a crash loses little of a long PATCH. */
 const CHECKPOINT_CHUNKS = 32;
@@ -40,14 +41,6 @@ export interface ResumableUploadDoc {
   completed: boolean;
   /** The job is recorded (its message published or left to the dispatcher's sweep). */
   job_recorded: boolean;
-}
-
-/** The first bytes showed no video or audio: the upload is gone. */
-export class NotMediaError extends Error {
-  constructor(readonly reason: string) {
-    super(`the file is ${reason}`);
-    this.name = 'NotMediaError';
-  }
 }
 
 /** Metadata the server sets at creation (the client's own values for these keys are replaced), not kept. */

@@ -1,13 +1,13 @@
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import type { Readable } from 'node:stream';
-import { AppError } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { MEDIA_SNIFF_BYTES, inspectMediaHead } from '@mp3converter/shared/media';
 import { GRIDFS_CHUNK_BYTES, GridFsChunkWriter, ObjectId, type WriteGate, ensureGridFsIndexes, withDeadline } from '@mp3converter/shared/storage';
 import type { Db } from 'mongodb';
 import type { LeftoverCleaner } from '../domain/leftover-cleaner.js';
 import type { UploadLeases } from '../domain/ports.js';
+import { NotMediaError } from '../domain/not-media.js';
 
 /** What multer adds to `req.file` once this engine has stored an upload. */
 export interface StoredUpload {
@@ -35,7 +35,7 @@ async function sniff(iterator: AsyncIterator<Buffer>): Promise<{ head: Buffer; e
   for (;;) {
     const verdict = await inspectMediaHead(head, ended);
     if (verdict.kind === 'media') return { head, ended, detected: verdict.mimeType };
-    if (verdict.kind === 'not-media') throw new AppError(415, 'unsupported_media_type', `the file is ${verdict.reason}`);
+    if (verdict.kind === 'not-media') throw new NotMediaError(verdict.reason);
     ({ head, ended } = await readHead(iterator, verdict.bytes, head));
   }
 }

@@ -1,7 +1,7 @@
 import type { ConversionOptions } from '@mp3converter/shared/contracts';
 import type { Job } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobRepository, OwnerLocks, VideoQueue } from './ports.js';
+import type { JobDispatchQueue, OwnerLocks, VideoQueue } from './ports.js';
 
 export interface DispatchSettings {
   /** The queue this gateway publishes to: it releases the held jobs bound for it. */
@@ -32,7 +32,7 @@ export class Dispatcher {
   private sweeping: Promise<void> | undefined;
 
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: JobDispatchQueue,
     private readonly queue: VideoQueue,
     private readonly locks: OwnerLocks,
     private readonly settings: DispatchSettings,

@@ -34,12 +34,12 @@ describe('PositionWatch', () => {
     const hub = new EventHub(5);
     const heard: JobEvent[] = [];
     hub.subscribe('b', { send: (e) => heard.push(e), close: () => {} });
-    const first = await store.create({ videoFid: '65f0c0ffee00112233445561', owner: 'a', filename: null, size: 1, contentType: null });
+    const first = await store.jobs.create({ videoFid: '65f0c0ffee00112233445561', owner: 'a', filename: null, size: 1, contentType: null });
     await new Promise((r) => setTimeout(r, 2));
-    await store.create({ videoFid: '65f0c0ffee00112233445562', owner: 'b', filename: null, size: 1, contentType: null });
-    const watch = new PositionWatch(hub, store, createLogger({ service: 'test', level: 'silent' }));
+    await store.jobs.create({ videoFid: '65f0c0ffee00112233445562', owner: 'b', filename: null, size: 1, contentType: null });
+    const watch = new PositionWatch(hub, store.jobs, createLogger({ service: 'test', level: 'silent' }));
     await watch.tick();
-    store.jobs.set(first.videoFid, { ...store.jobs.get(first.videoFid)!, state: 'converting' });
+    await store.convert(first.videoFid);
     await watch.tick();
     await watch.tick();
     expect(heard.map((e) => e.position)).toEqual([2, 1]);

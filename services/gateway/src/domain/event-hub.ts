@@ -1,6 +1,6 @@
 import type { JobEvent } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobRepository } from './ports.js';
+import type { JobViews } from './ports.js';
 
 export interface Subscriber {
   send(event: JobEvent): void;
@@ -61,7 +61,7 @@ export class PositionWatch {
 
   constructor(
     private readonly hub: EventHub,
-    private readonly jobs: JobRepository,
+    private readonly jobs: Pick<JobViews, 'positionOf' | 'queuedOf'>,
     private readonly logger: Logger,
   ) {}
 

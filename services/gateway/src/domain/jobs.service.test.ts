@@ -11,10 +11,10 @@ let jobs: JobsService;
 
 beforeEach(async () => {
   store = new FakeStore();
-  jobs = new JobsService(store, store, store, store, store, logger);
+  jobs = new JobsService(store.jobs, store, store, store, store, logger);
   for (const videoFid of ids) {
     store.videos.add(videoFid);
-    await store.create({ videoFid, owner: OWNER, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' });
+    await store.jobs.create({ videoFid, owner: OWNER, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' });
   }
 });
 
@@ -36,7 +36,7 @@ describe('JobsService', () => {
   it('when someone else asks for, or deletes, a job, then it does not exist for them', async () => {
     await expect(jobs.view('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404, code: 'job_not_found' });
     await expect(jobs.remove('b@example.test', ids[0]!)).rejects.toMatchObject({ status: 404 });
-    expect(store.jobs.get(ids[0]!)?.state).toBe('queued');
+    expect((await store.jobs.get(ids[0]!))?.state).toBe('queued');
   });
 
   it('when a queued job is deleted, then it is cancelled at once and its video removed', async () => {
@@ -47,26 +47,60 @@ describe('JobsService', () => {
   });
 
   it('when a converting job is deleted, then its worker is asked to stop (202), and asking again changes nothing', async () => {
-    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'converting' });
+    await store.convert(ids[0]!);
     expect(await jobs.remove(OWNER, ids[0]!)).toMatchObject({ status: 202, job: { state: 'converting', cancel_requested: true } });
     expect(await jobs.remove(OWNER, ids[0]!)).toMatchObject({ status: 202 });
     expect(store.cancelRequests).toEqual([ids[0], ids[0]]);
   });
 
   it('when the job is finishing, then 409', async () => {
-    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'converting', finishing: true });
+    await store.convert(ids[0]!);
+    await store.worker.markFinishing(ids[0]!);
     await expect(jobs.remove(OWNER, ids[0]!)).rejects.toMatchObject({ status: 409, code: 'job_finishing' });
   });
 
   it('when a done job is deleted, then its MP3 and video go, it is gone from every view, and deleting again answers the same', async () => {
     const mp3 = '65f0c0ffee001122334455aa';
     store.mp3s.add(mp3);
-    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'done', mp3Fid: mp3 });
+    await store.finish(ids[0]!, mp3);
     expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
     expect(store.mp3s.has(mp3)).toBe(false);
     expect(store.videos.has(ids[0]!)).toBe(false);
     await expect(jobs.view(OWNER, ids[0]!)).rejects.toMatchObject({ status: 404 });
     expect((await jobs.list(OWNER, { limit: 10 })).jobs.map((j) => j.video_fid)).not.toContain(ids[0]);
     expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
+  });
+
+  it('when a job split by chapters is deleted, then every one of its MP3s goes', async () => {
+    const parts = ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2', '65f0c0ffee001122334455a3'];
+    for (const part of parts) store.mp3s.add(part);
+    store.mp3s.add('65f0c0ffee001122334455ff');
+    await store.finish(ids[0]!, parts);
+    expect(await jobs.remove(OWNER, ids[0]!)).toEqual({ status: 204 });
+    expect([...store.mp3s]).toEqual(['65f0c0ffee001122334455ff']);
+  });
+
+  it('when a job split into several MP3s is viewed, then it lists them, has no single mp3_fid, and downloads as the ZIP of all of them', async () => {
+    const parts = ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2'];
+    await store.finish(ids[0]!, parts);
+    expect(await jobs.view(OWNER, ids[0]!)).toMatchObject({
+      state: 'done',
+      mp3_fid: null,
+      mp3s: parts.map((fid) => ({ fid, title: null, duration: 1, size: 1 })),
+      mp3_size: 2,
+      download_url: `/download.zip?fid=${ids[0]}`,
+    });
+  });
+
+  it('when the owner asks for a link to a job split into several MP3s, then it is a signed link to the ZIP of all of them', async () => {
+    await store.finish(ids[0]!, ['65f0c0ffee001122334455a1', '65f0c0ffee001122334455a2']);
+    const signer = {
+      ttlMs: 60_000,
+      url: ({ mp3Fid }: { mp3Fid: string }) => `https://x/download?fid=${mp3Fid}`,
+      zipUrl: ({ videoFids }: { videoFids: readonly string[] }) => `https://x/download.zip?fid=${videoFids.join('&fid=')}`,
+    };
+    expect(await jobs.link(OWNER, ids[0]!, signer)).toMatchObject({ url: `https://x/download.zip?fid=${ids[0]}` });
+    await store.finish(ids[1]!, '65f0c0ffee001122334455b1');
+    expect(await jobs.link(OWNER, ids[1]!, signer)).toMatchObject({ url: 'https://x/download?fid=65f0c0ffee001122334455b1' });
   });
 });

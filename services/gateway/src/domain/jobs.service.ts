@@ -1,13 +1,14 @@
 import { AppError, badRequest, notFound } from '@mp3converter/shared/errors';
-import { type DownloadLink, type Job, type JobList, type JobView, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
-import type { SignedLink } from '@mp3converter/shared/links';
+import { type DownloadLink, type Job, type JobList, type JobView, mp3FidsOf, stateEventOf, toJobView } from '@mp3converter/shared/jobs';
+import type { SignedLink, SignedZipLink } from '@mp3converter/shared/links';
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobNotices, JobRepository, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
+import type { JobCancels, JobNotices, JobViews, Mp3Deletion, OwnerLocks, VideoFiles } from './ports.js';
 
-/** Makes signed download links: the absolute URL for a link, and how long links last. */
+/** Makes signed download links: the absolute URL for a link (to one MP3, or to a ZIP), and how long links last. */
 export interface LinkSigner {
   ttlMs: number;
   url(link: SignedLink): string;
+  zipUrl(link: SignedZipLink): string;
 }
 
 /** What a DELETE did: 200 cancelled at once, 202 stop requested (the worker confirms), 204 files removed. */
@@ -21,7 +22,7 @@ const RACE_LOOKS = 3;
 /** The job resource: its owner lists, reads, cancels and deletes jobs; nobody else learns they exist. */
 export class JobsService {
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: JobViews & JobCancels,
     private readonly videos: VideoFiles,
     private readonly mp3s: Mp3Deletion,
     private readonly notices: JobNotices,
@@ -53,7 +54,8 @@ export class JobsService {
    * - converting: the worker holding it is asked to stop; it kills ffmpeg, keeps nothing, sends no email
    *   and marks the job cancelled (202, the job with `cancel_requested`); asking again changes nothing;
    * - finishing (the MP3 is stored and being announced): 409, delete it once it is done;
-   * - done, failed or cancelled: its MP3 and video are removed and the job is gone from every view (204);
+   * - done, failed or cancelled: its MP3s (every part of a split) and video are removed and the job is gone
+   *   from every view (204);
    *   asking again answers 204 too.
    */
   async remove(owner: string, videoFid: string): Promise<Removal> {
@@ -81,7 +83,7 @@ export class JobsService {
           return { status: 202, job: toJobView(asked) };
         }
         default:
-          if (job.mp3Fid) await this.mp3s.delete(job.mp3Fid);
+          for (const mp3Fid of mp3FidsOf(job)) await this.mp3s.delete(mp3Fid);
           await this.videos.delete(videoFid);
           await this.jobs.markDeleted(videoFid);
           return { status: 204 };
@@ -91,16 +93,19 @@ export class JobsService {
   }
 
   /**
-   * A fresh signed link to a done job's MP3, for its owner: it expires after the link lifetime or with the
-   * MP3, whichever comes first. 409 for a job that is not done, or whose MP3 expired.
+   * A fresh signed link to a done job's MP3, or to the ZIP of all its MP3s when it was split into several, for
+   * its owner: it expires after the link lifetime or with the MP3s, whichever comes first. 409 for a job that
+   * is not done, 410 for one whose MP3s expired.
    */
   async link(owner: string, videoFid: string, links: LinkSigner, now = Date.now()): Promise<DownloadLink> {
     const job = await this.jobs.get(videoFid);
     if (!job || job.owner !== owner) throw jobNotFound();
-    if (job.state !== 'done' || !job.mp3Fid) throw new AppError(409, 'job_not_done', `the job is ${job.state}: only a done job has an MP3`);
+    const mp3s = mp3FidsOf(job);
+    if (job.state !== 'done' || mp3s.length === 0) throw new AppError(409, 'job_not_done', `the job is ${job.state}: only a done job has an MP3`);
     if (job.expiredAt) throw new AppError(410, 'mp3_expired', 'this MP3 expired and was removed');
     const expires = Math.floor(Math.min(now + links.ttlMs, job.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) / 1000);
-    return { url: links.url({ mp3Fid: job.mp3Fid, owner, expires }), expires_at: new Date(expires * 1000).toISOString() };
+    const url = mp3s.length > 1 ? links.zipUrl({ videoFids: [job.videoFid], owner, expires }) : links.url({ mp3Fid: mp3s[0]!, owner, expires });
+    return { url, expires_at: new Date(expires * 1000).toISOString() };
   }
 
   private async present(job: Job): Promise<JobView> {

@@ -1,5 +1,5 @@
 import type { Logger } from '@mp3converter/shared/logger';
-import type { JobRepository, UploadLeases, VideoFiles } from './ports.js';
+import type { JobRecords, UploadLeases, VideoFiles } from './ports.js';
 
 /** Waits between attempts to remove a failed upload, ms; the last one repeats until the store answers. */
 export const CLEANUP_RETRY_DELAYS_MS = [500, 1_000, 2_000, 5_000, 10_000];
@@ -26,7 +26,7 @@ export class LeftoverCleaner {
 
   constructor(
     private readonly videos: VideoFiles,
-    private readonly jobs: JobRepository,
+    private readonly jobs: Pick<JobRecords, 'get' | 'remove'>,
     private readonly leases: UploadLeases,
     private readonly logger: Logger,
     private readonly options: { waitMs: number; retryDelaysMs?: readonly number[] },

@@ -1,5 +1,6 @@
 import type { ConversionMessage } from '@mp3converter/shared/contracts';
-import type { Job, JobEvent, NewJob } from '@mp3converter/shared/jobs';
+import type { ApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
+import type { JobEvent } from '@mp3converter/shared/jobs';
 
 /** Who made the request, as auth's /validate vouches. */
 export interface User {
@@ -7,6 +8,8 @@ export interface User {
   admin: boolean;
   /** When the token that vouched for the user expires, epoch seconds (its `exp`). */
   exp?: number;
+  /** Set when an API key vouched rather than a login token: the key's id and what it may do. */
+  key?: { id: string; scopes: readonly ApiKeyScope[] };
 }
 
 export type AuthAnswer = { status: number; contentType: string | undefined; retryAfter?: string | undefined; body: Buffer };
@@ -15,8 +18,16 @@ export interface AuthClient {
   /** Forwards a login as is; auth's status and body come back unchanged. */
   /** `clientAddress`: the caller as this gateway's trusted proxies report it (auth limits failures per address). */
   login(headers: { authorization?: string; contentType?: string; clientAddress: string }, body: Buffer | undefined): Promise<AuthAnswer>;
-  /** The user, or auth's refusal to pass through (401/403). Throws AuthUnavailableError when auth cannot answer. */
+  /** The user, or auth's refusal to pass through (401/403/429). Throws AuthUnavailableError when auth cannot answer. */
   validate(authorization: string): Promise<{ user: User } | { refused: AuthAnswer }>;
+  /** Forwards a request about the caller's API keys (`/keys…`) as is; auth's status and body come back unchanged. */
+  keys(request: {
+    method: 'GET' | 'POST' | 'DELETE';
+    path: string;
+    authorization: string;
+    contentType?: string | undefined;
+    body?: Buffer | undefined;
+  }): Promise<AuthAnswer>;
   ping(): Promise<void>;
 }
 
@@ -27,42 +38,11 @@ export class AuthUnavailableError extends Error {
   }
 }
 
-/** The jobs as the gateway reads and changes them (see `JobStore` in @mp3converter/shared/jobs). */
-export interface JobRepository {
-  create(job: NewJob): Promise<Job>;
-  /** Undefined for an unknown job, and for one its owner deleted unless `includeDeleted`. */
-  get(videoFid: string, options?: { includeDeleted?: boolean }): Promise<(Job & { deleted: boolean }) | undefined>;
-  remove(videoFid: string): Promise<void>;
-  /** The owner's jobs, newest first, from just before `before` on. */
-  /** Undefined when `before` is not one of the owner's jobs. */
-  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[] | undefined>;
-  positionOf(job: Job): Promise<number | null>;
-  changedSince(owner: string, since: Date): Promise<Job[]>;
-  queuedOf(owners: readonly string[]): Promise<Job[]>;
-  /** Queued → cancelled in one step; undefined when it was not queued any more. */
-  cancelQueued(videoFid: string): Promise<Job | undefined>;
-  /** Asks the worker converting it to stop; undefined when it is not converting or already finishing. */
-  requestCancel(videoFid: string): Promise<Job | undefined>;
-  markDeleted(videoFid: string): Promise<void>;
-  /** What the owner stores (MP3s of finished jobs, videos of pending ones) and how many jobs are pending. */
-  usageOf(owner: string): Promise<{ bytes: number; inFlight: number }>;
-  /** The job whose MP3 this is, deleted or expired ones included. */
-  findByMp3(mp3Fid: string): Promise<Job | undefined>;
-  /** Finished jobs past their expiry and not yet removed, at most `limit`. */
-  expiring(now: Date, limit: number): Promise<Job[]>;
-  markExpired(videoFid: string): Promise<void>;
-  /** The owner's jobs on the broker's queue (or being put there) and converting. */
-  dispatchedCount(owner: string): Promise<number>;
-  /** The owner's held jobs bound for `queue`, oldest first. */
-  held(owner: string, queue: string, limit: number): Promise<Job[]>;
-  /** Held → pending, before its message is published; false when it was not held (any more). */
-  releaseHeld(videoFid: string): Promise<boolean>;
-  /** The broker confirmed the job's message. */
-  confirmDispatch(videoFid: string): Promise<void>;
-  /** Owners with held jobs bound for `queue`, or with a publish there left `pending` since before `staleBefore`. */
-  ownersToDispatch(queue: string, staleBefore: Date): Promise<string[]>;
-  stalePending(owner: string, queue: string, staleBefore: Date): Promise<Job[]>;
-}
+/**
+ * The job store's roles the gateway uses (see @mp3converter/shared/jobs): each domain service asks for the
+ * ones it needs; one store plays them all.
+ */
+export type { JobCancels, JobDispatchQueue, JobExpiry, JobLookup, JobRecords, JobUsage, JobViews } from '@mp3converter/shared/jobs';
 
 /** One holder at a time per owner, across every gateway: a lease in the store, with an expiry. */
 export interface OwnerLocks {

@@ -1,5 +1,5 @@
 import { AppError } from '@mp3converter/shared/errors';
-import type { JobRepository, OwnerLocks, UploadReservations } from './ports.js';
+import type { JobUsage, OwnerLocks, UploadReservations } from './ports.js';
 
 export interface UploadLimits {
   /** Largest single upload, bytes. */
@@ -46,7 +46,7 @@ export interface AdmissionLog {
  */
 export class UploadAdmission {
   constructor(
-    private readonly jobs: Pick<JobRepository, 'usageOf'>,
+    private readonly jobs: JobUsage,
     private readonly limits: UploadLimits,
     private readonly reservations: UploadReservations,
     private readonly locks: OwnerLocks,

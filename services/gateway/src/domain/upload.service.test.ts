@@ -22,13 +22,18 @@ let queue: FakeQueue;
 let uploads: UploadService;
 let dispatcher: Dispatcher;
 
-beforeEach(() => {
+/** As if the job's publish began `agoMs` ago. */
+const backdateDispatch = (videoFid: string, agoMs: number) => {
+  store.collections.jobs.docs.get(videoFid)!.dispatched_at = new Date(Date.now() - agoMs);
+};
+
+beforeEach(async () => {
   store = new FakeStore();
   queue = new FakeQueue();
-  const cleaner = new LeftoverCleaner(store, store, store, logger, { waitMs: 1_000 });
-  dispatcher = new Dispatcher(store, queue, store, { queue: 'video', slotsPerUser: 2, staleMs: 1_000 }, logger);
-  uploads = new UploadService(store, queue, dispatcher, store, store, cleaner, store, logger);
-  store.upload(V1, new Date(Date.now() + 60_000));
+  const cleaner = new LeftoverCleaner(store, store.jobs, store, logger, { waitMs: 1_000 });
+  dispatcher = new Dispatcher(store.jobs, queue, store, { queue: 'video', slotsPerUser: 2, staleMs: 1_000 }, logger);
+  uploads = new UploadService(store.jobs, queue, dispatcher, store, store, cleaner, store, logger);
+  await store.upload(V1, new Date(Date.now() + 60_000));
 });
 
 describe('UploadService.enqueue', () => {
@@ -36,7 +41,7 @@ describe('UploadService.enqueue', () => {
     await uploads.enqueue({ videoFid: V1, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' }, 'a@example.test');
     expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test' }]);
     expect(store.videos.has(V1)).toBe(true);
-    expect(store.jobs.get(V1)).toMatchObject({ owner: 'a@example.test', filename: 'clip.mp4', state: 'queued' });
+    expect(await store.jobs.get(V1)).toMatchObject({ owner: 'a@example.test', filename: 'clip.mp4', state: 'queued' });
     expect(store.leases.has(V1)).toBe(false);
   });
 
@@ -45,39 +50,48 @@ describe('UploadService.enqueue', () => {
     await expect(uploads.enqueue({ videoFid: V1, filename: 'clip.mp4', size: 10, contentType: 'video/mp4' }, 'a@example.test')).rejects.toThrow(
       'broker unavailable',
     );
-    expect(store.has(V1)).toBe(false);
+    expect(await store.has(V1)).toBe(false);
   });
 
   it('when the job cannot be recorded, then the error goes on, nothing is published and the video is removed', async () => {
-    store.create = async () => {
+    store.jobs.create = async () => {
       throw new Error('store unavailable');
     };
     await expect(uploads.enqueue({ videoFid: V1, filename: null, size: 10, contentType: 'video/mp4' }, 'a@example.test')).rejects.toThrow('store unavailable');
     expect(queue.published).toEqual([]);
-    expect(store.has(V1)).toBe(false);
+    expect(await store.has(V1)).toBe(false);
   });
 
   it('when a user already has their share on the queue, then further jobs are held, then published one by one as earlier ones end', async () => {
     const ids = ['65f0c0ffee00112233445561', '65f0c0ffee00112233445562', '65f0c0ffee00112233445563', '65f0c0ffee00112233445564'];
     for (const id of ids) await uploads.enqueue({ videoFid: id, filename: null, size: 1, contentType: 'video/mp4' }, 'a@example.test');
     expect(queue.published.map((m) => (m as { video_fid: string }).video_fid)).toEqual(ids.slice(0, 2));
-    expect([...store.jobs.values()].map((j) => j.dispatch)).toEqual(['pending', 'pending', 'held', 'held']);
-    expect([...store.confirmed]).toEqual(ids.slice(0, 2));
+    expect([...store.collections.jobs.docs.values()].map((d) => d.dispatch)).toEqual(['pending', 'pending', 'held', 'held']);
+    expect([...store.collections.dispatches.docs.keys()]).toEqual(ids.slice(0, 2));
     // Another user has a share of their own.
     await uploads.enqueue({ videoFid: '65f0c0ffee001122334455b1', filename: null, size: 1, contentType: 'video/mp4' }, 'b@example.test');
     expect(queue.published).toHaveLength(3);
-    store.jobs.set(ids[0]!, { ...store.jobs.get(ids[0]!)!, state: 'done' });
+    await store.finish(ids[0]!, '65f0c0ffee001122334455ff');
     expect(await dispatcher.dispatch('a@example.test')).toBe(1);
     expect((queue.published.at(-1) as { video_fid: string }).video_fid).toBe(ids[2]);
     expect(await dispatcher.dispatch('a@example.test')).toBe(0);
   });
 
   it('when a publish was cut short (left pending), then the sweep publishes it again', async () => {
-    await store.create({ videoFid: V1, owner: 'a@example.test', filename: null, size: 1, contentType: null, dispatch: 'pending', options: { bitrate: 128 } });
-    store.jobs.set(V1, { ...store.jobs.get(V1)!, dispatchedAt: new Date(Date.now() - 5_000) });
+    await store.jobs.create({
+      videoFid: V1,
+      owner: 'a@example.test',
+      filename: null,
+      size: 1,
+      contentType: null,
+      dispatch: 'pending',
+      queue: 'video',
+      options: { bitrate: 128 },
+    });
+    backdateDispatch(V1, 5_000);
     await dispatcher.sweep();
     expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test', options: { bitrate: 128 } }]);
-    expect(store.confirmed.has(V1)).toBe(true);
+    expect(store.collections.dispatches.docs.has(V1)).toBe(true);
   });
 });
 
@@ -88,10 +102,10 @@ describe('UploadService.record (a finished resumable upload)', () => {
     queue.refuse = true;
     await uploads.record(video, 'a@example.test');
     expect(store.videos.has(V1)).toBe(true);
-    expect(store.jobs.get(V1)).toMatchObject({ state: 'queued', dispatch: 'pending' });
-    expect(store.confirmed.has(V1)).toBe(false);
+    expect(await store.jobs.get(V1)).toMatchObject({ state: 'queued', dispatch: 'pending' });
+    expect(store.collections.dispatches.docs.has(V1)).toBe(false);
     queue.refuse = false;
-    store.jobs.set(V1, { ...store.jobs.get(V1)!, dispatchedAt: new Date(Date.now() - 5_000) });
+    backdateDispatch(V1, 5_000);
     await dispatcher.sweep();
     expect(queue.published).toEqual([{ video_fid: V1, mp3_fid: null, username: 'a@example.test' }]);
   });
@@ -100,6 +114,6 @@ describe('UploadService.record (a finished resumable upload)', () => {
     await uploads.record(video, 'a@example.test');
     await uploads.record(video, 'a@example.test');
     expect(queue.published).toHaveLength(1);
-    expect(store.jobs.size).toBe(1);
+    expect(store.collections.jobs.docs.size).toBe(1);
   });
 });

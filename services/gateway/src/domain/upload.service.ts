@@ -3,7 +3,7 @@ import type { ConversionOptions } from '@mp3converter/shared/contracts';
 import { type Job, stateEventOf } from '@mp3converter/shared/jobs';
 import { type Dispatcher, messageOf } from './dispatcher.js';
 import type { LeftoverCleaner } from './leftover-cleaner.js';
-import type { JobNotices, JobRepository, OwnerLocks, UploadLeases, VideoQueue } from './ports.js';
+import type { JobDispatchQueue, JobNotices, JobRecords, OwnerLocks, UploadLeases, VideoQueue } from './ports.js';
 
 export interface StoredVideo {
   videoFid: string;
@@ -20,7 +20,7 @@ export interface StoredVideo {
  */
 export class UploadService {
   constructor(
-    private readonly jobs: JobRepository,
+    private readonly jobs: JobRecords & Pick<JobDispatchQueue, 'confirmDispatch'>,
     private readonly queue: VideoQueue,
     private readonly dispatcher: Dispatcher,
     private readonly locks: OwnerLocks,

@@ -1,34 +1,19 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, badRequest, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
-import { asciiFilename, safeFilename } from '@mp3converter/shared/filenames';
+import { AppError, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
-import { create as contentDisposition } from 'content-disposition';
-import { fidSchema } from '@mp3converter/shared/jobs';
 import { checkSignedLink } from '@mp3converter/shared/links';
-import express, { type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { AuthClient, JobViews } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
 import { authenticate, userOf } from './authenticate.js';
-
-/** The `fid` query parameter: 400 when missing or not a 24-hex id (the original answered 500). */
-export function requireFid(value: unknown): string {
-  if (typeof value !== 'string' || value === '') throw badRequest('fid_required', 'fid is required');
-  if (!fidSchema.safeParse(value).success) throw badRequest('invalid_fid', 'fid must be a 24-character hex id');
-  return value;
-}
-
-/** `attachment` with the UTF-8 name in RFC 6266's `filename*` and a plain-ASCII `filename` for older clients. */
-export function attachment(name: string): string {
-  const filename = safeFilename(name) || 'audio.mp3';
-  return contentDisposition(filename, { fallback: asciiFilename(filename, 'audio.mp3') });
-}
+import { attachment, requireFid } from './params.js';
 
 export interface DownloadRouteDeps {
   auth: AuthClient;
   mp3s: GridFsMp3Files;
-  jobs: JobRepository;
+  jobs: Pick<JobViews, 'findByMp3'>;
   /** Signs and checks the links of emails (never JWT_SECRET). */
   linkSecret: string;
   logger: Logger;
@@ -44,11 +29,38 @@ const mp3NotFound = () => notFound('no such mp3', 'mp3_not_found');
 const invalidLink = () => new AppError(403, 'invalid_link', 'this download link is not valid');
 
 /** A signed link's `expires` and `sig` (either one makes it a link), or undefined for a download with a token. */
-function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
+export function signedQuery(query: Record<string, unknown>): { expires: number; sig: string } | undefined {
   if (query.sig === undefined && query.expires === undefined) return undefined;
   const expires = Number(query.expires);
   if (typeof query.sig !== 'string' || query.sig === '' || !Number.isSafeInteger(expires)) throw invalidLink();
   return { expires, sig: query.sig };
+}
+
+/** A token is asked for unless the request is a signed link (`sig` or `expires` in its query). */
+export const tokenUnlessSigned =
+  (auth: AuthClient): RequestHandler =>
+  (req, res, next) =>
+    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
+
+/**
+ * Sends `chunks` as the body whose headers are set, holding `release` until it ends. Past the headers there
+ * is no status left to give: a failure cuts the body short of its Content-Length, and is logged.
+ */
+export async function sendBody(
+  req: Request,
+  res: Response,
+  chunks: AsyncIterable<Buffer>,
+  release: () => void,
+  log: { logger: Logger; fields: Record<string, unknown>; what: string },
+): Promise<void> {
+  try {
+    await pipeline(Readable.from(chunks), res);
+  } catch (err) {
+    if (!res.writableFinished && !req.destroyed) log.logger.warn({ err, ...log.fields }, log.what);
+    res.destroy();
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -57,10 +69,8 @@ function signedQuery(query: Record<string, unknown>): { expires: number; sig: st
  */
 export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: DownloadRouteDeps): Router {
   const router = express.Router();
-  const tokenUnlessSigned: RequestHandler = (req, res, next) =>
-    req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth)(req, res, next) : next();
-  router.get('/download', tokenUnlessSigned, async (req, res) => {
-    const fid = requireFid(req.query.fid).toLowerCase();
+  router.get('/download', tokenUnlessSigned(auth), async (req, res) => {
+    const fid = requireFid(req.query.fid);
     const signed = signedQuery(req.query);
     const file = await mp3s.find(fid);
     const owner = file?.owner ?? (await jobs.findByMp3(fid))?.owner;
@@ -102,15 +112,7 @@ export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: Downloa
     }
     // The retention sweep leaves an MP3 alone while someone downloads it.
     const release = await mp3s.holdForDownload(fid).catch(() => () => undefined);
-    try {
-      await pipeline(Readable.from(rest()), res);
-    } catch (err) {
-      // Past the headers there is no status left to give: the client sees the body cut short of Content-Length.
-      if (!res.writableFinished && !req.destroyed) logger.warn({ err, fid }, 'download cut short');
-      res.destroy();
-    } finally {
-      release();
-    }
+    await sendBody(req, res, rest(), release, { logger, fields: { fid }, what: 'download cut short' });
   });
   router.all('/download', methodNotAllowed('GET'));
   return router;

@@ -3,16 +3,18 @@ import { type JobEvent, type StreamedJobEvent, stateEventOf } from '@mp3converte
 import type { Logger } from '@mp3converter/shared/logger';
 import express, { type Response, type Router } from 'express';
 import type { EventHub } from '../domain/event-hub.js';
-import type { AuthClient, JobRepository } from '../domain/ports.js';
+import type { AuthClient, JobViews } from '../domain/ports.js';
 import { authenticate, userOf } from './authenticate.js';
 
 export interface EventsRouteDeps {
   auth: AuthClient;
   hub: EventHub;
-  jobs: JobRepository;
+  jobs: Pick<JobViews, 'changedSince' | 'positionOf'>;
   logger: Logger;
   /** A comment line this often keeps proxies and the idle timeout from closing a quiet stream, ms. */
   keepAliveMs: number;
+  /** A stream opened with an API key asks auth about the key again this often, and ends once it is refused, ms. */
+  keyRecheckMs: number;
 }
 
 /** The `id:` of an event: its time in epoch milliseconds, which `Last-Event-ID` hands back on reconnect. */
@@ -36,14 +38,33 @@ function write(res: Response, event: JobEvent, id = idOf(event)): void {
 }
 
 /**
+ * Asks auth about a key every `everyMs` and calls `refused` once auth refuses it (revoked, expired). A check
+ * that cannot be made (auth away, the key's rate spent) leaves the stream be: the next one decides.
+ */
+function recheckKey(auth: AuthClient, authorization: string, everyMs: number, refused: () => void): NodeJS.Timeout {
+  let checking = false;
+  return setInterval(() => {
+    if (checking) return;
+    checking = true;
+    auth
+      .validate(authorization)
+      .then((answer) => {
+        if ('refused' in answer && answer.refused.status !== 429) refused();
+      })
+      .catch(() => undefined)
+      .finally(() => (checking = false));
+  }, everyMs);
+}
+
+/**
  * GET /events: one Server-Sent Events stream per user with every state change and progress tick of their
  * jobs. A stream that reconnects with `Last-Event-ID` first gets the current state of each job that changed
  * since then; a fresh one gets a `ready` event, after which a `GET /jobs` and the stream together miss
  * nothing. The token goes in the Authorization header only (clients use fetch-based SSE).
  */
-export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRouteDeps): Router {
+export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs, keyRecheckMs }: EventsRouteDeps): Router {
   const router = express.Router();
-  router.get('/events', authenticate(auth), async (req, res) => {
+  router.get('/events', authenticate(auth, 'read'), async (req, res) => {
     const owner = userOf(res).username;
     const since = Number(req.get('last-event-id'));
     // Live events wait here until the replay is written, so that they follow it.
@@ -65,6 +86,7 @@ export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRou
       ended = true;
       clearInterval(keepAlive);
       clearTimeout(tokenExpiry);
+      clearInterval(keyCheck);
       leave();
     };
     // The stream lives no longer than the token that opened it: the client reconnects with a valid one, or not at all.
@@ -79,6 +101,14 @@ export function eventsRouter({ auth, hub, jobs, logger, keepAliveMs }: EventsRou
             },
             Math.min(Math.max(exp * 1000 - Date.now(), 0), MAX_TIMER_MS),
           );
+    // A key can be revoked while its stream is open; a login token cannot, and ends with its expiry above.
+    const keyCheck =
+      userOf(res).key === undefined
+        ? undefined
+        : recheckKey(auth, req.get('authorization')!, keyRecheckMs, () => {
+            stop();
+            res.end();
+          });
     req.on('close', stop);
     res.status(200).set({
       'Content-Type': 'text/event-stream; charset=utf-8',

@@ -1,4 +1,4 @@
-import { conversionOptionsSchema, loginBodySchema } from '@mp3converter/shared/contracts';
+import { loginBodySchema } from '@mp3converter/shared/contracts';
 import { errorBodySchema } from '@mp3converter/shared/errors';
 import {
   downloadLinkSchema,
@@ -9,8 +9,12 @@ import {
   streamedJobEventSchema,
   uploadAcceptedSchema,
 } from '@mp3converter/shared/jobs';
+import type { ApiKeyScope } from '@mp3converter/shared/contracts/api-keys';
 import { z } from 'zod';
+import { keysPaths } from './keys.openapi.js';
+import { MAX_ZIP_JOBS } from '../domain/zip-download.js';
 import { PAGE_FILES } from './page.route.js';
+import { notifyUrlHeaders, notifyUrlRefusals, uploadQuerySchema, webhookEvents, webhookPaths } from './openapi.webhooks.js';
 import { type ZodOpenApiObject, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject, createDocument } from 'zod-openapi';
 
 /**
@@ -31,7 +35,9 @@ const error = (codes: string, headers?: z.ZodObject): ZodOpenApiResponseObject =
 });
 
 const noToken = error('`missing_credentials` (no Authorization header), `malformed_authorization` (not `Bearer <token>`)');
-const badToken = error('`invalid_token`: auth refused the token (bad signature, expired, …)');
+const badToken = error(
+  '`invalid_token`: auth refused the token (bad signature, expired, …); `invalid_api_key`: an unknown, revoked or expired API key; `insufficient_scope`: the API key lacks the scope this operation names (with `WWW-Authenticate: Bearer error="insufficient_scope"`)',
+);
 const unavailable = (codes: string) => error(codes, retryAfter);
 const storeDown = unavailable('`auth_unavailable`, `storage_unavailable`: auth or MongoDB down or not answering in time');
 const badFid = error('`fid_required`, `invalid_fid`: the fid is missing or not a 24-character hex id');
@@ -44,7 +50,14 @@ const ownJobRefusals = {
   '503': storeDown,
 } satisfies Record<string, ZodOpenApiResponseObject>;
 
-const bearer = [{ bearer: [] }];
+/** A login token, or an API key with `scope`: each operation that takes a key names the one scope it needs. */
+const scoped = (scope: ApiKeyScope): Record<string, string[]>[] => [{ bearer: [] }, { apiKey: [scope] }];
+const linkExpires = z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' });
+const rangeHeader = (example: string) =>
+  z
+    .string()
+    .optional()
+    .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: [example] });
 const noStore = z.object({ 'Cache-Control': z.literal('no-store') });
 
 const jobPath = z.object({ video_fid: fidSchema.meta({ description: "The job's key: its video's id." }) });
@@ -155,8 +168,8 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: 'Upload a video (multipart) and queue its conversion',
       description:
         'Exactly one file, under any field name, streamed into storage as it arrives. The output options go in the query string: a field after the file would come too late.',
-      security: bearer,
-      requestParams: { query: conversionOptionsSchema },
+      security: scoped('upload'),
+      requestParams: { query: uploadQuerySchema },
       requestBody: {
         required: true,
         content: {
@@ -175,7 +188,7 @@ const paths: ZodOpenApiObject['paths'] = {
           headers: z.object({ Location: z.string().meta({ description: '`/status?fid=<video_fid>`' }) }),
           content: json(uploadAcceptedSchema),
         },
-        '400': error('`invalid_options` (every problem named), `exactly_one_file_required`, `malformed_multipart`'),
+        '400': error(`\`invalid_options\` (every problem named), \`exactly_one_file_required\`, \`malformed_multipart\`${notifyUrlRefusals}`),
         '401': noToken,
         '403': badToken,
         ...uploadLimits,
@@ -189,10 +202,10 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: create a resumable upload',
       description:
-        'tus core with the creation, creation-with-upload, termination and expiration extensions. The output options go in the query string or as `Upload-Metadata` keys, beside `filename` and `filetype`.',
-      security: bearer,
+        'tus core with the creation, creation-with-upload, termination and expiration extensions. The output options (and `notify_url`) go in the query string or as `Upload-Metadata` keys, beside `filename` and `filetype`.',
+      security: scoped('upload'),
       requestParams: {
-        query: conversionOptionsSchema,
+        query: uploadQuerySchema,
         header: tusRequestHeaders.extend({
           'Upload-Length': z.coerce.number().int().positive().meta({ description: 'The whole file, bytes (no deferred length).' }),
           'Upload-Metadata': z
@@ -213,9 +226,10 @@ const paths: ZodOpenApiObject['paths'] = {
             Location: z.string().meta({ description: '`/uploads/<upload_id>`' }),
             'Upload-Expires': z.string().meta({ description: 'When an unfinished upload is removed (RFC 7231 date).' }),
             'Upload-Offset': z.string().optional().meta({ description: 'With creation-with-upload: the bytes taken.' }),
+            ...notifyUrlHeaders.shape,
           }),
         },
-        '400': tusProtocolError('`invalid_options`, `bad_metadata`, `bad_request`'),
+        '400': tusProtocolError(`\`invalid_options\`, \`bad_metadata\`, \`bad_request\`${notifyUrlRefusals}`),
         '401': noToken,
         '403': badToken,
         '412': tusProtocolError('`unsupported_tus_version`'),
@@ -233,7 +247,7 @@ const paths: ZodOpenApiObject['paths'] = {
     head: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: the offset the server holds, to resume from',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: { path: uploadId, header: tusRequestHeaders },
       responses: {
         '200': {
@@ -257,7 +271,7 @@ const paths: ZodOpenApiObject['paths'] = {
     patch: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0: send bytes from an offset',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: {
         path: uploadId,
         header: tusRequestHeaders.extend({
@@ -290,7 +304,7 @@ const paths: ZodOpenApiObject['paths'] = {
     delete: {
       tags: ['resumable uploads'],
       summary: 'tus 1.0 termination: abandon an unfinished upload',
-      security: bearer,
+      security: scoped('upload'),
       requestParams: { path: uploadId, header: tusRequestHeaders },
       responses: {
         '204': { description: 'Removed.', headers: tusResumable },
@@ -309,19 +323,14 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: 'Download an MP3 (token or signed link), with Range',
       description:
         "With a bearer token, or with a signed link (`expires` and `sig`, from the email or `POST /jobs/{video_fid}/link`) and no token at all. Only the owner's file.",
-      security: [{ bearer: [] }, {}],
+      security: [...scoped('read'), {}],
       requestParams: {
         query: z.object({
           fid: fidSchema.meta({ description: "The MP3's id (a job's `mp3_fid`)." }),
-          expires: z.coerce.number().int().optional().meta({ description: 'Signed link: its expiry, Unix seconds.' }),
+          expires: linkExpires,
           sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256, base64url.' }),
         }),
-        header: z.object({
-          Range: z
-            .string()
-            .optional()
-            .meta({ description: 'One range, `bytes=<start>-<end>`.', examples: ['bytes=0-1023'] }),
-        }),
+        header: z.object({ Range: rangeHeader('bytes=0-1023') }),
       },
       responses: {
         '200': {
@@ -342,7 +351,7 @@ const paths: ZodOpenApiObject['paths'] = {
         '400': badFid,
         '401': noToken,
         '403': error(
-          '`invalid_token`; `invalid_link`: a signed link altered in any part, without its signature, or naming no MP3 (all answered alike); `link_expired`',
+          '`invalid_token`, `invalid_api_key`, `insufficient_scope`; `invalid_link`: a signed link altered in any part, without its signature, or naming no MP3 (all answered alike); `link_expired`',
         ),
         '404': error("`mp3_not_found` (with a token): no such MP3, or someone else's (indistinguishable)"),
         '410': error('`mp3_expired`: the MP3 expired and was removed'),
@@ -351,11 +360,88 @@ const paths: ZodOpenApiObject['paths'] = {
       },
     },
   },
+  '/download.zip': {
+    get: {
+      tags: ['downloads'],
+      summary: 'Download several done jobs as one ZIP (token or signed link), with Range',
+      description: [
+        `One \`fid\` per job (its \`video_fid\`), at most ${MAX_ZIP_JOBS}, each once; the entries come in that order, each job's MP3 named after its video, made safe (no folders, \`..\`, control or Windows-reserved characters) and unique regardless of case (\`talk.mp3\`, \`talk (2).mp3\`).`,
+        'Stored (MP3 does not compress), ZIP64 past 4 GiB or 65,535 entries, streamed as it is written. Its bytes are the same on every download of the same jobs, so a cut download resumes with `Range` (and `If-Range` with the ETag); a stale `If-Range` gets the whole ZIP (200).',
+        'With a bearer token, or with a signed link (`expires` and `sig`, from `POST /download.zip/link`) and no token.',
+      ].join('\n\n'),
+      security: [...scoped('read'), {}],
+      requestParams: {
+        query: z.object({
+          fid: z.array(fidSchema).min(1).max(MAX_ZIP_JOBS).meta({ description: "The jobs' `video_fid`s, repeated: `fid=…&fid=…`." }),
+          expires: linkExpires,
+          sig: z.string().optional().meta({ description: 'Signed link: its HMAC-SHA256 over the ids in order, base64url.' }),
+        }),
+        header: z.object({
+          Range: rangeHeader('bytes=1048576-'),
+          'If-Range': z.string().optional().meta({ description: 'The ETag of the ZIP being resumed: the range is sent only while it still matches.' }),
+        }),
+      },
+      responses: {
+        '200': {
+          description: "The ZIP (`mp3s.zip`, or the video's name for one job).",
+          headers: z.object({
+            'Content-Length': z.string(),
+            'Content-Disposition': z.string(),
+            'Accept-Ranges': z.literal('bytes'),
+            ETag: z.string().meta({ description: 'Strong; the same for the same bytes.' }),
+            'Last-Modified': z.string(),
+          }),
+          content: { 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } } },
+        },
+        '206': {
+          description: 'The bytes of the range asked for.',
+          headers: z.object({
+            'Content-Range': z.string().meta({ examples: ['bytes 1048576-5242879/5242880'] }),
+            'Content-Length': z.string(),
+            ETag: z.string(),
+          }),
+          content: { 'application/zip': { schema: { type: 'string', contentMediaType: 'application/zip' } } },
+        },
+        '400': error(
+          `\`fid_required\`, \`invalid_fid\` (not a 24-character hex id), \`duplicate_fid\` (a job given twice), \`too_many_fids\` (over ${MAX_ZIP_JOBS})`,
+        ),
+        '401': noToken,
+        '403': error(
+          "`invalid_token`; `invalid_link`: a signed link altered in any part, or naming a job that is not its owner's (all answered alike); `link_expired`",
+        ),
+        '404': error("`job_not_found`: no such job, someone else's or deleted (indistinguishable), each named; `mp3_not_found`: its MP3 is gone"),
+        '409': error('`job_not_done`: jobs with no MP3 (queued, converting, failed, cancelled), each named with its state'),
+        '410': error('`mp3_expired`: MP3s that expired and were removed, each named'),
+        '416': error('`range_not_satisfiable`', z.object({ 'Content-Range': z.string().meta({ examples: ['bytes */5242880'] }) })),
+        '503': storeDown,
+      },
+    },
+  },
+  '/download.zip/link': {
+    post: {
+      tags: ['downloads'],
+      summary: 'A signed link to the ZIP of several done jobs',
+      description:
+        "The same `fid`s as `GET /download.zip`, checked the same way. Valid until DOWNLOAD_LINK_TTL_SECONDS from now or the first of the MP3s' own expiries; works without a token, with Range.",
+      security: scoped('read'),
+      requestParams: { query: z.object({ fid: z.array(fidSchema).min(1).max(MAX_ZIP_JOBS) }) },
+      responses: {
+        '200': { description: 'The link.', headers: noStore, content: json(downloadLinkSchema) },
+        '400': error('`fid_required`, `invalid_fid`, `duplicate_fid`, `too_many_fids`'),
+        '401': noToken,
+        '403': badToken,
+        '404': error('`job_not_found`, `mp3_not_found`'),
+        '409': error('`job_not_done`'),
+        '410': error('`mp3_expired`'),
+        '503': storeDown,
+      },
+    },
+  },
   '/status': {
     get: {
       tags: ['jobs'],
       summary: "A job, by its video's id (the original's route; the same as `GET /jobs/{video_fid}`)",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { query: z.object({ fid: fidSchema.meta({ description: "The job's `video_fid`." }) }) },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
@@ -367,7 +453,7 @@ const paths: ZodOpenApiObject['paths'] = {
     get: {
       tags: ['jobs'],
       summary: "The user's jobs, newest first, a page at a time",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { query: jobListQuerySchema },
       responses: {
         '200': { description: 'A page of jobs.', headers: noStore, content: json(jobListSchema) },
@@ -382,7 +468,7 @@ const paths: ZodOpenApiObject['paths'] = {
     get: {
       tags: ['jobs'],
       summary: 'One job',
-      security: bearer,
+      security: scoped('read'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The job.', headers: noStore, content: json(jobViewSchema) },
@@ -393,7 +479,7 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['jobs'],
       summary: 'Cancel a job, or remove a finished one and its files',
       description: 'Idempotent: each DELETE answers for the state the job is in when it arrives; repeat until 204 to have it gone whatever its state.',
-      security: bearer,
+      security: scoped('delete'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'A queued job, cancelled at once (its video removed).', content: json(jobViewSchema) },
@@ -412,7 +498,7 @@ const paths: ZodOpenApiObject['paths'] = {
       tags: ['jobs'],
       summary: 'A fresh signed download link for a done job',
       description: "Valid until DOWNLOAD_LINK_TTL_SECONDS from now or the MP3's own expiry, whichever comes first; works without a token, with Range.",
-      security: bearer,
+      security: scoped('read'),
       requestParams: { path: jobPath },
       responses: {
         '200': { description: 'The link.', headers: noStore, content: json(downloadLinkSchema) },
@@ -428,7 +514,7 @@ const paths: ZodOpenApiObject['paths'] = {
       summary: "Server-Sent Events: every change of the user's jobs",
       description:
         "One stream per user. `retry: 3000` first; then, for a fresh stream, `event: ready` (read `GET /jobs` after it: between the two nothing is missed), or, with `Last-Event-ID`, the current state of each job that changed since. Then `event: job` with a `JobEvent` as `data` for every change and progress tick; `id:` is the event's time in epoch milliseconds; a `: keep-alive` comment every EVENTS_KEEPALIVE_MS. The stream ends when the token that opened it expires: reconnect with a fresh one.",
-      security: bearer,
+      security: scoped('read'),
       requestParams: {
         header: z.object({ 'Last-Event-ID': z.string().optional().meta({ description: 'The last `id:` seen, to resume after a reconnect.' }) }),
       },
@@ -444,6 +530,8 @@ const paths: ZodOpenApiObject['paths'] = {
       },
     },
   },
+  ...keysPaths({ error, noToken, unavailable }),
+  ...webhookPaths({ json, error, noToken, badToken, storeDown, security: scoped('read'), noStore }),
   ...pagePaths(),
   '/openapi.json': {
     get: {
@@ -504,13 +592,26 @@ export function gatewayDocument(): ReturnType<typeof createDocument> {
       { name: 'jobs' },
       { name: 'downloads' },
       { name: 'events' },
+      {
+        name: 'webhooks',
+        description: 'Job events POSTed to endpoints a user registers, signed per Standard Webhooks (https://www.standardwebhooks.com/).',
+      },
+      { name: 'API keys', description: 'Long-lived keys for scripts, managed with a login token.' },
       { name: 'reference' },
     ],
     paths,
+    webhooks: webhookEvents({ json }),
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: '`email:password`, for `POST /login` only.' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token `POST /login` answers.' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token `POST /login` answers: may do everything.' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'mp3c_<id>_<secret>',
+          description:
+            'An API key (`POST /keys`), sent as `Authorization: Bearer mp3c_…`: may do what its scopes name (`upload`, `read`, `delete`), each operation naming the one it needs, and never manage keys. Too many requests with one key: 429 `api_key_rate_limited` with Retry-After.',
+        },
       },
       schemas: { JobEvent: streamedJobEventSchema },
     },

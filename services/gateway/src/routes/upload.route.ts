@@ -6,8 +6,10 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import multer, { MulterError, type StorageEngine } from 'multer';
 import type { StoredUpload } from '../adapters/gridfs-upload.storage.js';
 import type { AuthClient, UploadMetrics } from '../domain/ports.js';
-import type { UploadAdmission } from '../domain/upload-admission.js';
+import { NotMediaError } from '../domain/not-media.js';
+import type { Reservation, UploadAdmission } from '../domain/upload-admission.js';
 import type { UploadService } from '../domain/upload.service.js';
+import type { CheckedDestination, WebhooksService } from '../domain/webhooks.service.js';
 import { authenticate, userOf } from './authenticate.js';
 import { ObjectId } from '@mp3converter/shared/storage';
 
@@ -19,6 +21,8 @@ export interface UploadRouteDeps {
   holdMs: number;
   storage: StorageEngine;
   metrics: UploadMetrics;
+  /** `notify_url`: checked before the body is read, registered for the job once the file is stored. */
+  webhooks: Pick<WebhooksService, 'checkDestination' | 'registerForJob'>;
 }
 
 /** The output options from the query string, all problems named at once (400 `invalid_options`). */
@@ -56,7 +60,7 @@ function uploadErrors(admission: UploadAdmission) {
     if (err instanceof MulterError) {
       switch (err.code) {
         case 'LIMIT_FILE_SIZE': {
-          const { maxBytes, byQuota } = res.locals.admitted as { maxBytes: number; byQuota: boolean };
+          const { maxBytes, byQuota } = uploadOf(res).reservation!;
           if (byQuota) return next(await admission.quotaExceeded(userOf(res).username));
           return next(new AppError(413, 'upload_too_large', `the file is larger than the limit of ${maxBytes} bytes`));
         }
@@ -66,6 +70,7 @@ function uploadErrors(admission: UploadAdmission) {
           return next(malformed(err.message.toLowerCase()));
       }
     }
+    if (err instanceof NotMediaError) return next(new AppError(415, 'unsupported_media_type', err.message));
     if (!(err instanceof Error)) return next(err);
     const meaning = Object.getPrototypeOf(err) === Error.prototype ? PARSER_ERRORS[err.message] : undefined;
     if (meaning) return next(malformed(meaning));
@@ -75,10 +80,32 @@ function uploadErrors(admission: UploadAdmission) {
   };
 }
 
+/** What the first step of an upload learned, for the steps after it (one per response, gone with it). */
+interface MultipartUpload {
+  startedAt: number;
+  options: ConversionOptions;
+  /** Its share of the owner's limits, once reserved. */
+  reservation?: Reservation;
+  /** Where the end of its job goes (`notify_url`), checked. */
+  notify?: CheckedDestination;
+}
+const inFlight = new WeakMap<Response, MultipartUpload>();
+const uploadOf = (res: Response): MultipartUpload => {
+  const upload = inFlight.get(res);
+  if (!upload) throw new Error('the upload was not admitted');
+  return upload;
+};
+
 /** `multipart/form-data` by its media type alone, whether or not its parameters parse. */
 const claimsMultipart = (contentType: string | undefined) => contentType?.split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
 
-export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics }: UploadRouteDeps): Router {
+/** The query of an upload: its output options, and where to send the end of its job (`notify_url`). */
+export function splitUploadQuery(query: Record<string, unknown>): { options: Record<string, unknown>; notifyUrl: unknown } {
+  const { notify_url: notifyUrl, ...options } = query;
+  return { options, notifyUrl };
+}
+
+export function uploadRouter({ auth, uploads, admission, holdMs, storage, metrics, webhooks }: UploadRouteDeps): Router {
   const multerFor = (maxBytes: number) =>
     multer({
       storage,
@@ -99,12 +126,14 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
   const router = express.Router();
   router.post(
     '/upload',
-    authenticate(auth),
+    authenticate(auth, 'upload'),
     // Everything that can be refused is refused before a byte of the body is read: the options, the content
     // type, the user's jobs in flight and storage quota (a job slot and the bytes are reserved here).
     async (req: Request, res: Response, next: NextFunction) => {
-      res.locals.startedAt = performance.now();
-      res.locals.options = readOptionsQuery(req.query);
+      const { options, notifyUrl } = splitUploadQuery(req.query);
+      const upload: MultipartUpload = { startedAt: performance.now(), options: readOptionsQuery(options) };
+      if (notifyUrl !== undefined) upload.notify = await webhooks.checkDestination(notifyUrl, 'notify_url');
+      inFlight.set(res, upload);
       if (!req.is('multipart/form-data')) {
         return next(claimsMultipart(req.get('content-type')) ? malformed('the content type cannot be read') : exactlyOneFile());
       }
@@ -122,7 +151,7 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       // Given back under the owner's lock once the job is recorded (see UploadService.enqueue), or, when the
       // upload fails, once the answer is sent.
       res.on('close', () => void reservation.release());
-      res.locals.admitted = reservation;
+      upload.reservation = reservation;
       multerFor(reservation.maxBytes).any()(req, res, next);
     },
     uploadErrors(admission),
@@ -133,18 +162,21 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
       const file = files[0];
       if (files.length !== 1 || !file) throw exactlyOneFile();
       const videoFid = file.id.toHexString();
+      const { options, startedAt, reservation, notify } = uploadOf(res);
+      // Before the job: its end cannot come before the endpoint that hears it.
+      const webhook = notify ? await webhooks.registerForJob(userOf(res).username, videoFid, notify) : undefined;
       try {
         await uploads.enqueue(
           { videoFid, filename: file.originalname || null, size: file.size, contentType: file.contentType },
           userOf(res).username,
-          res.locals.options as ConversionOptions,
-          () => (res.locals.admitted as { release: () => Promise<void> }).release(),
+          options,
+          () => reservation!.release(),
         );
       } catch (err) {
         if (err instanceof BrokerUnavailableError) throw unavailable('the job queue is unavailable, try again later', 'queue_unavailable', err);
         throw err;
       }
-      metrics.uploaded('multipart', file.size, (performance.now() - (res.locals.startedAt as number)) / 1000);
+      metrics.uploaded('multipart', file.size, (performance.now() - startedAt) / 1000);
       const statusUrl = `/status?fid=${videoFid}`;
       const accepted: UploadAccepted = {
         video_fid: videoFid,
@@ -152,9 +184,12 @@ export function uploadRouter({ auth, uploads, admission, holdMs, storage, metric
         filename: file.originalname || null,
         size: file.size,
         content_type: file.contentType,
-        options: res.locals.options as ConversionOptions,
+        options,
         status_url: statusUrl,
+        ...(webhook ? { webhook } : {}),
       };
+      // An answer with a signing secret in it is kept by no cache on the way.
+      if (webhook) res.set('Cache-Control', 'no-store');
       res.status(202).location(statusUrl).json(accepted);
     },
   );

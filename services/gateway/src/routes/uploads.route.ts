@@ -1,17 +1,19 @@
 import type { IncomingMessage } from 'node:http';
-import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
 import { CONVERSION_OPTION_KEYS } from '@mp3converter/shared/contracts';
+import { AppError, causeOf, errorBody } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ObjectId, isMongoUnavailable } from '@mp3converter/shared/storage';
 import type { Server, ServerOptions } from '@tus/server';
 import { ERRORS, type Locker } from '@tus/utils';
 import express, { type Router } from 'express';
-import { type GridFsTusStore, NotMediaError } from '../adapters/gridfs-tus.store.js';
+import type { GridFsTusStore } from '../adapters/gridfs-tus.store.js';
+import { NotMediaError } from '../domain/not-media.js';
 import type { ResumableUploadCompletion } from '../adapters/resumable-upload.completion.js';
 import type { AuthClient, UploadMetrics, User } from '../domain/ports.js';
 import type { UploadAdmission } from '../domain/upload-admission.js';
+import type { WebhooksService } from '../domain/webhooks.service.js';
 import { authenticate, userOf } from './authenticate.js';
-import { readOptionsQuery } from './upload.route.js';
+import { readOptionsQuery, splitUploadQuery } from './upload.route.js';
 
 export interface ResumableUploadDeps {
   auth: AuthClient;
@@ -24,6 +26,8 @@ export interface ResumableUploadDeps {
   expiryMs: number;
   logger: Logger;
   metrics: UploadMetrics;
+  /** `notify_url` (query or `Upload-Metadata`): checked and registered at creation, its id and secret in the answer's headers. */
+  webhooks: Pick<WebhooksService, 'checkDestination' | 'registerForJob'>;
 }
 
 type TusRequest = Parameters<NonNullable<ServerOptions['onIncomingRequest']>>[0];
@@ -65,8 +69,21 @@ const TUS_CODES: Record<number, string> = {
  * check on the first bytes (415, and the upload is gone), and on completion the job recorded and published
  * as for multipart, with the dispatcher's sweep behind it when the broker is away.
  */
-export function uploadsRouter({ auth, store, locker, completion, admission, maxUploadBytes, expiryMs, logger, metrics }: ResumableUploadDeps): Router {
+export function uploadsRouter({
+  auth,
+  store,
+  locker,
+  completion,
+  admission,
+  maxUploadBytes,
+  expiryMs,
+  logger,
+  metrics,
+  webhooks,
+}: ResumableUploadDeps): Router {
   const users = new WeakMap<IncomingMessage, User>();
+  /** Headers the creation's answer carries besides tus's own (the endpoint made for `notify_url`). */
+  const extraHeaders = new WeakMap<IncomingMessage, Record<string, string>>();
   /** The `Retry-After` of a refusal, set on the answer as it is written (tus's error mapping takes a status and a body only). */
   const retryAfter = new WeakMap<IncomingMessage, string>();
   const userOfTus = (req: TusRequest): User => {
@@ -97,14 +114,27 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
       const meta = upload.metadata ?? {};
       if (upload.size === 0) throw tusError(415, 'unsupported_media_type', 'the file is empty');
       if (meta.filename && Buffer.byteLength(meta.filename) > 1024) throw tusError(400, 'bad_metadata', 'the filename is longer than 1024 bytes');
-      const asked: Record<string, string> = Object.fromEntries(new URL(req.url).searchParams);
+      const { options: asked, notifyUrl } = splitUploadQuery(Object.fromEntries(new URL(req.url).searchParams));
       for (const key of CONVERSION_OPTION_KEYS) if (meta[key] != null && asked[key] === undefined) asked[key] = meta[key];
       const options = readOptionsQuery(asked);
+      const { notify_url: metaNotifyUrl, ...kept } = meta;
+      const notifyTo = notifyUrl ?? metaNotifyUrl ?? undefined;
+      const notify = notifyTo === undefined ? undefined : await webhooks.checkDestination(notifyTo, 'notify_url');
       // Larger than MAX_UPLOAD_BYTES was refused before this (tus's maxSize). Each unfinished upload is a job to
       // come and its bytes, held until its job is recorded or it is gone (terminated, not media, expired), so
       // a user cannot open uploads without end, nor many at once. Its length is exact: that much is held.
-      await admission.reserve(username, upload.id, upload.size ?? 0, { holdMs: expiryMs, renew: false });
-      return { metadata: { ...meta, owner: username, options: JSON.stringify(options) } };
+      const reservation = await admission.reserve(username, upload.id, upload.size ?? 0, { holdMs: expiryMs, renew: false });
+      if (notify) {
+        const node = nodeRequestOf(req);
+        try {
+          const webhook = await webhooks.registerForJob(username, upload.id, notify);
+          if (node) extraHeaders.set(node, { 'Webhook-Id': webhook.id, 'Webhook-Secret': webhook.secret });
+        } catch (err) {
+          await reservation.release();
+          throw err;
+        }
+      }
+      return { metadata: { ...kept, owner: username, options: JSON.stringify(options) } };
     },
     disableTerminationForFinishedUploads: true,
     async onUploadFinish(req, upload) {
@@ -145,6 +175,12 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
     res.writeHead = function (this: typeof res, ...args: Parameters<typeof writeHead>) {
       const after = retryAfter.get(req);
       if (after && !this.hasHeader('retry-after')) this.setHeader('Retry-After', after);
+      const extra = extraHeaders.get(req);
+      if (extra && (typeof args[0] === 'number' ? args[0] : this.statusCode) === 201) {
+        for (const [name, value] of Object.entries(extra)) this.setHeader(name, value);
+        // It carries a secret: no cache on the way keeps it.
+        this.setHeader('Cache-Control', 'no-store');
+      }
       return writeHead.apply(this, args);
     } as typeof writeHead;
     server()
@@ -154,7 +190,7 @@ export function uploadsRouter({ auth, store, locker, completion, admission, maxU
   const paths = ['/uploads', '/uploads/{*rest}'];
   // OPTIONS tells what the server supports (tus discovery) and touches no upload: no token needed.
   router.options(paths, toTus);
-  router.all(paths, authenticate(auth), toTus);
+  router.all(paths, authenticate(auth, 'upload'), toTus);
 
   return router;
 }

@@ -1,7 +1,8 @@
-import { type AmqpConnection, type Channel, type ConsumeMessage, type Outcome, outcomeOf, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type AmqpConnection, type Channel, type ConsumeMessage, replayedAtOf, retryCountOf, settle } from '@mp3converter/shared/amqp';
+import { type Outcome, outcomeOf } from '@mp3converter/shared/retry';
 import { failureMessageSchema, mp3MessageSchema, parseMessage } from '@mp3converter/shared/contracts';
 import type { Logger } from '@mp3converter/shared/logger';
-import { signedDownloadPath } from '@mp3converter/shared/links';
+import { signedDownloadPath, signedZipPath } from '@mp3converter/shared/links';
 import { type Email, type Mp3File, conversionFailedEmail, mp3ReadyEmail } from '../domain/emails.js';
 import type { NotifierService } from '../domain/notifier.service.js';
 import { type KnownJob, recipientOf } from '../domain/recipient.js';
@@ -36,8 +37,9 @@ export interface ReadyEmailSources {
 }
 
 /**
- * `mp3`: the file is ready. The email goes to the owner the store records (see recipientOf), and carries a
- * signed link, which expires with the MP3 at the latest.
+ * `mp3`: the file is ready (or, with `mp3_fids`, the parts of a split). The email goes to the owner the store
+ * records (see recipientOf), and carries a signed link (to the ZIP of all the parts of a split), which expires
+ * with the MP3 at the latest.
  */
 export const readMp3Message =
   ({ gatewayUrl, findMp3, findJob, linkSecret, linkTtlMs }: ReadyEmailSources): Reader =>
@@ -50,7 +52,12 @@ export const readMp3Message =
     if (!recipient.ok) return recipient;
     const message = { ...parsed.value, username: recipient.to };
     const expires = Math.floor(Math.min(Date.now() + linkTtlMs, file?.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY) / 1000);
-    const url = `${gatewayUrl.replace(/\/+$/, '')}${signedDownloadPath({ mp3Fid, owner: recipient.to, expires }, linkSecret)}`;
+    // A job split into several MP3s: the link is to the ZIP of all of them, by the video's id.
+    const path =
+      (parsed.value.mp3_fids?.length ?? 0) > 1
+        ? signedZipPath({ videoFids: [parsed.value.video_fid.toLowerCase()], owner: recipient.to, expires }, linkSecret)
+        : signedDownloadPath({ mp3Fid, owner: recipient.to, expires }, linkSecret);
+    const url = `${gatewayUrl.replace(/\/+$/, '')}${path}`;
     return { ok: true, key: `mp3:${mp3Fid}`, email: mp3ReadyEmail(message, { gatewayUrl, link: { url, expiresAt: new Date(expires * 1000) }, file }) };
   };
 

@@ -36,6 +36,22 @@ describe('mp3ReadyEmail', () => {
   });
 });
 
+describe('mp3ReadyEmail for a job split by chapters', () => {
+  const zipLink = { url: 'http://mp3converter.com/download.zip?fid=65f0c0ffee00112233445566&expires=1&sig=abc', expiresAt: new Date('2026-12-01T10:00:00Z') };
+  const split = { ...message, mp3_fids: [message.mp3_fid, '65f0c0ff0123456789abcd01', '65f0c0ff0123456789abcd02'] };
+
+  it('when the job made several MP3s, then the email says how many and links the ZIP of all of them, signed, and by token', () => {
+    const email = mp3ReadyEmail(split, { gatewayUrl: 'http://mp3converter.com/', link: zipLink });
+    expect(email.subject).toBe('MP3 Download');
+    expect(email.text.split('\n')[0]).toBe('3 MP3s, one per chapter, are now ready!');
+    expect(email.text).toContain(`  ${zipLink.url}`);
+    expect(email.text).toContain('"http://mp3converter.com/download.zip?fid=65f0c0ffee00112233445566"');
+    expect(email.text).toContain('--output audio.zip');
+    expect(email.html).toContain(`<a href="${zipLink.url.replace(/&/g, '&amp;')}">Download the 3 MP3s as one ZIP</a>`);
+    expect(email.messageId).toBe(`<mp3-${message.mp3_fid}@mp3converter>`);
+  });
+});
+
 it('conversionFailedEmail names the file and the reason', () => {
   const email = conversionFailedEmail({ ...message, mp3_fid: null, status: 'failed', reason: 'the video has no audio track', filename: 'clip.mp4' });
   expect(email.text).toContain('"clip.mp4" could not be converted to MP3: the video has no audio track.');

@@ -39,6 +39,7 @@ const day = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
  * lines with a token stay for scripts.
  */
 export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: ReadyEmailParts): Email {
+  if (message.mp3_fids && message.mp3_fids.length > 1) return splitReadyEmail(message, message.mp3_fids.length, { gatewayUrl, link });
   const base = gatewayUrl.replace(/\/+$/, '');
   const curl = `curl --output audio.mp3 -H "Authorization: Bearer <your token>" "${base}/download?fid=${message.mp3_fid}"`;
   const login = `curl -X POST -u ${message.username}:<password> ${base}/login`;
@@ -60,11 +61,7 @@ export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: R
       `  ${link.url}`,
       '',
       ...(removal ? [removal, ''] : []),
-      'Or with a token from /login:',
-      '',
-      `  ${login}`,
-      `  ${curl}`,
-      '',
+      ...withToken(login, curl).text,
     ].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
@@ -72,10 +69,53 @@ export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: R
       ...(about ? [`<p>${escapeHtml(about)}</p>`] : []),
       `<p><a href="${escapeHtml(link.url)}">Download the MP3</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
       ...(removal ? [`<p>${escapeHtml(removal)}</p>`] : []),
-      '<p>Or with a token from <code>/login</code>:</p>',
-      `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`,
+      ...withToken(login, curl).html,
       '</body></html>',
     ].join('\n'),
+  };
+}
+
+/**
+ * The email for a job split by chapters into `count` MP3s: one link, signed, to the ZIP of all of them (the
+ * gateway's `/download.zip`), and the curl lines for it; the original's line names one MP3, so it is not used.
+ */
+function splitReadyEmail(message: Mp3Message, count: number, { gatewayUrl, link }: Omit<ReadyEmailParts, 'file'>): Email {
+  const base = gatewayUrl.replace(/\/+$/, '');
+  const curl = `curl --output audio.zip -H "Authorization: Bearer <your token>" "${base}/download.zip?fid=${message.video_fid}"`;
+  const login = `curl -X POST -u ${message.username}:<password> ${base}/login`;
+  const until = day(link.expiresAt);
+  const ready = `${count} MP3s, one per chapter, are now ready!`;
+  return {
+    to: message.username,
+    subject: 'MP3 Download',
+    messageId: `<mp3-${message.mp3_fid}@mp3converter>`,
+    text: [
+      ready,
+      '',
+      `video file_id: ${message.video_fid}`,
+      '',
+      `Download them all as one ZIP (no login needed; the link works until ${until}):`,
+      '',
+      `  ${link.url}`,
+      '',
+      ...withToken(login, curl).text,
+    ].join('\n'),
+    html: [
+      '<!doctype html><html><body style="font-family: sans-serif">',
+      `<p>${escapeHtml(ready)}</p>`,
+      `<p>video file_id: ${escapeHtml(message.video_fid)}</p>`,
+      `<p><a href="${escapeHtml(link.url)}">Download the ${count} MP3s as one ZIP</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
+      ...withToken(login, curl).html,
+      '</body></html>',
+    ].join('\n'),
+  };
+}
+
+/** The end of a ready email: the same download with a token from /login, as text lines and as HTML. */
+function withToken(login: string, curl: string): { text: string[]; html: string[] } {
+  return {
+    text: ['Or with a token from /login:', '', `  ${login}`, `  ${curl}`, ''],
+    html: ['<p>Or with a token from <code>/login</code>:</p>', `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`],
   };
 }
 

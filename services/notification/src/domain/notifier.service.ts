@@ -1,4 +1,4 @@
-import { gaveUpReason, reasonOf } from '@mp3converter/shared/amqp/outcome-policy';
+import { gaveUpReason, reasonOf } from '@mp3converter/shared/retry';
 import { z } from '@mp3converter/shared/config';
 import type { Email } from './emails.js';
 import { type Mailer, PermanentFailure, type SentLog } from './ports.js';

@@ -14,26 +14,24 @@ describe('recipientOf', () => {
   });
 
   it("when the message names the job's owner with the job's MP3, then the owner is the recipient", () => {
-    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: MP3 }, file })).toEqual({ ok: true, to: owner });
-    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: null }, file })).toEqual({ ok: true, to: owner });
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: [MP3] }, file })).toEqual({ ok: true, to: owner });
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: [] }, file })).toEqual({ ok: true, to: owner });
   });
 
   it("when the message names another user than the job's owner, then owner_mismatch, whatever the MP3", () => {
     for (const f of [file, undefined]) {
-      const check = recipientOf({ named: intruder, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: null }, file: f });
+      const check = recipientOf({ named: intruder, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: [] }, file: f });
       expect(check).toEqual({ ok: false, reason: expect.stringMatching(/^owner_mismatch: /) });
     }
-    expect(recipientOf({ named: intruder, videoFid: VIDEO, mp3Fid: null, job: { owner, mp3Fid: null } })).toMatchObject({ ok: false });
+    expect(recipientOf({ named: intruder, videoFid: VIDEO, mp3Fid: null, job: { owner, mp3Fids: [] } })).toMatchObject({ ok: false });
   });
 
   it('when the MP3 is stored for another user, then owner_mismatch, known job or not', () => {
     expect(recipientOf({ named: intruder, videoFid: VIDEO, mp3Fid: MP3, file })).toEqual({ ok: false, reason: expect.stringMatching(/^owner_mismatch: /) });
-    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: null }, file: { owner: intruder, videoFid: VIDEO } })).toMatchObject(
-      {
-        ok: false,
-        reason: expect.stringMatching(/^owner_mismatch: /),
-      },
-    );
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: [] }, file: { owner: intruder, videoFid: VIDEO } })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^owner_mismatch: /),
+    });
   });
 
   it('when the MP3 is of another video, or not the one the job made, then mp3_mismatch', () => {
@@ -42,14 +40,24 @@ describe('recipientOf', () => {
       ok: false,
       reason: expect.stringMatching(/^mp3_mismatch: /),
     });
-    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: '65f0c0ff0123456789abcd00' }, file })).toMatchObject({
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: ['65f0c0ff0123456789abcd00'] }, file })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/^mp3_mismatch: /),
+    });
+  });
+
+  it('when the message names one part of a job split by chapters, then the owner is the recipient; a part of no job of theirs, mp3_mismatch', () => {
+    const parts = [MP3, '65f0c0ff0123456789abcd01', '65f0c0ff0123456789abcd02'];
+    const job = { owner, mp3Fids: parts };
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: parts[0]!.toUpperCase(), job, file })).toEqual({ ok: true, to: owner });
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: '65f0c0ff0123456789abcd99', job, file })).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/^mp3_mismatch: /),
     });
   });
 
   it('when the job is known but its MP3 is not stored, then mp3_mismatch', () => {
-    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fid: null } })).toMatchObject({
+    expect(recipientOf({ named: owner, videoFid: VIDEO, mp3Fid: MP3, job: { owner, mp3Fids: [] } })).toMatchObject({
       ok: false,
       reason: expect.stringMatching(/^mp3_mismatch: /),
     });

@@ -1,8 +1,18 @@
-/** What the job store records of a video's job: whose it is, and its MP3 once done. */
+import { type JobLookup, mp3FidsOf } from '@mp3converter/shared/jobs';
+
+/** What the job store records of a video's job: whose it is, and its MP3s once done (one, or each part of a split). */
 export interface KnownJob {
   owner: string;
-  mp3Fid: string | null;
+  mp3Fids: string[];
 }
+
+/** A video's job as the store records it (a deleted one too: its owner is still its owner). */
+export const jobFinder =
+  (jobs: JobLookup) =>
+  async (videoFid: string): Promise<KnownJob | undefined> => {
+    const job = await jobs.get(videoFid, { includeDeleted: true });
+    return job ? { owner: job.owner, mp3Fids: mp3FidsOf(job) } : undefined;
+  };
 
 /** What an MP3's metadata says it belongs to; null on files stored before it was recorded. */
 export interface Mp3Origin {
@@ -38,7 +48,8 @@ export function recipientOf({ named, videoFid, mp3Fid, job, file }: RecipientQue
     return { ok: false, reason: 'mp3_mismatch: the MP3 was made from another video than the message names' };
   }
   if (job && mp3Fid !== null) {
-    if (job.mp3Fid && job.mp3Fid.toLowerCase() !== mp3Fid.toLowerCase()) return { ok: false, reason: 'mp3_mismatch: the MP3 is not the one the job made' };
+    const made = job.mp3Fids.map((f) => f.toLowerCase());
+    if (made.length > 0 && !made.includes(mp3Fid.toLowerCase())) return { ok: false, reason: 'mp3_mismatch: the MP3 is not one the job made' };
     if (!file) return { ok: false, reason: "mp3_mismatch: the job's MP3 is not stored under that id" };
   }
   return { ok: true, to: job?.owner ?? file?.owner ?? named };

@@ -33,3 +33,7 @@ export function outcomeOf(err: unknown, attempt: number, maxAttempts: number): O
   if (attempt < maxAttempts) return { kind: 'retry', reason, attempt };
   return { kind: 'dead', reason: gaveUpReason(attempt, reason) };
 }
+
+/** The delay before the retry that follows attempt `attempt` (1-based): the list's last one once it runs out. */
+export const retryDelayFor = (attempt: number, retryDelaysMs: readonly number[]): number =>
+  retryDelaysMs[Math.min(Math.max(attempt, 1), retryDelaysMs.length) - 1] ?? 1_000;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentFailure, TransientFailure } from '../errors/index.js';
-import { outcomeOf } from './outcome-policy.js';
-import { retryDelayFor } from './work-queue.js';
+import { outcomeOf, retryDelayFor } from './index.js';
 
 describe('outcomeOf', () => {
   it('when the failure is permanent, then dead at once, whatever the attempt', () => {

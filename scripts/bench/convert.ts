@@ -58,8 +58,6 @@ async function store(path: string, owner: string): Promise<string> {
 }
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
-/** The kernel's clock ticks a second, the unit of CPU times in /proc (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
 
 /** A loopback port nothing listens on now. */
 async function freePort(): Promise<number> {

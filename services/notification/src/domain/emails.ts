@@ -36,78 +36,86 @@ const day = (d: Date) => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
 /**
  * The original's email (its subject and first line, word for word), then what a person on a phone needs: the
  * file's name, length and size, a link that downloads it in a browser with no token, and until when; the curl
- * lines with a token stay for scripts. A job split by chapters into several MP3s (`mp3_fids`) gets one
- * email for all of them, linking the ZIP of all of them (the gateway's `/download.zip`); the original's line
- * names one MP3, so it is not used there.
+ * lines with a token stay for scripts.
  */
 export function mp3ReadyEmail(message: Mp3Message, { gatewayUrl, link, file }: ReadyEmailParts): Email {
+  if (message.mp3_fids && message.mp3_fids.length > 1) return splitReadyEmail(message, message.mp3_fids.length, { gatewayUrl, link });
   const base = gatewayUrl.replace(/\/+$/, '');
-  const count = message.mp3_fids?.length ?? 1;
-  if (count > 1) {
-    const ready = `${count} MP3s, one per chapter, are now ready!`;
-    return readyEmail(message, link, {
-      headline: { text: ready, html: escapeHtml(ready) },
-      about: [`video file_id: ${message.video_fid}`],
-      download: { text: 'Download them all as one ZIP', html: `Download the ${count} MP3s as one ZIP` },
-      removal: undefined,
-      curl: `curl --output audio.zip -H "Authorization: Bearer <your token>" "${base}/download.zip?fid=${message.video_fid}"`,
-      login: `curl -X POST -u ${message.username}:<password> ${base}/login`,
-    });
-  }
+  const curl = `curl --output audio.mp3 -H "Authorization: Bearer <your token>" "${base}/download?fid=${message.mp3_fid}"`;
+  const login = `curl -X POST -u ${message.username}:<password> ${base}/login`;
   const about = file
     ? `${file.filename} (${[file.durationSeconds === null ? undefined : formatDuration(file.durationSeconds), formatBytes(file.sizeBytes)].filter(Boolean).join(', ')})`
     : undefined;
-  return readyEmail(message, link, {
-    headline: { text: `mp3 file_id: ${message.mp3_fid} is now ready!`, html: `mp3 file_id: <b>${escapeHtml(message.mp3_fid)}</b> is now ready!` },
-    about: about ? [about] : [],
-    download: { text: 'Download it', html: 'Download the MP3' },
-    removal: file?.expiresAt ? `The MP3 is kept until ${day(file.expiresAt)}, then removed.` : undefined,
-    curl: `curl --output audio.mp3 -H "Authorization: Bearer <your token>" "${base}/download?fid=${message.mp3_fid}"`,
-    login: `curl -X POST -u ${message.username}:<password> ${base}/login`,
-  });
-}
-
-/** What a ready email says, in its order; `headline.html` is markup, everything else text. */
-interface ReadyContent {
-  headline: { text: string; html: string };
-  about: string[];
-  download: { text: string; html: string };
-  removal: string | undefined;
-  login: string;
-  curl: string;
-}
-
-function readyEmail(message: Mp3Message, link: ReadyEmailParts['link'], c: ReadyContent): Email {
   const until = day(link.expiresAt);
+  const removal = file?.expiresAt ? `The MP3 is kept until ${day(file.expiresAt)}, then removed.` : undefined;
   return {
     to: message.username,
     subject: 'MP3 Download',
     messageId: `<mp3-${message.mp3_fid}@mp3converter>`,
     text: [
-      c.headline.text,
+      `mp3 file_id: ${message.mp3_fid} is now ready!`,
       '',
-      ...c.about.flatMap((line) => [line, '']),
-      `${c.download.text} (no login needed; the link works until ${until}):`,
+      ...(about ? [about, ''] : []),
+      `Download it (no login needed; the link works until ${until}):`,
       '',
       `  ${link.url}`,
       '',
-      ...(c.removal ? [c.removal, ''] : []),
-      'Or with a token from /login:',
-      '',
-      `  ${c.login}`,
-      `  ${c.curl}`,
-      '',
+      ...(removal ? [removal, ''] : []),
+      ...withToken(login, curl).text,
     ].join('\n'),
     html: [
       '<!doctype html><html><body style="font-family: sans-serif">',
-      `<p>${c.headline.html}</p>`,
-      ...c.about.map((line) => `<p>${escapeHtml(line)}</p>`),
-      `<p><a href="${escapeHtml(link.url)}">${escapeHtml(c.download.html)}</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
-      ...(c.removal ? [`<p>${escapeHtml(c.removal)}</p>`] : []),
-      '<p>Or with a token from <code>/login</code>:</p>',
-      `<pre>${escapeHtml(c.login)}\n${escapeHtml(c.curl)}</pre>`,
+      `<p>mp3 file_id: <b>${escapeHtml(message.mp3_fid)}</b> is now ready!</p>`,
+      ...(about ? [`<p>${escapeHtml(about)}</p>`] : []),
+      `<p><a href="${escapeHtml(link.url)}">Download the MP3</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
+      ...(removal ? [`<p>${escapeHtml(removal)}</p>`] : []),
+      ...withToken(login, curl).html,
       '</body></html>',
     ].join('\n'),
+  };
+}
+
+/**
+ * The email for a job split by chapters into `count` MP3s: one link, signed, to the ZIP of all of them (the
+ * gateway's `/download.zip`), and the curl lines for it; the original's line names one MP3, so it is not used.
+ */
+function splitReadyEmail(message: Mp3Message, count: number, { gatewayUrl, link }: Omit<ReadyEmailParts, 'file'>): Email {
+  const base = gatewayUrl.replace(/\/+$/, '');
+  const curl = `curl --output audio.zip -H "Authorization: Bearer <your token>" "${base}/download.zip?fid=${message.video_fid}"`;
+  const login = `curl -X POST -u ${message.username}:<password> ${base}/login`;
+  const until = day(link.expiresAt);
+  const ready = `${count} MP3s, one per chapter, are now ready!`;
+  return {
+    to: message.username,
+    subject: 'MP3 Download',
+    messageId: `<mp3-${message.mp3_fid}@mp3converter>`,
+    text: [
+      ready,
+      '',
+      `video file_id: ${message.video_fid}`,
+      '',
+      `Download them all as one ZIP (no login needed; the link works until ${until}):`,
+      '',
+      `  ${link.url}`,
+      '',
+      ...withToken(login, curl).text,
+    ].join('\n'),
+    html: [
+      '<!doctype html><html><body style="font-family: sans-serif">',
+      `<p>${escapeHtml(ready)}</p>`,
+      `<p>video file_id: ${escapeHtml(message.video_fid)}</p>`,
+      `<p><a href="${escapeHtml(link.url)}">Download the ${count} MP3s as one ZIP</a> (no login needed; the link works until ${escapeHtml(until)}).</p>`,
+      ...withToken(login, curl).html,
+      '</body></html>',
+    ].join('\n'),
+  };
+}
+
+/** The end of a ready email: the same download with a token from /login, as text lines and as HTML. */
+function withToken(login: string, curl: string): { text: string[]; html: string[] } {
+  return {
+    text: ['Or with a token from /login:', '', `  ${login}`, `  ${curl}`, ''],
+    html: ['<p>Or with a token from <code>/login</code>:</p>', `<pre>${escapeHtml(login)}\n${escapeHtml(curl)}</pre>`],
   };
 }
 

@@ -439,8 +439,12 @@ describe('the web page', () => {
       });
       page.on('pageerror', (e) => blocked.push(e.message));
       await page.goto(`${stack.url}/docs`);
-      const document = (await (await fetch(`${stack.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-      const operations = Object.values(document.paths).flatMap((item) =>
+      const document = (await (await fetch(`${stack.url}/openapi.json`)).json()) as {
+        paths: Record<string, Record<string, unknown>>;
+        webhooks?: Record<string, Record<string, unknown>>;
+      };
+      // The page shows the routes and, as operations too, the webhooks the document describes (what receivers get).
+      const operations = [...Object.values(document.paths), ...Object.values(document.webhooks ?? {})].flatMap((item) =>
         Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'].includes(k)),
       );
       await expect.poll(() => page.locator('.opblock').count(), { timeout: 30_000 }).toBe(operations.length);

@@ -12,8 +12,12 @@ export function describe(job: JobView): string {
       const eta = job.eta_seconds !== null ? `, about ${seconds(job.eta_seconds)} left` : '';
       return `converting ${Math.floor(job.percent ?? 0)}%${eta}`;
     }
-    case 'done':
-      return job.expired ? 'done; the MP3 has expired' : `done${job.mp3_size !== null ? `, ${bytes(job.mp3_size)}` : ''}`;
+    case 'done': {
+      const split = job.mp3s.length > 1;
+      if (job.expired) return split ? 'done; the MP3s have expired' : 'done; the MP3 has expired';
+      const size = split ? job.mp3s.reduce((sum, m) => sum + m.size, 0) : job.mp3_size;
+      return `done${split ? `, ${job.mp3s.length} parts` : ''}${size !== null ? `, ${bytes(size)}` : ''}`;
+    }
     case 'failed':
       return `failed: ${job.reason ?? 'no reason given'}`;
     case 'cancelled':
@@ -153,11 +157,24 @@ export class JobList {
     if (!isFinal(view.state)) {
       actions.append(this.button('Cancel', `Cancel the conversion of ${name}`, () => this.remove(view.video_fid)));
     } else {
-      if (downloadable(view)) {
+      if (downloadable(view) && view.mp3s.length > 1) {
+        // Split by chapters: the parts as a list, and all of them as one ZIP (the job's link is the ZIP's).
+        parts.push(partList(view));
+        const download = el('a', { className: 'button', textContent: 'Download all (ZIP)', href: '#' });
+        download.setAttribute('aria-label', `Download all ${view.mp3s.length} parts of ${name} as one ZIP`);
+        download.download = `${stemOf(view.filename)}.zip`;
+        actions.append(download);
+        void this.api.link(view.video_fid).then(
+          (href) => {
+            download.href = href;
+          },
+          () => this.onError(`no download link for ${name} yet`),
+        );
+      } else if (downloadable(view)) {
         const player = el('audio', { controls: true, preload: 'metadata' });
         player.setAttribute('aria-label', `${name} as MP3`);
         const download = el('a', { className: 'button', textContent: 'Download MP3', href: '#' });
-        download.download = mp3NameOf(view.filename);
+        download.download = `${stemOf(view.filename)}.mp3`;
         parts.push(player);
         actions.append(download);
         void this.api.link(view.video_fid).then(
@@ -197,4 +214,25 @@ export class JobList {
   }
 }
 
-const mp3NameOf = (filename: string | null): string => `${(filename ?? 'audio').replace(/\.[^.]+$/, '') || 'audio'}.mp3`;
+/** The name a download is saved under, less its extension: the video's, or `audio`. */
+const stemOf = (filename: string | null): string => (filename ?? 'audio').replace(/\.[^.]+$/, '') || 'audio';
+
+/** A split job's parts, numbered as in its ZIP, each with its title (as text) and length. */
+function partList(view: JobView): HTMLOListElement {
+  const width = Math.max(2, String(view.mp3s.length).length);
+  const list = el('ol', { className: 'parts' });
+  list.setAttribute('aria-label', `Parts of ${view.filename ?? view.video_fid}`);
+  for (const [i, part] of view.mp3s.entries()) {
+    list.append(
+      el(
+        'li',
+        {},
+        el('span', { className: 'n', textContent: String(i + 1).padStart(width, '0') }),
+        ' ',
+        el('span', { className: 'title', textContent: part.title || '(untitled)' }),
+        ...(part.duration !== null ? [' ', el('span', { className: 'length', textContent: seconds(part.duration) })] : []),
+      ),
+    );
+  }
+  return list;
+}

@@ -11,6 +11,7 @@ import { makeVideo, probe, readGridFsFile, uniqueName } from '@mp3converter/shar
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUser } from '../../../services/auth/test/helpers.js';
+import { ffmetadataLines } from '../../../services/converter/src/adapters/ffmpeg-args.js';
 import { type Queues, type Worker, cleanupQueues, startWorker } from '../../../services/converter/test/harness.js';
 import { type Stack, startStack } from '../../../services/gateway/test/harness.js';
 
@@ -26,7 +27,9 @@ let stack: Stack;
 let queues: Queues;
 let converter: Worker;
 let browser: Browser;
-const media: Record<'short' | 'long' | 'silent' | 'brief', { path: string; data: Buffer }> = {} as never;
+const media: Record<'short' | 'long' | 'silent' | 'brief' | 'book', { path: string; data: Buffer }> = {} as never;
+/** The book's chapters: one titled like markup, one like a path, one with none (the converter calls it "Chapter 3"). */
+const CHAPTERS = ['<img src=x onerror="document.title=1">', '../../etc/passwd', ''];
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
@@ -40,8 +43,15 @@ beforeAll(async () => {
     makeVideo({ seconds: 1200, fps: 1, width: 64, height: 48 }),
     makeVideo({ seconds: 3, audio: false }),
     makeVideo({ seconds: 2 }),
+    makeVideo({
+      seconds: 6,
+      container: 'mkv',
+      metadata: `;FFMETADATA1\n${ffmetadataLines({ artist: 'The Reader' })}${CHAPTERS.map(
+        (title, i) => `[CHAPTER]\nTIMEBASE=1/1000\nSTART=${i * 2000}\nEND=${(i + 1) * 2000}\n${title ? ffmetadataLines({ title }) : ''}`,
+      ).join('')}`,
+    }),
   ]);
-  for (const [key, m] of (['short', 'long', 'silent', 'brief'] as const).map((k, i) => [k, made[i]!] as const)) {
+  for (const [key, m] of (['short', 'long', 'silent', 'brief', 'book'] as const).map((k, i) => [k, made[i]!] as const)) {
     cleanups.push(m.cleanup);
     media[key] = { path: m.path, data: await readFile(m.path) };
   }
@@ -389,6 +399,40 @@ describe('the web page', () => {
       await context.close();
     }
   });
+
+  it('when split by chapters is chosen, then the done job lists its parts as text and downloads them all as one ZIP, with no player', async () => {
+    const { page, context, offsite } = await loggedIn();
+    try {
+      const titleBefore = await page.title();
+      await page.getByText('MP3 options').click();
+      await page.getByLabel('Split', { exact: true }).selectOption('chapters');
+      await page.locator('#files').setInputFiles({ name: 'book.mkv', mimeType: 'video/x-matroska', buffer: media.book.data });
+      const book = job(page, 'book.mkv');
+      await expect.poll(() => book.getAttribute('data-state'), { timeout: 60_000 }).toBe('done');
+      const fid = (await book.getAttribute('data-fid'))!;
+      expect((await jobView(page, fid)).options).toEqual({ split: 'chapters' });
+      // Each part by its number, its title as text (markup shown, never run) and its length.
+      await expect
+        .poll(() => book.locator('.parts li').allTextContents(), { timeout: 15_000 })
+        .toEqual(['01 <img src=x onerror="document.title=1"> 2 s', '02 ../../etc/passwd 2 s', '03 Chapter 3 2 s']);
+      expect(await book.locator('.state').textContent()).toMatch(/^done, 3 parts, /);
+      expect(await book.locator('img, audio').count()).toBe(0);
+      expect(await page.title()).toBe(titleBefore);
+      await shot(page, 'split');
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        book.getByRole('link', { name: 'Download all 3 parts of book.mkv as one ZIP' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('book.zip');
+      const path = (await download.path())!;
+      expect((await run('unzip', ['-tqq', path])).stdout).toBe('');
+      const names = await run('python3', ['-c', 'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', path]);
+      expect(names.stdout.trim().split('\n')).toHaveLength(3);
+      expect(offsite).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 
   it('when done jobs are ticked and Download selected is clicked, then one ZIP of their MP3s downloads, which unzip and Python test clean', async () => {
     const { page, context, offsite } = await loggedIn();

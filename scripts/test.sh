@@ -38,6 +38,7 @@ if $needs_servers; then
   ensure_ffmpeg
   ensure_chromium
   ensure_shells
+  ensure_7zip
   ensure_mariadb 127.0.0.1 3306
   ensure_rabbitmq 127.0.0.1 5672
   export TEST_MYSQL_URL=${TEST_MYSQL_URL:-mysql://root:@127.0.0.1:3306}

@@ -91,6 +91,12 @@ ensure_shells() {
   apt_install zsh fish
 }
 
+# 7-Zip, the third reader the ZIP downloads are tested with (besides unzip and Python's zipfile).
+ensure_7zip() {
+  command -v 7z >/dev/null || command -v 7zz >/dev/null && return
+  apt_install 7zip
+}
+
 # Debian's Chromium, for the page's browser tests (playwright-core drives it; no browser is downloaded).
 ensure_chromium() {
   [ -x /usr/bin/chromium ] && return

@@ -12,7 +12,7 @@ export const jobStateSchema = z.enum(JOB_STATES).meta({ id: 'JobState', descript
 
 /** How far a conversion is; kept on the job as a snapshot at most every few seconds, sent live as events. */
 export interface JobProgress {
-  /** Of the source's audio duration, 0–100; 100 only once the job is done. */
+  /** Of the audio kept (the source's, or the trimmed part of it), 0–100; 100 only once the job is done. */
   percent: number;
   /** × realtime. */
   speed: number | null;
@@ -38,7 +38,7 @@ export interface Job {
   /** Of the uploaded video, bytes; unknown for a video stored by the original's gateway. */
   size: number | null;
   contentType: string | null;
-  /** Of the source's audio, once a worker measured it. */
+  /** Of the audio kept (the source's, or the trimmed part of it), once a worker measured it. */
   durationSeconds: number | null;
   /** What the owner asked for (bitrate, sample rate, …); empty for the defaults. */
   options: ConversionOptions;

@@ -54,7 +54,7 @@ export const JOB_TRANSITIONS = {
     guard: heldBy,
     set: ({ leaseUntil }: Leased) => ({ $set: { lease_until: leaseUntil } }),
   },
-  /** The source's audio duration, once measured. */
+  /** The duration of the audio kept (the source's, or the trimmed part of it), once measured. */
   measure: {
     from: ACTIVE_STATES,
     set: ({ durationSeconds }: { durationSeconds: number }) => ({ $set: { duration_seconds: durationSeconds } }),

@@ -30,7 +30,11 @@ export const jobViewSchema = z
     filename: z.string().nullable(),
     size: z.number().int().nonnegative().nullable().meta({ description: 'Of the video, bytes.' }),
     content_type: z.string().nullable(),
-    duration_seconds: z.number().nonnegative().nullable().meta({ description: "Of the source's audio, once a converter measured it." }),
+    duration_seconds: z
+      .number()
+      .nonnegative()
+      .nullable()
+      .meta({ description: "Of the audio kept: the source's, or the part between `start` and `end` when trimmed; once a converter measured it." }),
     mp3_fid: objectIdHex.nullable().meta({ description: 'The MP3 of a done job that made one; null for a job split into several (see `mp3s`).' }),
     mp3s: z.array(jobMp3ViewSchema).meta({ description: 'Every MP3 the job made, in order: one, or one per chapter with `split=chapters`; empty until done.' }),
     download_url: z.string().nullable().meta({
@@ -38,7 +42,7 @@ export const jobViewSchema = z
     }),
     reason: z.string().nullable().meta({ description: 'Why the job failed, for people.' }),
     position: z.number().int().positive().nullable().meta({ description: '1 for the next job a converter takes; only while queued.' }),
-    percent: z.number().min(0).max(100).nullable().meta({ description: "Of the source's duration; 100 only once done." }),
+    percent: z.number().min(0).max(100).nullable().meta({ description: 'Of the audio kept (the trimmed part, when trimmed); 100 only once done.' }),
     speed: z.number().nonnegative().nullable().meta({ description: '× realtime, while converting.' }),
     eta_seconds: z.number().nonnegative().nullable(),
     cancel_requested: z.boolean(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeState, formatBytes, formatTable, mp3NameFor, percentOf, safeName } from './format.js';
+import { describeState, formatBytes, formatTable, mp3NameFor, percentOf, safeName, zipNameFor } from './format.js';
 
 const base = { position: null, percent: null, speed: null, eta_seconds: null, reason: null, cancel_requested: false };
 
@@ -34,6 +34,8 @@ describe('format', () => {
     expect(safeName('..')).toBe('');
     expect(mp3NameFor('talk.final.mp4', 'x')).toBe('talk.final.mp3');
     expect(mp3NameFor('/..', 'abc')).toBe('abc.mp3');
+    expect(zipNameFor('../book.final.mkv', 'x')).toBe('book.final.zip');
+    expect(zipNameFor(null, 'abc')).toBe('abc.zip');
     expect(mp3NameFor(null, 'abc')).toBe('abc.mp3');
   });
 });

@@ -79,6 +79,12 @@ export function safeName(name: string): string {
 
 /** The MP3's default file name: the video's name with `.mp3` (as the gateway names the download). */
 export function mp3NameFor(videoFilename: string | null, fallback: string): string {
-  const base = safeName(videoFilename ?? '').replace(/\.[^.]*$/, '');
-  return base ? `${base}.mp3` : `${fallback}.mp3`;
+  return `${stemFor(videoFilename) || fallback}.mp3`;
 }
+
+/** The same for the ZIP of a split job's parts: `talk.mp4` → `talk.zip`. */
+export function zipNameFor(videoFilename: string | null, fallback: string): string {
+  return `${stemFor(videoFilename) || fallback}.zip`;
+}
+
+const stemFor = (videoFilename: string | null): string => safeName(videoFilename ?? '').replace(/\.[^.]*$/, '');

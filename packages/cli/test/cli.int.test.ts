@@ -237,6 +237,27 @@ describe('mp3c', () => {
     expect(unknown.stderr).toMatch(/no such job/);
   });
 
+  it('when a job split by chapters is downloaded by its id, then the ZIP of its parts comes, named after the video', async () => {
+    const s = await loggedIn();
+    const sections = ['One', 'Two'].map((title, i) => `[CHAPTER]\nTIMEBASE=1/1000\nSTART=${i * 1000}\nEND=${(i + 1) * 1000}\ntitle=${title}\n`);
+    const made = await makeVideo({ seconds: 2, container: 'mp3', metadata: `;FFMETADATA1\n${sections.join('')}` });
+    cleanups.push(made.cleanup);
+    const book = join(work, 'book.mp3');
+    await writeFile(book, await readFile(made.path));
+    const up = await s.mp3c(['upload', book, '--split', 'chapters', '--wait']);
+    expect(up.code).toBe(0);
+    const fid = up.stdout.trim();
+
+    const got = await s.mp3c(['download', fid]);
+    expect(got).toMatchObject({ code: 0, stdout: 'book.zip\n' });
+    const target = join(work, 'book.zip');
+    const zip = await readFile(target);
+    const tested = await run('python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.testzip(), z.namelist())', target]);
+    expect(tested.stdout.trim()).toBe("None ['01 - One.mp3', '02 - Two.mp3']");
+    const json = await s.mp3c(['download', fid, '-o', join(work, 'again.zip'), '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ file: join(work, 'again.zip'), video_fids: [fid], size: zip.length, resumed_from: 0 });
+  });
+
   it('when a converting job is cancelled, then cancel exits 0 and status --watch exits 5 with the job cancelled; an unknown job is 4', async () => {
     const s = await loggedIn();
     const fid = (await s.mp3c(['upload', long])).stdout.trim();

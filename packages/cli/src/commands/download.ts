@@ -6,7 +6,7 @@ import { type Command, printJson } from '../command.js';
 import type { Context } from '../context.js';
 import type { Parsed } from '../args.js';
 import { CliError, EXIT, type ExitCode, Interrupted, usageError } from '../errors.js';
-import { formatBytes, mp3NameFor } from '../format.js';
+import { formatBytes, mp3NameFor, zipNameFor } from '../format.js';
 import { createProgress } from '../progress.js';
 
 export const download: Command = {
@@ -18,7 +18,8 @@ export const download: Command = {
 Downloads the MP3 of the job ID (a video_fid; an mp3_fid works too) into FILE (default: the video's name
 with .mp3, in the current folder; - for stdout), through FILE.part: an interrupted download (Ctrl-C, a cut
 connection) goes on from the bytes FILE.part holds when run again (HTTP Range), and FILE appears only
-once whole. Prints FILE. Exit 5 when the job failed or was cancelled, 4 when there is no such job or MP3
+once whole. A job split by chapters (--split chapters) comes as the ZIP of its parts, as with --zip
+(default FILE: the video's name with .zip). Prints FILE. Exit 5 when the job failed or was cancelled, 4 when there is no such job or MP3
 (or it expired), 1 when the job has no MP3 yet.
 
 With --zip, the MP3s of every job ID (video_fids, each once, at most 200) come as one ZIP (default FILE:
@@ -33,7 +34,9 @@ one is not done.
     if (flag(parsed, 'zip')) return downloadZip(ctx, parsed);
     const id = oneId(parsed);
     const api = await ctx.api();
-    const { mp3Fid, name } = await mp3Of(api, id);
+    const result = await resultOf(api, id);
+    if ('parts' in result) return zipTo(ctx, api, [result.videoFid], stringOpt(parsed, 'output') ?? result.name);
+    const { mp3Fid, name } = result;
     const target = stringOpt(parsed, 'output') ?? name;
     const path = `/download?fid=${encodeURIComponent(mp3Fid)}`;
     if (target === '-') return toStdout(ctx, api, path);
@@ -58,8 +61,11 @@ function zipIds(positionals: string[]): string[] {
 
 async function downloadZip(ctx: Context, parsed: Parsed): Promise<ExitCode> {
   const ids = zipIds(parsed.positionals);
-  const api = await ctx.api();
-  const target = stringOpt(parsed, 'output') ?? 'mp3s.zip';
+  return zipTo(ctx, await ctx.api(), ids, stringOpt(parsed, 'output') ?? 'mp3s.zip');
+}
+
+/** The ZIP of these jobs' MP3s into `target` (or stdout), resumed as a single MP3 is. */
+async function zipTo(ctx: Context, api: ApiClient, ids: string[], target: string): Promise<ExitCode> {
   const path = `/download.zip?${ids.map((id) => `fid=${id}`).join('&')}`;
   if (target === '-') return toStdout(ctx, api, path);
   const got = await toFile(ctx, api, path, target);
@@ -74,8 +80,11 @@ async function toStdout(ctx: Context, api: ApiClient, path: string): Promise<Exi
   return EXIT.ok;
 }
 
-/** The MP3 of a job (looked up by its video_fid), or the id itself taken for an mp3_fid when no job has it. */
-async function mp3Of(api: ApiClient, id: string): Promise<{ mp3Fid: string; name: string }> {
+/**
+ * What a job made (looked up by its video_fid): its MP3, or its parts when it was split into several; or the id
+ * itself taken for an mp3_fid when no job has it.
+ */
+async function resultOf(api: ApiClient, id: string): Promise<{ mp3Fid: string; name: string } | { videoFid: string; parts: number; name: string }> {
   const job = await api.findJob(id);
   if (!job) return { mp3Fid: id, name: `${id}.mp3` };
   if (job.state === 'failed' || job.state === 'cancelled') {
@@ -84,10 +93,12 @@ async function mp3Of(api: ApiClient, id: string): Promise<{ mp3Fid: string; name
       `${id}: the job ${job.state === 'failed' ? `failed${job.reason ? `: ${job.reason}` : ''}` : 'was cancelled'}; there is no MP3`,
     );
   }
-  if (job.state !== 'done' || !job.mp3_fid)
+  if (job.state !== 'done' || (!job.mp3_fid && job.mp3s.length === 0))
     throw new CliError(EXIT.error, `${id}: the job is ${job.state}, no MP3 yet (mp3c status --watch ${id} waits for it)`);
   if (job.expired) throw new CliError(EXIT.notFound, `${id}: the MP3 expired and was removed`);
-  return { mp3Fid: job.mp3_fid, name: mp3NameFor(job.filename, job.mp3_fid) };
+  if (job.mp3s.length > 1) return { videoFid: job.video_fid, parts: job.mp3s.length, name: zipNameFor(job.filename, job.video_fid) };
+  const mp3Fid = job.mp3_fid ?? job.mp3s[0]!.fid;
+  return { mp3Fid, name: mp3NameFor(job.filename, mp3Fid) };
 }
 
 const sizeOf = async (path: string): Promise<number> => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type MongoClient, ObjectId } from '@mp3converter/shared/storage';
-import { TcpProxy, jsonOf, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
+import type { Logger } from '@mp3converter/shared/logger';
+import { TcpProxy, captureLogger, jsonOf, makeVideo, uniqueEmail, waitFor } from '@mp3converter/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { NOTHING_LEFT, type Stack, drainQueue, gatedUpload, leftovers, readVideo, signIn, startStack, storeMp3 } from './harness.js';
 
@@ -36,12 +37,13 @@ afterAll(async () => {
 });
 
 /** A gateway whose MongoDB sits behind `proxy`, with short deadlines; auth and the checks' client are direct. */
-async function gatewayBehind(proxy: TcpProxy, env: Record<string, string> = {}): Promise<Stack> {
+async function gatewayBehind(proxy: TcpProxy, env: Record<string, string> = {}, logger?: Logger): Promise<Stack> {
   const mongo = new URL(inject('servers').mongoUrl);
   mongo.host = `127.0.0.1:${proxy.port}`;
   return startStack(
     { MONGODB_URI: mongo.toString(), MONGODB_TIMEOUT_MS: String(TIMEOUT_MS), MONGODB_WRITE_TIMEOUT_MS: String(WRITE_TIMEOUT_MS), ...env },
     shared,
+    logger,
   );
 }
 
@@ -192,9 +194,10 @@ describe.each(outages)('when MongoDB %s', (_how, takeAway, bringBack) => {
 });
 
 describe('when MongoDB hangs in the middle of a download', () => {
-  it('then the response is cut short of its Content-Length in bounded time, never left hanging', async () => {
+  it('then the response is cut short of its Content-Length in bounded time, never left hanging, and the log says why', async () => {
     const proxy = await mongoProxy();
-    const stack = await gatewayBehind(proxy);
+    const log = captureLogger('gateway');
+    const stack = await gatewayBehind(proxy, {}, log.logger);
     try {
       const user = await signIn(stack);
       // Several read batches (8 chunks of 255 KiB each), so some are fetched after the headers went out.
@@ -211,6 +214,8 @@ describe('when MongoDB hangs in the middle of a download', () => {
       );
       expect(outcome).toHaveProperty('error');
       expect(ms).toBeLessThan(BOUND_MS);
+      const cut = await waitFor(() => log.lines().find((l) => l.msg === 'download cut short'), { timeoutMs: 5_000, what: 'the log line' });
+      expect(cut).toMatchObject({ level: 'warn', fid, err: { message: expect.stringMatching(/reading a GridFS chunk/) } });
     } finally {
       proxy.heal();
       await stack.stop();

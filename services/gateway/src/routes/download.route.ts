@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, methodNotAllowed, notFound } from '@mp3converter/shared/errors';
 import type { Logger } from '@mp3converter/shared/logger';
 import { checkSignedLink } from '@mp3converter/shared/links';
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type RequestHandler, type Response, type Router } from 'express';
 import type { GridFsMp3Files } from '../adapters/mp3-files.js';
 import type { AuthClient, JobViews } from '../domain/ports.js';
 import { parseRange } from '../domain/range.js';
@@ -42,12 +42,16 @@ export const tokenUnlessSigned =
   (req, res, next) =>
     req.query.sig === undefined && req.query.expires === undefined ? authenticate(auth, 'read')(req, res, next) : next();
 
+/** How a response fails when its client went away (closed, reset): nothing of ours went wrong. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE']);
+
 /**
  * Sends `chunks` as the body whose headers are set, holding `release` until it ends. Past the headers there
- * is no status left to give: a failure cuts the body short of its Content-Length, and is logged.
+ * is no status left to give: a failure cuts the body short of its Content-Length, and is logged with its
+ * cause (a client that went away only at debug). The headers go out with the first bytes, so a store that
+ * fails before them cuts the connection with no status at all: the log line is all that says why.
  */
 export async function sendBody(
-  req: Request,
   res: Response,
   chunks: AsyncIterable<Buffer>,
   release: () => void,
@@ -56,7 +60,9 @@ export async function sendBody(
   try {
     await pipeline(Readable.from(chunks), res);
   } catch (err) {
-    if (!res.writableFinished && !req.destroyed) log.logger.warn({ err, ...log.fields }, log.what);
+    // (The request being destroyed says nothing: a GET's request stream is done and destroyed once read.)
+    const gone = CLIENT_GONE.has((err as NodeJS.ErrnoException).code ?? '');
+    log.logger[gone ? 'debug' : 'warn']({ err, ...log.fields, sent: res.headersSent }, gone ? `${log.what}: the client went away` : log.what);
     res.destroy();
   } finally {
     release();
@@ -112,7 +118,7 @@ export function downloadRouter({ auth, mp3s, jobs, linkSecret, logger }: Downloa
     }
     // The retention sweep leaves an MP3 alone while someone downloads it.
     const release = await mp3s.holdForDownload(fid).catch(() => () => undefined);
-    await sendBody(req, res, rest(), release, { logger, fields: { fid }, what: 'download cut short' });
+    await sendBody(res, rest(), release, { logger, fields: { fid }, what: 'download cut short' });
   });
   router.all('/download', methodNotAllowed('GET'));
   return router;

@@ -43,7 +43,7 @@ export function zipDownloadRouter<M extends StoredMp3>({ auth, zips, signer, log
     if (range) res.status(206).set('Content-Range', `bytes ${start}-${end}/${size}`);
     if (req.method === 'HEAD') return void res.end();
     const release = await zips.hold(plan).catch(() => () => undefined);
-    await sendBody(req, res, zips.stream(plan, start, end), release, {
+    await sendBody(res, zips.stream(plan, start, end), release, {
       logger,
       fields: { jobs: fids.length, start, end },
       what: 'ZIP download cut short',

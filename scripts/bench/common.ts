@@ -28,14 +28,14 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production. */
+/** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production; its log level `BENCH_LOG_LEVEL` (warn). */
 /** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS); the gateway runs V8's defaults. */
 export const SERVICE_NODE_OPTIONS: Record<string, string> = { converter: '--max-semi-space-size=1' };
 
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<Service> {
   const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
     cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', NODE_OPTIONS: SERVICE_NODE_OPTIONS[name] ?? '', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', NODE_OPTIONS: SERVICE_NODE_OPTIONS[name] ?? '', ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.add(child);

@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -62,7 +62,9 @@ try {
   // The ZIP through the gateway, to disk as a browser would save it.
   const zipPath = join(work, 'mp3s.zip');
   t = performance.now();
-  const res = await fetch(url, { headers });
+  // Once more if the connection the login left open was closed under it (an idle keep-alive socket the
+  // gateway let go just as the request went out): a GET, safe to send again.
+  const res = await fetch(url, { headers }).catch(() => fetch(url, { headers }));
   if (res.status !== 200) throw new Error(`GET /download.zip answered ${res.status}: ${await res.text()}`);
   const etag = res.headers.get('etag')!;
   const size = Number(res.headers.get('content-length'));
@@ -97,6 +99,10 @@ try {
     (r) => r.stdout.trim().split('\n').at(-1),
     (err: { stderr: string }) => err.stderr.trim(),
   );
+  const sevenZip = await run('7zz', ['t', zipPath], { maxBuffer: 1 << 26 }).then(
+    (r) => (/Everything is Ok/.test(r.stdout) ? 'Everything is Ok' : r.stdout.trim().split('\n').at(-1)),
+    (err: { code?: string; stdout?: string }) => (err.code === 'ENOENT' ? 'not installed' : `${err.stdout ?? ''}`.trim().split('\n').at(-1)),
+  );
   const checkSeconds = (performance.now() - t) / 1000;
 
   console.log(`\nZIP of ${files} MP3s, ${fmt(mib(size), 0)} MiB (${resumed.status} for the resumed half)`);
@@ -107,7 +113,12 @@ try {
   console.log(
     `  resumed from ${fmt(mib(half), 0)} MiB       first byte after ${fmt(firstByteMs, 0)} ms, ${fmt(mib(rest + 1), 0)} MiB in ${fmt(resumeSeconds, 2)} s`,
   );
-  console.log(`  unzip -t: ${unzip}; python3 -m zipfile -t: ${python} (${fmt(checkSeconds, 1)} s)`);
+  console.log(`  unzip -t: ${unzip}; python3 -m zipfile -t: ${python}; 7zz t: ${sevenZip} (${fmt(checkSeconds, 1)} s)`);
+  console.log(
+    `  load average ${loadavg()
+      .map((l) => fmt(l, 2))
+      .join(' ')} (2 cores)`,
+  );
 } finally {
   for (const job of jobs) {
     await deleteGridFsFile(mongo.db('mp3s'), job.mp3Fid);

@@ -2,7 +2,20 @@ import { ACTIVE_STATES, FINAL_STATES } from '../contracts/job-states.js';
 import { traceHeaders } from '../tracing/index.js';
 import { type DocumentCollection, DuplicateKeyError } from './collection.js';
 import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
-import type { Claim, JobCancels, JobDispatchQueue, JobExpiry, JobLeases, JobRecords, JobUsage, JobViews, NewJob, Progress, StoredJob } from './ports.js';
+import type {
+  Claim,
+  JobCancels,
+  JobDispatchQueue,
+  JobExpiry,
+  JobLeases,
+  JobListPage,
+  JobRecords,
+  JobUsage,
+  JobViews,
+  NewJob,
+  Progress,
+  StoredJob,
+} from './ports.js';
 import type { Filter } from './query.js';
 import { type ParamsOf, type TransitionName, transition } from './transitions.js';
 
@@ -126,18 +139,20 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   }
 
   /**
-   * A page of the owner's jobs, newest first, from just after the owner's job `before` on; undefined when
-   * `before` is not one of the owner's jobs. Newest first is by list page, then by id (ids grow with time)
-   * within a page; jobs recorded before list pages existed come last.
+   * A page of the owner's jobs, newest first, from just after the owner's job `before` on, and whether more
+   * follow; undefined when `before` is not one of the owner's jobs. Newest first is by list page, then by id
+   * (ids grow with time) within a page; jobs recorded before list pages existed come last.
    *
-   * Every read is an equality on owner and list page plus a sort of that page: FerretDB v1 on PostgreSQL
-   * hands only equalities on top-level fields to PostgreSQL, then filters and sorts what it gets back itself
-   * and never passes a sort or a limit on, so a sort over the owner's whole history would read and decode all
-   * of it on every request; one list page is at most about LIST_PAGE_JOBS documents. MongoDB answers each read
-   * from the index on (owner, list_page, _id). Only the last read of a list that reaches its end, of the jobs
-   * without a page, goes through all the owner's jobs on FerretDB (the absence of a field is not handed on).
+   * Every read is an equality on owner and list page: FerretDB v1 on PostgreSQL hands only equalities on
+   * top-level fields to PostgreSQL, then decodes every row it gets back, filters and sorts them itself, and
+   * passes no sort or limit on, so a read over the owner's whole history would decode all of it on every
+   * request; one list page is about LIST_PAGE_JOBS documents. Whether more follow is not learnt by reading one
+   * job more (at a page's end that would decode the whole page below for one job) but by asking the page below
+   * for any one live job, unsorted, which FerretDB stops decoding at. MongoDB answers each read from the index
+   * on (owner, list_page, _id). Only reads past page 1, of the jobs without a page, go through all the owner's
+   * jobs on FerretDB (the absence of a field is not handed on).
    */
-  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[] | undefined> {
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined> {
     let page: number | null; // null: the jobs recorded before list pages existed, which have none
     let after: string | undefined;
     if (before !== undefined) {
@@ -151,14 +166,30 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       page = head ? pageOf(head.recorded) : null;
     }
     const found: JobDocument[] = [];
-    while (found.length < limit) {
-      const filter: Filter<JobDocument> = { owner, list_page: page ?? { $exists: false }, ...live, ...(after ? { _id: { $lt: after } } : {}) };
-      found.push(...(await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: limit - found.length })));
-      if (page === null) break;
+    for (;;) {
+      const wanted = limit - found.length;
+      const filter: Filter<JobDocument> = { ...this.onPage(owner, page), ...(after ? { _id: { $lt: after } } : {}) };
+      const docs = await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: wanted + 1 });
+      found.push(...docs.slice(0, wanted));
+      const more = docs.length > wanted;
+      if (more || page === null) return { jobs: found.map(toJob), more };
       page = page > 1 ? page - 1 : null;
       after = undefined;
+      if (found.length === limit) return { jobs: found.map(toJob), more: await this.anyListedFrom(owner, page) };
     }
-    return found.map(toJob);
+  }
+
+  private onPage(owner: string, page: number | null): Filter<JobDocument> {
+    return { owner, list_page: page ?? { $exists: false }, ...live };
+  }
+
+  /** Whether the owner has a live job on list page `page` or below (pages whose jobs were all deleted are passed). */
+  private async anyListedFrom(owner: string, page: number | null): Promise<boolean> {
+    for (;;) {
+      if ((await this.c.jobs.find(this.onPage(owner, page), { limit: 1 })).length > 0) return true;
+      if (page === null) return false;
+      page = page > 1 ? page - 1 : null;
+    }
   }
 
   async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {

@@ -58,6 +58,9 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       const videoFid = fid();
       expect(await store.claim(videoFid, OWNER, claimOnce)).toEqual({ status: 'claimed', attempt: 1 });
       expect(await store.get(videoFid)).toMatchObject({ state: 'converting', owner: OWNER, dispatch: 'published' });
+      // Its owner lists it, after the jobs recorded on upload.
+      const uploaded = await newJob();
+      expect((await store.list(OWNER, { limit: 5 }))?.jobs.map((j) => j.videoFid)).toEqual([uploaded.videoFid, videoFid]);
       expect(await other.claim(videoFid, OWNER, claimOnce)).toEqual({ status: 'held' });
     });
 

@@ -26,6 +26,13 @@ import { type ParamsOf, type TransitionName, transition } from './transitions.js
  */
 export const LIST_PAGE_JOBS = 20;
 
+/**
+ * The list page of the jobs no upload recorded: those a converter's first claim records (the original's
+ * gateway recorded none) and those recorded before list pages existed (ensureJobIndexes puts them there). It
+ * is listed last, and read by equality like every other page.
+ */
+export const LAST_LIST_PAGE = 0;
+
 /** How many jobs the owner has recorded: which list page the next one goes on. */
 export interface ListHead {
   _id: string;
@@ -141,7 +148,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   /**
    * A page of the owner's jobs, newest first, from just after the owner's job `before` on, and whether more
    * follow; undefined when `before` is not one of the owner's jobs. Newest first is by list page, then by id
-   * (ids grow with time) within a page; jobs recorded before list pages existed come last.
+   * (ids grow with time) within a page; the jobs no upload recorded come last (LAST_LIST_PAGE).
    *
    * Every read is an equality on owner and list page: FerretDB v1 on PostgreSQL hands only equalities on
    * top-level fields to PostgreSQL, then decodes every row it gets back, filters and sorts them itself, and
@@ -149,21 +156,20 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
    * request; one list page is about LIST_PAGE_JOBS documents. Whether more follow is not learnt by reading one
    * job more (at a page's end that would decode the whole page below for one job) but by asking the page below
    * for any one live job, unsorted, which FerretDB stops decoding at. MongoDB answers each read from the index
-   * on (owner, list_page, _id). Only reads past page 1, of the jobs without a page, go through all the owner's
-   * jobs on FerretDB (the absence of a field is not handed on).
+   * on (owner, list_page, _id).
    */
   async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined> {
-    let page: number | null; // null: the jobs recorded before list pages existed, which have none
+    let page: number;
     let after: string | undefined;
     if (before !== undefined) {
       const _id = keyOf(before);
       const cursor = _id ? await this.c.jobs.findOne({ _id, owner }) : undefined;
       if (!cursor) return undefined;
-      page = cursor.list_page ?? null;
+      page = cursor.list_page ?? LAST_LIST_PAGE;
       after = cursor._id;
     } else {
       const head = await this.c.listHeads.findOne({ _id: owner });
-      page = head ? pageOf(head.recorded) : null;
+      page = head ? pageOf(head.recorded) : LAST_LIST_PAGE;
     }
     const found: JobDocument[] = [];
     for (;;) {
@@ -172,24 +178,23 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       const docs = await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: wanted + 1 });
       found.push(...docs.slice(0, wanted));
       const more = docs.length > wanted;
-      if (more || page === null) return { jobs: found.map(toJob), more };
-      page = page > 1 ? page - 1 : null;
+      if (more || page === LAST_LIST_PAGE) return { jobs: found.map(toJob), more };
+      page--;
       after = undefined;
       if (found.length === limit) return { jobs: found.map(toJob), more: await this.anyListedFrom(owner, page) };
     }
   }
 
-  private onPage(owner: string, page: number | null): Filter<JobDocument> {
-    return { owner, list_page: page ?? { $exists: false }, ...live };
+  private onPage(owner: string, page: number): Filter<JobDocument> {
+    return { owner, list_page: page, ...live };
   }
 
   /** Whether the owner has a live job on list page `page` or below (pages whose jobs were all deleted are passed). */
-  private async anyListedFrom(owner: string, page: number | null): Promise<boolean> {
-    for (;;) {
-      if ((await this.c.jobs.find(this.onPage(owner, page), { limit: 1 })).length > 0) return true;
-      if (page === null) return false;
-      page = page > 1 ? page - 1 : null;
+  private async anyListedFrom(owner: string, page: number): Promise<boolean> {
+    for (let p = page; p >= LAST_LIST_PAGE; p--) {
+      if ((await this.c.jobs.find(this.onPage(owner, p), { limit: 1 })).length > 0) return true;
     }
+    return false;
   }
 
   async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {
@@ -348,6 +353,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       await this.c.jobs.insertOne({
         _id,
         owner,
+        list_page: LAST_LIST_PAGE,
         filename: null,
         state: 'converting',
         reason: null,

@@ -159,6 +159,13 @@ for s in "${services[@]}"; do
   done
 done
 
+if [ -n "${pgurl:-}" ]; then
+  # Job lookups by id and by the owner's list page from indexes, not reads of the whole table (see
+  # ferretdb_pg_lookups). The gateway makes the jobs collection at its start; the list heads come with a first job.
+  ferretdb_pg_lookups "$pgurl" videos jobs _id owner,list_page || say "no PostgreSQL indexes for the jobs yet (no table): the next start makes them"
+  ferretdb_pg_lookups "$pgurl" videos job_list_heads _id || true
+fi
+
 cat >"$RUN/system.json" <<JSON
 {"gateway": "http://127.0.0.1:$GATEWAY_PORT", "auth": "http://127.0.0.1:$AUTH_PORT",
  "mail": "http://127.0.0.1:$MAIL_WEB_PORT", "gatewayHealth": "http://127.0.0.1:$GATEWAY_HEALTH",

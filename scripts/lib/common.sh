@@ -157,6 +157,24 @@ ferretdb_pg_database() {
   echo "postgres://${PGUSER:-postgres}@127.0.0.1:5432/$1"
 }
 
+# ferretdb_pg_lookups POSTGRES_URL DATABASE COLLECTION FIELD[,FIELD]... -> for each FIELD list, a GIN index in
+# PostgreSQL on the top-level fields FerretDB v1 keeps COLLECTION's documents under. FerretDB hands an equality
+# on a top-level field to PostgreSQL as jsonb containment (`_jsonb->'owner' @> '"…"'`), which the btree
+# indexes it makes itself cannot serve, so every query reads the whole table (every user's jobs and every dead
+# row version); a GIN index on the same expressions serves it. FerretDB does not know of these indexes: they go
+# with the table if the collection is dropped, and this puts them back. Fails when the collection has no table yet.
+ferretdb_pg_lookups() {
+  local url=$1 db=$2 coll=$3 table fields cols name
+  shift 3
+  table=$(psql "$url" -qtA -c "select _jsonb->>'table' from \"$db\"._ferretdb_database_metadata where _jsonb->>'_id' = '$coll'" 2>/dev/null) || return 1
+  [ -n "$table" ] || return 1
+  for fields in "$@"; do
+    cols=$(sed -E "s/([^,]+)/(_jsonb->'\1')/g" <<<"$fields")
+    name="${table}_${fields//,/_}_lookup"
+    psql "$url" -qc "create index if not exists \"$name\" on \"$db\".\"$table\" using gin ($cols)" >/dev/null || return 1
+  done
+}
+
 # drop_pg_database NAME -> removes a database ferretdb_pg_database made (a throwaway one)
 drop_pg_database() { psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -d postgres -qc "drop database if exists \"$1\"" >/dev/null 2>&1 || true; }
 

@@ -18,18 +18,38 @@ async function recordMany(owner: string, n: number): Promise<string[]> {
   return fids;
 }
 
-/** Every page, following the cursor, as the service asks (one job more than it shows). */
-async function walk(owner: string, limit: number): Promise<string[][]> {
+/** Every page, following the cursor while more follow, as the service does. */
+async function walk(owner: string, limit: number, from = store): Promise<string[][]> {
   const pages: string[][] = [];
   let before: string | undefined;
   for (;;) {
-    const page = await store.list(owner, { limit: limit + 1, before });
+    const page = await from.list(owner, { limit, before });
     if (!page) throw new Error(`cursor ${before} refused`);
-    const shown = page.slice(0, limit).map((j) => j.videoFid);
+    const shown = page.jobs.map((j) => j.videoFid);
     pages.push(shown);
-    if (page.length <= limit) return pages;
+    if (!page.more) return pages;
     before = shown.at(-1);
   }
+}
+
+const fidsOf = (page: { jobs: { videoFid: string }[] } | undefined) => page?.jobs.map((j) => j.videoFid);
+
+/** The filter, sort and limit of every find on the jobs the store sends while `act` runs, as the server got them. */
+async function findsOn(act: (watched: ReturnType<typeof mongoJobStore>) => Promise<unknown>): Promise<Record<string, unknown>[]> {
+  // Command monitoring is the driver's public API: what the server was asked, as sent.
+  const watched = new MongoClient(inject('servers').mongoUrl, { monitorCommands: true });
+  const finds: Record<string, unknown>[] = [];
+  watched.on('commandStarted', (e) => {
+    if (e.commandName !== 'find' || e.command.find !== 'jobs') return;
+    const { filter, sort, limit } = e.command;
+    finds.push({ filter, sort: sort instanceof Map ? Object.fromEntries(sort) : sort, limit });
+  });
+  try {
+    await act(mongoJobStore(watched));
+  } finally {
+    await watched.close();
+  }
+  return finds;
 }
 
 describe('the owner’s job list', () => {
@@ -50,37 +70,27 @@ describe('the owner’s job list', () => {
 
   it('when the limit is larger than a list page, then one answer still holds that many, across pages', async () => {
     const page = await store.list(owner, { limit: LIST_PAGE_JOBS + 20 });
-    expect(page?.map((j) => j.videoFid)).toEqual([...fids].reverse().slice(0, LIST_PAGE_JOBS + 20));
+    expect(fidsOf(page)).toEqual([...fids].reverse().slice(0, LIST_PAGE_JOBS + 20));
   });
 
   it('when jobs are recorded between two pages, then the next page neither repeats nor skips any job there was', async () => {
-    const first = await store.list(owner, { limit: 31 });
-    const cursor = first?.[29]?.videoFid;
+    const first = fidsOf(await store.list(owner, { limit: 30 })) ?? [];
     const added = await recordMany(owner, 3);
-    const rest = (await store.list(owner, { limit: 1000, before: cursor })) ?? [];
-    const seen = [...(first ?? []).slice(0, 30), ...rest].map((j) => j.videoFid);
+    const rest = fidsOf(await store.list(owner, { limit: 1000, before: first.at(-1) })) ?? [];
+    const seen = [...first, ...rest];
     expect(seen).toEqual([...fids].reverse());
     expect(seen).not.toEqual(expect.arrayContaining(added));
     fids.push(...added);
   });
 
   it('when a page is listed, then every read is bounded by an equality on owner and list page, never the whole history', async () => {
-    // Command monitoring is the driver's public API: what the server was asked, as sent.
-    const watched = new MongoClient(inject('servers').mongoUrl, { monitorCommands: true });
-    const finds: Record<string, unknown>[] = [];
-    watched.on('commandStarted', (e) => {
-      if (e.commandName === 'find' && e.command.find === 'jobs') finds.push(e.command.filter as Record<string, unknown>);
+    const finds = await findsOn(async (listed) => {
+      const first = await listed.list(owner, { limit: 20 });
+      await listed.list(owner, { limit: 20, before: first?.jobs[19]?.videoFid });
     });
-    try {
-      const listed = mongoJobStore(watched);
-      const first = await listed.list(owner, { limit: 21 });
-      await listed.list(owner, { limit: 21, before: first?.[19]?.videoFid });
-    } finally {
-      await watched.close();
-    }
-    const pageReads = finds.filter((f) => 'list_page' in f || !('_id' in f)); // all but the cursor's lookup
+    const pageReads = finds.filter((f) => 'list_page' in (f.filter as object) || !('_id' in (f.filter as object))); // all but the cursor's lookup
     expect(pageReads.length).toBeGreaterThan(1);
-    for (const filter of pageReads) expect(filter).toMatchObject({ owner, list_page: expect.any(Number) });
+    for (const { filter } of pageReads) expect(filter).toMatchObject({ owner, list_page: expect.any(Number) });
   });
 
   it('when the cursor is another user’s job or no job at all, then the list refuses it and shows nothing', async () => {
@@ -92,6 +102,48 @@ describe('the owner’s job list', () => {
   });
 });
 
+describe('a user with 1,000 jobs', () => {
+  const owner = uniqueEmail('thousand');
+  const fids: string[] = [];
+  beforeAll(async () => {
+    // One after the other, as one user's uploads mostly are; another user's jobs recorded in between.
+    for (let i = 0; i < 1000; i++) {
+      fids.push((await record(owner)).videoFid);
+      if (i % 250 === 0) await recordMany(uniqueEmail('neighbour'), 2);
+    }
+  }, 600_000);
+
+  it('when the owner walks the list 20 at a time, then 50 full pages come, newest first, every job once, and the last says none follow', async () => {
+    let pages: string[][] = [];
+    const finds = await findsOn(async (watched) => {
+      pages = await walk(owner, 20, watched);
+    });
+    expect(pages).toHaveLength(50);
+    expect(pages.every((p) => p.length === 20)).toBe(true);
+    expect(pages.flat()).toEqual([...fids].reverse());
+    // The last page too: no read goes through the owner's whole history.
+    for (const { filter } of finds) if (!('_id' in (filter as object))) expect(filter).toMatchObject({ owner, list_page: expect.any(Number) });
+  });
+
+  it('when the first 20 are listed, then one list page is read whole and of the page below only whether one job is there', async () => {
+    const finds = await findsOn((listed) => listed.list(owner, { limit: 20 }));
+    const newest = Math.ceil(1000 / LIST_PAGE_JOBS);
+    expect(finds).toEqual([
+      { filter: { owner, list_page: newest, deleted_at: null }, sort: { _id: -1 }, limit: 21 },
+      { filter: { owner, list_page: newest - 1, deleted_at: null }, sort: undefined, limit: 1 },
+    ]);
+  });
+
+  it('when a page is asked for from a cursor deep in the list, then it holds the jobs just older than the cursor', async () => {
+    const page = await store.list(owner, { limit: 7, before: fids[503] });
+    expect(page).toMatchObject({ more: true });
+    expect(fidsOf(page)).toEqual(fids.slice(496, 503).reverse());
+    const last = await store.list(owner, { limit: 20, before: fids[5] });
+    expect(fidsOf(last)).toEqual(fids.slice(0, 5).reverse());
+    expect(last?.more).toBe(false);
+  });
+});
+
 describe('jobs the list does not show', () => {
   it('when a job was deleted by its owner, then it is left out, and a cursor on it still leads on', async () => {
     const owner = uniqueEmail('deleter');
@@ -100,8 +152,8 @@ describe('jobs the list does not show', () => {
       await jobsCollection(mongo).updateOne({ _id: new ObjectId(fid) }, { $set: { state: 'done' } });
       await store.markDeleted(fid);
     }
-    expect((await store.list(owner, { limit: 10 }))?.map((j) => j.videoFid)).toEqual([fids[3], fids[0]]);
-    expect((await store.list(owner, { limit: 10, before: fids[2] }))?.map((j) => j.videoFid)).toEqual([fids[0]]);
+    expect(fidsOf(await store.list(owner, { limit: 10 }))).toEqual([fids[3], fids[0]]);
+    expect(fidsOf(await store.list(owner, { limit: 10, before: fids[2] }))).toEqual([fids[0]]);
   });
 
   it('when jobs were recorded before list pages existed, then they come after the others, newest first', async () => {
@@ -121,9 +173,14 @@ describe('jobs the list does not show', () => {
         updated_at: now,
       })),
     );
+    await ensureJobIndexes(mongo); // as the next start does: it puts them on the last list page, 0
     const later = await recordMany(owner, 2);
-    const pages = await walk(owner, 1);
-    expect(pages.flat()).toEqual([later[1], later[0], early[1]?.toHexString(), early[0]?.toHexString()]);
+    const finds = await findsOn(async (watched) => {
+      const pages = await walk(owner, 1, watched);
+      expect(pages.flat()).toEqual([later[1], later[0], early[1]?.toHexString(), early[0]?.toHexString()]);
+    });
+    // Every read, to the list's end, an equality on the list page that FerretDB hands on.
+    for (const { filter } of finds) if (!('_id' in (filter as object))) expect(filter).toMatchObject({ owner, list_page: expect.any(Number) });
   });
 
   it('when a user’s first uploads are recorded all at once, then every one is listed', async () => {
@@ -134,6 +191,6 @@ describe('jobs the list does not show', () => {
   });
 
   it('when a user has no jobs, then the list is empty', async () => {
-    expect(await store.list(uniqueEmail('nobody'), { limit: 20 })).toEqual([]);
+    expect(await store.list(uniqueEmail('nobody'), { limit: 20 })).toEqual({ jobs: [], more: false });
   });
 });

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { NewJob } from '../src/jobs/ports.js';
-import type { JobStore } from '../src/jobs/store.js';
+import { LIST_PAGE_JOBS, type JobStore } from '../src/jobs/store.js';
 
 /**
  * What every job store does, run against each of them (the in-memory one in the unit tests, MongoDB's in the
@@ -58,6 +58,9 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       const videoFid = fid();
       expect(await store.claim(videoFid, OWNER, claimOnce)).toEqual({ status: 'claimed', attempt: 1 });
       expect(await store.get(videoFid)).toMatchObject({ state: 'converting', owner: OWNER, dispatch: 'published' });
+      // Its owner lists it, after the jobs recorded on upload.
+      const uploaded = await newJob();
+      expect((await store.list(OWNER, { limit: 5 }))?.jobs.map((j) => j.videoFid)).toEqual([uploaded.videoFid, videoFid]);
       expect(await other.claim(videoFid, OWNER, claimOnce)).toEqual({ status: 'held' });
     });
 
@@ -169,7 +172,7 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       await store.markDeleted(active.videoFid);
       expect(await store.get(job.videoFid)).toBeUndefined();
       expect(await store.get(job.videoFid, { includeDeleted: true })).toMatchObject({ deleted: true, state: 'cancelled' });
-      expect((await store.list(OWNER, { limit: 10 }))?.map((j) => j.videoFid)).toEqual([active.videoFid]);
+      expect((await store.list(OWNER, { limit: 10 }))?.jobs.map((j) => j.videoFid)).toEqual([active.videoFid]);
       expect(await store.get(active.videoFid)).toMatchObject({ deleted: false, state: 'queued' });
     });
 
@@ -195,10 +198,30 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) ids.push((await newJob()).videoFid);
       const stranger = await newJob({ owner: 'stranger@example.test' });
-      expect((await store.list(OWNER, { limit: 3 }))?.map((j) => j.videoFid)).toEqual([ids[4], ids[3], ids[2]]);
-      expect((await store.list(OWNER, { limit: 3, before: ids[2] }))?.map((j) => j.videoFid)).toEqual([ids[1], ids[0]]);
+      expect((await store.list(OWNER, { limit: 3 }))?.jobs.map((j) => j.videoFid)).toEqual([ids[4], ids[3], ids[2]]);
+      expect((await store.list(OWNER, { limit: 3, before: ids[2] }))?.jobs.map((j) => j.videoFid)).toEqual([ids[1], ids[0]]);
       expect(await store.list(OWNER, { limit: 3, before: stranger.videoFid })).toBeUndefined();
       expect(await store.list(OWNER, { limit: 3, before: 'not an id' })).toBeUndefined();
+    });
+
+    it('when the owner lists, then the answer says whether more jobs follow: at the list’s end, at a list page’s end, and with every job after deleted', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < LIST_PAGE_JOBS + 2; i++) ids.push((await newJob()).videoFid);
+      const listed = async (limit: number) => {
+        const page = await store.list(OWNER, { limit });
+        return { fids: page?.jobs.map((j) => j.videoFid), more: page?.more };
+      };
+      expect(await listed(LIST_PAGE_JOBS + 2)).toEqual({ fids: [...ids].reverse(), more: false });
+      expect(await listed(LIST_PAGE_JOBS + 1)).toEqual({ fids: [...ids].reverse().slice(0, -1), more: true });
+      // The newest list page holds the last two: the first two end exactly at its end.
+      expect(await listed(2)).toEqual({ fids: [ids[LIST_PAGE_JOBS + 1], ids[LIST_PAGE_JOBS]], more: true });
+      for (const fid of ids.slice(0, LIST_PAGE_JOBS)) {
+        await store.cancelQueued(fid);
+        await store.markDeleted(fid);
+      }
+      expect(await listed(2)).toEqual({ fids: [ids[LIST_PAGE_JOBS + 1], ids[LIST_PAGE_JOBS]], more: false });
+      expect(await listed(1)).toEqual({ fids: [ids[LIST_PAGE_JOBS + 1]], more: true });
+      expect(await store.list(OWNER, { limit: 5, before: ids[LIST_PAGE_JOBS] })).toEqual({ jobs: [], more: false });
     });
 
     it('when jobs change, then changedSince gives the owner’s changes after the moment, oldest first', async () => {

@@ -53,6 +53,7 @@ export type {
   JobDispatchQueue,
   JobExpiry,
   JobLeases,
+  JobListPage,
   JobLookup,
   JobRecords,
   JobUsage,

@@ -89,7 +89,7 @@ export type JobDispatch = 'held' | 'pending' | 'published';
 export interface JobDocument {
   _id: string;
   owner: string;
-  /** The owner's list page the job is on (JobStore.list); absent on jobs recorded before pages existed. */
+  /** The owner's list page the job is on (JobStore.list); absent on jobs recorded before pages existed until ensureJobIndexes. */
   list_page?: number;
   filename: string | null;
   size?: number | null;

@@ -3,7 +3,7 @@ import { withDeadline } from '../storage/deadline.js';
 import { type DocumentCollection, DuplicateKeyError, type Keyed, type ReadOptions } from './collection.js';
 import { JOBS, type JobDocument } from './model.js';
 import type { Filter, Update } from './query.js';
-import { type DispatchConfirm, type JobStoreOptions, JobStore, type ListHead } from './store.js';
+import { type DispatchConfirm, type JobStoreOptions, JobStore, LAST_LIST_PAGE, type ListHead } from './store.js';
 
 /** The jobs as MongoDB stores them: keyed by the video's ObjectId. */
 export type StoredJobDocument = Omit<JobDocument, '_id'> & { _id: ObjectId };
@@ -31,10 +31,15 @@ export function mongoJobStore(client: MongoClient, options: MongoJobStoreOptions
   );
 }
 
-/** Indexes for the owner's list, the queue order, MP3 lookups (each part of a split too) and expiry; FerretDB and MongoDB both take them. */
+/**
+ * Indexes for the owner's list, the queue order, MP3 lookups (each part of a split too) and expiry; FerretDB
+ * and MongoDB both take them. Jobs recorded before list pages existed go on the last list page, which the list
+ * reads by equality like the others (once: none are left to move after).
+ */
 export async function ensureJobIndexes(client: MongoClient, database: string = JOBS.database): Promise<void> {
   const jobs = client.db(database).collection<StoredJobDocument>(JOBS.collection);
   await jobs.createIndex({ owner: 1, list_page: -1, _id: -1 });
+  await jobs.updateMany({ list_page: { $exists: false } }, { $set: { list_page: LAST_LIST_PAGE } });
   await jobs.createIndex({ state: 1, queued_at: 1 });
   await jobs.createIndex({ mp3_fid: 1 });
   await jobs.createIndex({ 'mp3s.fid': 1 });

@@ -37,10 +37,19 @@ export interface JobRecords extends JobLookup {
   remove(videoFid: string): Promise<void>;
 }
 
+/** A page of the owner's job list: the jobs, and whether more follow them. */
+export interface JobListPage {
+  jobs: Job[];
+  more: boolean;
+}
+
 /** What owners see of their jobs. */
 export interface JobViews extends JobLookup {
-  /** The owner's jobs, newest first, from just before `before` on; undefined when `before` is not one of the owner's jobs. */
-  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<Job[] | undefined>;
+  /**
+   * Up to `limit` of the owner's jobs, newest first, from just before `before` on, and whether more follow;
+   * undefined when `before` is not one of the owner's jobs.
+   */
+  list(owner: string, page: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined>;
   /** 1 for the next job a converter takes; null unless queued. */
   positionOf(job: Job): Promise<number | null>;
   /** The owner's jobs changed after `since`, oldest change first. */

@@ -2,7 +2,20 @@ import { ACTIVE_STATES, FINAL_STATES } from '../contracts/job-states.js';
 import { traceHeaders } from '../tracing/index.js';
 import { type DocumentCollection, DuplicateKeyError } from './collection.js';
 import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
-import type { Claim, JobCancels, JobDispatchQueue, JobExpiry, JobLeases, JobRecords, JobUsage, JobViews, NewJob, Progress, StoredJob } from './ports.js';
+import type {
+  Claim,
+  JobCancels,
+  JobDispatchQueue,
+  JobExpiry,
+  JobLeases,
+  JobListPage,
+  JobRecords,
+  JobUsage,
+  JobViews,
+  NewJob,
+  Progress,
+  StoredJob,
+} from './ports.js';
 import type { Filter } from './query.js';
 import { type ParamsOf, type TransitionName, transition } from './transitions.js';
 
@@ -12,6 +25,13 @@ import { type ParamsOf, type TransitionName, transition } from './transitions.js
  * what it reads whatever the owner's history.
  */
 export const LIST_PAGE_JOBS = 20;
+
+/**
+ * The list page of the jobs no upload recorded: those a converter's first claim records (the original's
+ * gateway recorded none) and those recorded before list pages existed (ensureJobIndexes puts them there). It
+ * is listed last, and read by equality like every other page.
+ */
+export const LAST_LIST_PAGE = 0;
 
 /** How many jobs the owner has recorded: which list page the next one goes on. */
 export interface ListHead {
@@ -126,39 +146,55 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   }
 
   /**
-   * A page of the owner's jobs, newest first, from just after the owner's job `before` on; undefined when
-   * `before` is not one of the owner's jobs. Newest first is by list page, then by id (ids grow with time)
-   * within a page; jobs recorded before list pages existed come last.
+   * A page of the owner's jobs, newest first, from just after the owner's job `before` on, and whether more
+   * follow; undefined when `before` is not one of the owner's jobs. Newest first is by list page, then by id
+   * (ids grow with time) within a page; the jobs no upload recorded come last (LAST_LIST_PAGE).
    *
-   * Every read is an equality on owner and list page plus a sort of that page: FerretDB v1 on PostgreSQL
-   * hands only equalities on top-level fields to PostgreSQL, then filters and sorts what it gets back itself
-   * and never passes a sort or a limit on, so a sort over the owner's whole history would read and decode all
-   * of it on every request; one list page is at most about LIST_PAGE_JOBS documents. MongoDB answers each read
-   * from the index on (owner, list_page, _id). Only the last read of a list that reaches its end, of the jobs
-   * without a page, goes through all the owner's jobs on FerretDB (the absence of a field is not handed on).
+   * Every read is an equality on owner and list page: FerretDB v1 on PostgreSQL hands only equalities on
+   * top-level fields to PostgreSQL, then decodes every row it gets back, filters and sorts them itself, and
+   * passes no sort or limit on, so a read over the owner's whole history would decode all of it on every
+   * request; one list page is about LIST_PAGE_JOBS documents. Whether more follow is not learnt by reading one
+   * job more (at a page's end that would decode the whole page below for one job) but by asking the page below
+   * for any one live job, unsorted, which FerretDB stops decoding at. MongoDB answers each read from the index
+   * on (owner, list_page, _id).
    */
-  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<Job[] | undefined> {
-    let page: number | null; // null: the jobs recorded before list pages existed, which have none
+  async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined> {
+    let page: number;
     let after: string | undefined;
     if (before !== undefined) {
       const _id = keyOf(before);
       const cursor = _id ? await this.c.jobs.findOne({ _id, owner }) : undefined;
       if (!cursor) return undefined;
-      page = cursor.list_page ?? null;
+      page = cursor.list_page ?? LAST_LIST_PAGE;
       after = cursor._id;
     } else {
       const head = await this.c.listHeads.findOne({ _id: owner });
-      page = head ? pageOf(head.recorded) : null;
+      page = head ? pageOf(head.recorded) : LAST_LIST_PAGE;
     }
     const found: JobDocument[] = [];
-    while (found.length < limit) {
-      const filter: Filter<JobDocument> = { owner, list_page: page ?? { $exists: false }, ...live, ...(after ? { _id: { $lt: after } } : {}) };
-      found.push(...(await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: limit - found.length })));
-      if (page === null) break;
-      page = page > 1 ? page - 1 : null;
+    for (;;) {
+      const wanted = limit - found.length;
+      const filter: Filter<JobDocument> = { ...this.onPage(owner, page), ...(after ? { _id: { $lt: after } } : {}) };
+      const docs = await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: wanted + 1 });
+      found.push(...docs.slice(0, wanted));
+      const more = docs.length > wanted;
+      if (more || page === LAST_LIST_PAGE) return { jobs: found.map(toJob), more };
+      page--;
       after = undefined;
+      if (found.length === limit) return { jobs: found.map(toJob), more: await this.anyListedFrom(owner, page) };
     }
-    return found.map(toJob);
+  }
+
+  private onPage(owner: string, page: number): Filter<JobDocument> {
+    return { owner, list_page: page, ...live };
+  }
+
+  /** Whether the owner has a live job on list page `page` or below (pages whose jobs were all deleted are passed). */
+  private async anyListedFrom(owner: string, page: number): Promise<boolean> {
+    for (let p = page; p >= LAST_LIST_PAGE; p--) {
+      if ((await this.c.jobs.find(this.onPage(owner, p), { limit: 1 })).length > 0) return true;
+    }
+    return false;
   }
 
   async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {
@@ -317,6 +353,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       await this.c.jobs.insertOne({
         _id,
         owner,
+        list_page: LAST_LIST_PAGE,
         filename: null,
         state: 'converting',
         reason: null,

@@ -27,6 +27,14 @@ describe('JobsService', () => {
     expect(second).toMatchObject({ jobs: [{ video_fid: ids[0], state: 'queued', position: 1 }], next_cursor: null });
   });
 
+  it('when a page ends exactly at the last job, then it gives no cursor', async () => {
+    expect(await jobs.list(OWNER, { limit: 3 })).toMatchObject({
+      jobs: [{ video_fid: ids[2] }, { video_fid: ids[1] }, { video_fid: ids[0] }],
+      next_cursor: null,
+    });
+    expect(await jobs.list(OWNER, { limit: 1, cursor: ids[1]! })).toMatchObject({ jobs: [{ video_fid: ids[0] }], next_cursor: null });
+  });
+
   it('when the cursor is someone else’s job or none at all, then 400 invalid_cursor, and nothing is listed', async () => {
     const stranger = 'b@example.test';
     await expect(jobs.list(stranger, { limit: 2, cursor: ids[2]! })).rejects.toMatchObject({ status: 400, code: 'invalid_cursor' });

@@ -37,14 +37,12 @@ export class JobsService {
   }
 
   async list(owner: string, { limit, cursor }: { limit: number; cursor?: string | undefined }): Promise<JobList> {
-    // One more than asked tells whether another page follows.
-    const page = await this.jobs.list(owner, { limit: limit + 1, before: cursor });
+    const page = await this.jobs.list(owner, { limit, before: cursor });
     // A cursor is a job of the owner's; nobody learns whether someone else's id exists.
     if (!page) throw badRequest('invalid_cursor', 'cursor: not one of your jobs (use the next_cursor of the page before)');
-    const shown = page.slice(0, limit);
     return {
-      jobs: await Promise.all(shown.map((job) => this.present(job))),
-      next_cursor: page.length > limit ? (shown.at(-1)?.videoFid ?? null) : null,
+      jobs: await Promise.all(page.jobs.map((job) => this.present(job))),
+      next_cursor: page.more ? (page.jobs.at(-1)?.videoFid ?? null) : null,
     };
   }
 

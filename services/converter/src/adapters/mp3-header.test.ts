@@ -37,12 +37,13 @@ describe('the length of an MP3 from its Xing/Info header', () => {
       '3',
     ]);
     expect(header).toBeCloseTo(ffprobe, 5);
-  });
+    // A minute encoded by a real ffmpeg: far more than the default 5 s allows on a busy machine.
+  }, 30_000);
 
   it('when it is a CBR mono MPEG-2 MP3, then the length is what ffprobe says', async () => {
     const { header, ffprobe } = await lengthOf(['-f', 'lavfi', '-i', 'sine=sample_rate=22050:duration=7.7', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k']);
     expect(header).toBeCloseTo(ffprobe, 5);
-  });
+  }, 30_000);
 
   it('when the bytes are not an MP3 frame, then there is no length (ffprobe is asked instead)', () => {
     expect(xingLength(Buffer.alloc(300))).toBeUndefined();

@@ -62,6 +62,8 @@ if [ -z "${TEST_MONGODB_URL:-}" ]; then
     pgurl=$(ferretdb_pg_database "$pgdb") || pgurl=
     pids+=("$(start_ferretdb 27037 "$data" "$data/ferretdb.log" "$pgurl")")
     if [ -n "$pgurl" ]; then say "FerretDB on PostgreSQL for the benchmark"; else say "FerretDB on SQLite for the benchmark"; fi
+    # For a benchmark to give PostgreSQL the lookups start.sh gives it (ferretdb_pg_lookups).
+    export BENCH_PG_URL=$pgurl
     export TEST_MONGODB_URL=mongodb://127.0.0.1:27037
   fi
 fi

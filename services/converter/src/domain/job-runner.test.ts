@@ -173,7 +173,11 @@ const servedCloses: string[] = [];
 /** Copies of the video begun by the default source. */
 let copies = 0;
 let runner: JobRunner;
-let recorded: { converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[]; failed: FailureReason[] };
+let recorded: {
+  converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[];
+  failed: FailureReason[];
+  read: { served: number; copied: number }[];
+};
 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
   const source: VideoSource = {
@@ -230,6 +234,7 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     metrics: {
       converted: (seconds, encoded) => void recorded.converted.push({ seconds, encoded }),
       failed: (reason) => void recorded.failed.push(reason),
+      videoRead: ({ served, copied }) => void recorded.read.push({ served, copied }),
     },
     logger: createLogger({ service: 'test', level: 'silent' }),
     limits: mediaLimits(3600),
@@ -256,7 +261,7 @@ beforeEach(() => {
   stored = new Set();
   uploads = { headers: [], aborted: 0 };
   videos = new Set([VIDEO]);
-  recorded = { converted: [], failed: [] };
+  recorded = { converted: [], failed: [], read: [] };
   runner = new JobRunner(deps());
 });
 
@@ -632,6 +637,7 @@ describe('JobRunner, trim and loudness', () => {
     expect(transcoder.inputs).toEqual(['served']);
     expect(copies).toBe(0);
     expect(servedCloses).toEqual(['http://127.0.0.1:1/fake']);
+    expect(recorded.read).toEqual([{ served: 300, copied: 0 }]);
     expect(leases.state).toBe('done');
   });
 
@@ -659,6 +665,7 @@ describe('JobRunner, trim and loudness', () => {
     expect(transcoder.inputs).toEqual(['served', 'file']);
     expect(closedBeforeCopy).toBe(true);
     expect(copies).toBe(1);
+    expect(recorded.read).toEqual([{ served: 300, copied: 1000 }]);
     expect(uploads.aborted).toBe(1);
     expect(leases.state).toBe('done');
   });

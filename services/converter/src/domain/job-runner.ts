@@ -428,6 +428,7 @@ export class JobRunner {
       };
     } finally {
       await reads.stop();
+      this.deps.metrics.videoRead(reads.readFigures(info.length).read);
       await space.dispose();
     }
   }

@@ -187,6 +187,8 @@ export interface ConversionMetrics {
    * when this attempt encoded it (not when an earlier one had stored the MP3 already).
    */
   converted(seconds: number, encoded?: { mediaSeconds: number; encodeSeconds: number }): void;
+  /** An attempt read `served` bytes of its video by ranges and `copied` bytes as a whole copy, done or not. */
+  videoRead(bytes: { served: number; copied: number }): void;
   failed(reason: FailureReason): void;
 }
 

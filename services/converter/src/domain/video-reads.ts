@@ -1,10 +1,10 @@
 import type { ServedVideo } from './ports.js';
 import type { VideoCopy } from './video-copy.js';
 
-/** How much of the video a job read out of the store: bytes served by ranges, whether it was copied, of how many. */
+/** How much of the video a job read out of the store: bytes served by ranges, bytes copied, of how many. */
 export interface ReadFigures {
   served: number;
-  copied: boolean;
+  copied: number;
   of: number;
 }
 
@@ -55,7 +55,7 @@ export class VideoReads {
 
   /** For the job's log line: how much of the video was read out of the store, and how. */
   readFigures(videoBytes: number): { read: ReadFigures } {
-    return { read: { served: this.sent + (this.serving?.bytesServed ?? 0), copied: this.made !== undefined, of: videoBytes } };
+    return { read: { served: this.sent + (this.serving?.bytesServed ?? 0), copied: this.made?.file.size ?? 0, of: videoBytes } };
   }
 
   /** Stops serving and copying, and waits until neither holds anything open. */

@@ -247,12 +247,14 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     encoding: { vbrQuality: 2 },
     retentionMs: 7 * 86_400_000,
     keepVideos: false,
+    rangeReads: true,
     ...overrides,
   };
 }
 
 beforeEach(() => {
   copies = 0;
+  servedCloses.length = 0;
   leases = new FakeLeases();
   transcoder = new FakeTranscoder();
   events = [];
@@ -639,6 +641,14 @@ describe('JobRunner, trim and loudness', () => {
     expect(servedCloses).toEqual(['http://127.0.0.1:1/fake']);
     expect(recorded.read).toEqual([{ served: 300, copied: 0 }]);
     expect(leases.state).toBe('done');
+  });
+
+  it('when range reads are off (a store that cannot find a chunk by its index), then a late start reads the whole copy', async () => {
+    runner = new JobRunner(deps({ rangeReads: false }));
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['file']);
+    expect(copies).toBe(1);
+    expect(servedCloses).toEqual([]);
   });
 
   it('when a cover frame is asked, then the runs read the video served too; a trim that only ends early is fed from the copy', async () => {

@@ -61,6 +61,8 @@ export interface RunnerDeps {
   retentionMs: number;
   /** Keep the video once its job ended (by default it goes: the MP3 is what was asked for). */
   keepVideos: boolean;
+  /** A job that seeks reads the video served by ranges (see VideoSource.serve), not a whole copy. */
+  rangeReads: boolean;
 }
 
 /** How a delivery was made: replayed from the dead letters by an operator, or not. */
@@ -339,12 +341,13 @@ export class JobRunner {
         ),
       );
     // A job whose runs seek reads only what they ask for: no copy, unless a served run fails on the file.
-    const served = seeksInSource(options)
-      ? await videos.serve(videoFid, info, { signal, readTimeoutMs: this.deps.transferTimeoutMs, onData: alive }).catch(async (err: unknown) => {
-          await space.dispose();
-          throw err;
-        })
-      : undefined;
+    const served =
+      this.deps.rangeReads && seeksInSource(options)
+        ? await videos.serve(videoFid, info, { signal, readTimeoutMs: this.deps.transferTimeoutMs, onData: alive }).catch(async (err: unknown) => {
+            await space.dispose();
+            throw err;
+          })
+        : undefined;
     const reads = new VideoReads(startCopy, served);
     try {
       const output = join(space.dir, 'output.mp3');

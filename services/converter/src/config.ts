@@ -48,6 +48,12 @@ export const converterConfigSchema = z
     MP3_RETENTION_SECONDS: env.int(7 * 86_400, 60),
     /** Keep the uploaded video once its job ended; by default it is removed then. */
     KEEP_VIDEOS: env.bool(false),
+    /**
+     * A job that seeks (a later start, a cover frame) reads only the byte ranges ffmpeg asks for, out of the
+     * store as they are asked for, instead of copying the whole video first. Needs a store that finds a chunk
+     * by its index (MongoDB); FerretDB 1.x reads every chunk of the collection for each range.
+     */
+    RANGE_READS: env.bool(true),
     DEAD_LETTER_MAX_LENGTH: env.int(10_000, 1),
     DEAD_LETTER_MAX_AGE_MS: env.int(14 * 24 * 3600_000, 1_000),
     SHUTDOWN_TIMEOUT_MS: env.int(30_000, 1_000),

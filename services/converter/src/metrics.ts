@@ -12,8 +12,8 @@ export interface ConverterMetrics extends ConversionMetrics {
 }
 
 /**
- * `converter_queue_wait_seconds`, `converter_conversion_seconds`, `converter_conversion_realtime_ratio` and
- * `converter_failures_total{reason}`.
+ * `converter_queue_wait_seconds`, `converter_conversion_seconds`, `converter_conversion_realtime_ratio`,
+ * `converter_failures_total{reason}` and `converter_video_read_bytes_total{how}`.
  */
 export function converterMetrics(registry: Registry): ConverterMetrics {
   const wait = new Histogram({
@@ -41,6 +41,13 @@ export function converterMetrics(registry: Registry): ConverterMetrics {
     registers: [registry],
   });
   for (const reason of REASONS) failures.inc({ reason }, 0);
+  const read = new Counter({
+    name: 'converter_video_read_bytes_total',
+    help: 'Bytes of videos read out of the store: served to ffmpeg by ranges (a job that seeks), or copied whole',
+    labelNames: ['how'],
+    registers: [registry],
+  });
+  for (const how of ['served', 'copied']) read.inc({ how }, 0);
   return {
     waited: (seconds) => wait.observe(Math.max(0, seconds)),
     converted(seconds, encoded) {
@@ -48,5 +55,9 @@ export function converterMetrics(registry: Registry): ConverterMetrics {
       if (encoded && encoded.encodeSeconds > 0) realtime.observe(encoded.mediaSeconds / encoded.encodeSeconds);
     },
     failed: (reason) => failures.inc({ reason }),
+    videoRead({ served, copied }) {
+      read.inc({ how: 'served' }, served);
+      read.inc({ how: 'copied' }, copied);
+    },
   };
 }

@@ -87,6 +87,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     encoding: { vbrQuality: config.MP3_VBR_QUALITY, bitrateKbps: config.MP3_BITRATE_KBPS },
     retentionMs: config.MP3_RETENTION_SECONDS * 1000,
     keepVideos: config.KEEP_VIDEOS,
+    rangeReads: config.RANGE_READS,
   });
 
   const readiness = new Readiness()

@@ -41,6 +41,9 @@ describe('converter metrics', () => {
       // Three seconds of audio encode in well under three seconds.
       expect(metricValue(samples, 'converter_conversion_realtime_ratio_bucket', { le: '1' })).toBe(0);
       expect(metricValue(samples, 'converter_failures_total')).toBe(0);
+      // Converted whole: copied, not served.
+      expect(metricValue(samples, 'converter_video_read_bytes_total', { how: 'copied' })).toBe(tone.length);
+      expect(metricValue(samples, 'converter_video_read_bytes_total', { how: 'served' })).toBe(0);
       expect(metricValue(samples, 'queue_consumers', { queue: q.video })).toBe(1);
       expect(metricValue(samples, 'broker_connected')).toBe(1);
     } finally {

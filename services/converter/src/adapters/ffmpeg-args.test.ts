@@ -4,7 +4,17 @@ import { type ConversionOptions, conversionOptionsSchema } from '@mp3converter/s
 import { type EncodingPlan, KEPT_TAGS, type Levelling, planEncoding } from '../domain/encoding-plan.js';
 import type { MediaLimits } from '../domain/media-limits.js';
 import type { MediaProbe } from '../domain/ports.js';
-import { ALLOWED_DEMUXERS, type EncodeFiles, decimal, encodeArgs, ffmetadata, isStreamIndex, measureArgs, parseLoudnessSummary } from './ffmpeg-args.js';
+import {
+  ALLOWED_DEMUXERS,
+  type EncodeFiles,
+  decimal,
+  encodeArgs,
+  ffmetadata,
+  isStreamIndex,
+  measureArgs,
+  parseLoudnessSummary,
+  servedInput,
+} from './ffmpeg-args.js';
 
 const limits: MediaLimits = { maxDurationSeconds: 3600, maxOutputBytes: 100_000_000 } as MediaLimits;
 const files: EncodeFiles = { input: '/tmp/job/input', fed: false, metadata: '/tmp/job/output.mp3.ffmetadata', output: '/tmp/job/output.mp3' };
@@ -359,5 +369,46 @@ describe('ffmetadata', () => {
 
   it('when there are no tags, then the file is the header alone', () => {
     expect(ffmetadata({})).toBe(';FFMETADATA1\n');
+  });
+});
+
+describe('a video served by the loopback server', () => {
+  const planOf = (options: ConversionOptions) =>
+    planEncoding(conversionOptionsSchema.parse(options), source({ title: 'T' }, { videoStream: 0, durationSeconds: 3 * 3600 }), defaults);
+  const served = { url: 'http://127.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl', timeoutMs: 30_000 };
+
+  it('when a late cut reads it, then the seek comes before the input, and the input allows http and tcp alone, with a bounded wait and reconnects', () => {
+    const argv = encodeArgs(planOf({ start: 5400, end: 6000 }), { ...files, input: served }, limits);
+    const input = argv.indexOf('-i');
+    expect(argv[input + 1]).toBe(served.url);
+    expect(argv.slice(0, input)).toEqual(expect.arrayContaining(['-ss', '5400', '-protocol_whitelist', 'http,tcp', '-rw_timeout', '30000000']));
+    expect(argv.slice(0, input)).toEqual(
+      expect.arrayContaining(['-reconnect', '1', '-reconnect_on_network_error', '1', '-format_whitelist', ALLOWED_DEMUXERS.join(',')]),
+    );
+    expect(argv.filter((a) => a.startsWith('http'))).toEqual(['http,tcp', served.url]);
+  });
+
+  it('when the cover is a frame, then the second read of the video is the served one, with the same guards', () => {
+    const argv = encodeArgs(planOf({ cover: 'frame@3', start: 1 }), { ...files, input: served }, limits);
+    const inputs = argv.flatMap((arg, i) => (arg === '-i' ? [i] : []));
+    expect(inputs.map((i) => argv[i + 1])).toEqual([served.url, 'file:/tmp/job/output.mp3.ffmetadata', served.url]);
+    expect(argv.filter((a) => a === 'http,tcp')).toHaveLength(2);
+  });
+
+  it("when the URL is not the loopback server's own form, or would be fed through a pipe, then no argv is built", () => {
+    for (const url of [
+      'http://127.0.0.1:40123/',
+      'https://127.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl',
+      'http://10.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl',
+      'http://127.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl/../etc',
+      'http://127.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl?x=1',
+      'http://user@127.0.0.1:40123/Zm9vYmFyYmF6cXV4cXV1eGNvcmdl',
+      'file:/etc/passwd',
+      '-i',
+    ]) {
+      expect(() => servedInput({ url, timeoutMs: 1000 }), url).toThrow(RangeError);
+    }
+    expect(() => servedInput({ ...served, timeoutMs: 0 })).toThrow(RangeError);
+    expect(() => encodeArgs(planOf({ end: 5 }), { ...files, input: served, fed: true }, limits)).toThrow(RangeError);
   });
 });

@@ -13,9 +13,45 @@ export const ALLOWED_DEMUXERS = ['mov', 'matroska', 'avi', 'flv', 'mpegts', 'mpe
 
 /**
  * Input options of every ffmpeg and ffprobe run: whitelisted containers only, and one way in: a local file,
- * or the pipe the converter feeds itself.
+ * the pipe the converter feeds itself, or (`http`) the converter's own loopback server (see `servedInput`).
  */
-export const inputGuards = (protocol: 'file' | 'pipe' = 'file') => ['-protocol_whitelist', protocol, '-format_whitelist', ALLOWED_DEMUXERS.join(',')];
+export const inputGuards = (protocol: 'file' | 'pipe' | 'http' = 'file') => [
+  '-protocol_whitelist',
+  protocol === 'http' ? 'http,tcp' : protocol,
+  '-format_whitelist',
+  ALLOWED_DEMUXERS.join(','),
+];
+
+/** The video served by the converter's loopback server (see RangeServer), as ffmpeg reads it. */
+export interface HttpSource {
+  url: string;
+  /** A connect or read that waits longer than this fails (after reconnecting), ms. */
+  timeoutMs: number;
+}
+
+/** The only URLs ffmpeg is given: the loopback server's, `http://127.0.0.1:<port>/<random token>`. */
+const SERVED_URL = /^http:\/\/127\.0\.0\.1:\d{1,5}\/[A-Za-z0-9_-]{16,64}$/;
+
+/** Longest wait between two reconnects to the loopback server, s: ffmpeg doubles it from 1 s. */
+const RECONNECT_DELAY_MAX_SECONDS = 4;
+
+/**
+ * The input options and input of a served video: the guards with `http,tcp` alone (no https, no proxy, no
+ * other protocol a reply could redirect to), a bounded wait on every read (`-rw_timeout`, µs), reconnects
+ * after a dropped connection (a read of the store that failed) and seeking by ranges. The URL must be the
+ * server's own form: anything else is refused here, before any process starts.
+ */
+export function servedInput(source: HttpSource): string[] {
+  if (!SERVED_URL.test(source.url)) throw new RangeError("not a URL of the converter's loopback server");
+  if (!Number.isSafeInteger(source.timeoutMs) || source.timeoutMs <= 0) throw new RangeError(`not a timeout: ${source.timeoutMs}`);
+  return [
+    ...inputGuards('http'),
+    ...['-rw_timeout', String(source.timeoutMs * 1000), '-seekable', '1'],
+    ...['-reconnect', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', String(RECONNECT_DELAY_MAX_SECONDS)],
+    '-i',
+    source.url,
+  ];
+}
 
 /** ffmpeg refuses files of more streams than this (its `max_streams`): a larger index read from a probe is not one. */
 const MAX_STREAMS = 1000;
@@ -62,12 +98,24 @@ const escaped = (text: string) => text.replaceAll('\0', '').replace(FFMETADATA_S
 
 /** The files of one ffmpeg run, all named by the converter: absolute paths in the job's own folder. */
 export interface EncodeFiles {
-  /** The source; `fed`: read from standard input (`pipe:0`) as the copy grows, instead of from the file. */
-  input: string;
+  /**
+   * The source: a file (`fed`: read from standard input, `pipe:0`, as the copy grows, instead of from the
+   * file), or the video served by the loopback server, for runs that seek.
+   */
+  input: string | HttpSource;
   fed: boolean;
   /** The ffmetadata file of the MP3's tags (see `ffmetadata`); required when the plan has tags. */
   metadata: string | null;
   output: string;
+}
+
+/** The guards and the input of the source, read whole (see `sourceInput` for where the seek goes). */
+function sourceRef(files: Pick<EncodeFiles, 'input' | 'fed'>): string[] {
+  if (typeof files.input !== 'string') {
+    if (files.fed) throw new RangeError('a served video is not fed through a pipe');
+    return servedInput(files.input);
+  }
+  return [...inputGuards(files.fed ? 'pipe' : 'file'), '-i', files.fed ? 'pipe:0' : fileUrl(files.input)];
 }
 
 /** A number for ffmpeg's command line, written by us: finite, at most three decimals, never an exponent. */
@@ -119,8 +167,8 @@ export function audioFilters(plan: EncodingPlan): string | null {
 /** The input options of the source: a seek to the trim's start (before decoding: cost follows the part kept). */
 function sourceInput(plan: EncodingPlan, files: Pick<EncodeFiles, 'input' | 'fed'>): string[] {
   const start = plan.trim?.startSeconds ?? 0;
-  if (start > 0 && files.fed) throw new RangeError('a trim that starts later needs the whole file, not a pipe');
-  return [...(start > 0 ? ['-ss', decimal(start)] : []), ...inputGuards(files.fed ? 'pipe' : 'file'), '-i', files.fed ? 'pipe:0' : fileUrl(files.input)];
+  if (start > 0 && files.fed) throw new RangeError('a trim that starts later needs to seek, not a pipe');
+  return [...(start > 0 ? ['-ss', decimal(start)] : []), ...sourceRef(files)];
 }
 
 /** How much ffmpeg writes: the part kept, never past the output cap (after which checkMp3 refuses the result). */
@@ -131,8 +179,8 @@ const outputSeconds = (plan: EncodingPlan, limits: MediaLimits) =>
  * ffmpeg's whole command line for a plan. It is built of fixed words, the plan's validated numbers and the
  * converter's own file names: nothing read from the upload or given by the user as text (tag names or
  * values, chapter titles, file names) is ever one of its arguments. One output, the MP3 file; filters only
- * of fixed words and our numbers; every input limited to the `file` protocol (or the pipe) and to its
- * whitelisted formats.
+ * of fixed words and our numbers; every input limited to the `file` protocol (or the pipe, or `http,tcp` for
+ * the loopback server's URL) and to its whitelisted formats.
  */
 export function encodeArgs(plan: EncodingPlan, files: EncodeFiles, limits: MediaLimits): string[] {
   // -nostdin: no keyboard commands (a fed input, pipe:0, is read all the same). -stats keeps the statistics
@@ -149,8 +197,8 @@ export function encodeArgs(plan: EncodingPlan, files: EncodeFiles, limits: Media
   }
   const cover = plan.tags.cover;
   if (cover?.from === 'frame') {
-    if (files.fed) throw new RangeError('a cover frame needs the whole file, not a pipe');
-    args.push('-ss', decimal(cover.atSeconds), ...inputGuards('file'), '-i', fileUrl(files.input));
+    if (files.fed) throw new RangeError('a cover frame needs to seek, not a pipe');
+    args.push('-ss', decimal(cover.atSeconds), ...sourceRef(files));
   }
   args.push(...outputArgs(plan, hasTags ? 1 : null, inputs));
   // The output caps: ffmpeg stops there and the domain's checkMp3 refuses the result.

@@ -2,8 +2,27 @@ import { open, rm, writeFile } from 'node:fs/promises';
 import type { EncodingPlan } from '../domain/encoding-plan.js';
 import type { LoudnessReading } from '../domain/loudness.js';
 import type { MediaLimits } from '../domain/media-limits.js';
-import { type EncodeRun, type MediaInput, type MediaProbe, type Mp3Measure, PermanentFailure, type Transcoder, TransientFailure } from '../domain/ports.js';
-import { encodeArgs, ffmetadata, fileUrl, inputGuards, isStreamIndex, measureArgs, parseLoudnessSummary } from './ffmpeg-args.js';
+import {
+  type EncodeRun,
+  type MediaInput,
+  type MediaProbe,
+  type Mp3Measure,
+  PermanentFailure,
+  type ServedVideo,
+  type Transcoder,
+  TransientFailure,
+} from '../domain/ports.js';
+import {
+  type EncodeFiles,
+  encodeArgs,
+  ffmetadata,
+  fileUrl,
+  inputGuards,
+  isStreamIndex,
+  measureArgs,
+  parseLoudnessSummary,
+  servedInput,
+} from './ffmpeg-args.js';
 import { parseStatsLine } from './ffmpeg-stats.js';
 import { followFile } from './file-follower.js';
 import { MAX_FRAME_BYTES, firstFrameOffset, xingLength } from './mp3-header.js';
@@ -36,6 +55,33 @@ const STDERR_KEPT = 64 * 1024;
 const TRUNCATED = /moov atom not found|partial file|truncat|end of file|premature/i;
 const UNREADABLE = /Invalid data found|could not find codec parameters|no such file|does not contain any stream/i;
 
+/**
+ * What ffmpeg says when the loopback server did not answer or cut a connection: the store's side failed
+ * (the server's own reads are bounded), not the file.
+ */
+const SERVER_TROUBLE = /timed out|Connection refused|Connection reset|Server returned 5\d\d/i;
+
+/**
+ * The loopback server answers a range in windows (see RangeServer): at the end of each, ffmpeg says so and
+ * asks for the next one. Not a word about the file.
+ */
+const SERVED_WINDOW_END = /^\[http @ (?:0x)?[0-9a-f]+\] Stream ends prematurely at \d+, should be \d+$/;
+
+/** What ffmpeg said of a served video, without the ends of the server's windows. */
+const withoutWindowEnds = (said: string) =>
+  said
+    .split('\n')
+    .filter((line) => !SERVED_WINDOW_END.test(line))
+    .join('\n');
+
+/** A failed run over a served video that the store's side, not the file, made fail: a transient failure. */
+function servedTrouble(input: MediaInput, said: string): TransientFailure | undefined {
+  if (!('served' in input)) return undefined;
+  const { served } = input;
+  if (served.error === undefined && !SERVER_TROUBLE.test(said)) return undefined;
+  return new TransientFailure('reading the video out of the store failed', { cause: served.error ?? new Error(said.slice(-2000)) });
+}
+
 /** A user-readable reason for what ffmpeg/ffprobe said about bad input. */
 function inputProblem(stderr: string): string {
   const refused = NOT_ON_WHITELIST.exec(stderr)?.[1];
@@ -49,8 +95,8 @@ function inputProblem(stderr: string): string {
 /**
  * ffmpeg and ffprobe, spawned directly with argument lists of fixed words, validated numbers and the
  * converter's own file names (see `encodeArgs`). The input is a local file, or, for a container that can be
- * read in file order (see ContainerLayout), a pipe this process feeds from the local copy as it grows: never a network
- * protocol. The output is a file, so ffmpeg can go back and write the VBR (Xing/LAME) header that carries
+ * read in file order (see ContainerLayout), a pipe this process feeds from the local copy as it grows, or for
+ * a run that seeks, the converter's own loopback server (see RangeServer): never another URL. The output is a file, so ffmpeg can go back and write the VBR (Xing/LAME) header that carries
  * the duration; written to a pipe, players misreport a VBR MP3's length.
  */
 export class FfmpegTranscoder implements Transcoder {
@@ -59,19 +105,9 @@ export class FfmpegTranscoder implements Transcoder {
   async probe(input: MediaInput, signal: AbortSignal): Promise<MediaProbe> {
     const { ffprobePath, probeTimeoutMs } = this.options;
     // Fed, ffprobe reads the copy as it is written and stops once it knows enough (or at the index, last).
-    const feed = input.growing ? followFile(input.growing) : undefined;
-    const args = [
-      '-hide_banner',
-      '-v',
-      'error',
-      ...inputGuards(feed ? 'pipe' : 'file'),
-      '-show_entries',
-      PROBE_ENTRIES,
-      '-of',
-      'json',
-      '-i',
-      feed ? 'pipe:0' : fileUrl(input.path),
-    ];
+    const feed = 'growing' in input && input.growing ? followFile(input.growing) : undefined;
+    const source = 'served' in input ? servedInput(this.served(input)) : [...inputGuards(feed ? 'pipe' : 'file'), '-i', feed ? 'pipe:0' : fileUrl(input.path)];
+    const args = ['-hide_banner', '-v', 'error', '-show_entries', PROBE_ENTRIES, '-of', 'json', ...source];
     let result: Awaited<ReturnType<typeof runProcess>>;
     try {
       result = await runProcess(ffprobePath, args, { timeoutMs: probeTimeoutMs, signal, maxStdoutBytes: PROBE_MAX_STDOUT_BYTES, stdin: feed });
@@ -84,7 +120,10 @@ export class FfmpegTranscoder implements Transcoder {
       if (err instanceof OutputTooLarge) throw new PermanentFailure('the file could not be converted', { cause: err });
       throw new TransientFailure('ffprobe could not be started', { cause: err });
     }
-    if (result.code !== 0) throw new PermanentFailure(inputProblem(result.stderr), { cause: new Error(result.stderr.slice(-2000)) });
+    if (result.code !== 0) {
+      const said = 'served' in input ? withoutWindowEnds(result.stderr) : result.stderr;
+      throw servedTrouble(input, said) ?? new PermanentFailure(inputProblem(said), { cause: new Error(said.slice(-2000)) });
+    }
     let data: FfprobeJson;
     try {
       data = JSON.parse(result.stdout) as FfprobeJson;
@@ -152,7 +191,7 @@ export class FfmpegTranscoder implements Transcoder {
   async toMp3(input: MediaInput, output: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     signal.throwIfAborted();
     const metadata = Object.keys(plan.tags.tags).length > 0 ? `${output}.ffmetadata` : null;
-    const args = encodeArgs(plan, { input: input.path, fed: input.growing !== undefined, metadata, output }, this.options.limits);
+    const args = encodeArgs(plan, { ...this.sourceOf(input), metadata, output }, this.options.limits);
     if (metadata) await writeFile(metadata, ffmetadata(plan.tags.tags), { mode: 0o600 });
     let said: string;
     try {
@@ -170,7 +209,7 @@ export class FfmpegTranscoder implements Transcoder {
    */
   async measureLoudness(input: MediaInput, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<LoudnessReading> {
     signal.throwIfAborted();
-    const args = measureArgs(plan, { input: input.path, fed: input.growing !== undefined }, this.options.limits);
+    const args = measureArgs(plan, this.sourceOf(input), this.options.limits);
     const said = await this.runFfmpeg(args, input, signal, run, 'measuring the loudness');
     const reading = parseLoudnessSummary(said);
     if (!reading) throw new PermanentFailure("the audio's loudness could not be measured", { cause: new Error(said.slice(-2000)) });
@@ -184,12 +223,14 @@ export class FfmpegTranscoder implements Transcoder {
   private async runFfmpeg(args: string[], input: MediaInput, signal: AbortSignal, { onProgress, spentMs = 0 }: EncodeRun, what: string): Promise<string> {
     const { ffmpegPath, timeoutMs } = this.options;
     // Read from its first byte on: stopped (destroyed) once ffmpeg is done, whether it read it all or not.
-    const feed = input.growing ? followFile(input.growing) : undefined;
+    const feed = 'growing' in input && input.growing ? followFile(input.growing) : undefined;
+    const served = 'served' in input;
     // The statistics lines would push what ffmpeg said about the input out of a ring of lines: kept apart.
     let said = '';
     const onStderrLine = (line: string) => {
       const stats = parseStatsLine(line);
       if (stats) onProgress?.(stats.seconds, stats.speed);
+      else if (served && SERVED_WINDOW_END.test(line)) return;
       else if (line) said = `${said}${line}\n`.slice(-STDERR_KEPT);
     };
     const limitMs = Math.max(0, timeoutMs - spentMs);
@@ -207,8 +248,19 @@ export class FfmpegTranscoder implements Transcoder {
     }
     // Killed by a signal of someone else's (the kernel's OOM killer, an operator).
     if (code === null) throw new TransientFailure('ffmpeg was killed');
-    if (code !== 0) throw new PermanentFailure(inputProblem(said), { cause: new Error(said.slice(-2000)) });
+    if (code !== 0) throw servedTrouble(input, said) ?? new PermanentFailure(inputProblem(said), { cause: new Error(said.slice(-2000)) });
     return said;
+  }
+
+  /** The source of a run as the command line names it. */
+  private sourceOf(input: MediaInput): Pick<EncodeFiles, 'input' | 'fed'> {
+    if ('served' in input) return { input: this.served(input), fed: false };
+    return { input: input.path, fed: input.growing !== undefined };
+  }
+
+  /** A served video's address, with a wait on any read of it bounded by a probe's time limit. */
+  private served(input: { served: ServedVideo }) {
+    return { url: input.served.url, timeoutMs: this.options.probeTimeoutMs };
   }
 }
 

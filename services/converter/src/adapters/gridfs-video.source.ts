@@ -1,8 +1,16 @@
 import { open } from 'node:fs/promises';
-import { addAbortSignal } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
 import type { Db } from 'mongodb';
-import type { VideoInfo, VideoSource } from '../domain/ports.js';
+import type { ByteSpan, ServedVideo, VideoInfo, VideoSource } from '../domain/ports.js';
+import { RangeServer } from './range.server.js';
+
+/**
+ * Chunks one query of a served read asks for (2 MiB with 255 KiB chunks). ffmpeg asks for "from here to the
+ * end" and drops the connection once it seeks elsewhere: a query for all of that would have FerretDB read
+ * and sort the rest of the file before its first chunk came back.
+ */
+const SERVED_WINDOW_CHUNKS = 8;
 
 export class GridFsVideoSource implements VideoSource {
   constructor(
@@ -34,6 +42,26 @@ export class GridFsVideoSource implements VideoSource {
     } finally {
       await out.close();
     }
+  }
+
+  async serve(videoFid: string, known: VideoInfo, options: { signal: AbortSignal; readTimeoutMs: number; onData?: () => void }): Promise<ServedVideo> {
+    const { signal, readTimeoutMs, onData } = options;
+    signal.throwIfAborted();
+    const file = known instanceof FoundVideo ? known.file : await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
+    if (!file) throw new Error(`video ${videoFid} disappeared`);
+    const window = SERVED_WINDOW_CHUNKS * file.chunkSize;
+    const db = this.db;
+    async function* windows({ start, end }: ByteSpan, stop: AbortSignal): AsyncGenerator<Buffer> {
+      for (let at = start; at < end && !stop.aborted; ) {
+        const until = Math.min(end, (Math.floor(at / window) + 1) * window);
+        yield* openGridFsDownload(db, file!, { start: at, end: until, batchTimeoutMs: readTimeoutMs }) as AsyncIterable<Buffer>;
+        at = until;
+      }
+    }
+    const server = await RangeServer.start(file.length, (span, stop) => Readable.from(windows(span, stop), { objectMode: false }), onData);
+    const close = () => void server.close();
+    signal.addEventListener('abort', close, { once: true });
+    return server;
   }
 
   async delete(videoFid: string): Promise<void> {

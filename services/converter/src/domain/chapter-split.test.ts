@@ -57,7 +57,7 @@ class FakeCutter implements PartCutter {
 class FakeTranscoder implements Partial<Transcoder> {
   encoded: { input: string; output: string; plan: EncodingPlan }[] = [];
   async toMp3(input: MediaInput, output: string, plan: EncodingPlan): Promise<void> {
-    this.encoded.push({ input: input.path, output, plan });
+    this.encoded.push({ input: 'path' in input ? input.path : input.served.url, output, plan });
   }
   async probe(): Promise<MediaProbe> {
     return probe({ coverStream: 1 });

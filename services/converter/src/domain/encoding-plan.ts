@@ -163,3 +163,10 @@ export const keptSeconds = (plan: EncodingPlan, source: MediaProbe): number => p
  * trim that starts later than the beginning, or a cover frame (read from the file a second time).
  */
 export const needsWholeFile = (plan: EncodingPlan): boolean => (plan.trim !== null && plan.trim.startSeconds > 0) || plan.tags.cover?.from === 'frame';
+
+/**
+ * Whether the runs of a job with these options will seek in the source (a trim that starts later, a cover
+ * frame), so that they read it served by byte ranges rather than copied whole first; a split by chapters
+ * reads the whole copy all the same.
+ */
+export const seeksInSource = (options: ConversionOptions): boolean => options.split !== 'chapters' && ((options.start ?? 0) > 0 || options.cover !== undefined);

@@ -11,6 +11,11 @@ export class GrowingFile implements FollowedFile {
 
   constructor(readonly path: string) {}
 
+  /** Bytes on disk so far. */
+  get size(): number {
+    return this.written;
+  }
+
   grew(bytes: number): void {
     this.written += bytes;
     this.wake();

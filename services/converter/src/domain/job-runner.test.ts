@@ -26,6 +26,14 @@ import {
 } from './ports.js';
 
 const VIDEO = '65f0c0ffee00112233445566';
+
+type InputKind = 'fed' | 'file' | 'served';
+const kindOf = (input: MediaInput): InputKind => ('served' in input ? 'served' : input.growing ? 'fed' : 'file');
+const growingOf = (input: MediaInput) => ('growing' in input ? input.growing : undefined);
+/** A video source's `serve` where no test serves: it must not be called. */
+const notServed = async (): Promise<never> => {
+  throw new Error('not served here');
+};
 const message: ConversionMessage = { video_fid: VIDEO, mp3_fid: null, username: 'a@example.test' };
 
 /** The job store's rules for one job, in memory. */
@@ -96,12 +104,12 @@ class FakeTranscoder implements Transcoder {
   /** Seconds of audio reported as encoded, one line each. */
   ticks = [2.5, 5, 7.5, 10];
   /** What each probe read: the copy as it streamed, or the whole file. */
-  probes: ('fed' | 'file')[] = [];
+  probes: InputKind[] = [];
   /** Called as each conversion starts (a test lets the copy go on then). */
   beforeRun: (() => void) | undefined;
   async probe(input: MediaInput, _signal?: AbortSignal): Promise<MediaProbe> {
-    this.probes.push(input.growing ? 'fed' : 'file');
-    const path = input.path;
+    this.probes.push(kindOf(input));
+    const path = 'path' in input ? input.path : input.served.url;
     return {
       durationSeconds: 10,
       bitRate: 128_000,
@@ -121,29 +129,31 @@ class FakeTranscoder implements Transcoder {
   }
   plans: EncodingPlan[] = [];
   /** What each run read: fed from the growing copy, or the whole file. */
-  inputs: ('fed' | 'file')[] = [];
+  inputs: InputKind[] = [];
   /** Each run's failure, in turn (then failWith). */
   runFailures: Error[] = [];
   /** What the loudness meter reads, and the runs it made. */
   loudness: LoudnessReading = { integratedLufs: -30, truePeakDbtp: -12 };
-  measured: ('fed' | 'file')[] = [];
+  measured: InputKind[] = [];
   /** Each meter run's failure, in turn. */
   measureFailures: Error[] = [];
   async measureLoudness(input: MediaInput, _plan: EncodingPlan, _signal: AbortSignal, run: EncodeRun = {}): Promise<LoudnessReading> {
-    this.measured.push(input.growing ? 'fed' : 'file');
+    this.measured.push(kindOf(input));
     this.beforeRun?.();
     for (const s of this.ticks) run.onProgress?.(s, 12);
-    if (input.growing) for (let offset = 0, next = 0; (next = await input.growing.available(offset)) > offset; ) offset = next;
+    const growing = growingOf(input);
+    if (growing) for (let offset = 0, next = 0; (next = await growing.available(offset)) > offset; ) offset = next;
     const failure = this.measureFailures.shift();
     if (failure) throw failure;
     return this.loudness;
   }
   async toMp3(input: MediaInput, _out: string, plan: EncodingPlan, signal: AbortSignal, run: EncodeRun = {}): Promise<void> {
     this.plans.push(plan);
-    this.inputs.push(input.growing ? 'fed' : 'file');
+    this.inputs.push(kindOf(input));
     this.beforeRun?.();
     for (const s of this.ticks) run.onProgress?.(s, 4);
-    if (input.growing) for (let offset = 0, next = 0; (next = await input.growing.available(offset)) > offset; ) offset = next;
+    const growing = growingOf(input);
+    if (growing) for (let offset = 0, next = 0; (next = await growing.available(offset)) > offset; ) offset = next;
     if (this.gate) await Promise.race([this.gate, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)))]);
     const failure = this.runFailures.shift() ?? this.failWith;
     if (failure) throw failure;
@@ -158,15 +168,30 @@ let failures: FailureMessage[];
 let stored: Set<string>;
 let uploads: { headers: ByteSpan[]; aborted: number };
 let videos: Set<string>;
+/** Each served video's URL once it was closed. */
+const servedCloses: string[] = [];
+/** Copies of the video begun by the default source. */
+let copies = 0;
 let runner: JobRunner;
-let recorded: { converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[]; failed: FailureReason[] };
+let recorded: {
+  converted: { seconds: number; encoded?: { mediaSeconds: number; encodeSeconds: number } }[];
+  failed: FailureReason[];
+  read: { served: number; copied: number }[];
+};
 
 function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
   const source: VideoSource = {
     info: async (fid) => (videos.has(fid) ? { filename: 'clip.mp4', length: 1000 } : undefined),
     copyTo: async (_fid, _path, signal, onData) => {
       signal.throwIfAborted();
+      copies++;
       onData?.(new Uint8Array(1000));
+    },
+    serve: async (_fid, _known, { signal }) => {
+      signal.throwIfAborted();
+      const served = { url: 'http://127.0.0.1:1/fake', bytesServed: 300, error: undefined, close: async () => void servedCloses.push(served.url) };
+      servedCloses.length = 0;
+      return served;
     },
     delete: async (fid) => void videos.delete(fid),
   };
@@ -209,6 +234,7 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     metrics: {
       converted: (seconds, encoded) => void recorded.converted.push({ seconds, encoded }),
       failed: (reason) => void recorded.failed.push(reason),
+      videoRead: ({ served, copied }) => void recorded.read.push({ served, copied }),
     },
     logger: createLogger({ service: 'test', level: 'silent' }),
     limits: mediaLimits(3600),
@@ -221,11 +247,14 @@ function deps(overrides: Partial<RunnerDeps> = {}): RunnerDeps {
     encoding: { vbrQuality: 2 },
     retentionMs: 7 * 86_400_000,
     keepVideos: false,
+    rangeReads: true,
     ...overrides,
   };
 }
 
 beforeEach(() => {
+  copies = 0;
+  servedCloses.length = 0;
   leases = new FakeLeases();
   transcoder = new FakeTranscoder();
   events = [];
@@ -234,7 +263,7 @@ beforeEach(() => {
   stored = new Set();
   uploads = { headers: [], aborted: 0 };
   videos = new Set([VIDEO]);
-  recorded = { converted: [], failed: [] };
+  recorded = { converted: [], failed: [], read: [] };
   runner = new JobRunner(deps());
 });
 
@@ -421,6 +450,7 @@ describe('JobRunner', () => {
         videos: {
           info: async () => ({ filename: 'clip.mp4', length: 1 }),
           copyTo: (_f, _p, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+          serve: notServed,
           delete: async () => {},
         },
       }),
@@ -464,6 +494,7 @@ function gatedSource(head: Uint8Array) {
       onData?.(new Uint8Array(3_000_000));
       whole = true;
     },
+    serve: notServed,
     delete: async () => {},
   };
   return { source, release, isWhole: () => whole };
@@ -509,7 +540,7 @@ describe('JobRunner, reading while the video is copied', () => {
     const aborted: boolean[] = [];
     const probe = transcoder.probe.bind(transcoder);
     transcoder.probe = async (input, signal) => {
-      if (!input.growing || !signal) return probe(input);
+      if (!growingOf(input) || !signal) return probe(input);
       transcoder.probes.push('fed');
       await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
       aborted.push(signal.aborted);
@@ -526,7 +557,7 @@ describe('JobRunner, reading while the video is copied', () => {
     const probe = transcoder.probe.bind(transcoder);
     transcoder.probe = async (input) => {
       release();
-      return { ...(await probe(input)), hasAudio: input.growing === undefined };
+      return { ...(await probe(input)), hasAudio: growingOf(input) === undefined };
     };
     runner = new JobRunner(deps({ videos: source }));
     expect(await runner.run(message, { replayed: false })).toEqual({ kind: 'done' });
@@ -602,19 +633,89 @@ describe('JobRunner, trim and loudness', () => {
     expect(transcoder.plans).toEqual([]);
   });
 
-  it('when the trim starts later, then the encoder waits for the whole copy, index first or not; a trim that only ends early is fed', async () => {
-    let gated = gatedSource(fastStartHead());
-    transcoder.beforeRun = () => gated.release();
-    runner = new JobRunner(deps({ videos: gated.source }));
-    await runner.run(withOptions({ start: 1 }), { replayed: false });
-    expect(transcoder.inputs).toEqual(['file']);
+  it('when the trim starts later, then the probe and the encoder read the video served by ranges, nothing is copied, and the server is closed after the job', async () => {
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.probes).toEqual(['served']);
+    expect(transcoder.inputs).toEqual(['served']);
+    expect(copies).toBe(0);
+    expect(servedCloses).toEqual(['http://127.0.0.1:1/fake']);
+    expect(recorded.read).toEqual([{ served: 300, copied: 0 }]);
+    expect(leases.state).toBe('done');
+  });
 
-    gated = gatedSource(fastStartHead());
+  it('when range reads are off (a store that cannot find a chunk by its index), then a late start reads the whole copy', async () => {
+    runner = new JobRunner(deps({ rangeReads: false }));
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['file']);
+    expect(copies).toBe(1);
+    expect(servedCloses).toEqual([]);
+  });
+
+  it('when a cover frame is asked, then the runs read the video served too; a trim that only ends early is fed from the copy', async () => {
+    await runner.run(withOptions({ cover: 'frame@2' }), { replayed: false });
+    expect(transcoder.inputs).toEqual(['served']);
+    expect(copies).toBe(0);
+
+    const gated = gatedSource(fastStartHead());
     leases = new FakeLeases();
+    transcoder.beforeRun = () => gated.release();
     runner = new JobRunner(deps({ videos: gated.source }));
     transcoder.measureMp3 = async () => ({ durationSeconds: 5, bitRate: 128_000, sizeBytes: 80_000, header: { start: 0, end: 600 } });
     await runner.run(withOptions({ end: 5 }), { replayed: false });
-    expect(transcoder.inputs).toEqual(['file', 'fed']);
+    expect(transcoder.inputs).toEqual(['served', 'fed']);
+  });
+
+  it('when a served run fails on the file, then the whole copy gets one more run, and the server is closed before it', async () => {
+    transcoder.runFailures = [new PermanentFailure('the file is truncated or damaged')];
+    let closedBeforeCopy: boolean | undefined;
+    transcoder.beforeRun = () => {
+      if (transcoder.inputs.at(-1) === 'file') closedBeforeCopy = servedCloses.length === 1;
+    };
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.inputs).toEqual(['served', 'file']);
+    expect(closedBeforeCopy).toBe(true);
+    expect(copies).toBe(1);
+    expect(recorded.read).toEqual([{ served: 300, copied: 1000 }]);
+    expect(uploads.aborted).toBe(1);
+    expect(leases.state).toBe('done');
+  });
+
+  it('when the served probe fails on the file, then the copy is probed, and the encoder reads the whole copy', async () => {
+    const probe = transcoder.probe.bind(transcoder);
+    transcoder.probe = async (input, signal) => {
+      if ('served' in input) {
+        transcoder.probes.push('served');
+        throw new PermanentFailure('the file is not a video or audio file that can be read');
+      }
+      return probe(input, signal);
+    };
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toEqual({ kind: 'done' });
+    expect(transcoder.probes[0]).toBe('served');
+    expect(transcoder.inputs).toEqual(['file']);
+    expect(servedCloses).toHaveLength(1);
+  });
+
+  it('when reading the store fails under a served run, then the attempt is retried, with no run on a copy', async () => {
+    transcoder.runFailures = [new TransientFailure('reading the video out of the store failed')];
+    expect(await runner.run(withOptions({ start: 1 }), { replayed: false })).toMatchObject({ kind: 'retry' });
+    expect(transcoder.inputs).toEqual(['served']);
+    expect(copies).toBe(0);
+    expect(servedCloses).toHaveLength(1);
+  });
+
+  it('when the owner cancels a served job, then the server is closed and nothing is kept', async () => {
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    transcoder.gate = new Promise(() => undefined);
+    transcoder.beforeRun = () => started();
+    const job = runner.run(withOptions({ start: 1 }), { replayed: false });
+    await running;
+    runner.cancel(VIDEO);
+    expect(await job).toEqual({ kind: 'done' });
+    expect(leases.state).toBe('cancelled');
+    expect(servedCloses).toHaveLength(1);
   });
 
   it('when a loudness is asked, then the audio is measured first and encoded once with the gain, and the limiter the true peak needs', async () => {

@@ -5,7 +5,7 @@ import type { JobEvent, JobMp3, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ChapterSplit, type PartCutter } from './chapter-split.js';
 import type { PartPlan } from './chapters.js';
-import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions } from './encoding-plan.js';
+import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions, seeksInSource } from './encoding-plan.js';
 import { levelled } from './loudness.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
@@ -28,6 +28,7 @@ import {
   failureReasonOf,
 } from './ports.js';
 import { VideoCopy } from './video-copy.js';
+import { type ReadFigures, VideoReads } from './video-reads.js';
 
 export interface RunnerDeps {
   leases: JobLeases;
@@ -60,6 +61,8 @@ export interface RunnerDeps {
   retentionMs: number;
   /** Keep the video once its job ended (by default it goes: the MP3 is what was asked for). */
   keepVideos: boolean;
+  /** A job that seeks reads the video served by ranges (see VideoSource.serve), not a whole copy. */
+  rangeReads: boolean;
 }
 
 /** How a delivery was made: replayed from the dead letters by an operator, or not. */
@@ -264,12 +267,13 @@ export class JobRunner {
     const signal = job.abort.signal;
     let timings: Record<string, number> | undefined;
     let fed: boolean | undefined;
+    let read: ReadFigures | undefined;
     let encoded: { mediaSeconds: number; encodeSeconds: number } | undefined;
     const expiresAt = new Date(Date.now() + retentionMs);
     // An earlier attempt may have stored the MP3s and died before announcing them: then only the message is sent.
     let stored = first ? undefined : await this.storedEarlier(message, mp3Fid);
     const resumed = stored !== undefined;
-    if (stored === undefined) ({ timings, fed, stored, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
+    if (stored === undefined) ({ timings, fed, read, stored, encoded } = await this.transcode(message, mp3Fid, expiresAt, job, log, first));
     signal.throwIfAborted();
     if (!(await leases.markFinishing(videoFid))) {
       for (const mp3 of stored) await mp3s.delete(mp3.fid);
@@ -281,7 +285,7 @@ export class JobRunner {
     await leases.markDone(videoFid, { mp3s: stored, expiresAt });
     this.announce(message, 'done', { percent: 100, mp3_fid: stored.length === 1 ? head.fid : null });
     if (!keepVideos) this.dropVideo(videoFid, log);
-    return { status: resumed ? 'resumed' : 'converted', mp3s: stored.length, ...(timings ? { ms: timings, fed } : {}), encoded };
+    return { status: resumed ? 'resumed' : 'converted', mp3s: stored.length, ...(timings ? { ms: timings, fed, read } : {}), encoded };
   }
 
   /** The MP3s an earlier attempt stored: all the parts of a split, or the one MP3; undefined when not all are there. */
@@ -301,7 +305,13 @@ export class JobRunner {
     job: Running,
     log: Logger,
     first: boolean,
-  ): Promise<{ timings: Record<string, number>; fed: boolean; stored: JobMp3[]; encoded: { mediaSeconds: number; encodeSeconds: number } }> {
+  ): Promise<{
+    timings: Record<string, number>;
+    fed: boolean;
+    read: ReadFigures;
+    stored: JobMp3[];
+    encoded: { mediaSeconds: number; encodeSeconds: number };
+  }> {
     const { videos, workspace, limits, leases, encoding } = this.deps;
     const videoFid = message.video_fid.toLowerCase();
     const signal = job.abort.signal;
@@ -315,23 +325,33 @@ export class JobRunner {
     const input = join(space.dir, 'input');
     const t0 = performance.now();
     // Reading, encoding and storing overlap: the copy runs ahead of the encoder, the MP3 is stored as written.
-    const copy = new VideoCopy(input, signal, (copySignal, onData) =>
-      this.bounded('reading the video', copySignal, (bounded) =>
-        videos.copyTo(
-          videoFid,
-          input,
-          bounded,
-          (piece) => {
-            alive();
-            onData(piece);
-          },
-          info,
+    const startCopy = () =>
+      new VideoCopy(input, signal, (copySignal, onData) =>
+        this.bounded('reading the video', copySignal, (bounded) =>
+          videos.copyTo(
+            videoFid,
+            input,
+            bounded,
+            (piece) => {
+              alive();
+              onData(piece);
+            },
+            info,
+          ),
         ),
-      ),
-    );
+      );
+    // A job whose runs seek reads only what they ask for: no copy, unless a served run fails on the file.
+    const served =
+      this.deps.rangeReads && seeksInSource(options)
+        ? await videos.serve(videoFid, info, { signal, readTimeoutMs: this.deps.transferTimeoutMs, onData: alive }).catch(async (err: unknown) => {
+            await space.dispose();
+            throw err;
+          })
+        : undefined;
+    const reads = new VideoReads(startCopy, served);
     try {
       const output = join(space.dir, 'output.mp3');
-      const probed = await this.probeSource(copy, signal, log);
+      const probed = await this.probeSource(reads, signal, log);
       const { source } = probed;
       alive();
       if (!source.hasAudio) throw new PermanentFailure('the video has no audio track');
@@ -339,7 +359,7 @@ export class JobRunner {
       const kept = keptSeconds(plan, source);
       checkSource(source, limits, plan.trim ? kept : undefined);
       // A split reads the chapters and cuts from the whole copy; a source without chapters is converted whole.
-      const parts = options.split === 'chapters' ? await this.planSplit(copy, plan, source, signal, log) : [];
+      const parts = options.split === 'chapters' ? await this.planSplit(reads.copy(), plan, source, signal, log) : [];
       // A later start or a cover frame needs ffmpeg to seek in the file: then it waits for the whole copy.
       const streaming = probed.streaming && !needsWholeFile(plan) && parts.length === 0;
       // Written while ffmpeg starts, and done before anything else writes the job. Of the part kept: progress,
@@ -352,26 +372,26 @@ export class JobRunner {
       try {
         const progress = this.progressReporter(message, kept, alive, log, durationRecorded);
         if (plan.loudness) {
-          plan = await this.level(copy, plan, source, streaming, signal, progress.phase(0, MEASURE_SHARE), log);
+          plan = await this.level(reads, plan, source, streaming, signal, progress.phase(0, MEASURE_SHARE), log);
           measuredAt = performance.now();
         }
         const onProgress = plan.loudness ? progress.phase(MEASURE_SHARE, 1 - MEASURE_SHARE) : progress.phase(0, 1);
         if (parts.length > 0) {
-          const job = { videoFid, owner: message.username, input: copy.file.path, dir: space.dir, source, plan, expiresAt, leftovers: !first };
+          const job = { videoFid, owner: message.username, input: reads.copy().file.path, dir: space.dir, source, plan, expiresAt, leftovers: !first };
           split = await this.split.run(job, parts, signal, {
             ...this.splitProgress(progress.phase, plan.loudness ? MEASURE_SHARE : 0, ChapterSplit.encodesFirst(plan)),
             bounded: (what, bySignal, transfer) => this.bounded(what, bySignal, transfer),
             startedAt: t1,
           });
-        } else encodedMp3 = await this.encode(copy, output, plan, { mp3Fid, leftovers: !first, streaming, startedAt: t1 }, signal, onProgress, log);
+        } else encodedMp3 = await this.encode(reads, output, plan, { mp3Fid, leftovers: !first, streaming, startedAt: t1 }, signal, onProgress, log);
       } finally {
         await durationRecorded;
       }
       if (split) {
         const t2 = performance.now();
-        const timings = { copy: Math.round((copy.completedAt ?? t2) - t0), probe: Math.round(t1 - t0), split: Math.round(t2 - t1) };
+        const timings = { copy: Math.round((reads.copied?.completedAt ?? t2) - t0), probe: Math.round(t1 - t0), split: Math.round(t2 - t1) };
         const mediaSeconds = split.reduce((sum, m) => sum + (m.durationSeconds ?? 0), 0);
-        return { timings, fed: false, stored: split, encoded: { mediaSeconds, encodeSeconds: (t2 - t1) / 1000 } };
+        return { timings, fed: false, ...reads.readFigures(info.length), stored: split, encoded: { mediaSeconds, encodeSeconds: (t2 - t1) / 1000 } };
       }
       const { mp3, upload, fed } = encodedMp3!;
       alive();
@@ -398,18 +418,20 @@ export class JobRunner {
       const t3 = performance.now();
       return {
         timings: {
-          copy: Math.round((copy.completedAt ?? t2) - t0),
+          copy: Math.round((reads.copied?.completedAt ?? t2) - t0),
           probe: Math.round(t1 - t0),
           ...(measuredAt === undefined ? {} : { loudness: Math.round(measuredAt - t1) }),
           ffmpeg: Math.round(t2 - t1),
           store: Math.round(t3 - t2),
         },
         fed,
+        ...reads.readFigures(info.length),
         stored: [{ fid: mp3Fid, title: plan.tags.tags.title ?? null, durationSeconds: mp3.durationSeconds, size: mp3.sizeBytes }],
         encoded: { mediaSeconds: mp3.durationSeconds, encodeSeconds: (t2 - t1) / 1000 },
       };
     } finally {
-      await copy.stop();
+      await reads.stop();
+      this.deps.metrics.videoRead(reads.readFigures(info.length).read);
       await space.dispose();
     }
   }
@@ -443,8 +465,18 @@ export class JobRunner {
    * clear (no audio seen, ffprobe refused it) or the file is of another kind, the whole copy is probed: the
    * answer that counts. `streaming`: ffmpeg can be fed too.
    */
-  private async probeSource(copy: VideoCopy, signal: AbortSignal, log: Logger): Promise<{ source: MediaProbe; streaming: boolean }> {
+  private async probeSource(reads: VideoReads, signal: AbortSignal, log: Logger): Promise<{ source: MediaProbe; streaming: boolean }> {
     const { transcoder } = this.deps;
+    if (reads.served) {
+      try {
+        return { source: await transcoder.probe({ served: reads.served }, signal), streaming: false };
+      } catch (err) {
+        if (signal.aborted || !(err instanceof PermanentFailure)) throw err;
+        log.info({ reason: err.reason }, 'the video could not be read by ranges; probing the whole copy');
+        await reads.unserve();
+      }
+    }
+    const copy = reads.copy();
     const early = new AbortController();
     const streamed = transcoder.probe({ path: copy.file.path, growing: copy.file }, AbortSignal.any([signal, early.signal]));
     streamed.catch(() => undefined);
@@ -469,7 +501,7 @@ export class JobRunner {
    * that takes it to the target: see `levelFor`.
    */
   private async level(
-    copy: VideoCopy,
+    reads: VideoReads,
     plan: EncodingPlan,
     source: MediaProbe,
     streaming: boolean,
@@ -480,7 +512,7 @@ export class JobRunner {
     const { loudness } = plan;
     if (!loudness) return plan;
     const started = performance.now();
-    const reading = await this.fedThenWhole(copy, streaming, signal, log, (input) =>
+    const reading = await this.fedThenWhole(reads, streaming, signal, log, (input) =>
       this.deps.transcoder.measureLoudness(input, plan, signal, { onProgress, spentMs: performance.now() - started }),
     );
     const result = levelled(plan, reading, source.channels);
@@ -497,7 +529,7 @@ export class JobRunner {
    * still to be finished. A failed run's upload is removed before the next.
    */
   private async encode(
-    copy: VideoCopy,
+    reads: VideoReads,
     output: string,
     plan: EncodingPlan,
     target: { mp3Fid: string; leftovers: boolean; streaming: boolean; startedAt: number },
@@ -507,7 +539,7 @@ export class JobRunner {
   ): Promise<{ mp3: Mp3Measure; upload: Mp3Upload; fed: boolean }> {
     const { transcoder, mp3s } = this.deps;
     let leftovers = target.leftovers;
-    return this.fedThenWhole(copy, target.streaming, signal, log, async (input, fed) => {
+    return this.fedThenWhole(reads, target.streaming, signal, log, async (input, fed) => {
       const upload = await mp3s.follow(target.mp3Fid, output, { leftovers });
       try {
         await transcoder.toMp3(input, output, plan, signal, { onProgress, spentMs: performance.now() - target.startedAt });
@@ -522,17 +554,29 @@ export class JobRunner {
   }
 
   /**
-   * Runs `run` on the copy as it grows (`streaming`) or on the whole copy. When a run fed from the growing
-   * copy fails on the file, the whole copy gets one more run (within the same time limit): the file is
-   * refused only as the original would refuse it.
+   * Runs `run` on the served video, on the copy as it grows (`streaming`) or on the whole copy. When a run
+   * served by ranges or fed from the growing copy fails on the file, the whole copy gets one more run (within
+   * the same time limit): the file is refused only as the original would refuse it.
    */
   private async fedThenWhole<T>(
-    copy: VideoCopy,
+    reads: VideoReads,
     streaming: boolean,
     signal: AbortSignal,
     log: Logger,
     run: (input: MediaInput, fed: boolean) => Promise<T>,
   ): Promise<T> {
+    if (reads.served) {
+      try {
+        return await run({ served: reads.served }, false);
+      } catch (err) {
+        if (signal.aborted || !(err instanceof PermanentFailure)) throw err;
+        log.info({ reason: err.reason }, 'the video could not be read by ranges; reading the whole copy');
+        await reads.unserve();
+        await reads.copy().whole;
+        streaming = false;
+      }
+    }
+    const copy = reads.copy();
     for (let fed = streaming; ; fed = false) {
       try {
         return await run(fed ? { path: copy.file.path, growing: copy.file } : { path: copy.file.path }, fed);

@@ -26,6 +26,12 @@ export interface VideoSource {
    * `known`: what `info` just answered for it, which saves looking the file up again.
    */
   copyTo(videoFid: string, path: string, signal: AbortSignal, onData?: (piece: Uint8Array) => void, known?: VideoInfo): Promise<void>;
+  /**
+   * Serves the video to ffmpeg by byte ranges, read out of the store as they are asked for, so that a run
+   * which seeks (a trim that starts later) reads only what it needs. Each read of the store is bounded by
+   * `readTimeoutMs`; `onData` hears of bytes sent. Closed by its `close`, or with `signal`.
+   */
+  serve(videoFid: string, known: VideoInfo, options: { signal: AbortSignal; readTimeoutMs: number; onData?: () => void }): Promise<ServedVideo>;
   /** Removes the video (a cancelled job keeps nothing); done when there is none. */
   delete(videoFid: string): Promise<void>;
 }
@@ -109,14 +115,24 @@ export interface FollowedFile {
   available(offset: number): Promise<number>;
 }
 
+/** The video as ffmpeg reads it by byte ranges (see VideoSource.serve). */
+export interface ServedVideo {
+  /** Where ffmpeg reads it: an address of ours on loopback, never made of anything the upload or the user gave. */
+  readonly url: string;
+  /** Bytes of the video sent so far. */
+  readonly bytesServed: number;
+  /** The first read of the store that failed (ffmpeg then saw a cut connection), if any did. */
+  readonly error: unknown;
+  /** Stops serving: every connection and read it has open ends. */
+  close(): Promise<void>;
+}
+
 /**
  * What the encoder reads: a whole local file, or (`growing`) one still being copied, which it then reads
- * from its first byte on as it grows, through a pipe: for containers that can be read in file order only.
+ * from its first byte on as it grows, through a pipe: for containers that can be read in file order only;
+ * or the video served by byte ranges, for runs that seek.
  */
-export interface MediaInput {
-  path: string;
-  growing?: FollowedFile;
-}
+export type MediaInput = { path: string; growing?: FollowedFile } | { served: ServedVideo };
 
 export interface Transcoder {
   /**
@@ -171,6 +187,8 @@ export interface ConversionMetrics {
    * when this attempt encoded it (not when an earlier one had stored the MP3 already).
    */
   converted(seconds: number, encoded?: { mediaSeconds: number; encodeSeconds: number }): void;
+  /** An attempt read `served` bytes of its video by ranges and `copied` bytes as a whole copy, done or not. */
+  videoRead(bytes: { served: number; copied: number }): void;
   failed(reason: FailureReason): void;
 }
 

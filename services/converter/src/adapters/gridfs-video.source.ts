@@ -1,16 +1,36 @@
 import { open } from 'node:fs/promises';
 import { Readable, addAbortSignal } from 'node:stream';
-import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId } from '@mp3converter/shared/storage';
-import type { Db } from 'mongodb';
+import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
+import type { Binary, Db } from 'mongodb';
 import type { ByteSpan, ServedVideo, VideoInfo, VideoSource } from '../domain/ports.js';
 import { RangeServer } from './range.server.js';
 
 /**
- * Chunks one query of a served read asks for (2 MiB with 255 KiB chunks). ffmpeg asks for "from here to the
- * end" and drops the connection once it seeks elsewhere: a query for all of that would have FerretDB read
- * and sort the rest of the file before its first chunk came back.
+ * A served read asks for its chunks one by one, by file and number (two equalities, which MongoDB answers
+ * from its `files_id, n` index and FerretDB hands to PostgreSQL whole, where start.sh gives it an index):
+ * ffmpeg asks for "from here to the end" and drops the connection once it seeks elsewhere, and a query for a
+ * range of numbers has FerretDB read every chunk of the file (it passes on only the equality) and sort them
+ * before its first chunk comes back. The next chunk is asked for while one is sent.
  */
-const SERVED_WINDOW_CHUNKS = 8;
+async function* chunksOf(db: Db, file: GridFsFile, { start, end }: ByteSpan, timeoutMs: number, stop: AbortSignal): AsyncGenerator<Buffer> {
+  const chunks = db.collection<{ files_id: unknown; n: number; data: Binary }>('fs.chunks');
+  const fetch = (n: number) =>
+    withDeadline(timeoutMs, (signal) => chunks.findOne({ files_id: file._id, n }, { projection: { data: 1 }, signal }), 'reading a GridFS chunk');
+  const last = Math.floor((end - 1) / file.chunkSize);
+  let n = Math.floor(start / file.chunkSize);
+  let next = n <= last ? fetch(n) : undefined;
+  for (; next && !stop.aborted; n++) {
+    const chunk = await next;
+    next = n + 1 <= last ? fetch(n + 1) : undefined;
+    // A fetch left behind when the reader stops fails unheard.
+    next?.catch(() => undefined);
+    if (!chunk) throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
+    const b = chunk.data.buffer;
+    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const offset = n * file.chunkSize;
+    yield data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
+  }
+}
 
 export class GridFsVideoSource implements VideoSource {
   constructor(
@@ -49,16 +69,12 @@ export class GridFsVideoSource implements VideoSource {
     signal.throwIfAborted();
     const file = known instanceof FoundVideo ? known.file : await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
     if (!file) throw new Error(`video ${videoFid} disappeared`);
-    const window = SERVED_WINDOW_CHUNKS * file.chunkSize;
-    const db = this.db;
-    async function* windows({ start, end }: ByteSpan, stop: AbortSignal): AsyncGenerator<Buffer> {
-      for (let at = start; at < end && !stop.aborted; ) {
-        const until = Math.min(end, (Math.floor(at / window) + 1) * window);
-        yield* openGridFsDownload(db, file!, { start: at, end: until, batchTimeoutMs: readTimeoutMs }) as AsyncIterable<Buffer>;
-        at = until;
-      }
-    }
-    const server = await RangeServer.start(file.length, (span, stop) => Readable.from(windows(span, stop), { objectMode: false }), onData);
+    const found = file;
+    const server = await RangeServer.start(
+      file.length,
+      (span, stop) => Readable.from(chunksOf(this.db, found, span, readTimeoutMs, stop), { objectMode: false }),
+      onData,
+    );
     const close = () => void server.close();
     signal.addEventListener('abort', close, { once: true });
     return server;

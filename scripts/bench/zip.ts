@@ -58,7 +58,7 @@ try {
     // read of a file's chunks reads all 2 GiB of them, and the first misses the gateway's read deadline).
     await run('bash', [
       '-c',
-      'source scripts/lib/common.sh && ferretdb_pg_lookups "$0" mp3s fs.chunks files_id && ferretdb_pg_lookups "$0" mp3s fs.files _id',
+      'source scripts/lib/common.sh && ferretdb_pg_lookups "$0" mp3s fs.chunks files_id,n && ferretdb_pg_lookups "$0" mp3s fs.files _id',
       process.env.BENCH_PG_URL,
     ]);
     console.log('PostgreSQL indexes for the chunk lookups made');

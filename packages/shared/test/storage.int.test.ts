@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
   deleteGridFsFile,
   ensureGridFsIndexes,
   openGridFsDownload,
+  readGridFsChunks,
 } from '../src/storage/index.js';
 import { storeGridFsFile, uniqueName } from '../src/testing/index.js';
 
@@ -83,6 +85,25 @@ describe('openGridFsDownload', () => {
         await db.collection('fs.chunks').deleteOne({ files_id: file._id, n: gone });
         await expect(buffer(openGridFsDownload(db, file, { asStored: true }))).rejects.toThrow(new RegExp(`chunk ${gone} .* is missing`));
       }
+    });
+
+    it('when read chunk by chunk, then any range comes back exact, in any order the chunks went in, and a missing or cut chunk fails it', async () => {
+      const { file, bytes } = await storedInOrder([...Array(30).keys()].reverse());
+      const chunked = (range: { start?: number; end?: number }) => buffer(Readable.from(readGridFsChunks(db, file, { ...range, timeoutMs: 10_000 })));
+      expect((await chunked({})).equals(bytes)).toBe(true);
+      for (const [start, end] of [
+        [0, 1],
+        [1023, 1025],
+        [5000, 9000],
+        [bytes.length - 1, bytes.length],
+        [7, 7],
+      ] as const) {
+        expect((await chunked({ start, end })).equals(bytes.subarray(start, end))).toBe(true);
+      }
+      await db.collection('fs.chunks').deleteOne({ files_id: file._id, n: 12 });
+      await expect(chunked({ start: 5000 })).rejects.toThrow(/chunk 12 .* is missing/);
+      await db.collection('fs.chunks').updateOne({ files_id: file._id, n: 20 }, { $set: { data: Buffer.alloc(10) } });
+      await expect(chunked({ start: 20 * 1024 })).rejects.toThrow(/chunk 20 .* has 10 bytes/);
     });
   });
 });

@@ -165,6 +165,41 @@ export function openGridFsDownload(
   return Readable.from(read(), { objectMode: false });
 }
 
+/**
+ * Bytes `start` (inclusive) to `end` (exclusive) of a GridFS file, asked for chunk by chunk by file and number
+ * (two equalities, which MongoDB answers from its `files_id, n` index and FerretDB hands to PostgreSQL whole,
+ * where start.sh gives it an index), the next chunk asked for while one is used. For reads that must start at
+ * once wherever they start (a range of a large file): a query for a range of numbers has FerretDB read every
+ * chunk of the file, as it passes on only the equality on the file, before its first chunk comes back. Each
+ * chunk has `timeoutMs` (a StorageTimeoutError past it); `stop` ends the read early.
+ */
+export async function* readGridFsChunks(
+  db: Db,
+  file: GridFsFile,
+  { start = 0, end = file.length, timeoutMs, stop }: { start?: number; end?: number; timeoutMs: number; stop?: AbortSignal },
+  bucketName = 'fs',
+): AsyncGenerator<Buffer> {
+  const chunks = db.collection<Chunk>(`${bucketName}.chunks`);
+  const fetch = (n: number) =>
+    withDeadline(timeoutMs, (signal) => chunks.findOne({ files_id: file._id, n }, { projection: { data: 1 }, signal }), 'reading a GridFS chunk');
+  const last = Math.floor((end - 1) / file.chunkSize);
+  let n = Math.floor(start / file.chunkSize);
+  let next = start < end ? fetch(n) : undefined;
+  for (; next && !stop?.aborted; n++) {
+    const chunk = await next;
+    next = n < last ? fetch(n + 1) : undefined;
+    // A fetch left behind when the reader stops fails unheard.
+    next?.catch(() => undefined);
+    if (!chunk) throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
+    const b = chunk.data.buffer;
+    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    const offset = n * file.chunkSize;
+    if (data.length !== Math.min(file.chunkSize, file.length - offset))
+      throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} has ${data.length} bytes`);
+    yield data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
+  }
+}
+
 /** Server error codes that mean "not now" (no primary, shutting down, network), as the driver's retry rules have them. */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436]);
 

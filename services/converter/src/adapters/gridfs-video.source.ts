@@ -1,36 +1,9 @@
 import { open } from 'node:fs/promises';
 import { Readable, addAbortSignal } from 'node:stream';
-import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
-import type { Binary, Db } from 'mongodb';
-import type { ByteSpan, ServedVideo, VideoInfo, VideoSource } from '../domain/ports.js';
+import { type GridFSBucket, type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId, readGridFsChunks } from '@mp3converter/shared/storage';
+import type { Db } from 'mongodb';
+import type { ServedVideo, VideoInfo, VideoSource } from '../domain/ports.js';
 import { RangeServer } from './range.server.js';
-
-/**
- * A served read asks for its chunks one by one, by file and number (two equalities, which MongoDB answers
- * from its `files_id, n` index and FerretDB hands to PostgreSQL whole, where start.sh gives it an index):
- * ffmpeg asks for "from here to the end" and drops the connection once it seeks elsewhere, and a query for a
- * range of numbers has FerretDB read every chunk of the file (it passes on only the equality) and sort them
- * before its first chunk comes back. The next chunk is asked for while one is sent.
- */
-async function* chunksOf(db: Db, file: GridFsFile, { start, end }: ByteSpan, timeoutMs: number, stop: AbortSignal): AsyncGenerator<Buffer> {
-  const chunks = db.collection<{ files_id: unknown; n: number; data: Binary }>('fs.chunks');
-  const fetch = (n: number) =>
-    withDeadline(timeoutMs, (signal) => chunks.findOne({ files_id: file._id, n }, { projection: { data: 1 }, signal }), 'reading a GridFS chunk');
-  const last = Math.floor((end - 1) / file.chunkSize);
-  let n = Math.floor(start / file.chunkSize);
-  let next = n <= last ? fetch(n) : undefined;
-  for (; next && !stop.aborted; n++) {
-    const chunk = await next;
-    next = n + 1 <= last ? fetch(n + 1) : undefined;
-    // A fetch left behind when the reader stops fails unheard.
-    next?.catch(() => undefined);
-    if (!chunk) throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
-    const b = chunk.data.buffer;
-    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const offset = n * file.chunkSize;
-    yield data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
-  }
-}
 
 export class GridFsVideoSource implements VideoSource {
   constructor(
@@ -72,7 +45,8 @@ export class GridFsVideoSource implements VideoSource {
     const found = file;
     const server = await RangeServer.start(
       file.length,
-      (span, stop) => Readable.from(chunksOf(this.db, found, span, readTimeoutMs, stop), { objectMode: false }),
+      // Chunk by chunk (readGridFsChunks): ffmpeg asks for "from here to the end" and drops the connection once it seeks.
+      (span, stop) => Readable.from(readGridFsChunks(this.db, found, { ...span, timeoutMs: readTimeoutMs, stop }), { objectMode: false }),
       onData,
     );
     const close = () => void server.close();

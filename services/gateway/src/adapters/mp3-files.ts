@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
-import { type GridFsFile, deleteGridFsFile, openGridFsDownload, parseObjectId, withDeadline } from '@mp3converter/shared/storage';
+import { Readable } from 'node:stream';
+import { type GridFsFile, deleteGridFsFile, parseObjectId, readGridFsChunks, withDeadline } from '@mp3converter/shared/storage';
 import { type Db, type GridFSFile, ObjectId } from 'mongodb';
 import type { Mp3Deletion } from '../domain/ports.js';
 import type { Mp3Reads, StoredMp3 } from '../domain/zip-download.js';
@@ -103,12 +103,12 @@ export class GridFsMp3Files implements Mp3Deletion, Mp3Reads<GridFsStoredMp3> {
   }
 
   /**
-   * Bytes `start` (inclusive) to `end` (exclusive), for a ZIP. Read as stored (see openGridFsDownload): the
-   * converter writes an MP3's chunks in order, and FerretDB answers a read sorted by `n` only once it has
-   * read and sorted the whole file (128 MiB MP3s in a 2 GiB ZIP missed the read deadline that way).
+   * Bytes `start` (inclusive) to `end` (exclusive), for a ZIP: chunk by chunk (readGridFsChunks), since FerretDB
+   * answers a query for a range of chunks only once it has read the whole file (the first read of a 128 MiB
+   * MP3 in a 2 GiB ZIP missed the read deadline that way).
    */
   read(mp3: GridFsStoredMp3, start: number, end: number): Readable {
-    return openGridFsDownload(this.db, mp3.file, { start, end, batchTimeoutMs: this.timeoutMs, asStored: true });
+    return Readable.from(readGridFsChunks(this.db, mp3.file, { start, end, timeoutMs: this.timeoutMs }), { objectMode: false });
   }
 
   /**
@@ -123,8 +123,8 @@ export class GridFsMp3Files implements Mp3Deletion, Mp3Reads<GridFsStoredMp3> {
     );
   }
 
-  /** Bytes `start` to `end` inclusive, read as stored (as `read`). */
+  /** Bytes `start` to `end` inclusive, chunk by chunk (as `read`). */
   open(mp3: Mp3File, start: number, end: number): Readable {
-    return openGridFsDownload(this.db, mp3.file, { start, end: end + 1, batchTimeoutMs: this.timeoutMs, asStored: true });
+    return Readable.from(readGridFsChunks(this.db, mp3.file, { start, end: end + 1, timeoutMs: this.timeoutMs }), { objectMode: false });
   }
 }

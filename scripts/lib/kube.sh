@@ -77,7 +77,8 @@ kubectl_bin() {
   kube_bin kubectl
 }
 
-# kube_certs DIR: a throwaway CA, the API server's serving certificate (127.0.0.1, localhost) and the
+# kube_certs DIR: a throwaway CA, the API server's serving certificate (127.0.0.1, localhost, and
+# KUBE_EXTRA_SANS, e.g. IP:10.96.0.1 for pods that reach it through the `kubernetes` Service) and the
 # service-account signing key pair, made with openssl.
 kube_certs() {
   local d=$1
@@ -85,7 +86,7 @@ kube_certs() {
     cd "$d"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=mp3converter-test-ca
     openssl req -newkey rsa:2048 -nodes -keyout apiserver.key -out apiserver.csr -subj /CN=kube-apiserver
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n' >apiserver.ext
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc%s\n' "${KUBE_EXTRA_SANS:+,$KUBE_EXTRA_SANS}" >apiserver.ext
     openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out apiserver.crt -days 2 -extfile apiserver.ext
     openssl genrsa -out sa.key 2048
     openssl rsa -in sa.key -pubout -out sa.pub
@@ -93,6 +94,8 @@ kube_certs() {
 }
 
 KUBE_PIDS=()
+# more kube-apiserver flags (the aggregation layer's, for one), set before kube_start
+KUBE_APISERVER_ARGS=()
 
 # kube_start DIR -> starts etcd, kube-apiserver and kube-controller-manager on free loopback ports, with their
 # data, certificates and logs in DIR, and writes DIR/kubeconfig (a system:masters token). The pids go into
@@ -126,7 +129,8 @@ kube_start() {
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$d/sa.pub" \
     --service-account-signing-key-file "$d/sa.key" --service-cluster-ip-range 10.96.0.0/24 \
     --endpoint-reconciler-type none --kubelet-preferred-address-types Hostname \
-    --kubelet-client-certificate "$d/apiserver.crt" --kubelet-client-key "$d/apiserver.key" >"$d/kube-apiserver.log" 2>&1 &
+    --kubelet-client-certificate "$d/apiserver.crt" --kubelet-client-key "$d/apiserver.key" \
+    "${KUBE_APISERVER_ARGS[@]}" >"$d/kube-apiserver.log" 2>&1 &
   KUBE_PIDS+=($!)
 
   cat >"$d/kubeconfig" <<KUBECONFIG

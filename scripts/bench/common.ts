@@ -28,6 +28,18 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+/**
+ * On FerretDB over PostgreSQL (BENCH_PG_URL, from bench.sh), the PostgreSQL indexes start.sh makes for lookups
+ * (ferretdb_pg_lookups): for a benchmark to measure the local default as it runs. Nothing on MongoDB.
+ */
+export async function pgLookups(database: string, collection: string, fields: string): Promise<void> {
+  const url = process.env.BENCH_PG_URL;
+  if (!url) return;
+  await promisify(execFile)('bash', ['-c', 'source scripts/lib/common.sh && ferretdb_pg_lookups "$@"', 'lookups', url, database, collection, fields], {
+    cwd: root,
+  });
+}
+
 /** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production; its log level `BENCH_LOG_LEVEL` (warn). */
 /** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS); the gateway runs V8's defaults. */
 export const SERVICE_NODE_OPTIONS: Record<string, string> = { converter: '--max-semi-space-size=1' };

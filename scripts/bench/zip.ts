@@ -19,7 +19,7 @@ import { promisify } from 'node:util';
 import { jobsCollection, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { GridFSBucket, MongoClient, ObjectId, deleteGridFsFile } from '@mp3converter/shared/storage';
 import { uniqueName } from '@mp3converter/shared/testing';
-import { BENCH_GATEWAY, BENCH_USER, benchToken, endBench, fmt, mib, servers, startBenchAuth, startBenchGateway } from './common.js';
+import { BENCH_GATEWAY, BENCH_USER, benchToken, endBench, fmt, mib, pgLookups, servers, startBenchAuth, startBenchGateway } from './common.js';
 
 const sizeMiB = Number(process.argv[2] ?? 2048);
 const files = Number(process.argv[3] ?? 16);
@@ -53,16 +53,9 @@ try {
     jobs.push({ videoFid, mp3Fid });
   }
   console.log(`stored ${files} MP3s of ${perFile} MiB in ${fmt((performance.now() - t) / 1000)} s`);
-  if (process.env.BENCH_PG_URL) {
-    // FerretDB on PostgreSQL: the chunk lookups by file from an index, as start.sh sets them up (else each
-    // read of a file's chunks reads all 2 GiB of them, and the first misses the gateway's read deadline).
-    await run('bash', [
-      '-c',
-      'source scripts/lib/common.sh && ferretdb_pg_lookups "$0" mp3s fs.chunks files_id,n && ferretdb_pg_lookups "$0" mp3s fs.files _id',
-      process.env.BENCH_PG_URL,
-    ]);
-    console.log('PostgreSQL indexes for the chunk lookups made');
-  }
+  // FerretDB on PostgreSQL: the chunk lookups by file from an index, as start.sh sets them up.
+  await pgLookups('mp3s', 'fs.chunks', 'files_id,n');
+  await pgLookups('mp3s', 'fs.files', '_id');
 
   const token = await benchToken(BENCH_GATEWAY);
   const url = `${BENCH_GATEWAY}/download.zip?${jobs.map((j) => `fid=${j.videoFid}`).join('&')}`;

@@ -85,6 +85,18 @@ describe('the webhook store', () => {
     expect(await store.redeliver(uniqueEmail('other'), endpointId, id, later)).toBe('not-found');
   });
 
+  it('when an attempt has written its outcome but not yet let go of its lease, then a redelivery is taken (no attempt is under way)', async () => {
+    const now = new Date();
+    const { owner, endpointId, id } = await oneDelivery(now);
+    await claimOwn(id, 60_000, now);
+    // recordAttempt's first step alone: the outcome written, the lease still held.
+    await mongo
+      .db(database)
+      .collection('deliveries')
+      .updateOne({ _id: id as never }, { $set: { state: 'failed' } });
+    expect(await store.redeliver(owner, endpointId, id, now)).toMatchObject({ id, state: 'pending' });
+  });
+
   it('when the same delivery is added twice, then the second changes nothing', async () => {
     const { owner, endpointId, id } = await oneDelivery();
     expect(await store.addDelivery({ id, endpointId, owner, event: 'job.done', videoFid: FID, payload: '{"other":1}' })).toBe(false);

@@ -290,9 +290,11 @@ export class WebhookStore {
    * being made.
    */
   async redeliver(owner: string, endpointId: string, deliveryId: string, now = new Date()): Promise<DeliveryView | 'not-found' | 'in-progress'> {
-    const exists = await this.deliveries.findOne({ _id: deliveryId, endpoint_id: endpointId, owner }, { projection: { _id: 1 } });
+    const exists = await this.deliveries.findOne({ _id: deliveryId, endpoint_id: endpointId, owner }, { projection: { _id: 1, state: 1 } });
     if (!exists) return 'not-found';
-    const lease = await this.leases.findOne({ _id: deliveryId });
+    // A worker writes an attempt's outcome before it lets go of its lease: a delivery already delivered or
+    // failed has no attempt under way, whatever lease is still about.
+    const lease = exists.state === 'pending' ? await this.leases.findOne({ _id: deliveryId }) : null;
     if (lease && lease.until > now) return 'in-progress';
     await this.deliveries.updateOne(
       { _id: deliveryId, endpoint_id: endpointId, owner },

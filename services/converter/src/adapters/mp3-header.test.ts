@@ -22,7 +22,8 @@ async function lengthOf(args: string[]): Promise<{ header: number | undefined; f
   }
 }
 
-describe('the length of an MP3 from its Xing/Info header', () => {
+// Each test runs a real ffmpeg, which on a busy machine can take longer than the default 5 s.
+describe('the length of an MP3 from its Xing/Info header', { timeout: 30_000 }, () => {
   it('when ffmpeg wrote a VBR stereo MP3 behind an ID3v2 tag, then the length is what ffprobe says', async () => {
     const { header, ffprobe } = await lengthOf([
       '-f',
@@ -37,13 +38,12 @@ describe('the length of an MP3 from its Xing/Info header', () => {
       '3',
     ]);
     expect(header).toBeCloseTo(ffprobe, 5);
-    // A minute encoded by a real ffmpeg: far more than the default 5 s allows on a busy machine.
-  }, 30_000);
+  });
 
   it('when it is a CBR mono MPEG-2 MP3, then the length is what ffprobe says', async () => {
     const { header, ffprobe } = await lengthOf(['-f', 'lavfi', '-i', 'sine=sample_rate=22050:duration=7.7', '-ac', '1', '-c:a', 'libmp3lame', '-b:a', '64k']);
     expect(header).toBeCloseTo(ffprobe, 5);
-  }, 30_000);
+  });
 
   it('when the bytes are not an MP3 frame, then there is no length (ffprobe is asked instead)', () => {
     expect(xingLength(Buffer.alloc(300))).toBeUndefined();
@@ -51,7 +51,7 @@ describe('the length of an MP3 from its Xing/Info header', () => {
   });
 });
 
-describe('a cut MP3 whose LAME tag claims an encoder delay', () => {
+describe('a cut MP3 whose LAME tag claims an encoder delay', { timeout: 30_000 }, () => {
   /** The samples a decoder skips at the start of the MP3 (ffprobe's start_time × rate), and its decoded length. */
   const offset = (data: Buffer) => firstFrameOffset(data)!;
   const startSkip = async (path: string) => {

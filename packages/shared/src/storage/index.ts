@@ -165,10 +165,13 @@ export function openGridFsDownload(
   return Readable.from(read(), { objectMode: false });
 }
 
+/** Chunks readGridFsChunks asks for ahead of the one it hands over. */
+const CHUNKS_AHEAD = 4;
+
 /**
  * Bytes `start` (inclusive) to `end` (exclusive) of a GridFS file, asked for chunk by chunk by file and number
  * (two equalities, which MongoDB answers from its `files_id, n` index and FerretDB hands to PostgreSQL whole,
- * where start.sh gives it an index), the next chunk asked for while one is used. For reads that must start at
+ * where start.sh gives it an index), the next few asked for while one is used. For reads that must start at
  * once wherever they start (a range of a large file): a query for a range of numbers has FerretDB read every
  * chunk of the file, as it passes on only the equality on the file, before its first chunk comes back. Each
  * chunk has `timeoutMs` (a StorageTimeoutError past it); `stop` ends the read early.
@@ -180,16 +183,21 @@ export async function* readGridFsChunks(
   bucketName = 'fs',
 ): AsyncGenerator<Buffer> {
   const chunks = db.collection<Chunk>(`${bucketName}.chunks`);
-  const fetch = (n: number) =>
-    withDeadline(timeoutMs, (signal) => chunks.findOne({ files_id: file._id, n }, { projection: { data: 1 }, signal }), 'reading a GridFS chunk');
-  const last = Math.floor((end - 1) / file.chunkSize);
-  let n = Math.floor(start / file.chunkSize);
-  let next = start < end ? fetch(n) : undefined;
-  for (; next && !stop?.aborted; n++) {
-    const chunk = await next;
-    next = n < last ? fetch(n + 1) : undefined;
+  const fetch = (n: number) => {
+    const found = withDeadline(timeoutMs, (signal) => chunks.findOne({ files_id: file._id, n }, { projection: { data: 1 }, signal }), 'reading a GridFS chunk');
     // A fetch left behind when the reader stops fails unheard.
-    next?.catch(() => undefined);
+    found.catch(() => undefined);
+    return found;
+  };
+  if (start >= end) return;
+  const last = Math.floor((end - 1) / file.chunkSize);
+  const first = Math.floor(start / file.chunkSize);
+  // CHUNKS_AHEAD fetches under way at once (about 1 MiB): one round trip at a time would leave the store idle.
+  const ahead: Promise<Chunk | null>[] = [];
+  let asked = first;
+  for (let n = first; n <= last && !stop?.aborted; n++) {
+    while (asked <= last && ahead.length < CHUNKS_AHEAD) ahead.push(fetch(asked++));
+    const chunk = await ahead.shift()!;
     if (!chunk) throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
     const b = chunk.data.buffer;
     const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { nodeHttp } from '@mp3converter/shared/http';
 import type { ByteSpan, ServedVideo } from '../domain/ports.js';
 
 /** Where the server listens: loopback only, so no other host can reach it. */
@@ -57,7 +58,7 @@ export class RangeServer implements ServedVideo {
   private address = '';
 
   private constructor(size: number, read: SpanReader, onSent?: (bytes: number) => void) {
-    this.server = createServer((req, res) => this.answer(req, res, size, read, onSent));
+    this.server = nodeHttp.createServer((req, res) => this.answer(req, res, size, read, onSent));
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));

@@ -90,6 +90,8 @@ if ! port_open "$mongo_host" "$mongo_port"; then
     pgurl=
   fi
   started_servers+=("ferretdb $(start_ferretdb "$mongo_port" "$LOCAL/ferretdb" "$LOGS/ferretdb.log" "$pgurl")")
+  # On FerretDB a late cut is faster copied whole than served by ranges, chunk by chunk (docs/benchmarks.md).
+  RANGE_READS=${RANGE_READS:-false}
 fi
 
 if ! port_open 127.0.0.1 "$SMTP_PORT"; then
@@ -120,7 +122,7 @@ env_gateway=(NODE_ENV=development HOST="$LISTEN" PORT="$GATEWAY_PORT" HEALTH_POR
 env_converter=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$CONVERTER_PORT" TMP_DIR="$LOCAL/tmp" CONCURRENCY=2 NODE_OPTIONS=--max-semi-space-size=1
   JOB_LEASE_MS=10000 RETRY_DELAYS_MS=2000,5000,15000
   # RabbitMQ's own consumer_timeout (30 min) where it was not set: every job fits inside it.
-  BROKER_CONSUMER_TIMEOUT_MS=1800000 FFMPEG_TIMEOUT_MS=900000 TRANSFER_TIMEOUT_MS=300000)
+  BROKER_CONSUMER_TIMEOUT_MS=1800000 FFMPEG_TIMEOUT_MS=900000 TRANSFER_TIMEOUT_MS=300000 RANGE_READS="${RANGE_READS:-true}")
 env_notification=(NODE_ENV=development HOST="$LISTEN" HEALTH_PORT="$NOTIFICATION_PORT" SMTP_HOST=127.0.0.1 SMTP_PORT="$SMTP_PORT"
   MAIL_FROM="mp3converter <noreply@mp3converter.com>" PUBLIC_GATEWAY_URL="$PUBLIC_URL" RETRY_DELAYS_MS=2000,5000,15000
   DOWNLOAD_LINK_SECRET="$(cat "$LOCAL/link_secret")")

@@ -224,6 +224,28 @@ describe('when MongoDB hangs in the middle of a download', () => {
   });
 });
 
+describe('when the store fails before the first byte of a download', () => {
+  it('then the answer is a status and a JSON error, not a connection cut before any headers, and the log says why', async () => {
+    const log = captureLogger('gateway');
+    const stack = await startStack({}, shared, log.logger);
+    try {
+      const user = await signIn(stack);
+      const fid = await storeMp3(shared.mongo, user.email, randomBytes(600_000));
+      await shared.mongo
+        .db('mp3s')
+        .collection('fs.chunks')
+        .deleteOne({ files_id: new ObjectId(fid), n: 0 });
+      const res = await fetch(`${stack.url}/download?fid=${fid}`, { headers: { authorization: user.authorization } });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toMatchObject({ error: { code: 'internal' } });
+      const line = await waitFor(() => log.lines().find((l) => l.msg === 'unhandled error'), { timeoutMs: 5_000, what: 'the log line' });
+      expect(line).toMatchObject({ err: { message: expect.stringMatching(/chunk 0 .* is missing/) } });
+    } finally {
+      await stack.stop();
+    }
+  });
+});
+
 describe('the sweep of uploads a stopped gateway left behind', () => {
   it('when a lease has run out with chunks and no files document, then they go; a live upload on another gateway stays whole', async () => {
     const writer = await startStack({ UPLOAD_LEASE_MS: '1500' }, shared);

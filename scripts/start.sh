@@ -166,9 +166,9 @@ if [ -n "${pgurl:-}" ]; then
   # ferretdb_pg_lookups). The gateway makes the jobs collection at its start; the list heads come with a first job.
   ferretdb_pg_lookups "$pgurl" videos jobs _id owner,list_page || say "no PostgreSQL indexes for the jobs yet (no table): the next start makes them"
   ferretdb_pg_lookups "$pgurl" videos job_list_heads _id || true
-  # GridFS reads by file (and by file and chunk number: a converter serving a video to ffmpeg by ranges), from
-  # an index too: without one, every read of a file's chunks reads the chunks of every file. The gateway makes the videos' bucket
-  # at its start; the MP3s' comes with a first conversion.
+  # GridFS reads by file and chunk number (downloads and ZIPs read an MP3 chunk by chunk) from an index too:
+  # without one, every read of a chunk reads the chunks of every file. The gateway makes the videos' bucket at
+  # its start; the MP3s' comes with a first conversion, and so its index with the next start.
   for bucket in videos mp3s; do
     ferretdb_pg_lookups "$pgurl" "$bucket" fs.chunks files_id,n || true
     ferretdb_pg_lookups "$pgurl" "$bucket" fs.files _id || true

@@ -167,8 +167,7 @@ if [ -n "${pgurl:-}" ]; then
   ferretdb_pg_lookups "$pgurl" videos jobs _id owner,list_page || say "no PostgreSQL indexes for the jobs yet (no table): the next start makes them"
   ferretdb_pg_lookups "$pgurl" videos job_list_heads _id || true
   # GridFS reads by file and chunk number (downloads and ZIPs read an MP3 chunk by chunk) from an index too:
-  # without one, every read of a chunk reads the chunks of every file. The gateway makes the videos' bucket at
-  # its start; the MP3s' comes with a first conversion, and so its index with the next start.
+  # without one, every read of a chunk reads the chunks of every file. The gateway makes both buckets at its start.
   for bucket in videos mp3s; do
     ferretdb_pg_lookups "$pgurl" "$bucket" fs.chunks files_id,n || true
     ferretdb_pg_lookups "$pgurl" "$bucket" fs.files _id || true

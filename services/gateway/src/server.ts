@@ -7,7 +7,7 @@ import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converter/shared/jobs';
 import { AmqpJobEvents, subscribeJobEvents } from '@mp3converter/shared/jobs/amqp';
 import { ensureJobIndexes, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
-import { WriteGate, createMongoClient, pingMongo } from '@mp3converter/shared/storage';
+import { WriteGate, createMongoClient, ensureGridFsIndexes, pingMongo } from '@mp3converter/shared/storage';
 import { DestinationPolicy, WebhookStore } from '@mp3converter/shared/webhooks';
 import { systemResolveHost } from './adapters/host.resolver.js';
 import { HttpAuthClient } from './adapters/auth.client.js';
@@ -114,6 +114,9 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
     .add('auth', () => auth.ping());
 
   const mp3s = new GridFsMp3Files(mongo.db(GRIDFS_DATABASES.mp3s), config.MONGODB_TIMEOUT_MS);
+  // The MP3s' bucket (its chunks found by file and number) from the start, as the videos' is: not only once a
+  // first MP3 is stored.
+  ensureGridFsIndexes(mongo.db(GRIDFS_DATABASES.mp3s)).catch((err: unknown) => logger.warn({ err }, 'MP3 bucket indexes not created yet'));
   const retention = new RetentionSweep(jobs, mp3s, videoFiles, logger, config.RETENTION_DOWNLOAD_GRACE_MS);
   retention.start(config.RETENTION_SWEEP_INTERVAL_MS);
   // A write that waits its turn is failed only when no write at all finished for as long as one may take.

@@ -40,10 +40,10 @@ export async function pgLookups(database: string, collection: string, fields: st
   });
 }
 
-/** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production; its log level `BENCH_LOG_LEVEL` (warn). */
 /** Node flags a service runs with in its image (see its Dockerfile's NODE_OPTIONS); the gateway runs V8's defaults. */
 export const SERVICE_NODE_OPTIONS: Record<string, string> = { converter: '--max-semi-space-size=1' };
 
+/** Runs a built service (`services/<name>/dist/main.js`) as its own process, as in production; its log level `BENCH_LOG_LEVEL` (warn). */
 export async function startService(name: string, env: Record<string, string>, readyUrl: string): Promise<Service> {
   const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
     cwd: root,

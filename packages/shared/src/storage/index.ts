@@ -80,6 +80,16 @@ const REORDER_WINDOW = 8;
 
 type Chunk = { files_id: ObjectId; n: number; data: Binary };
 
+const missingChunk = (file: GridFsFile, n: number) => new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
+
+/** What chunk `n` of `file` holds of bytes `start` (inclusive) to `end` (exclusive), without a copy. */
+function chunkBytes({ n, data }: Pick<Chunk, 'n' | 'data'>, file: GridFsFile, start: number, end: number): Buffer {
+  const b = data.buffer;
+  const bytes = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const offset = n * file.chunkSize;
+  return bytes.subarray(Math.max(start - offset, 0), Math.min(end - offset, bytes.length));
+}
+
 /**
  * Bytes `start` (inclusive) to `end` (exclusive) of a GridFS file, as a stream. The driver's download stream
  * leaves the batch size to the server, and FerretDB answers with everything that is left, so a large file
@@ -104,7 +114,7 @@ export function openGridFsDownload(
   const chunks = db.collection<Chunk>(`${bucketName}.chunks`);
   const first = Math.floor(start / file.chunkSize);
   const last = Math.floor((end - 1) / file.chunkSize);
-  const missing = (n: number) => new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
+  const missing = (n: number) => missingChunk(file, n);
 
   // Each fetch races a deadline; a cursor left waiting on a hanging server is then closed unawaited.
   async function* fetch(from: number, sorted: boolean): AsyncGenerator<Chunk> {
@@ -121,12 +131,7 @@ export function openGridFsDownload(
     }
   }
 
-  const bytes = (chunk: Chunk): Buffer => {
-    const b = chunk.data.buffer;
-    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const offset = chunk.n * file.chunkSize;
-    return data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
-  };
+  const bytes = (chunk: Chunk): Buffer => chunkBytes(chunk, file, start, end);
 
   async function* read(): AsyncGenerator<Buffer> {
     if (end <= start) return;
@@ -198,13 +203,11 @@ export async function* readGridFsChunks(
   for (let n = first; n <= last && !stop?.aborted; n++) {
     while (asked <= last && ahead.length < CHUNKS_AHEAD) ahead.push(fetch(asked++));
     const chunk = await ahead.shift()!;
-    if (!chunk) throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} is missing`);
-    const b = chunk.data.buffer;
-    const data = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    const offset = n * file.chunkSize;
-    if (data.length !== Math.min(file.chunkSize, file.length - offset))
-      throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} has ${data.length} bytes`);
-    yield data.subarray(Math.max(start - offset, 0), Math.min(end - offset, data.length));
+    if (!chunk) throw missingChunk(file, n);
+    const { length } = chunk.data.buffer;
+    if (length !== Math.min(file.chunkSize, file.length - n * file.chunkSize))
+      throw new Error(`chunk ${n} of GridFS file ${file._id.toHexString()} has ${length} bytes`);
+    yield chunkBytes({ n, data: chunk.data }, file, start, end);
   }
 }
 

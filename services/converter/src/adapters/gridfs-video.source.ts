@@ -19,9 +19,15 @@ export class GridFsVideoSource implements VideoSource {
     return doc ? new FoundVideo(doc.filename || null, doc) : undefined;
   }
 
-  async copyTo(videoFid: string, path: string, signal: AbortSignal, onData?: (piece: Uint8Array) => void, known?: VideoInfo): Promise<void> {
+  /** The video's files document: the one `info` found, or looked up again. */
+  private async fileOf(videoFid: string, known: VideoInfo | undefined): Promise<GridFsFile> {
     const file = known instanceof FoundVideo ? known.file : await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
     if (!file) throw new Error(`video ${videoFid} disappeared`);
+    return file;
+  }
+
+  async copyTo(videoFid: string, path: string, signal: AbortSignal, onData?: (piece: Uint8Array) => void, known?: VideoInfo): Promise<void> {
+    const file = await this.fileOf(videoFid, known);
     const out = await open(path, 'w');
     try {
       // Each piece is told once written, never before: readers follow the copy up to what they heard of.
@@ -40,13 +46,11 @@ export class GridFsVideoSource implements VideoSource {
   async serve(videoFid: string, known: VideoInfo, options: { signal: AbortSignal; readTimeoutMs: number; onData?: () => void }): Promise<ServedVideo> {
     const { signal, readTimeoutMs, onData } = options;
     signal.throwIfAborted();
-    const file = known instanceof FoundVideo ? known.file : await this.bucket.find({ _id: parseObjectId(videoFid)! }, { limit: 1 }).next();
-    if (!file) throw new Error(`video ${videoFid} disappeared`);
-    const found = file;
+    const file = await this.fileOf(videoFid, known);
     const server = await RangeServer.start(
       file.length,
       // Chunk by chunk (readGridFsChunks): ffmpeg asks for "from here to the end" and drops the connection once it seeks.
-      (span, stop) => Readable.from(readGridFsChunks(this.db, found, { ...span, timeoutMs: readTimeoutMs, stop }), { objectMode: false }),
+      (span, stop) => Readable.from(readGridFsChunks(this.db, file, { ...span, timeoutMs: readTimeoutMs, stop }), { objectMode: false }),
       onData,
     );
     const close = () => void server.close();

@@ -157,29 +157,23 @@ export class JobList {
     if (!isFinal(view.state)) {
       actions.append(this.button('Cancel', `Cancel the conversion of ${name}`, () => this.remove(view.video_fid)));
     } else {
-      if (downloadable(view) && view.mp3s.length > 1) {
-        // Split by chapters: the parts as a list, and all of them as one ZIP (the job's link is the ZIP's).
-        parts.push(partList(view));
-        const download = el('a', { className: 'button', textContent: 'Download all (ZIP)', href: '#' });
-        download.setAttribute('aria-label', `Download all ${view.mp3s.length} parts of ${name} as one ZIP`);
-        download.download = `${stemOf(view.filename)}.zip`;
+      if (downloadable(view)) {
+        // The job's link: its MP3, or for a job split by chapters the ZIP of all its parts, listed instead of a player.
+        const split = view.mp3s.length > 1;
+        const download = el('a', { className: 'button', textContent: split ? 'Download all (ZIP)' : 'Download MP3', href: '#' });
+        download.download = `${stemOf(view.filename)}.${split ? 'zip' : 'mp3'}`;
+        const player = split ? undefined : el('audio', { controls: true, preload: 'metadata' });
+        if (player) {
+          player.setAttribute('aria-label', `${name} as MP3`);
+          parts.push(player);
+        } else {
+          download.setAttribute('aria-label', `Download all ${view.mp3s.length} parts of ${name} as one ZIP`);
+          parts.push(partList(view));
+        }
         actions.append(download);
         void this.api.link(view.video_fid).then(
           (href) => {
-            download.href = href;
-          },
-          () => this.onError(`no download link for ${name} yet`),
-        );
-      } else if (downloadable(view)) {
-        const player = el('audio', { controls: true, preload: 'metadata' });
-        player.setAttribute('aria-label', `${name} as MP3`);
-        const download = el('a', { className: 'button', textContent: 'Download MP3', href: '#' });
-        download.download = `${stemOf(view.filename)}.mp3`;
-        parts.push(player);
-        actions.append(download);
-        void this.api.link(view.video_fid).then(
-          (href) => {
-            player.src = href;
+            if (player) player.src = href;
             download.href = href;
           },
           () => this.onError(`no download link for ${name} yet`),

@@ -19,8 +19,8 @@ Downloads the MP3 of the job ID (a video_fid; an mp3_fid works too) into FILE (d
 with .mp3, in the current folder; - for stdout), through FILE.part: an interrupted download (Ctrl-C, a cut
 connection) goes on from the bytes FILE.part holds when run again (HTTP Range), and FILE appears only
 once whole. A job split by chapters (--split chapters) comes as the ZIP of its parts, as with --zip
-(default FILE: the video's name with .zip). Prints FILE. Exit 5 when the job failed or was cancelled, 4 when there is no such job or MP3
-(or it expired), 1 when the job has no MP3 yet.
+(default FILE: the video's name with .zip). Prints FILE. Exit 5 when the job failed or was cancelled, 4
+when there is no such job or MP3 (or it expired), 1 when the job has no MP3 yet.
 
 With --zip, the MP3s of every job ID (video_fids, each once, at most 200) come as one ZIP (default FILE:
 mp3s.zip), each named after its video; resumed the same way, and only while the ZIP is still the same

@@ -34,7 +34,9 @@ export function mongoJobStore(client: MongoClient, options: MongoJobStoreOptions
 /**
  * Indexes for the owner's list, the queue order, MP3 lookups (each part of a split too) and expiry; FerretDB
  * and MongoDB both take them. Jobs recorded before list pages existed go on the last list page, which the list
- * reads by equality like the others (once: none are left to move after).
+ * reads by equality like the others. This runs at every start, not once: a gateway of the version before,
+ * still serving during a rolling update, records jobs without a page, and the next start moves them too. It
+ * reads the whole collection (no index leads with list_page), which expiry keeps bounded.
  */
 export async function ensureJobIndexes(client: MongoClient, database: string = JOBS.database): Promise<void> {
   const jobs = client.db(database).collection<StoredJobDocument>(JOBS.collection);

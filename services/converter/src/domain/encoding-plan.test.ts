@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keptSeconds, keptTags, needsWholeFile, planEncoding, planTrim, readOptions } from './encoding-plan.js';
+import { keptSeconds, keptTags, planEncoding, planTrim, readOptions, seeksInSource } from './encoding-plan.js';
 import { type MediaProbe, PermanentFailure } from './ports.js';
 
 const source = (over: Partial<MediaProbe> = {}): MediaProbe => ({
@@ -86,11 +86,13 @@ describe('planEncoding: trim', () => {
     expect(keptSeconds(planEncoding({}, source(), defaults), source())).toBe(60);
   });
 
-  it('when the trim starts later or the cover is a frame, then ffmpeg needs the whole file; a trim that only ends early does not', () => {
-    expect(needsWholeFile(planEncoding({ start: 1 }, source(), defaults))).toBe(true);
-    expect(needsWholeFile(planEncoding({ cover: 'frame@1' }, source(), defaults))).toBe(true);
-    expect(needsWholeFile(planEncoding({ end: 30 }, source(), defaults))).toBe(false);
-    expect(needsWholeFile(planEncoding({ loudness: -16 }, source(), defaults))).toBe(false);
+  it('when the trim starts later or the cover is a frame, then ffmpeg seeks in the source; a trim that only ends early does not', () => {
+    expect(seeksInSource({ start: 1 })).toBe(true);
+    expect(seeksInSource({ cover: 'frame@1' })).toBe(true);
+    expect(seeksInSource({ start: 1, split: 'chapters' })).toBe(true);
+    expect(seeksInSource({ start: 0, end: 30 })).toBe(false);
+    expect(seeksInSource({ end: 30 })).toBe(false);
+    expect(seeksInSource({ loudness: -16 })).toBe(false);
   });
 });
 

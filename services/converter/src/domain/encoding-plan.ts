@@ -159,14 +159,7 @@ export function planEncoding(options: ConversionOptions, source: MediaProbe, def
 export const keptSeconds = (plan: EncodingPlan, source: MediaProbe): number => plan.trim?.durationSeconds ?? source.durationSeconds;
 
 /**
- * Whether ffmpeg must be able to seek in the source, so cannot read it through a pipe as it is copied: a
- * trim that starts later than the beginning, or a cover frame (read from the file a second time).
+ * Whether ffmpeg seeks in the source: a trim that starts later than the beginning, or a cover frame (read from
+ * the file a second time). Such a source cannot be read through a pipe as it is copied.
  */
-export const needsWholeFile = (plan: EncodingPlan): boolean => (plan.trim !== null && plan.trim.startSeconds > 0) || plan.tags.cover?.from === 'frame';
-
-/**
- * Whether the runs of a job with these options will seek in the source (a trim that starts later, a cover
- * frame), so that they read it served by byte ranges rather than copied whole first; a split by chapters
- * reads the whole copy all the same.
- */
-export const seeksInSource = (options: ConversionOptions): boolean => options.split !== 'chapters' && ((options.start ?? 0) > 0 || options.cover !== undefined);
+export const seeksInSource = (options: ConversionOptions): boolean => (options.start ?? 0) > 0 || options.cover !== undefined;

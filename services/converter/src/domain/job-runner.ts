@@ -5,7 +5,7 @@ import type { JobEvent, JobMp3, JobState } from '@mp3converter/shared/jobs';
 import type { Logger } from '@mp3converter/shared/logger';
 import { ChapterSplit, type PartCutter } from './chapter-split.js';
 import type { PartPlan } from './chapters.js';
-import { type EncodingDefaults, type EncodingPlan, keptSeconds, needsWholeFile, planEncoding, readOptions, seeksInSource } from './encoding-plan.js';
+import { type EncodingDefaults, type EncodingPlan, keptSeconds, planEncoding, readOptions, seeksInSource } from './encoding-plan.js';
 import { levelled } from './loudness.js';
 import { type MediaLimits, checkMp3, checkSource } from './media-limits.js';
 import { mp3FilenameFor, mp3IdFor } from './mp3-id.js';
@@ -340,9 +340,10 @@ export class JobRunner {
           ),
         ),
       );
-    // A job whose runs seek reads only what they ask for: no copy, unless a served run fails on the file.
+    // A job whose runs seek reads only what they ask for: no copy, unless a served run fails on the file. A
+    // split reads the chapters and cuts from the whole copy all the same.
     const served =
-      this.deps.rangeReads && seeksInSource(options)
+      this.deps.rangeReads && seeksInSource(options) && options.split !== 'chapters'
         ? await videos.serve(videoFid, info, { signal, readTimeoutMs: this.deps.transferTimeoutMs, onData: alive }).catch(async (err: unknown) => {
             await space.dispose();
             throw err;
@@ -361,7 +362,7 @@ export class JobRunner {
       // A split reads the chapters and cuts from the whole copy; a source without chapters is converted whole.
       const parts = options.split === 'chapters' ? await this.planSplit(reads.copy(), plan, source, signal, log) : [];
       // A later start or a cover frame needs ffmpeg to seek in the file: then it waits for the whole copy.
-      const streaming = probed.streaming && !needsWholeFile(plan) && parts.length === 0;
+      const streaming = probed.streaming && !seeksInSource(options) && parts.length === 0;
       // Written while ffmpeg starts, and done before anything else writes the job. Of the part kept: progress,
       // ETA and the MP3 refer to it.
       const durationRecorded = leases.recordDuration(videoFid, kept).catch((err: unknown) => log.warn({ err }, 'could not record the duration'));

@@ -20,6 +20,7 @@ source "$(dirname "$0")/lib/common.sh"
 cd "$ROOT"
 what=${1:?upload, convert, throughput, idle, zip, load, http or burst}; shift
 ensure_node_modules
+[ "$what" != http ] || command -v wrk >/dev/null || apt_install wrk
 if [ "$what" = load ] || [ "$what" = http ] || [ "$what" = burst ]; then
   # Against the system the start command runs; started here (and stopped after) when it is not running.
   system=$ROOT/.local/run/system.json

@@ -149,11 +149,25 @@ compose_cmd() {
 # ferretdb_pg_database NAME -> the URL of PostgreSQL database NAME (created if missing) for FerretDB's
 # PostgreSQL backend, when a PostgreSQL answers on 127.0.0.1:5432 and psql can reach it; fails otherwise.
 # Set FERRETDB_BACKEND=sqlite to never use it.
+#
+# Two planner settings make PostgreSQL use the indexes ferretdb_pg_lookups adds, which a seq scan never
+# matches: it must detoast every row (a whole GridFS chunk) to read one field of it. They are set on the
+# database, so that they hold for FerretDB's connections (restart FerretDB after changing them):
+#   - FerretDB sends every query as a prepared statement with the field names as parameters
+#     (`_jsonb->$1 @> $2`). From a statement's sixth run PostgreSQL may plan it once for any parameters, and
+#     such a plan cannot use an index on `_jsonb->'files_id'`: a chunk lookup took ~100 ms instead of ~25.
+#     plan_cache_mode plans each run for its own values.
+#   - Right after a video is stored, the table's statistics still say it is small, and the planner picks a
+#     seq scan over it until autovacuum analyses it (a minute or more): a late cut read through ranges took
+#     21 s instead of 9. enable_seqscan=off keeps the index whenever one serves the query (a query that no
+#     index serves is still answered by a seq scan).
 ferretdb_pg_database() {
   [ "${FERRETDB_BACKEND:-}" != sqlite ] && port_open 127.0.0.1 5432 && command -v psql >/dev/null || return 1
   local psql=(psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -d postgres -qtA)
   "${psql[@]}" -c "select 1 from pg_database where datname = '$1'" 2>/dev/null | grep -q 1 ||
     "${psql[@]}" -c "create database \"$1\"" >/dev/null 2>&1 || return 1
+  "${psql[@]}" -c "alter database \"$1\" set plan_cache_mode = force_custom_plan" \
+    -c "alter database \"$1\" set enable_seqscan = off" >/dev/null 2>&1 || return 1
   echo "postgres://${PGUSER:-postgres}@127.0.0.1:5432/$1"
 }
 
@@ -171,7 +185,7 @@ ferretdb_pg_lookups() {
   for fields in "$@"; do
     cols=$(sed -E "s/([^,]+)/(_jsonb->'\1')/g" <<<"$fields")
     name="${table}_${fields//,/_}_lookup"
-    psql "$url" -qc "create index if not exists \"$name\" on \"$db\".\"$table\" using gin ($cols)" >/dev/null || return 1
+    PGOPTIONS=--client-min-messages=warning psql "$url" -qc "create index if not exists \"$name\" on \"$db\".\"$table\" using gin ($cols)" >/dev/null || return 1
   done
 }
 

@@ -33,7 +33,7 @@ export interface ConverterWorker {
 /** Wires the converter from its config; used by main.ts and by the tests. */
 export async function startConverterWorker(config: ConverterConfig, logger: Logger): Promise<ConverterWorker> {
   const workerId = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-  const mongo = createMongoClient(config.MONGODB_URI, 'converter');
+  const mongo = createMongoClient(config.MONGODB_URI, 'converter', logger);
   const workspace = new TempWorkspace(config.TMP_DIR);
   await workspace.sweep(logger);
 

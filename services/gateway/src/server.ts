@@ -61,7 +61,7 @@ export interface GatewayOverrides {
 
 /** Wires the gateway from its config; used by main.ts and by the tests, which pass port 0. */
 export async function startGatewayServer(config: GatewayConfig, logger: Logger, overrides: GatewayOverrides = {}): Promise<GatewayServer> {
-  const mongo = createMongoClient(config.MONGODB_URI, 'gateway');
+  const mongo = createMongoClient(config.MONGODB_URI, 'gateway', logger);
   const amqp = new AmqpConnection({
     url: config.RABBITMQ_URL,
     logger,

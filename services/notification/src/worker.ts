@@ -22,7 +22,7 @@ export interface NotificationWorker {
 
 /** Wires the notification worker from its config; used by main.ts and by the tests. */
 export async function startNotificationWorker(config: NotificationConfig, logger: Logger): Promise<NotificationWorker> {
-  const mongo = createMongoClient(config.MONGODB_URI, 'notification');
+  const mongo = createMongoClient(config.MONGODB_URI, 'notification', logger);
   const mailer = new SmtpMailer({ ...config.smtp, from: config.mailFrom, timeoutMs: config.SMTP_TIMEOUT_MS });
   const amqp = new AmqpConnection({
     url: config.RABBITMQ_URL,

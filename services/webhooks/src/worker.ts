@@ -28,7 +28,7 @@ const USER_AGENT = 'mp3converter-webhooks/1.0 (+https://www.standardwebhooks.com
 
 /** Wires the webhooks worker from its config; used by main.ts and by the tests. */
 export async function startWebhooksWorker(config: WebhooksConfig, logger: Logger, overrides: WebhooksWorkerOverrides = {}): Promise<WebhooksWorker> {
-  const mongo = createMongoClient(config.MONGODB_URI, 'webhooks');
+  const mongo = createMongoClient(config.MONGODB_URI, 'webhooks', logger);
   const store = new WebhookStore(mongo, config.WEBHOOK_DATABASE);
   store.ensureIndexes().catch((err: unknown) => logger.warn({ err }, 'webhook indexes not created yet'));
   const queue = config.EVENTS_QUEUE;

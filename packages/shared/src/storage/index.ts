@@ -1,20 +1,26 @@
 import { Readable } from 'node:stream';
 import { type Binary, GridFSBucket, MongoClient, ObjectId, type Db } from 'mongodb';
 import { GRIDFS_DATABASES } from '../contracts/index.js';
+import type { Logger } from '../logger/index.js';
 import { StorageTimeoutError, withDeadline } from './deadline.js';
+import { HeartbeatWatch } from './heartbeat-watch.js';
 
 export { StorageTimeoutError, withDeadline };
 export { GridFsChunkWriter } from './chunk-writer.js';
 export { WriteGate } from './write-gate.js';
+export { HeartbeatWatch } from './heartbeat-watch.js';
 
 export { GridFSBucket, MongoClient, ObjectId };
 
 /** The chunk size GridFS drivers use by default (255 KiB), and so every file of ours, whoever writes it. */
 export const GRIDFS_CHUNK_BYTES = 255 * 1024;
 
-/** A client that reconnects on its own; short selection timeout so a dead server fails requests fast. */
-export function createMongoClient(url: string, appName: string): MongoClient {
-  return new MongoClient(url, {
+/**
+ * A client that reconnects on its own; short selection timeout so a dead server fails requests fast. With a
+ * logger, a HeartbeatWatch reconnects it should the driver's server monitor hang.
+ */
+export function createMongoClient(url: string, appName: string, logger?: Logger): MongoClient {
+  const client = new MongoClient(url, {
     appName,
     serverSelectionTimeoutMS: 5_000,
     connectTimeoutMS: 5_000,
@@ -22,6 +28,8 @@ export function createMongoClient(url: string, appName: string): MongoClient {
     maxPoolSize: 20,
     retryWrites: false,
   });
+  if (logger) new HeartbeatWatch(client, logger);
+  return client;
 }
 
 export async function pingMongo(client: MongoClient): Promise<void> {

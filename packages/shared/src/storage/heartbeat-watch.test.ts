@@ -1,0 +1,95 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { captureLogger } from '../testing/index.js';
+import { HeartbeatWatch, type MonitoredClient } from './heartbeat-watch.js';
+
+const ADDRESS = '127.0.0.1:27017';
+const STUCK_MS = 60_000;
+
+/** A client whose monitoring events the test sends, and which records being closed and connected again. */
+class FakeClient extends EventEmitter implements MonitoredClient {
+  readonly calls: string[] = [];
+  /** How many connects fail before one succeeds. */
+  failingConnects = 0;
+
+  async close(): Promise<void> {
+    this.calls.push('close');
+    this.emit('topologyClosed');
+  }
+
+  async connect(): Promise<unknown> {
+    this.calls.push('connect');
+    if (this.failingConnects > 0) {
+      this.failingConnects--;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
+    }
+    return this;
+  }
+
+  heartbeat(event: 'serverHeartbeatStarted' | 'serverHeartbeatSucceeded' | 'serverHeartbeatFailed') {
+    this.emit(event, { connectionId: ADDRESS });
+  }
+}
+
+function watched() {
+  let now = 1_000_000;
+  const client = new FakeClient();
+  const { logger, lines } = captureLogger();
+  const watch = new HeartbeatWatch(client, logger, STUCK_MS, () => now, 1);
+  return { client, lines, watch, advance: (ms: number) => (now += ms) };
+}
+
+describe('HeartbeatWatch', () => {
+  it('when a heartbeat stays unanswered past the bound, then the client is closed and connected again, and the log says why', async () => {
+    const { client, lines, watch, advance } = watched();
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS - 1);
+    await watch.check();
+    expect(client.calls).toEqual([]);
+    advance(1);
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect']);
+    const error = lines().find((l) => l.level === 'error');
+    expect(error).toMatchObject({ address: ADDRESS, unansweredMs: STUCK_MS });
+    expect(String(error?.msg)).toMatch(/hung monitor/);
+    // The new monitor's heartbeats are watched as before; the old one is forgotten.
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect']);
+    watch.stop();
+  });
+
+  it('when heartbeats are answered, succeeded or failed, then nothing is done however long the client lives', async () => {
+    const { client, watch, advance } = watched();
+    for (let i = 0; i < 10; i++) {
+      client.heartbeat('serverHeartbeatStarted');
+      advance(5_000);
+      client.heartbeat(i % 2 ? 'serverHeartbeatFailed' : 'serverHeartbeatSucceeded');
+      advance(STUCK_MS);
+      await watch.check();
+    }
+    expect(client.calls).toEqual([]);
+    watch.stop();
+  });
+
+  it('when the server does not answer the reconnect, then the watch tries again until the client connects', async () => {
+    const { client, lines, watch, advance } = watched();
+    client.failingConnects = 3;
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS);
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect', 'connect', 'connect', 'connect']);
+    expect(lines().filter((l) => l.level === 'warn' && String(l.msg).includes('not reconnected yet'))).toHaveLength(3);
+    expect(lines().some((l) => l.level === 'info' && String(l.msg).includes('reconnected'))).toBe(true);
+    watch.stop();
+  });
+
+  it('when the owner closes the client, then the watch ends and never connects it again', async () => {
+    const { client, watch, advance } = watched();
+    client.heartbeat('serverHeartbeatStarted');
+    await client.close();
+    advance(STUCK_MS * 2);
+    await watch.check();
+    expect(client.calls).toEqual(['close']);
+    watch.stop();
+  });
+});

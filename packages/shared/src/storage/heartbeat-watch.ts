@@ -1,0 +1,95 @@
+import type { Logger } from '../logger/index.js';
+
+/**
+ * How long a heartbeat of the driver's server monitor may stay unanswered before the client is taken to be
+ * stuck: far past the longest a healthy one takes (a connect and a handshake, connectTimeoutMS each; on
+ * MongoDB a streamed hello waits up to heartbeatFrequencyMS, 10 s, for news).
+ */
+export const HEARTBEAT_STUCK_MS = 60_000;
+
+/** The part of a MongoClient the watch uses: its monitoring events, and closing and connecting it again. */
+export interface MonitoredClient {
+  on(event: 'serverHeartbeatStarted' | 'serverHeartbeatSucceeded' | 'serverHeartbeatFailed', listener: (event: { connectionId: string }) => void): unknown;
+  on(event: 'topologyClosed', listener: () => void): unknown;
+  close(): Promise<void>;
+  connect(): Promise<unknown>;
+}
+
+/** Between attempts to connect again after a hung monitor, while the server does not answer. */
+const RECONNECT_RETRY_MS = 2_000;
+
+/**
+ * Watches the driver's server monitor and reconnects a client whose monitor hangs.
+ *
+ * The Node driver (6.22, and 7.9 the same) can lose its monitor for good when the server closes the
+ * monitor's connection just as a heartbeat is being written: the write waits for the socket's `drain`, which a
+ * destroyed socket never emits, and no error reaches it. The server then stays "Unknown", the pool paused,
+ * and every operation fails server selection, although the server answers again: a gateway stayed at 503
+ * after its FerretDB restarted, with no connection to it at all. The watch notices a heartbeat left
+ * unanswered for `stuckMs`, logs it, and closes and connects the client again (until it connects), which
+ * starts a new monitor. Operations started in between fail (the caller's storage errors say so) rather than
+ * wait. The watch ends when the client is closed by anyone else.
+ */
+export class HeartbeatWatch {
+  /** When each unanswered heartbeat started, by server address. */
+  private readonly pending = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private reconnecting = false;
+  private stopped = false;
+
+  constructor(
+    private readonly client: MonitoredClient,
+    private readonly logger: Logger,
+    private readonly stuckMs = HEARTBEAT_STUCK_MS,
+    private readonly now: () => number = Date.now,
+    private readonly retryMs = RECONNECT_RETRY_MS,
+  ) {
+    client.on('serverHeartbeatStarted', (e) => this.pending.set(e.connectionId, this.now()));
+    client.on('serverHeartbeatSucceeded', (e) => this.pending.delete(e.connectionId));
+    client.on('serverHeartbeatFailed', (e) => this.pending.delete(e.connectionId));
+    // Closed by its owner (a shutdown), not by the watch: nothing more to watch.
+    client.on('topologyClosed', () => {
+      if (!this.reconnecting) this.stop();
+    });
+    this.timer = setInterval(() => void this.check(), Math.max(1, Math.floor(stuckMs / 4)));
+    this.timer.unref();
+  }
+
+  /** Looks for a heartbeat unanswered for too long; reconnects the client if there is one. */
+  async check(): Promise<void> {
+    if (this.reconnecting || this.stopped) return;
+    const now = this.now();
+    const stuck = [...this.pending].find(([, since]) => now - since >= this.stuckMs);
+    if (!stuck) return;
+    const [address, since] = stuck;
+    this.reconnecting = true;
+    this.logger.error(
+      { address, unansweredMs: now - since },
+      'MongoDB driver: its server monitor has had no answer to a heartbeat for too long (a hung monitor); reconnecting the client',
+    );
+    try {
+      await this.client.close();
+      this.pending.clear();
+      for (;;) {
+        if (this.stopped) return;
+        try {
+          await this.client.connect();
+          break;
+        } catch (err) {
+          // The server does not answer yet: the client stays closed, so the watch tries again.
+          this.logger.warn({ err, address }, 'MongoDB client not reconnected yet after a hung monitor');
+          await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+        }
+      }
+      this.logger.info({ address }, 'MongoDB client reconnected after a hung monitor');
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  /** Stops watching (before the client is closed for good). */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+}

@@ -12,13 +12,18 @@ class FakeClient extends EventEmitter implements MonitoredClient {
   /** How many connects fail before one succeeds. */
   failingConnects = 0;
 
+  /** Called as a connect begins (before it ends). */
+  onConnect: () => void = () => undefined;
+
   async close(): Promise<void> {
     this.calls.push('close');
+    // As the driver does when a connect fails or the client is closed.
     this.emit('topologyClosed');
   }
 
   async connect(): Promise<unknown> {
     this.calls.push('connect');
+    this.onConnect();
     if (this.failingConnects > 0) {
       this.failingConnects--;
       throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
@@ -83,13 +88,48 @@ describe('HeartbeatWatch', () => {
     watch.stop();
   });
 
-  it('when the owner closes the client, then the watch ends and never connects it again', async () => {
+  it('when the owner stops the watch, even during a reconnect, then the client is left closed and never connected again', async () => {
+    const { client, watch, advance } = watched();
+    client.failingConnects = 1_000;
+    client.onConnect = () => {
+      if (client.calls.filter((c) => c === 'connect').length === 3) watch.stop();
+    };
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS);
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect', 'connect', 'connect']);
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS);
+    await watch.check();
+    expect(client.calls).toHaveLength(4);
+  });
+
+  it('when a connect succeeds after the owner stopped the watch, then the watch closes the client again', async () => {
+    const { client, watch, advance } = watched();
+    client.onConnect = () => watch.stop();
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS);
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect', 'close']);
+  });
+
+  it('when the driver closes a server whose heartbeat was under way, then that heartbeat is not taken for a hung one', async () => {
     const { client, watch, advance } = watched();
     client.heartbeat('serverHeartbeatStarted');
-    await client.close();
+    client.emit('serverClosed', { address: ADDRESS });
     advance(STUCK_MS * 2);
     await watch.check();
-    expect(client.calls).toEqual(['close']);
+    expect(client.calls).toEqual([]);
+    watch.stop();
+  });
+
+  it('when a connect fails and the driver reports the topology closed, then the watch goes on watching', async () => {
+    const { client, watch, advance } = watched();
+    client.emit('topologyClosed');
+    client.heartbeat('serverHeartbeatStarted');
+    advance(STUCK_MS);
+    await watch.check();
+    expect(client.calls).toEqual(['close', 'connect']);
     watch.stop();
   });
 });

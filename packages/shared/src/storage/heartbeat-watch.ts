@@ -10,7 +10,7 @@ export const HEARTBEAT_STUCK_MS = 60_000;
 /** The part of a MongoClient the watch uses: its monitoring events, and closing and connecting it again. */
 export interface MonitoredClient {
   on(event: 'serverHeartbeatStarted' | 'serverHeartbeatSucceeded' | 'serverHeartbeatFailed', listener: (event: { connectionId: string }) => void): unknown;
-  on(event: 'topologyClosed', listener: () => void): unknown;
+  on(event: 'serverClosed', listener: (event: { address: string }) => void): unknown;
   close(): Promise<void>;
   connect(): Promise<unknown>;
 }
@@ -25,10 +25,11 @@ const RECONNECT_RETRY_MS = 2_000;
  * monitor's connection just as a heartbeat is being written: the write waits for the socket's `drain`, which a
  * destroyed socket never emits, and no error reaches it. The server then stays "Unknown", the pool paused,
  * and every operation fails server selection, although the server answers again: a gateway stayed at 503
- * after its FerretDB restarted, with no connection to it at all. The watch notices a heartbeat left
- * unanswered for `stuckMs`, logs it, and closes and connects the client again (until it connects), which
- * starts a new monitor. Operations started in between fail (the caller's storage errors say so) rather than
- * wait. The watch ends when the client is closed by anyone else.
+ * after its FerretDB restarted, with no connection to it at all. The watch looks every `stuckMs / 4` for a
+ * heartbeat unanswered for `stuckMs`, logs it, and closes and connects the client again (until it connects),
+ * which starts a new monitor. Operations started in between fail as the store being unavailable (503, or
+ * retried) rather than wait. Its owner calls `stop` before closing the client for good (createMongoClient
+ * does so in the client's `close`).
  */
 export class HeartbeatWatch {
   /** When each unanswered heartbeat started, by server address. */
@@ -47,11 +48,14 @@ export class HeartbeatWatch {
     client.on('serverHeartbeatStarted', (e) => this.pending.set(e.connectionId, this.now()));
     client.on('serverHeartbeatSucceeded', (e) => this.pending.delete(e.connectionId));
     client.on('serverHeartbeatFailed', (e) => this.pending.delete(e.connectionId));
-    // Closed by its owner (a shutdown), not by the watch: nothing more to watch.
-    client.on('topologyClosed', () => {
-      if (!this.reconnecting) this.stop();
-    });
-    this.timer = setInterval(() => void this.check(), Math.max(1, Math.floor(stuckMs / 4)));
+    // A server the driver closes (a member gone from a replica set) may leave its last heartbeat unanswered.
+    client.on('serverClosed', (e) => this.pending.delete(e.address));
+    this.timer = setInterval(
+      () => {
+        this.check().catch((err: unknown) => this.logger.error({ err }, 'MongoDB client: reconnecting after a hung monitor failed'));
+      },
+      Math.max(1, Math.floor(stuckMs / 4)),
+    );
     this.timer.unref();
   }
 
@@ -70,24 +74,25 @@ export class HeartbeatWatch {
     try {
       await this.client.close();
       this.pending.clear();
-      for (;;) {
-        if (this.stopped) return;
+      while (!this.stopped) {
         try {
           await this.client.connect();
-          break;
+          // Stopped while connecting: the owner closed the client meanwhile, and wants it closed.
+          if (this.stopped) await this.client.close();
+          else this.logger.info({ address }, 'MongoDB client reconnected after a hung monitor');
+          return;
         } catch (err) {
           // The server does not answer yet: the client stays closed, so the watch tries again.
           this.logger.warn({ err, address }, 'MongoDB client not reconnected yet after a hung monitor');
-          await new Promise((resolve) => setTimeout(resolve, this.retryMs));
+          await new Promise((resolve) => setTimeout(resolve, this.retryMs).unref());
         }
       }
-      this.logger.info({ address }, 'MongoDB client reconnected after a hung monitor');
     } finally {
       this.reconnecting = false;
     }
   }
 
-  /** Stops watching (before the client is closed for good). */
+  /** Stops watching, and any reconnect under way: the owner is closing the client for good. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);

@@ -28,7 +28,15 @@ export function createMongoClient(url: string, appName: string, logger?: Logger)
     maxPoolSize: 20,
     retryWrites: false,
   });
-  if (logger) new HeartbeatWatch(client, logger);
+  if (logger) {
+    // The watch closes and connects the client itself; its owner's close ends the watch first.
+    const own = { close: client.close.bind(client), connect: client.connect.bind(client) };
+    const watch = new HeartbeatWatch({ on: client.on.bind(client), ...own }, logger);
+    client.close = (force?: boolean) => {
+      watch.stop();
+      return own.close(force);
+    };
+  }
   return client;
 }
 

@@ -10,7 +10,7 @@ export interface ReadFigures {
 
 /**
  * How a job's runs read its video: a local copy made in the background, or, for a job whose runs seek (see
- * `seeksInSource`), the video served by byte ranges, read out of the store as ffmpeg asks for it, with a
+ * `seeksInSource`; a split by chapters aside, which cuts from the copy), the video served by byte ranges, read out of the store as ffmpeg asks for it, with a
  * copy made only if a served run fails on the file (see JobRunner.fedThenWhole).
  */
 export class VideoReads {

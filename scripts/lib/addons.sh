@@ -206,7 +206,7 @@ RUN groupadd --system --gid 999 rabbitmq && useradd --system --uid 999 --gid 999
  && mkdir -p /etc/rabbitmq/conf.d && printf '[rabbitmq_management].\n' >/etc/rabbitmq/enabled_plugins \
  && chown rabbitmq:rabbitmq /var/lib/rabbitmq
 ENV HOME=/var/lib/rabbitmq PATH=/usr/lib/rabbitmq/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    RABBITMQ_LOGS=- RABBITMQ_CONFIG_FILES=/etc/rabbitmq/conf.d RABBITMQ_ENABLED_PLUGINS_FILE=/etc/rabbitmq/enabled_plugins
+    RABBITMQ_LOGS=- RABBITMQ_UPGRADE_LOG=- RABBITMQ_CONFIG_FILES=/etc/rabbitmq/conf.d RABBITMQ_ENABLED_PLUGINS_FILE=/etc/rabbitmq/enabled_plugins
 USER 999:999
 EXPOSE 5672 15672
 CMD ["rabbitmq-server"]

@@ -521,12 +521,12 @@ kind: Service
 metadata: { name: keda-metrics-apiserver, namespace: keda }
 spec: { ports: [{ name: https, port: 443, targetPort: $adapter_port }] }
 ---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: keda-metrics-apiserver-node, namespace: keda, labels: { kubernetes.io/service-name: keda-metrics-apiserver } }
-addressType: IPv4
-endpoints: [{ addresses: ["$HOST_IP"] }]
-ports: [{ name: https, port: $adapter_port, protocol: TCP }]
+# Endpoints, not an EndpointSlice: the API server's aggregator finds an APIService's backend through the
+# Endpoints API (kube-controller-manager mirrors them into a slice for kube-proxy)
+apiVersion: v1
+kind: Endpoints
+metadata: { name: keda-metrics-apiserver, namespace: keda }
+subsets: [{ addresses: [{ ip: "$HOST_IP" }], ports: [{ name: https, port: $adapter_port, protocol: TCP }] }]
 ---
 apiVersion: apiregistration.k8s.io/v1
 kind: APIService

@@ -158,8 +158,17 @@ converter_replicas() { "$KUBECTL" -n "$NS" get deployment converter -o jsonpath=
 check_keda() {
   local max fids=() fid i top=0 n done_count=0 emails
   max=$("$KUBECTL" -n "$NS" get scaledobject converter -o jsonpath='{.spec.maxReplicaCount}')
-  for ((i = 0; i < 20; i++)); do fids+=("$(upload_video "$W/keda.mp4")"); done
-  for ((i = 0; i < 600; i++)); do
+  # all twenty at once: one after the other, each upload takes longer than a converter needs for the one before,
+  # and the queue never grows
+  local uploads=()
+  for ((i = 0; i < 20; i++)); do
+    upload_video "$W/keda.mp4" >"$W/keda-fid.$i" &
+    uploads+=($!)
+  done
+  wait "${uploads[@]}" || true
+  for ((i = 0; i < 20; i++)); do fids+=("$(cat "$W/keda-fid.$i")"); done
+  local until=$((SECONDS + 300))
+  while ((SECONDS < until)); do
     n=$(converter_replicas)
     ((n > top)) && top=$n
     ((top >= max)) && break
@@ -170,7 +179,8 @@ check_keda() {
   for fid in "${fids[@]}"; do wait_state "$fid" done failed | grep -qx done && done_count=$((done_count + 1)); done
   echo "$done_count of ${#fids[@]} jobs done"
   ((done_count == ${#fids[@]})) || return 1
-  for ((i = 0; i < 300; i++)); do
+  until=$((SECONDS + 300))
+  while ((SECONDS < until)); do
     [ "$(converter_replicas)" = 1 ] && break
     sleep 1
   done
@@ -219,7 +229,7 @@ run_checks() {
   ffmpeg -v error -f lavfi -i testsrc=duration=100:size=320x240:rate=25 -f lavfi -i sine=duration=100 -shortest \
     -c:v rawvideo -pix_fmt yuv420p -c:a pcm_s16le -y "$W/big.mkv"
   # a job that takes a converter some seconds, and one that takes it a minute or so
-  ffmpeg -v error -f lavfi -i testsrc=duration=120:size=64x48:rate=1 -f lavfi -i sine=duration=120 -shortest -y "$W/keda.mp4"
+  ffmpeg -v error -f lavfi -i testsrc=duration=300:size=64x48:rate=1 -f lavfi -i sine=duration=300 -shortest -y "$W/keda.mp4"
   ffmpeg -v error -f lavfi -i testsrc=duration=1800:size=64x48:rate=1 -f lavfi -i sine=duration=1800 -shortest -y "$W/long.mp4"
 
   check "Ingress: plain HTTP is redirected to HTTPS (308)" check_redirect 308

@@ -452,8 +452,8 @@ YAML
 # The Gateway API component, rendered as an overlay of its own (it replaces the Ingress there): its Gateway and
 # HTTPRoutes are applied beside the Ingress, for the second controller.
 mkdir -p "$W/manifests/overlays/node-gateway-api"
-printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../node]\ncomponents: [../../components/gateway-api]\n' \
-  >"$W/manifests/overlays/node-gateway-api/kustomization.yaml"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\nresources: [../node]\ncomponents: [../../components/gateway-api]\n' \
+  "$NS" >"$W/manifests/overlays/node-gateway-api/kustomization.yaml"
 "$KUSTOMIZE" build "$W/manifests/overlays/node-gateway-api" >"$W/node-gateway-api.yaml"
 [ "$(grep -c '^kind: Ingress$' "$W/node-gateway-api.yaml")" -eq "$(($(grep -c '^kind: Ingress$' "$W/node.yaml") - 1))" ] ||
   die "the gateway-api component did not replace the Ingress"

@@ -157,7 +157,7 @@ check_events() {
 
 converter_replicas() { "$KUBECTL" -n "$NS" get deployment converter -o jsonpath='{.spec.replicas}'; }
 
-# KEDA: twenty jobs at once on `video` take the converter to its maximum (8) and, once the queue is empty, back
+# KEDA: twenty jobs on `video` take the converter to its maximum (8) and, once the queue is empty, back
 # to one; every job ends done with one email (a pod stopped by the scale-down finishes its job first, or hands
 # it back, and it is done once)
 check_keda() {
@@ -176,8 +176,12 @@ check_keda() {
     fi
   done
   for ((i = 0; i < 20; i++)); do fids+=("$(cat "$W/keda-fid.$i")"); done
-  local until=$((SECONDS + 300))
-  while ((SECONDS < until)); do
+  # a refused upload is a job that never comes: said now, not after waiting minutes for its state
+  local refused=0
+  for fid in "${fids[@]}"; do [ -n "$fid" ] || refused=$((refused + 1)); done
+  ((refused == 0)) || { echo "$refused of 20 uploads refused"; return 1; }
+  local deadline=$((SECONDS + 300))
+  while ((SECONDS < deadline)); do
     n=$(converter_replicas)
     ((n > top)) && top=$n
     ((top >= max)) && break
@@ -188,8 +192,8 @@ check_keda() {
   for fid in "${fids[@]}"; do wait_state "$fid" done failed | grep -qx done && done_count=$((done_count + 1)); done
   echo "$done_count of ${#fids[@]} jobs done"
   ((done_count == ${#fids[@]})) || return 1
-  until=$((SECONDS + 300))
-  while ((SECONDS < until)); do
+  deadline=$((SECONDS + 300))
+  while ((SECONDS < deadline)); do
     [ "$(converter_replicas)" = 1 ] && break
     sleep 1
   done

@@ -162,16 +162,8 @@ for s in "${services[@]}"; do
 done
 
 if [ -n "${pgurl:-}" ]; then
-  # Job lookups by id and by the owner's list page from indexes, not reads of the whole table (see
-  # ferretdb_pg_lookups). The gateway makes the jobs collection at its start; the list heads come with a first job.
-  ferretdb_pg_lookups "$pgurl" videos jobs _id owner,list_page || say "no PostgreSQL indexes for the jobs yet (no table): the next start makes them"
-  ferretdb_pg_lookups "$pgurl" videos job_list_heads _id || true
-  # GridFS reads by file and chunk number (downloads and ZIPs read an MP3 chunk by chunk) from an index too:
-  # without one, every read of a chunk reads the chunks of every file. The gateway makes both buckets at its start.
-  for bucket in videos mp3s; do
-    ferretdb_pg_lookups "$pgurl" "$bucket" fs.chunks files_id,n || true
-    ferretdb_pg_lookups "$pgurl" "$bucket" fs.files _id || true
-  done
+  # Lookups from indexes, not reads of the whole table (ferretdb_pg_project_lookups).
+  ferretdb_pg_project_lookups "$pgurl" || say "no PostgreSQL indexes for the jobs yet (no table): the next start makes them"
 fi
 
 cat >"$RUN/system.json" <<JSON

@@ -152,7 +152,8 @@ compose_cmd() {
 #
 # Two planner settings make PostgreSQL use the indexes ferretdb_pg_lookups adds, which a seq scan never
 # matches: it must detoast every row (a whole GridFS chunk) to read one field of it. They are set on the
-# database, so that they hold for FerretDB's connections (restart FerretDB after changing them):
+# database (FERRETDB_PG_SETTINGS), so that they hold for FerretDB's connections (restart FerretDB after changing
+# them); the cluster's FerretDB pod gives them to its PostgreSQL server:
 #   - FerretDB sends every query as a prepared statement with the field names as parameters
 #     (`_jsonb->$1 @> $2`). From a statement's sixth run PostgreSQL may plan it once for any parameters, and
 #     such a plan cannot use an index on `_jsonb->'files_id'`: a chunk lookup took ~100 ms instead of ~25.
@@ -162,13 +163,15 @@ compose_cmd() {
 #     21 s instead of 9. enable_seqscan=off keeps the index whenever one serves the query (a query that no
 #     index serves is still answered by a seq scan). Such a scan is priced so high that PostgreSQL would
 #     compile it (JIT) every time: 87 ms for a query that runs in 1 (the download marks), so jit=off.
+FERRETDB_PG_SETTINGS="plan_cache_mode=force_custom_plan enable_seqscan=off jit=off"
 ferretdb_pg_database() {
   [ "${FERRETDB_BACKEND:-}" != sqlite ] && port_open 127.0.0.1 5432 && command -v psql >/dev/null || return 1
   local psql=(psql -h 127.0.0.1 -U "${PGUSER:-postgres}" -d postgres -qtA)
   "${psql[@]}" -c "select 1 from pg_database where datname = '$1'" 2>/dev/null | grep -q 1 ||
     "${psql[@]}" -c "create database \"$1\"" >/dev/null 2>&1 || return 1
-  "${psql[@]}" -c "alter database \"$1\" set plan_cache_mode = force_custom_plan" \
-    -c "alter database \"$1\" set enable_seqscan = off" -c "alter database \"$1\" set jit = off" >/dev/null 2>&1 ||
+  local setting sets=()
+  for setting in $FERRETDB_PG_SETTINGS; do sets+=(-c "alter database \"$1\" set ${setting%%=*} = ${setting#*=}"); done
+  "${psql[@]}" "${sets[@]}" >/dev/null 2>&1 ||
     say "PostgreSQL database $1: the planner settings for FerretDB could not be set (PostgreSQL 12 or later, and its owner, needed): lookups will be slow"
   echo "postgres://${PGUSER:-postgres}@127.0.0.1:5432/$1"
 }
@@ -179,15 +182,32 @@ ferretdb_pg_database() {
 # indexes it makes itself cannot serve, so every query reads the whole table (every user's jobs and every dead
 # row version); a GIN index on the same expressions serves it. FerretDB does not know of these indexes: they go
 # with the table if the collection is dropped, and this puts them back. Fails when the collection has no table yet.
+# PSQL names the command that runs psql (psql on this machine by default).
 ferretdb_pg_lookups() {
   local url=$1 db=$2 coll=$3 table fields cols name
   shift 3
-  table=$(psql "$url" -qtA -c "select _jsonb->>'table' from \"$db\"._ferretdb_database_metadata where _jsonb->>'_id' = '$coll'" 2>/dev/null) || return 1
+  table=$("${PSQL:-psql}" "$url" -qtA -c "select _jsonb->>'table' from \"$db\"._ferretdb_database_metadata where _jsonb->>'_id' = '$coll'" 2>/dev/null) || return 1
   [ -n "$table" ] || return 1
   for fields in "$@"; do
     cols=$(sed -E "s/([^,]+)/(_jsonb->'\1')/g" <<<"$fields")
     name="${table}_${fields//,/_}_lookup"
-    PGOPTIONS=--client-min-messages=warning psql "$url" -qc "create index if not exists \"$name\" on \"$db\".\"$table\" using gin ($cols)" >/dev/null || return 1
+    "${PSQL:-psql}" "$url" -qc "set client_min_messages = warning; create index if not exists \"$name\" on \"$db\".\"$table\" using gin ($cols)" >/dev/null || return 1
+  done
+}
+
+# ferretdb_pg_project_lookups POSTGRES_URL -> the lookups the services' reads need (ferretdb_pg_lookups), for
+# the collections that exist: jobs by id and by the owner's list page, list heads and versions by id, and GridFS
+# reads by file and chunk number (downloads and ZIPs read an MP3 chunk by chunk; without an index every read of a
+# chunk reads the chunks of every file). The gateway makes the jobs collection and both buckets at its start;
+# the list heads and versions come with a first job. Fails when the jobs have no table yet.
+ferretdb_pg_project_lookups() {
+  local url=$1 bucket
+  ferretdb_pg_lookups "$url" videos jobs _id owner,list_page || return 1
+  ferretdb_pg_lookups "$url" videos job_list_heads _id || true
+  ferretdb_pg_lookups "$url" videos job_list_versions _id || true
+  for bucket in videos mp3s; do
+    ferretdb_pg_lookups "$url" "$bucket" fs.chunks files_id,n || true
+    ferretdb_pg_lookups "$url" "$bucket" fs.files _id || true
   done
 }
 

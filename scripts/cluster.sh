@@ -18,7 +18,8 @@
 #   - no registry: every image is built here (the services' by scripts/images.sh; the stores' and add-ons'
 #     from Debian's packages and the Go module proxy, scripts/lib/addons.sh), all cached in ~/.cache/mp3converter;
 #   - no MongoDB image can be had: FerretDB (the MongoDB-wire server the tests use) runs as the `mongodb` pod,
-#     without the per-service users (FerretDB refuses createUser with roles; the users are proven offline);
+#     on a PostgreSQL server in the same pod, without the per-service users (FerretDB refuses createUser with
+#     roles; the users are proven offline);
 #   - no MailDev image: the host's MailDev stands in for a mail server outside the cluster, reached on port 25
 #     as the notification policy lets it reach one;
 #   - ingress-nginx cannot be built here (and is retired): Traefik reads the same Ingress.
@@ -129,6 +130,7 @@ bin=$(traefik_bin)
 traefik_image=$(binary_image traefik "$TRAEFIK_VERSION" "$bin")
 bin=$(ferretdb_bin)
 ferretdb_image=$(binary_image ferretdb "$FERRETDB_VERSION" "$bin")
+postgresql_image=$(store_image postgresql)
 mariadb_image=$(store_image mariadb)
 rabbitmq_image=$(store_image rabbitmq)
 images=(auth gateway converter notification webhooks)
@@ -196,7 +198,9 @@ for s in "${images[@]}"; do
   podman tag "mp3converter/$s:dev" "docker.io/mp3converter/$s:dev"
   import_image "docker.io/mp3converter/$s:dev"
 done
-for image in "$coredns_image" "$traefik_image" "$ferretdb_image" "$mariadb_image" "$rabbitmq_image"; do import_image "$image"; done
+for image in "$coredns_image" "$traefik_image" "$ferretdb_image" "$postgresql_image" "$mariadb_image" "$rabbitmq_image"; do
+  import_image "$image"
+done
 ctr_ images ls -q | sed 's/^/  /' >&2
 
 # --- pod network: a bridge with forwarding on it alone; no default route in the pods, no masquerade -------------
@@ -391,7 +395,10 @@ patches:
   - patch: '{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "gateway"}, "\$patch": "delete"}'
 YAML
 cat >"$W/manifests/overlays/node/stores.yaml" <<YAML
-# FerretDB, the MongoDB-wire server, in place of MongoDB (same name, labels and port; SQLite in an emptyDir)
+# FerretDB, the MongoDB-wire server, in place of MongoDB (same name, labels and port), on a PostgreSQL server in
+# the same pod (as start.sh runs it: SQLite takes one writer at a time, and a burst of uploads waits past the
+# gateway's store deadline); PostgreSQL listens on the pod's loopback only, with the planner settings FerretDB's
+# lookups need (FERRETDB_PG_SETTINGS)
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -408,14 +415,23 @@ spec:
       containers:
         - name: mongodb
           image: $ferretdb_image
-          args: [--handler=sqlite, --sqlite-url=file:/data/, --state-dir=/data, --listen-addr=:27017,
-                 --debug-addr=127.0.0.1:8088, --telemetry=disable, --log-level=warn]
+          args: [--handler=postgresql, --postgresql-url=postgres://postgres@127.0.0.1:5432/ferretdb, --state-dir=/data,
+                 --listen-addr=:27017, --debug-addr=127.0.0.1:8088, --telemetry=disable, --log-level=warn]
           ports: [{ name: mongodb, containerPort: 27017 }]
           resources: { requests: { cpu: 100m, memory: 128Mi }, limits: { cpu: "1", memory: 1Gi } }
           readinessProbe: { tcpSocket: { port: mongodb }, periodSeconds: 2 }
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: [ALL] } }
           volumeMounts: [{ name: data, mountPath: /data }]
-      volumes: [{ name: data, emptyDir: {} }]
+        - name: postgresql
+          image: $postgresql_image
+          args: [$(for setting in $FERRETDB_PG_SETTINGS; do printf -- '-c, %s, ' "$setting"; done | sed 's/, $//')]
+          env: [{ name: POSTGRES_DB, value: ferretdb }, { name: PGDATA, value: /var/lib/postgresql/data/pgdata }]
+          resources: { requests: { cpu: 100m, memory: 256Mi }, limits: { cpu: "1", memory: 1Gi } }
+          readinessProbe: { exec: { command: [/usr/lib/postgresql/15/bin/pg_isready, --host=127.0.0.1, --quiet] }, periodSeconds: 2 }
+          securityContext:
+            { runAsUser: 999, runAsGroup: 999, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: [ALL] } }
+          volumeMounts: [{ name: pgdata, mountPath: /var/lib/postgresql/data }, { name: pgtmp, mountPath: /tmp }]
+      volumes: [{ name: data, emptyDir: {} }, { name: pgdata, emptyDir: {} }, { name: pgtmp, emptyDir: { medium: Memory } }]
 ---
 # the mail server outside the cluster: MailDev on the node, port 25 (the maildev Service leads there)
 apiVersion: discovery.k8s.io/v1
@@ -484,6 +500,10 @@ for n in kube-system ingress-nginx default "$NS"; do
   fi
 done
 "$KUBECTL" get pods -A -o wide
+# FerretDB's lookups from PostgreSQL indexes, as start.sh makes them, by psql in the pod (the services made the
+# collections at their start)
+pod_psql() { "$KUBECTL" -n "$NS" exec deploy/mongodb -c postgresql -- /usr/lib/postgresql/15/bin/psql "$@"; }
+PSQL=pod_psql ferretdb_pg_project_lookups "postgres://postgres@127.0.0.1:5432/ferretdb" || die "no PostgreSQL indexes could be made for FerretDB"
 
 # --- KEDA: the operator and the metrics adapter as host processes; the adapter behind the aggregation layer ------
 stage "KEDA: operator and metrics adapter, APIService v1beta1.external.metrics.k8s.io"

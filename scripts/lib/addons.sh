@@ -214,6 +214,40 @@ EOF
 }
 store_files_rabbitmq() { :; }
 
+# PostgreSQL 15, as uid 999, for the FerretDB pod: honours the official image's PGDATA and POSTGRES_DB on first
+# start; no password (it listens only on the pod's loopback, for FerretDB beside it); settings as arguments
+# (`-c name=value`); a read-only root (data in PGDATA, the socket in /tmp).
+store_recipe_postgresql() {
+  cat <<'EOF'
+FROM localhost/mp3converter/debian:bookworm
+RUN groupadd --system --gid 999 postgres && useradd --system --uid 999 --gid 999 --home-dir /var/lib/postgresql --no-create-home postgres \
+ && mkdir -p /etc/postgresql-common && echo 'create_main_cluster = false' >/etc/postgresql-common/createcluster.conf \
+ && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15 \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY entrypoint.sh /usr/local/bin/entrypoint.sh
+USER 999:999
+EXPOSE 5432
+ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]
+EOF
+}
+store_files_postgresql() {
+  cat >"$1/entrypoint.sh" <<'EOF'
+#!/bin/sh
+# First start: a cluster in PGDATA and the database POSTGRES_DB. Then the server, on the pod's loopback only.
+set -eu
+bin=/usr/lib/postgresql/15/bin
+export PGDATA="${PGDATA:-/var/lib/postgresql/data/pgdata}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  "$bin/initdb" --username=postgres --auth=trust --encoding=UTF8 --locale=C >/dev/null
+  "$bin/pg_ctl" --wait --silent -o "-c listen_addresses= -c unix_socket_directories=/tmp" start
+  [ -z "${POSTGRES_DB:-}" ] || "$bin/createdb" --host=/tmp --username=postgres "$POSTGRES_DB"
+  "$bin/pg_ctl" --wait --silent stop
+fi
+exec "$bin/postgres" -c listen_addresses=127.0.0.1 -c unix_socket_directories=/tmp "$@"
+EOF
+  chmod 0755 "$1/entrypoint.sh"
+}
+
 # binary_image NAME VERSION BIN -> an image localhost/mp3converter/NAME:VERSION holding BIN as /usr/local/bin/NAME on
 # the Debian base (the binaries link against its C library), made once.
 binary_image() {

@@ -164,8 +164,7 @@ check_keda() {
   local max fids=() fid i top=0 n done_count=0 emails
   max=$("$KUBECTL" -n "$NS" get scaledobject converter -o jsonpath='{.spec.maxReplicaCount}')
   # four at a time, of an hour of audio each in a few MB (a converter needs some 40 s for one): one after the
-  # other, the converter keeps up with the uploads and the queue never grows; all twenty at once, the FerretDB
-  # pod (SQLite, a writer at a time) misses the gateway's 5 s store deadline on some of them (503)
+  # other, the converter keeps up with the uploads and the queue never grows
   local uploads=()
   for ((i = 0; i < 20; i++)); do
     upload_video "$W/keda.mp4" >"$W/keda-fid.$i" &

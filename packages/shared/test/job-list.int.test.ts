@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureJobIndexes, jobsCollection, mongoJobStore } from '../src/jobs/mongo.js';
+import { JobListCache } from '../src/jobs/list-cache.js';
+import { type MongoJobStoreOptions, ensureJobIndexes, jobsCollection, mongoJobStore } from '../src/jobs/mongo.js';
 import { LIST_PAGE_JOBS } from '../src/jobs/store.js';
 import { MongoClient, ObjectId, createMongoClient } from '../src/storage/index.js';
 import { uniqueEmail } from '../src/testing/index.js';
@@ -34,8 +35,14 @@ async function walk(owner: string, limit: number, from = store): Promise<string[
 
 const fidsOf = (page: { jobs: { videoFid: string }[] } | undefined) => page?.jobs.map((j) => j.videoFid);
 
-/** The filter, sort and limit of every find on the jobs the store sends while `act` runs, as the server got them. */
-async function findsOn(act: (watched: ReturnType<typeof mongoJobStore>) => Promise<unknown>): Promise<Record<string, unknown>[]> {
+/**
+ * The filter, sort and limit of every find on the jobs the store sends while `act` runs, as the server got them;
+ * `watch` forgets those sent before it.
+ */
+async function findsOn(
+  act: (watched: ReturnType<typeof mongoJobStore>, watch: () => void) => Promise<unknown>,
+  options: MongoJobStoreOptions = {},
+): Promise<Record<string, unknown>[]> {
   // Command monitoring is the driver's public API: what the server was asked, as sent.
   const watched = new MongoClient(inject('servers').mongoUrl, { monitorCommands: true });
   const finds: Record<string, unknown>[] = [];
@@ -45,7 +52,9 @@ async function findsOn(act: (watched: ReturnType<typeof mongoJobStore>) => Promi
     finds.push({ filter, sort: sort instanceof Map ? Object.fromEntries(sort) : sort, limit });
   });
   try {
-    await act(mongoJobStore(watched));
+    await act(mongoJobStore(watched, options), () => {
+      finds.length = 0;
+    });
   } finally {
     await watched.close();
   }
@@ -129,7 +138,7 @@ describe('a user with 1,000 jobs', () => {
     const finds = await findsOn((listed) => listed.list(owner, { limit: 20 }));
     const newest = Math.ceil(1000 / LIST_PAGE_JOBS);
     expect(finds).toEqual([
-      { filter: { owner, list_page: newest, deleted_at: null }, sort: { _id: -1 }, limit: 21 },
+      { filter: { owner, list_page: newest, deleted_at: null }, sort: { _id: -1 }, limit: undefined },
       { filter: { owner, list_page: newest - 1, deleted_at: null }, sort: undefined, limit: 1 },
     ]);
   });
@@ -141,6 +150,39 @@ describe('a user with 1,000 jobs', () => {
     const last = await store.list(owner, { limit: 20, before: fids[5] });
     expect(fidsOf(last)).toEqual(fids.slice(0, 5).reverse());
     expect(last?.more).toBe(false);
+  });
+});
+
+describe('a list kept by the gateway’s list cache', () => {
+  it('when finished jobs are listed again unchanged, then no job is read; once another process deletes one, it is read again and gone', async () => {
+    const owner = uniqueEmail('cached');
+    const fids = await recordMany(owner, LIST_PAGE_JOBS + 5);
+    await jobsCollection(mongo).updateMany({ owner }, { $set: { state: 'done' } });
+    let first: string[] | undefined;
+    let again: string[] | undefined;
+    const unchanged = await findsOn(
+      async (cached, watch) => {
+        first = fidsOf(await cached.list(owner, { limit: 20 }));
+        watch();
+        again = fidsOf(await cached.list(owner, { limit: 20 }));
+      },
+      { listCache: new JobListCache(100) },
+    );
+    expect(first).toEqual([...fids].reverse().slice(0, 20));
+    expect(again).toEqual(first);
+    expect(unchanged).toEqual([]);
+
+    const afterDelete = await findsOn(
+      async (cached, watch) => {
+        await cached.list(owner, { limit: 20 });
+        await store.markDeleted(fids.at(-1) ?? '');
+        watch();
+        again = fidsOf(await cached.list(owner, { limit: 20 }));
+      },
+      { listCache: new JobListCache(100) },
+    );
+    expect(again).toEqual([...fids].reverse().slice(1, 21));
+    expect(afterDelete.length).toBeGreaterThan(0);
   });
 });
 

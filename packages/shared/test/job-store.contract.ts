@@ -5,7 +5,8 @@ import { LIST_PAGE_JOBS, type JobStore } from '../src/jobs/store.js';
 /**
  * What every job store does, run against each of them (the in-memory one in the unit tests, MongoDB's in the
  * integration tests): the same cases, so the in-memory store that other tests stand on cannot drift from the
- * real one. `open` gives a store of its own for each case, and a second worker's view of the same jobs.
+ * real one. `open` gives a store of its own for each case, keeping a list cache as the gateway's does, and a
+ * second worker's view of the same jobs, as another process (a converter) has it.
  */
 export function jobStoreContract(name: string, open: () => Promise<{ store: JobStore; other: JobStore }>): void {
   describe(`job store contract: ${name}`, () => {
@@ -222,6 +223,49 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       expect(await listed(2)).toEqual({ fids: [ids[LIST_PAGE_JOBS + 1], ids[LIST_PAGE_JOBS]], more: false });
       expect(await listed(1)).toEqual({ fids: [ids[LIST_PAGE_JOBS + 1]], more: true });
       expect(await store.list(OWNER, { limit: 5, before: ids[LIST_PAGE_JOBS] })).toEqual({ jobs: [], more: false });
+    });
+
+    it('when another process records, deletes, expires or replays jobs of a list that was listed, then the next listing shows it', async () => {
+      const finish = async (videoFid: string) => {
+        await other.claim(videoFid, OWNER, claimOnce);
+        await other.markDone(videoFid, { mp3s: [{ fid: fid(), title: null, durationSeconds: 1, size: 1 }], expiresAt: inFuture() });
+      };
+      const listed = async () =>
+        (await store.list(OWNER, { limit: 10 }))?.jobs.map((j) => `${j.videoFid.slice(-2)} ${j.state}${j.expiredAt ? ' expired' : ''}`);
+      const [a, b, c] = [(await newJob()).videoFid, (await newJob()).videoFid, (await newJob()).videoFid];
+      await finish(a);
+      await finish(b);
+      await other.claim(c, OWNER, claimOnce);
+      await other.markFailed(c, 'not a video', inFuture());
+      const shown = await listed();
+      expect(await listed()).toEqual(shown);
+
+      const d = (await other.create({ videoFid: fid(), owner: OWNER, filename: 'x.mp4', size: 1, contentType: 'video/mp4' })).videoFid;
+      expect(await listed()).toEqual([`${d.slice(-2)} queued`, ...(shown ?? [])]);
+      await finish(d);
+      await listed();
+      await other.markDeleted(a);
+      await other.markExpired(b);
+      expect(await listed()).toEqual([`${d.slice(-2)} done`, `${c.slice(-2)} failed`, `${b.slice(-2)} done expired`]);
+      expect(await other.claim(c, OWNER, { maxAttempts: 3, revive: true })).toEqual({ status: 'claimed', attempt: 1 });
+      expect(await listed()).toEqual([`${d.slice(-2)} done`, `${c.slice(-2)} converting`, `${b.slice(-2)} done expired`]);
+    });
+
+    it('when a listed page holds a job that runs, then every listing reads it anew: its progress shows', async () => {
+      const job = await newJob();
+      await other.claim(job.videoFid, OWNER, claimOnce);
+      for (const percent of [10, 55]) {
+        await other.recordProgress(job.videoFid, { percent, speed: 2, etaSeconds: 5 });
+        expect((await store.list(OWNER, { limit: 5 }))?.jobs[0]?.progress).toMatchObject({ percent });
+      }
+    });
+
+    it('when a worker records a job no upload recorded (the original’s gateway), then a listing that ended before it says more follow', async () => {
+      const job = await newJob();
+      await store.cancelQueued(job.videoFid);
+      expect(await store.list(OWNER, { limit: 1 })).toMatchObject({ more: false });
+      expect(await other.claim(fid(), OWNER, claimOnce)).toEqual({ status: 'claimed', attempt: 1 });
+      expect(await store.list(OWNER, { limit: 1 })).toMatchObject({ jobs: [{ videoFid: job.videoFid }], more: true });
     });
 
     it('when jobs change, then changedSince gives the owner’s changes after the moment, oldest first', async () => {

@@ -1,5 +1,6 @@
 import { ObjectId } from 'mongodb';
 import { afterAll, inject } from 'vitest';
+import { JobListCache } from '../src/jobs/list-cache.js';
 import { ensureJobIndexes, mongoJobStore } from '../src/jobs/mongo.js';
 import { createMongoClient } from '../src/storage/index.js';
 import { jobStoreContract } from './job-store.contract.js';
@@ -17,7 +18,7 @@ jobStoreContract('MongoDB', async () => {
   databases.push(database);
   await ensureJobIndexes(mongo, database);
   return {
-    store: mongoJobStore(mongo, { database, worker: { id: 'worker-a', leaseMs: 60_000 } }),
+    store: mongoJobStore(mongo, { database, worker: { id: 'worker-a', leaseMs: 60_000 }, listCache: new JobListCache(100) }),
     other: mongoJobStore(mongo, { database, worker: { id: 'worker-b', leaseMs: 60_000 } }),
   };
 });

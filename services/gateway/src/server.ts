@@ -6,6 +6,7 @@ import type { Logger } from '@mp3converter/shared/logger';
 import { type Registry, createRegistry, instrumentBroker, instrumentMongo } from '@mp3converter/shared/metrics';
 import { JOB_CONTROL_EXCHANGE, JOB_EVENTS_EXCHANGE, isFinal } from '@mp3converter/shared/jobs';
 import { AmqpJobEvents, subscribeJobEvents } from '@mp3converter/shared/jobs/amqp';
+import { JobListCache } from '@mp3converter/shared/jobs/list-cache';
 import { ensureJobIndexes, mongoJobStore } from '@mp3converter/shared/jobs/mongo';
 import { WriteGate, createMongoClient, ensureGridFsIndexes, pingMongo } from '@mp3converter/shared/storage';
 import { DestinationPolicy, WebhookStore } from '@mp3converter/shared/webhooks';
@@ -86,7 +87,7 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
   // Every call to the store has a deadline: a hanging MongoDB gives 503, never a hung request.
-  const jobs = mongoJobStore(mongo, { timeoutMs: config.MONGODB_TIMEOUT_MS });
+  const jobs = mongoJobStore(mongo, { timeoutMs: config.MONGODB_TIMEOUT_MS, listCache: new JobListCache(config.JOB_LIST_CACHE_ENTRIES) });
   ensureJobIndexes(mongo).catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const notices = new AmqpJobEvents(amqp, logger);

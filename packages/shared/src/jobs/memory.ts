@@ -1,7 +1,7 @@
 import { type DocumentCollection, DuplicateKeyError, type Keyed, type ReadOptions } from './collection.js';
 import type { JobDocument } from './model.js';
 import { type Filter, type Update, applyUpdate, compareBy, matches } from './query.js';
-import { type DispatchConfirm, type JobStoreOptions, JobStore, type ListHead } from './store.js';
+import { type DispatchConfirm, type JobStoreOptions, JobStore, type ListHead, type ListVersion } from './store.js';
 
 /**
  * A collection held in memory that applies filters and updates as MongoDB does (query.ts). It can be made
@@ -76,6 +76,7 @@ export interface MemoryJobCollections {
   jobs: MemoryCollection<JobDocument>;
   dispatches: MemoryCollection<DispatchConfirm>;
   listHeads: MemoryCollection<ListHead>;
+  listVersions: MemoryCollection<ListVersion>;
 }
 
 /** The job store in memory, with the same rules as MongoDB's: for tests of the services that use it. */
@@ -84,6 +85,7 @@ export function memoryJobStore(options: JobStoreOptions = {}): { store: JobStore
     jobs: new MemoryCollection<JobDocument>(),
     dispatches: new MemoryCollection<DispatchConfirm>(),
     listHeads: new MemoryCollection<ListHead>(),
+    listVersions: new MemoryCollection<ListVersion>(),
   };
   return { store: new JobStore(collections, options), collections };
 }

@@ -3,7 +3,7 @@ import { withDeadline } from '../storage/deadline.js';
 import { type DocumentCollection, DuplicateKeyError, type Keyed, type ReadOptions } from './collection.js';
 import { JOBS, type JobDocument } from './model.js';
 import type { Filter, Update } from './query.js';
-import { type DispatchConfirm, type JobStoreOptions, JobStore, LAST_LIST_PAGE, type ListHead } from './store.js';
+import { type DispatchConfirm, type JobStoreOptions, JobStore, LAST_LIST_PAGE, type ListHead, type ListVersion } from './store.js';
 
 /** The jobs as MongoDB stores them: keyed by the video's ObjectId. */
 export type StoredJobDocument = Omit<JobDocument, '_id'> & { _id: ObjectId };
@@ -17,7 +17,7 @@ export interface MongoJobStoreOptions extends JobStoreOptions {
   database?: string;
 }
 
-/** The job store on MongoDB (database `videos`: `jobs`, `job_dispatches`, `job_list_heads`). */
+/** The job store on MongoDB (database `videos`: `jobs`, `job_dispatches`, `job_list_heads`, `job_list_versions`). */
 export function mongoJobStore(client: MongoClient, options: MongoJobStoreOptions = {}): JobStore {
   const db = client.db(options.database ?? JOBS.database);
   const timeoutMs = options.timeoutMs;
@@ -26,6 +26,7 @@ export function mongoJobStore(client: MongoClient, options: MongoJobStoreOptions
       jobs: new MongoDocumentCollection<JobDocument>(db.collection(JOBS.collection), { objectIds: true, timeoutMs }),
       dispatches: new MongoDocumentCollection<DispatchConfirm>(db.collection('job_dispatches'), { objectIds: true, timeoutMs }),
       listHeads: new MongoDocumentCollection<ListHead>(db.collection('job_list_heads'), { objectIds: false, timeoutMs }),
+      listVersions: new MongoDocumentCollection<ListVersion>(db.collection('job_list_versions'), { objectIds: false, timeoutMs }),
     },
     options,
   );

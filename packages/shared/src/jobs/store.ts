@@ -1,6 +1,8 @@
-import { ACTIVE_STATES, FINAL_STATES } from '../contracts/job-states.js';
+import { ACTIVE_STATES, FINAL_STATES, isFinal } from '../contracts/job-states.js';
 import { traceHeaders } from '../tracing/index.js';
+import { randomUUID } from 'node:crypto';
 import { type DocumentCollection, DuplicateKeyError } from './collection.js';
+import type { JobListCache } from './list-cache.js';
 import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
 import type {
   Claim,
@@ -17,7 +19,7 @@ import type {
   StoredJob,
 } from './ports.js';
 import type { Filter } from './query.js';
-import { type ParamsOf, type TransitionName, transition } from './transitions.js';
+import { type ParamsOf, type TransitionName, changesFinishedJobs, transition } from './transitions.js';
 
 /**
  * Jobs per list page: each job is recorded on one of its owner's list pages, numbered from 1 up, a new one
@@ -39,6 +41,17 @@ export interface ListHead {
   recorded: number;
 }
 
+/**
+ * The version of the owner's job list: new at every write that can change what a listing keeps in its cache
+ * (a job recorded, deleted, expired or replayed; see JobStore.list). Kept apart from the list head: FerretDB
+ * applies an update as a read and a write of the whole document, and a new version written at the moment a
+ * job was counted would take the count back.
+ */
+export interface ListVersion {
+  _id: string;
+  version: string;
+}
+
 /** That the broker confirmed a pending job's message. */
 export interface DispatchConfirm {
   _id: string;
@@ -50,12 +63,18 @@ export interface JobCollections {
   /** Kept apart from the jobs: a converter may be writing the job when the confirm comes (see confirmDispatch). */
   dispatches: DocumentCollection<DispatchConfirm>;
   listHeads: DocumentCollection<ListHead>;
+  listVersions: DocumentCollection<ListVersion>;
 }
 
 export interface JobStoreOptions {
   /** The worker this store takes leases for (the converter's); without it the JobLeases role is not played. */
   worker?: { id: string; leaseMs: number };
+  /** Where listings keep what they read while the owner's list is unchanged (the gateway's); none without it. */
+  listCache?: JobListCache;
 }
+
+/** One of a listing's reads, by what it reads (`key`): see JobStore.listReads. Values are never undefined. */
+type ListRead = <T>(key: string, reader: () => Promise<T>, keep?: (value: T) => boolean) => Promise<T>;
 
 const pageOf = (recorded: number) => Math.max(1, Math.ceil(recorded / LIST_PAGE_JOBS));
 const live = { deleted_at: null } as const;
@@ -118,6 +137,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
     // FerretDB reads, then writes, an increment: one that read before ours and wrote after it took the count
     // back, and the list, which starts at the count's page, would not reach this job's.
     await this.c.listHeads.updateOne({ _id: job.owner, recorded: { $lt: recorded } }, { $set: { recorded } });
+    await this.touchList(job.owner);
     return toJob(doc);
   }
 
@@ -130,7 +150,20 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
 
   async remove(videoFid: string): Promise<void> {
     const _id = keyOf(videoFid);
-    if (_id) await this.c.jobs.deleteOne({ _id });
+    const doc = _id ? await this.c.jobs.findOne({ _id }) : undefined;
+    if (!doc) return;
+    await this.c.jobs.deleteOne({ _id: doc._id });
+    await this.touchList(doc.owner);
+  }
+
+  /**
+   * Gives the owner's list a new version: listings read again what they kept under the one before. Called after
+   * the write, so that a listing that reads the new version reads the write too.
+   */
+  private async touchList(owner: string): Promise<void> {
+    const touch = () => this.c.listVersions.updateOne({ _id: owner }, { $set: { version: randomUUID() } }, { upsert: true });
+    // The owner's first two writes at once: both upserts insert, one collides; the version is there on a second try.
+    await touch().catch((err: unknown) => (err instanceof DuplicateKeyError ? touch() : Promise.reject(err)));
   }
 
   /**
@@ -157,8 +190,15 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
    * job more (at a page's end that would decode the whole page below for one job) but by asking the page below
    * for any one live job, unsorted, which FerretDB stops decoding at. MongoDB answers each read from the index
    * on (owner, list_page, _id).
+   *
+   * With a list cache (the gateway's), what these reads found is kept under the version of the owner's list
+   * (ListVersion), and a listing of an unchanged list reads only that version: the list head and whether a page
+   * holds a live job change only with a job recorded or deleted; a page is kept only once every job on it is
+   * finished, as a finished job changes only by a transition that gives the list a new version
+   * (`changesFinishedJobs`), while an active one's progress changes with every snapshot.
    */
   async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined> {
+    const read = await this.listReads(owner);
     let page: number;
     let after: string | undefined;
     if (before !== undefined) {
@@ -168,21 +208,35 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       page = cursor.list_page ?? LAST_LIST_PAGE;
       after = cursor._id;
     } else {
-      const head = await this.c.listHeads.findOne({ _id: owner });
-      page = head ? pageOf(head.recorded) : LAST_LIST_PAGE;
+      const recorded = await read('head', async () => (await this.c.listHeads.findOne({ _id: owner }))?.recorded ?? null);
+      page = recorded === null ? LAST_LIST_PAGE : pageOf(recorded);
     }
     const found: JobDocument[] = [];
     for (;;) {
       const wanted = limit - found.length;
-      const filter: Filter<JobDocument> = { ...this.onPage(owner, page), ...(after ? { _id: { $lt: after } } : {}) };
-      const docs = await this.c.jobs.find(filter, { sort: { _id: -1 }, limit: wanted + 1 });
+      const docs = await this.readPage(owner, page, { after, limit: wanted + 1 }, read);
       found.push(...docs.slice(0, wanted));
       const more = docs.length > wanted;
       if (more || page === LAST_LIST_PAGE) return { jobs: found.map(toJob), more };
       page--;
       after = undefined;
-      if (found.length === limit) return { jobs: found.map(toJob), more: await this.anyListedFrom(owner, page) };
+      if (found.length === limit) return { jobs: found.map(toJob), more: await this.anyListedFrom(owner, page, read) };
     }
+  }
+
+  /** Up to `limit` of the owner's live jobs on list page `page`, newest first, those older than `after` only. */
+  private async readPage(owner: string, page: number, { after, limit }: { after: string | undefined; limit: number }, read: ListRead) {
+    if (page === LAST_LIST_PAGE) {
+      // Every job no upload recorded, however many: read as far as needed, never kept.
+      return this.c.jobs.find({ ...this.onPage(owner, page), ...(after ? { _id: { $lt: after } } : {}) }, { sort: { _id: -1 }, limit });
+    }
+    const docs = await read(
+      `page:${page}`,
+      () => this.c.jobs.find(this.onPage(owner, page), { sort: { _id: -1 } }),
+      (docs) => docs.every((d) => isFinal(d.state)),
+    );
+    // Ids are lowercase hex of one length: as strings they sort as MongoDB sorts them.
+    return (after ? docs.filter((d) => d._id < after) : docs).slice(0, limit);
   }
 
   private onPage(owner: string, page: number): Filter<JobDocument> {
@@ -190,11 +244,28 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   }
 
   /** Whether the owner has a live job on list page `page` or below (pages whose jobs were all deleted are passed). */
-  private async anyListedFrom(owner: string, page: number): Promise<boolean> {
+  private async anyListedFrom(owner: string, page: number, read: ListRead): Promise<boolean> {
     for (let p = page; p >= LAST_LIST_PAGE; p--) {
-      if ((await this.c.jobs.find(this.onPage(owner, p), { limit: 1 })).length > 0) return true;
+      if (await read(`any:${p}`, async () => (await this.c.jobs.find(this.onPage(owner, p), { limit: 1 })).length > 0)) return true;
     }
     return false;
+  }
+
+  /**
+   * A listing's reads of the owner's list: with a list cache, each is kept under the list's version (read once
+   * here) and answered from the cache while the version stays; `keep` says whether what was read may be kept.
+   */
+  private async listReads(owner: string): Promise<ListRead> {
+    const cache = this.options.listCache;
+    if (!cache) return (_key, reader) => reader();
+    const version = (await this.c.listVersions.findOne({ _id: owner }))?.version ?? '';
+    return async <T>(key: string, reader: () => Promise<T>, keep: (value: T) => boolean = () => true): Promise<T> => {
+      const kept = cache.get(owner, key, version);
+      if (kept !== undefined) return kept as T;
+      const value = await reader();
+      if (keep(value)) cache.set(owner, key, version, value);
+      return value;
+    };
   }
 
   async changedSince(owner: string, since: Date, limit = 500): Promise<Job[]> {
@@ -370,6 +441,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
         lease_until: new Date(now.getTime() + leaseMs),
         worker,
       });
+      await this.touchList(owner);
       return { status: 'claimed', attempt: 1 };
     } catch (err) {
       if (!(err instanceof DuplicateKeyError)) throw err;
@@ -419,6 +491,8 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
 
   /** Applies a transition; whether it applied. */
   private async change<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<boolean> {
+    // Its owner, to give the list a new version, comes with the document.
+    if (changesFinishedJobs(name)) return (await this.apply(name, videoFid, params)) !== undefined;
     const _id = keyOf(videoFid);
     if (!_id) return false;
     const { filter, update } = transition(name, _id, params);
@@ -435,7 +509,9 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
     const _id = keyOf(videoFid);
     if (!_id) return undefined;
     const { filter, update } = transition(name, _id, params);
-    return this.c.jobs.findOneAndUpdate(filter, update);
+    const doc = await this.c.jobs.findOneAndUpdate(filter, update);
+    if (doc && changesFinishedJobs(name)) await this.touchList(doc.owner);
+    return doc;
   }
 
   /** A worker's transition, in its job's turn (see inTurn). */

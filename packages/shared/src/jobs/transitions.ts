@@ -1,4 +1,4 @@
-import { ACTIVE_STATES, FINAL_STATES, type JobState } from '../contracts/job-states.js';
+import { ACTIVE_STATES, FINAL_STATES, type JobState, isFinal } from '../contracts/job-states.js';
 import type { JobDocument, JobMp3 } from './model.js';
 import type { Filter, Update } from './query.js';
 
@@ -157,6 +157,12 @@ export const JOB_TRANSITIONS = {
 } satisfies Record<string, Transition<never>>;
 
 export type TransitionName = keyof typeof JOB_TRANSITIONS;
+/**
+ * Whether transition `name` may change a finished job (done, failed or cancelled): the only changes to a job that
+ * a listing's cache must hear of (JobStore.list), since a finished job changes by nothing else.
+ */
+export const changesFinishedJobs = (name: TransitionName): boolean => JOB_TRANSITIONS[name].from.some(isFinal);
+
 export type ParamsOf<N extends TransitionName> = Parameters<(typeof JOB_TRANSITIONS)[N]['set']>[0];
 
 /** The conditional update that applies transition `name` to the job `videoFid`. */

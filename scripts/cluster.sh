@@ -500,10 +500,14 @@ for n in kube-system ingress-nginx default "$NS"; do
   fi
 done
 "$KUBECTL" get pods -A -o wide
-# FerretDB's lookups from PostgreSQL indexes, as start.sh makes them, by psql in the pod (the services made the
-# collections at their start)
+# FerretDB's lookups from PostgreSQL indexes, as start.sh makes them, by psql in the pod, once the gateway made
+# the collections (at its start, beside its readiness)
 pod_psql() { "$KUBECTL" -n "$NS" exec deploy/mongodb -c postgresql -- /usr/lib/postgresql/15/bin/psql "$@"; }
-PSQL=pod_psql ferretdb_pg_project_lookups "postgres://postgres@127.0.0.1:5432/ferretdb" || die "no PostgreSQL indexes could be made for FerretDB"
+for ((i = 0; i < 60; i++)); do
+  PSQL=pod_psql ferretdb_pg_project_lookups "postgres://postgres@127.0.0.1:5432/ferretdb" && break
+  sleep 1
+done
+((i < 60)) || die "no PostgreSQL indexes could be made for FerretDB (no jobs collection after 60 s)"
 
 # --- KEDA: the operator and the metrics adapter as host processes; the adapter behind the aggregation layer ------
 stage "KEDA: operator and metrics adapter, APIService v1beta1.external.metrics.k8s.io"

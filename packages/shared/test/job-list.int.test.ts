@@ -166,7 +166,7 @@ describe('a list kept by the gateway’s list cache', () => {
         watch();
         again = fidsOf(await cached.list(owner, { limit: 20 }));
       },
-      { listCache: new JobListCache(100) },
+      { listCache: new JobListCache(1 << 20) },
     );
     expect(first).toEqual([...fids].reverse().slice(0, 20));
     expect(again).toEqual(first);
@@ -179,7 +179,7 @@ describe('a list kept by the gateway’s list cache', () => {
         watch();
         again = fidsOf(await cached.list(owner, { limit: 20 }));
       },
-      { listCache: new JobListCache(100) },
+      { listCache: new JobListCache(1 << 20) },
     );
     expect(again).toEqual([...fids].reverse().slice(1, 21));
     expect(afterDelete.length).toBeGreaterThan(0);

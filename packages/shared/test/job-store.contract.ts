@@ -243,12 +243,23 @@ export function jobStoreContract(name: string, open: () => Promise<{ store: JobS
       const d = (await other.create({ videoFid: fid(), owner: OWNER, filename: 'x.mp4', size: 1, contentType: 'video/mp4' })).videoFid;
       expect(await listed()).toEqual([`${d.slice(-2)} queued`, ...(shown ?? [])]);
       await finish(d);
-      await listed();
+      expect(await listed()).toEqual([`${d.slice(-2)} done`, ...(shown ?? [])]);
       await other.markDeleted(a);
+      expect(await listed()).toEqual([`${d.slice(-2)} done`, `${c.slice(-2)} failed`, `${b.slice(-2)} done`]);
       await other.markExpired(b);
       expect(await listed()).toEqual([`${d.slice(-2)} done`, `${c.slice(-2)} failed`, `${b.slice(-2)} done expired`]);
       expect(await other.claim(c, OWNER, { maxAttempts: 3, revive: true })).toEqual({ status: 'claimed', attempt: 1 });
       expect(await listed()).toEqual([`${d.slice(-2)} done`, `${c.slice(-2)} converting`, `${b.slice(-2)} done expired`]);
+    });
+
+    it('when an upload that failed is taken back, then a listing kept from before no longer shows its job', async () => {
+      const kept = await newJob();
+      await store.cancelQueued(kept.videoFid);
+      const failed = await newJob();
+      await store.cancelQueued(failed.videoFid);
+      expect((await store.list(OWNER, { limit: 5 }))?.jobs.map((j) => j.videoFid)).toEqual([failed.videoFid, kept.videoFid]);
+      await other.remove(failed.videoFid);
+      expect((await store.list(OWNER, { limit: 5 }))?.jobs.map((j) => j.videoFid)).toEqual([kept.videoFid]);
     });
 
     it('when a listed page holds a job that runs, then every listing reads it anew: its progress shows', async () => {

@@ -18,7 +18,7 @@ jobStoreContract('MongoDB', async () => {
   databases.push(database);
   await ensureJobIndexes(mongo, database);
   return {
-    store: mongoJobStore(mongo, { database, worker: { id: 'worker-a', leaseMs: 60_000 }, listCache: new JobListCache(100) }),
+    store: mongoJobStore(mongo, { database, worker: { id: 'worker-a', leaseMs: 60_000 }, listCache: new JobListCache(1 << 20) }),
     other: mongoJobStore(mongo, { database, worker: { id: 'worker-b', leaseMs: 60_000 } }),
   };
 });

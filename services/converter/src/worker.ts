@@ -67,7 +67,7 @@ export async function startConverterWorker(config: ConverterConfig, logger: Logg
     limits,
   };
   const runner = new JobRunner({
-    leases: mongoJobStore(mongo, { worker: { id: workerId, leaseMs: config.JOB_LEASE_MS } }),
+    leases: mongoJobStore(mongo, { worker: { id: workerId, leaseMs: config.JOB_LEASE_MS }, logger }),
     videos: new GridFsVideoSource(videosBucket(mongo), mongo.db(GRIDFS_DATABASES.videos)),
     mp3s: new GridFsMp3Store(mongo.db(GRIDFS_DATABASES.mp3s)),
     transcoder: new FfmpegTranscoder(ffmpeg),

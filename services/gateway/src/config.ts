@@ -37,11 +37,8 @@ export const gatewayConfigSchema = z
     EVENTS_KEEPALIVE_MS: env.int(15_000, 100),
     /** An event stream opened with an API key checks the key again this often, and ends once it is revoked, ms. */
     EVENTS_KEY_RECHECK_MS: env.int(5_000, 100),
-    /**
-     * What listings (GET /jobs) read, kept while the user's list is unchanged: entries, each a page of about 20
-     * finished jobs (some 25 KB) or a smaller fact about the list; 0 keeps nothing (see JobListCache).
-     */
-    JOB_LIST_CACHE_ENTRIES: env.int(1_000, 0),
+    /** What listings (GET /jobs) read, kept while the user's list is unchanged, MB of JSON at most; 0 keeps nothing (see JobListCache). */
+    JOB_LIST_CACHE_MB: env.int(16, 0),
     /** How often queue positions are refreshed for users with an open event stream, ms. */
     QUEUE_POSITION_INTERVAL_MS: env.int(3_000, 100),
     /** Signs the download links of emails and POST /jobs/{id}/link (the notification service has the same one). */

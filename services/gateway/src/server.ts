@@ -87,7 +87,11 @@ export async function startGatewayServer(config: GatewayConfig, logger: Logger, 
   void amqp.start();
   const auth = new HttpAuthClient(config.AUTH_SVC_ADDRESS, config.AUTH_TIMEOUT_MS);
   // Every call to the store has a deadline: a hanging MongoDB gives 503, never a hung request.
-  const jobs = mongoJobStore(mongo, { timeoutMs: config.MONGODB_TIMEOUT_MS, listCache: new JobListCache(config.JOB_LIST_CACHE_ENTRIES) });
+  const jobs = mongoJobStore(mongo, {
+    timeoutMs: config.MONGODB_TIMEOUT_MS,
+    ...(config.JOB_LIST_CACHE_MB > 0 ? { listCache: new JobListCache(config.JOB_LIST_CACHE_MB * 1024 ** 2) } : {}),
+    logger,
+  });
   ensureJobIndexes(mongo).catch((err: unknown) => logger.warn({ err }, 'job indexes not created yet'));
   const videosDb = mongo.db(GRIDFS_DATABASES.videos);
   const notices = new AmqpJobEvents(amqp, logger);

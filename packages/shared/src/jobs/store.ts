@@ -2,6 +2,7 @@ import { ACTIVE_STATES, FINAL_STATES, isFinal } from '../contracts/job-states.js
 import { traceHeaders } from '../tracing/index.js';
 import { randomUUID } from 'node:crypto';
 import { type DocumentCollection, DuplicateKeyError } from './collection.js';
+import type { Logger } from '../logger/index.js';
 import type { JobListCache } from './list-cache.js';
 import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
 import type {
@@ -19,7 +20,7 @@ import type {
   StoredJob,
 } from './ports.js';
 import type { Filter } from './query.js';
-import { type ParamsOf, type TransitionName, changesFinishedJobs, transition } from './transitions.js';
+import { type ParamsOf, type TransitionName, changesListedJobs, transition } from './transitions.js';
 
 /**
  * Jobs per list page: each job is recorded on one of its owner's list pages, numbered from 1 up, a new one
@@ -71,6 +72,8 @@ export interface JobStoreOptions {
   worker?: { id: string; leaseMs: number };
   /** Where listings keep what they read while the owner's list is unchanged (the gateway's); none without it. */
   listCache?: JobListCache;
+  /** Told when a list's new version could not be written (see touchList). */
+  logger?: Pick<Logger, 'warn'>;
 }
 
 /** One of a listing's reads, by what it reads (`key`): see JobStore.listReads. Values are never undefined. */
@@ -158,12 +161,16 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
 
   /**
    * Gives the owner's list a new version: listings read again what they kept under the one before. Called after
-   * the write, so that a listing that reads the new version reads the write too.
+   * the write, so that a listing that reads the new version reads the write too. It never fails the write it
+   * follows, which is made: were the new version lost (a store gone at that moment), listings show the write
+   * once what they kept is too old (LIST_CACHE_MAX_AGE_MS).
    */
   private async touchList(owner: string): Promise<void> {
     const touch = () => this.c.listVersions.updateOne({ _id: owner }, { $set: { version: randomUUID() } }, { upsert: true });
     // The owner's first two writes at once: both upserts insert, one collides; the version is there on a second try.
-    await touch().catch((err: unknown) => (err instanceof DuplicateKeyError ? touch() : Promise.reject(err)));
+    await touch()
+      .catch((err: unknown) => (err instanceof DuplicateKeyError ? touch() : Promise.reject(err)))
+      .catch((err: unknown) => this.options.logger?.warn({ err, owner }, 'job list version not renewed: listings show the change within a minute'));
   }
 
   /**
@@ -192,10 +199,9 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
    * on (owner, list_page, _id).
    *
    * With a list cache (the gateway's), what these reads found is kept under the version of the owner's list
-   * (ListVersion), and a listing of an unchanged list reads only that version: the list head and whether a page
-   * holds a live job change only with a job recorded or deleted; a page is kept only once every job on it is
-   * finished, as a finished job changes only by a transition that gives the list a new version
-   * (`changesFinishedJobs`), while an active one's progress changes with every snapshot.
+   * (ListVersion), and a listing of an unchanged list reads only that version. A job recorded or removed and
+   * every transition but the quiet ones (`changesListedJobs`) give the list a new version; a page is kept only
+   * once every job on it is finished, since the quiet transitions (progress, lease renewals) change running jobs.
    */
   async list(owner: string, { limit, before }: { limit: number; before?: string | undefined }): Promise<JobListPage | undefined> {
     const read = await this.listReads(owner);
@@ -406,6 +412,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       const now = new Date();
       const { filter, update } = transition('claim', _id, { now, worker, leaseUntil: new Date(now.getTime() + leaseMs) });
       const taken = await this.c.jobs.findOneAndUpdate(filter, update);
+      if (taken) await this.touchList(taken.owner);
       if (!taken) {
         const current = await this.c.jobs.findOne({ _id });
         return current && (current.deleted_at || !ACTIVE_STATES.includes(current.state)) ? { status: 'finished', state: current.state } : { status: 'held' };
@@ -492,7 +499,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
   /** Applies a transition; whether it applied. */
   private async change<N extends TransitionName>(name: N, videoFid: string, params: ParamsOf<N>): Promise<boolean> {
     // Its owner, to give the list a new version, comes with the document.
-    if (changesFinishedJobs(name)) return (await this.apply(name, videoFid, params)) !== undefined;
+    if (changesListedJobs(name)) return (await this.apply(name, videoFid, params)) !== undefined;
     const _id = keyOf(videoFid);
     if (!_id) return false;
     const { filter, update } = transition(name, _id, params);
@@ -510,7 +517,7 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
     if (!_id) return undefined;
     const { filter, update } = transition(name, _id, params);
     const doc = await this.c.jobs.findOneAndUpdate(filter, update);
-    if (doc && changesFinishedJobs(name)) await this.touchList(doc.owner);
+    if (doc && changesListedJobs(name)) await this.touchList(doc.owner);
     return doc;
   }
 

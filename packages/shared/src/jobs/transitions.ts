@@ -1,4 +1,4 @@
-import { ACTIVE_STATES, FINAL_STATES, type JobState, isFinal } from '../contracts/job-states.js';
+import { ACTIVE_STATES, FINAL_STATES, type JobState } from '../contracts/job-states.js';
 import type { JobDocument, JobMp3 } from './model.js';
 import type { Filter, Update } from './query.js';
 
@@ -18,6 +18,12 @@ import type { Filter, Update } from './query.js';
  */
 export interface Transition<P> {
   from: readonly JobState[];
+  /**
+   * Made many times per job, only to a job still to run or running, which it leaves so (lease renewals,
+   * progress snapshots): a job list keeps no page holding such a job, so listings need not hear of it (see
+   * JobStore.list). Every other transition gives the owner's list a new version.
+   */
+  quiet?: true;
   guard?: (p: P) => Filter<JobDocument>;
   set: (p: P) => Update<JobDocument>;
 }
@@ -51,16 +57,19 @@ export const JOB_TRANSITIONS = {
   /** The worker holding it keeps it; changes nothing anybody watches. */
   renew: {
     from: ['converting'],
+    quiet: true,
     guard: heldBy,
     set: ({ leaseUntil }: Leased) => ({ $set: { lease_until: leaseUntil } }),
   },
   /** The duration of the audio kept (the source's, or the trimmed part of it), once measured. */
   measure: {
     from: ACTIVE_STATES,
+    quiet: true,
     set: ({ durationSeconds }: { durationSeconds: number }) => ({ $set: { duration_seconds: durationSeconds } }),
   },
   progress: {
     from: ['converting'],
+    quiet: true,
     guard: heldBy,
     set: ({ now, percent, speed, etaSeconds }: ByWorker & { percent: number; speed: number | null; etaSeconds: number | null }) => ({
       $set: { progress: { percent, speed, eta_seconds: etaSeconds, at: now }, updated_at: now },
@@ -158,10 +167,11 @@ export const JOB_TRANSITIONS = {
 
 export type TransitionName = keyof typeof JOB_TRANSITIONS;
 /**
- * Whether transition `name` may change a finished job (done, failed or cancelled): the only changes to a job that
- * a listing's cache must hear of (JobStore.list), since a finished job changes by nothing else.
+ * Whether transition `name` may change what a job list keeps (JobStore.list): all but the quiet ones. Not only
+ * those that change a finished job: on FerretDB, which applies an update as a read and a write of the whole
+ * document, a claim that read a job before its owner cancelled it may write `converting` over `cancelled`.
  */
-export const changesFinishedJobs = (name: TransitionName): boolean => JOB_TRANSITIONS[name].from.some(isFinal);
+export const changesListedJobs = (name: TransitionName): boolean => !(JOB_TRANSITIONS[name] as Transition<never>).quiet;
 
 export type ParamsOf<N extends TransitionName> = Parameters<(typeof JOB_TRANSITIONS)[N]['set']>[0];
 

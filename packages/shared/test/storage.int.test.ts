@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -10,9 +11,10 @@ import {
   deleteGridFsFile,
   ensureGridFsIndexes,
   openGridFsDownload,
+  pingMongo,
   readGridFsChunks,
 } from '../src/storage/index.js';
-import { storeGridFsFile, uniqueName } from '../src/testing/index.js';
+import { captureLogger, storeGridFsFile, uniqueName, waitFor } from '../src/testing/index.js';
 
 const mongo = createMongoClient(inject('servers').mongoUrl, 'shared-test');
 const database = uniqueName('storage_test');
@@ -157,5 +159,42 @@ describe('GridFsChunkWriter', () => {
     await writer.settle();
     await deleteGridFsFile(db, id);
     expect(await db.collection('fs.chunks').countDocuments({ files_id: id })).toBe(0);
+  });
+});
+
+describe('createMongoClient', () => {
+  it('when the store does not answer the first operation, then the client connects once it answers (the driver alone would stay closed)', async () => {
+    // A port that refuses until the store "comes up": then it relays to the test's MongoDB-wire server.
+    const target = new URL(inject('servers').mongoUrl);
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const { logger, lines } = captureLogger();
+    const late = createMongoClient(`mongodb://127.0.0.1:${port}/?serverSelectionTimeoutMS=500`, 'shared-test-late', logger);
+    const relay = createServer((socket) => {
+      const upstream = connect(Number(target.port), target.hostname);
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    try {
+      await expect(pingMongo(late)).rejects.toThrow();
+      await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+      await waitFor(
+        async () =>
+          pingMongo(late).then(
+            () => true,
+            () => false,
+          ),
+        { timeoutMs: 20_000, what: 'the client to connect once the store answers' },
+      );
+      expect(lines().some((l) => String(l.msg).includes('reconnected after the connection the driver closed'))).toBe(true);
+    } finally {
+      await late.close();
+      relay.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { captureLogger } from '../testing/index.js';
 import { HeartbeatWatch, type MonitoredClient } from './heartbeat-watch.js';
 
@@ -26,6 +26,8 @@ class FakeClient extends EventEmitter implements MonitoredClient {
     this.onConnect();
     if (this.failingConnects > 0) {
       this.failingConnects--;
+      // As the driver does: a connect that fails closes the topology it made.
+      this.emit('topologyClosed');
       throw new Error('connect ECONNREFUSED 127.0.0.1:27017');
     }
     return this;
@@ -123,13 +125,25 @@ describe('HeartbeatWatch', () => {
     watch.stop();
   });
 
-  it('when a connect fails and the driver reports the topology closed, then the watch goes on watching', async () => {
-    const { client, watch, advance } = watched();
+  it('when the driver closes the topology of a connect that failed, then the watch connects the client again until it connects, and still watches', async () => {
+    const { client, lines, watch, advance } = watched();
+    client.failingConnects = 2;
+    // The first operation's connect failed (the store not answering yet): the driver keeps a closed topology.
     client.emit('topologyClosed');
+    await vi.waitFor(() => expect(lines().some((l) => l.level === 'info' && String(l.msg).includes('reconnected'))).toBe(true));
+    expect(client.calls).toEqual(['connect', 'connect', 'connect']);
+    expect(lines().filter((l) => l.level === 'warn' && String(l.msg).includes('not reconnected yet'))).toHaveLength(2);
     client.heartbeat('serverHeartbeatStarted');
     advance(STUCK_MS);
     await watch.check();
-    expect(client.calls).toEqual(['close', 'connect']);
+    expect(client.calls).toEqual(['connect', 'connect', 'connect', 'close', 'connect']);
     watch.stop();
+  });
+
+  it('when the owner closes the client, then the watch connects nothing again', async () => {
+    const { client, watch } = watched();
+    watch.stop();
+    await client.close();
+    expect(client.calls).toEqual(['close']);
   });
 });

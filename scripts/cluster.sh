@@ -23,8 +23,8 @@
 #   - no MailDev image: the host's MailDev stands in for a mail server outside the cluster, reached on port 25
 #     as the notification policy lets it reach one;
 #   - ingress-nginx cannot be built here (and is retired): Traefik reads the same Ingress.
-# Needs root (containerd, the kubelet, a bridge, iptables) and Go; over an hour the first time on 2 cores, about
-# 2.5 minutes to the checks when everything is cached. Status: every check but KEDA's passes (docs/kubernetes.md).
+# Needs root (containerd, the kubelet, a bridge, iptables) and Go; half an hour to over an hour the first time on
+# 2 cores, about 2.5 minutes to the checks when everything is cached. Status: every check passes (docs/kubernetes.md).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/kube.sh"

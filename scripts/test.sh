@@ -5,7 +5,7 @@
 #   bash scripts/test.sh            everything
 #   bash scripts/test.sh unit       one stage: lint | typecheck | unit | manifests | integration | e2e | cluster
 #                                   (cluster, not run by default: scripts/cluster.sh, a one-node cluster with its
-#                                   checks; root; all but the KEDA check pass, see docs/kubernetes.md)
+#                                   checks; root; past CI's time budget here, see docs/kubernetes.md)
 #   bash scripts/test.sh integration -- services/gateway/test/jobs.int.test.ts
 #                                   only the test files (or vitest filters) given after `--`
 set -euo pipefail

@@ -1,8 +1,8 @@
-import { ACTIVE_STATES, FINAL_STATES, isFinal } from '../contracts/job-states.js';
-import { traceHeaders } from '../tracing/index.js';
 import { randomUUID } from 'node:crypto';
-import { type DocumentCollection, DuplicateKeyError } from './collection.js';
+import { ACTIVE_STATES, FINAL_STATES, isFinal } from '../contracts/job-states.js';
 import type { Logger } from '../logger/index.js';
+import { traceHeaders } from '../tracing/index.js';
+import { type DocumentCollection, DuplicateKeyError } from './collection.js';
 import type { JobListCache } from './list-cache.js';
 import { type Job, type JobDocument, type JobMp3, toJob } from './model.js';
 import type {
@@ -44,7 +44,7 @@ export interface ListHead {
 
 /**
  * The version of the owner's job list: new at every write that can change what a listing keeps in its cache
- * (a job recorded, deleted, expired or replayed; see JobStore.list). Kept apart from the list head: FerretDB
+ * (see JobStore.list). Kept apart from the list head: FerretDB
  * applies an update as a read and a write of the whole document, and a new version written at the moment a
  * job was counted would take the count back.
  */
@@ -412,11 +412,11 @@ export class JobStore implements JobRecords, JobViews, JobCancels, JobUsage, Job
       const now = new Date();
       const { filter, update } = transition('claim', _id, { now, worker, leaseUntil: new Date(now.getTime() + leaseMs) });
       const taken = await this.c.jobs.findOneAndUpdate(filter, update);
-      if (taken) await this.touchList(taken.owner);
       if (!taken) {
         const current = await this.c.jobs.findOne({ _id });
         return current && (current.deleted_at || !ACTIVE_STATES.includes(current.state)) ? { status: 'finished', state: current.state } : { status: 'held' };
       }
+      await this.touchList(taken.owner);
       const attempts = taken.attempts ?? 1;
       if (attempts > options.maxAttempts) return { status: 'exhausted', attempts, lastError: taken.last_error ?? null };
       return { status: 'claimed', attempt: attempts };

@@ -384,8 +384,8 @@ patches:
         value: 10m
   # the queue-length scaling, quicker than in production so that the run sees it go up and down: KEDA polls
   # every 5 s and the HPA scales down 20 s after the queue is empty (production: 30 s and 300 s); one replica
-  # per waiting message (production: two), since every replica started takes one of the twenty off the queue
-  # (at two, the HPA's first step to five replicas leaves fourteen waiting, which asks for seven)
+  # per waiting message (production: one per two), since every replica started takes one of the twenty off the
+  # queue (at two, the HPA's first step to five replicas leaves fourteen waiting, which asks for seven)
   - target: { kind: ScaledObject, name: converter }
     patch: |-
       - { op: replace, path: /spec/triggers/0/metadata/value, value: "1" }

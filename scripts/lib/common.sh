@@ -150,7 +150,7 @@ compose_cmd() {
 # PostgreSQL backend, when a PostgreSQL answers on 127.0.0.1:5432 and psql can reach it; fails otherwise.
 # Set FERRETDB_BACKEND=sqlite to never use it.
 #
-# Two planner settings make PostgreSQL use the indexes ferretdb_pg_lookups adds, which a seq scan never
+# Planner settings make PostgreSQL use the indexes ferretdb_pg_lookups adds, which a seq scan never
 # matches: it must detoast every row (a whole GridFS chunk) to read one field of it. They are set on the
 # database (FERRETDB_PG_SETTINGS), so that they hold for FerretDB's connections (restart FerretDB after changing
 # them); the cluster's FerretDB pod gives them to its PostgreSQL server:

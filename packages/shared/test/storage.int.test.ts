@@ -173,7 +173,7 @@ describe('createMongoClient', () => {
       });
     });
     const { logger, lines } = captureLogger();
-    const late = createMongoClient(`mongodb://127.0.0.1:${port}/?serverSelectionTimeoutMS=500`, 'shared-test-late', logger);
+    const late = createMongoClient(`mongodb://127.0.0.1:${port}`, 'shared-test-late', logger);
     const relay = createServer((socket) => {
       const upstream = connect(Number(target.port), target.hostname);
       socket.pipe(upstream).pipe(socket);

@@ -43,7 +43,9 @@ function watched() {
   const client = new FakeClient();
   const { logger, lines } = captureLogger();
   const watch = new HeartbeatWatch(client, logger, STUCK_MS, () => now, 1);
-  return { client, lines, watch, advance: (ms: number) => (now += ms) };
+  /** The log lines at `level` whose message holds `text`. */
+  const said = (level: string, text: string) => lines().filter((l) => l.level === level && String(l.msg).includes(text));
+  return { client, lines, said, watch, advance: (ms: number) => (now += ms) };
 }
 
 describe('HeartbeatWatch', () => {
@@ -79,14 +81,14 @@ describe('HeartbeatWatch', () => {
   });
 
   it('when the server does not answer the reconnect, then the watch tries again until the client connects', async () => {
-    const { client, lines, watch, advance } = watched();
+    const { client, said, watch, advance } = watched();
     client.failingConnects = 3;
     client.heartbeat('serverHeartbeatStarted');
     advance(STUCK_MS);
     await watch.check();
     expect(client.calls).toEqual(['close', 'connect', 'connect', 'connect', 'connect']);
-    expect(lines().filter((l) => l.level === 'warn' && String(l.msg).includes('not reconnected yet'))).toHaveLength(3);
-    expect(lines().some((l) => l.level === 'info' && String(l.msg).includes('reconnected'))).toBe(true);
+    expect(said('warn', 'not reconnected yet')).toHaveLength(3);
+    expect(said('info', 'reconnected')).not.toHaveLength(0);
     watch.stop();
   });
 
@@ -126,13 +128,13 @@ describe('HeartbeatWatch', () => {
   });
 
   it('when the driver closes the topology of a connect that failed, then the watch connects the client again until it connects, and still watches', async () => {
-    const { client, lines, watch, advance } = watched();
+    const { client, said, watch, advance } = watched();
     client.failingConnects = 2;
     // The first operation's connect failed (the store not answering yet): the driver keeps a closed topology.
     client.emit('topologyClosed');
-    await vi.waitFor(() => expect(lines().some((l) => l.level === 'info' && String(l.msg).includes('reconnected'))).toBe(true));
+    await vi.waitFor(() => expect(said('info', 'reconnected')).not.toHaveLength(0));
     expect(client.calls).toEqual(['connect', 'connect', 'connect']);
-    expect(lines().filter((l) => l.level === 'warn' && String(l.msg).includes('not reconnected yet'))).toHaveLength(2);
+    expect(said('warn', 'not reconnected yet')).toHaveLength(2);
     client.heartbeat('serverHeartbeatStarted');
     advance(STUCK_MS);
     await watch.check();

@@ -16,7 +16,7 @@ export interface MonitoredClient {
   connect(): Promise<unknown>;
 }
 
-/** Between attempts to connect again after a hung monitor, while the server does not answer. */
+/** Between attempts to connect the client again (a hung monitor, a closed topology) while the server does not answer. */
 const RECONNECT_RETRY_MS = 2_000;
 
 /**

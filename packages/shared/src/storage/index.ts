@@ -17,7 +17,8 @@ export const GRIDFS_CHUNK_BYTES = 255 * 1024;
 
 /**
  * A client that reconnects on its own; short selection timeout so a dead server fails requests fast. With a
- * logger, a HeartbeatWatch reconnects it should the driver's server monitor hang.
+ * logger, a HeartbeatWatch reconnects it should the driver's server monitor hang, or the driver keep the
+ * closed topology of a first connect that failed.
  */
 export function createMongoClient(url: string, appName: string, logger?: Logger): MongoClient {
   const client = new MongoClient(url, {

@@ -10,8 +10,9 @@ export interface ReadFigures {
 
 /**
  * How a job's runs read its video: a local copy made in the background, or, for a job whose runs seek (see
- * `seeksInSource`; a split by chapters aside, which cuts from the copy), the video served by byte ranges, read out of the store as ffmpeg asks for it, with a
- * copy made only if a served run fails on the file (see JobRunner.fedThenWhole).
+ * `seeksInSource`; a split by chapters aside, which cuts from the copy), the video served by byte ranges, read
+ * out of the store as ffmpeg asks for it, with a copy made only if a served run fails on the file (see
+ * JobRunner.fedThenWhole).
  */
 export class VideoReads {
   private made: VideoCopy | undefined;
